@@ -1,0 +1,511 @@
+//! The ledger: open, append, read, prove, checkpoint, verify.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::checkpoint::{Checkpoint, CheckpointSigner, VerifierKey};
+use crate::error::{AppendError, OpenError, ReadError};
+use crate::layout;
+use crate::lock::WriteLock;
+use crate::merkle::{self, ConsistencyProof, Frontier, InclusionProof};
+use crate::record::{genesis_hash, Event, Record, SubjectId};
+use crate::storage::{SledStorage, Storage, WriteBatch};
+use crate::verify::{self, VerifyError, VerifyReport};
+use crate::Hash;
+
+mod options;
+mod read;
+mod writer;
+
+pub use options::LedgerOptions;
+pub use read::{RecordIter, StoredNodes, StoredRecord};
+
+use writer::{ChainState, Command, Writer};
+
+/// Directory of the sled event store inside a ledger directory.
+pub const STORE_DIR: &str = "store";
+/// Ed25519 checkpoint signing key, beside (not inside) the event store.
+pub const SIGNING_KEY_FILE: &str = "checkpoint.key";
+/// Public verifier key of the checkpoint signer (C2SP vkey text).
+pub const VERIFIER_KEY_FILE: &str = "checkpoint.pub";
+
+/// Proof that an append is durable: its position, chain hash and timestamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// Position in the log.
+    pub seq: u64,
+    /// Chain hash of the record.
+    pub hash: Hash,
+    /// Timestamp the ledger gave it.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// A checkpoint and its signed note text exactly as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    /// The parsed checkpoint.
+    pub checkpoint: Checkpoint,
+    /// The signed note.
+    pub note: String,
+}
+
+/// The committed tip of the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Number of committed records.
+    pub size: u64,
+    /// Chain hash of the last record (the genesis value when empty).
+    pub last_hash: Hash,
+    /// Merkle root over all committed records.
+    pub root: Hash,
+}
+
+/// State shared between the writer thread and readers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    head: RwLock<Head>,
+    pub(crate) poisoned: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn publish(&self, state: &ChainState) {
+        let head = Head {
+            size: state.size,
+            last_hash: state.last_hash,
+            root: state.frontier.root(),
+        };
+        *self.head.write().unwrap_or_else(PoisonError::into_inner) = head;
+    }
+
+    fn head(&self) -> Head {
+        *self.head.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// An open ledger. Cheap to clone; every clone appends through the same
+/// single writer. Dropping the last clone stops the writer and releases the
+/// directory lock.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tx: Mutex<Option<mpsc::Sender<Command>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    shared: Arc<Shared>,
+    storage: Arc<dyn Storage>,
+    dir: PathBuf,
+    ledger_id: [u8; 16],
+    origin: String,
+    verifier: VerifierKey,
+    _lock: WriteLock,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let tx = self
+            .tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(tx);
+        let handle = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            if handle.join().is_err() {
+                tracing::error!("ledger writer thread panicked");
+            }
+        }
+    }
+}
+
+impl Ledger {
+    /// Opens the ledger in `dir`, creating it (and its signing key) if needed.
+    ///
+    /// Takes the directory's write lock: a second open, from this process or
+    /// another, fails with [`OpenError::Locked`] until this one is dropped.
+    pub fn open(dir: impl AsRef<Path>, options: LedgerOptions) -> Result<Ledger, OpenError> {
+        let dir = dir.as_ref();
+        options.check()?;
+        std::fs::create_dir_all(dir).map_err(|e| OpenError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+        let lock = WriteLock::acquire(dir)?;
+        let storage = SledStorage::open(&dir.join(STORE_DIR), options.cache_bytes)?;
+        Self::open_with_storage(dir, Arc::new(storage), lock, options)
+    }
+
+    /// Opens a ledger on any [`Storage`] engine; the signing key and lock
+    /// still live in `dir`.
+    pub fn open_on(
+        dir: impl AsRef<Path>,
+        storage: Arc<dyn Storage>,
+        options: LedgerOptions,
+    ) -> Result<Ledger, OpenError> {
+        let dir = dir.as_ref();
+        options.check()?;
+        std::fs::create_dir_all(dir).map_err(|e| OpenError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+        let lock = WriteLock::acquire(dir)?;
+        Self::open_with_storage(dir, storage, lock, options)
+    }
+
+    fn open_with_storage(
+        dir: &Path,
+        storage: Arc<dyn Storage>,
+        lock: WriteLock,
+        options: LedgerOptions,
+    ) -> Result<Ledger, OpenError> {
+        let (ledger_id, origin) = load_or_init_meta(storage.as_ref(), &options)?;
+        let signer = CheckpointSigner::load_or_create(
+            dir.join(SIGNING_KEY_FILE),
+            dir.join(VERIFIER_KEY_FILE),
+            &origin,
+        )?;
+        let verifier = signer.verifier();
+        let state = recover_state(storage.as_ref())?;
+        let last_checkpoint_size = match storage.last(layout::CHECKPOINTS)? {
+            Some((key, _)) => layout::parse_record_key(&key).unwrap_or(0),
+            None => 0,
+        };
+        tracing::info!(size = state.size, "ledger opened");
+        let shared = Arc::new(Shared {
+            head: RwLock::new(Head {
+                size: 0,
+                last_hash: genesis_hash(),
+                root: merkle::empty_root(),
+            }),
+            poisoned: AtomicBool::new(false),
+        });
+        shared.publish(&state);
+        let (tx, rx) = mpsc::channel(options.queue_capacity);
+        let writer = Writer {
+            storage: Arc::clone(&storage),
+            shared: Arc::clone(&shared),
+            state,
+            signer,
+            origin: origin.clone(),
+            options,
+            last_checkpoint_size,
+            last_checkpoint_at: Instant::now(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| OpenError::Io {
+                path: dir.to_path_buf(),
+                source: e,
+            })?;
+        Ok(Ledger {
+            inner: Arc::new(Inner {
+                tx: Mutex::new(Some(tx)),
+                writer: Mutex::new(Some(handle)),
+                shared,
+                storage,
+                dir: dir.to_path_buf(),
+                ledger_id,
+                origin,
+                verifier,
+                _lock: lock,
+            }),
+        })
+    }
+
+    fn sender(&self) -> Result<mpsc::Sender<Command>, AppendError> {
+        self.inner
+            .tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or(AppendError::Closed)
+    }
+
+    /// Appends one event; resolves once it is on stable storage.
+    pub async fn append(&self, event: Event) -> Result<Receipt, AppendError> {
+        let mut receipts = self.append_batch(vec![event]).await?;
+        receipts.pop().ok_or(AppendError::EmptyBatch)
+    }
+
+    /// Appends events atomically and contiguously: all get consecutive seqs
+    /// in one commit, or none is written.
+    pub async fn append_batch(&self, events: Vec<Event>) -> Result<Vec<Receipt>, AppendError> {
+        if events.is_empty() {
+            return Err(AppendError::EmptyBatch);
+        }
+        let (reply, rx) = oneshot::channel();
+        self.sender()?
+            .send(Command::Append { events, reply })
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        rx.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// Blocking form of [`Ledger::append`], for callers without an async runtime.
+    ///
+    /// Must not be called from inside an async task (it would block the
+    /// executor); that misuse is answered with [`AppendError::BlockingInAsync`].
+    pub fn append_blocking(&self, event: Event) -> Result<Receipt, AppendError> {
+        let mut receipts = self.append_batch_blocking(vec![event])?;
+        receipts.pop().ok_or(AppendError::EmptyBatch)
+    }
+
+    /// Blocking form of [`Ledger::append_batch`].
+    pub fn append_batch_blocking(&self, events: Vec<Event>) -> Result<Vec<Receipt>, AppendError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(AppendError::BlockingInAsync);
+        }
+        if events.is_empty() {
+            return Err(AppendError::EmptyBatch);
+        }
+        let (reply, rx) = oneshot::channel();
+        self.sender()?
+            .blocking_send(Command::Append { events, reply })
+            .map_err(|_| AppendError::Closed)?;
+        rx.blocking_recv().map_err(|_| AppendError::Closed)?
+    }
+
+    /// Signs and stores a checkpoint of everything appended before the call.
+    pub async fn checkpoint(&self) -> Result<SignedCheckpoint, AppendError> {
+        let (reply, rx) = oneshot::channel();
+        self.sender()?
+            .send(Command::Checkpoint { reply })
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        rx.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// Blocking form of [`Ledger::checkpoint`].
+    pub fn checkpoint_blocking(&self) -> Result<SignedCheckpoint, AppendError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(AppendError::BlockingInAsync);
+        }
+        let (reply, rx) = oneshot::channel();
+        self.sender()?
+            .blocking_send(Command::Checkpoint { reply })
+            .map_err(|_| AppendError::Closed)?;
+        rx.blocking_recv().map_err(|_| AppendError::Closed)?
+    }
+
+    /// The committed tip.
+    pub fn head(&self) -> Head {
+        self.inner.shared.head()
+    }
+
+    /// Number of committed records.
+    pub fn len(&self) -> u64 {
+        self.head().size
+    }
+
+    /// True when nothing was appended yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The ledger's random 16-byte identity, fixed at creation.
+    pub fn ledger_id(&self) -> [u8; 16] {
+        self.inner.ledger_id
+    }
+
+    /// The checkpoint origin line.
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    /// The public key that verifies this ledger's checkpoints.
+    pub fn verifier_key(&self) -> &VerifierKey {
+        &self.inner.verifier
+    }
+
+    /// The ledger directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The storage engine, for read-only tools.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.inner.storage
+    }
+
+    /// The record at `seq`.
+    pub fn get(&self, seq: u64) -> Result<StoredRecord, ReadError> {
+        read::get(self.inner.storage.as_ref(), seq, self.len())
+    }
+
+    /// Streams the committed records whose seq is in `seqs`.
+    pub fn range(&self, seqs: Range<u64>) -> RecordIter<'_> {
+        let end = seqs.end.min(self.len());
+        RecordIter::new(self.inner.storage.as_ref(), seqs.start..end)
+    }
+
+    /// Seqs of every committed record about `subject`, ascending, read from
+    /// the subject index (no log scan).
+    pub fn subject_seqs(&self, subject: &SubjectId) -> Result<Vec<u64>, ReadError> {
+        read::subject_seqs(self.inner.storage.as_ref(), subject, self.len())
+    }
+
+    /// Every committed record about `subject`.
+    pub fn subject_records(&self, subject: &SubjectId) -> Result<Vec<StoredRecord>, ReadError> {
+        self.subject_seqs(subject)?
+            .into_iter()
+            .map(|seq| self.get(seq))
+            .collect()
+    }
+
+    /// Merkle root of the first `tree_size` records.
+    pub fn root_at(&self, tree_size: u64) -> Result<Hash, ReadError> {
+        read::root_at(self.inner.storage.as_ref(), tree_size, self.len())
+    }
+
+    /// Proof that record `seq` is in the tree of the first `tree_size` records.
+    pub fn inclusion_proof(&self, seq: u64, tree_size: u64) -> Result<InclusionProof, ReadError> {
+        read::inclusion_proof(self.inner.storage.as_ref(), seq, tree_size, self.len())
+    }
+
+    /// Proof that the tree of `old_size` records is a prefix of the tree of `new_size`.
+    pub fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, ReadError> {
+        read::consistency_proof(self.inner.storage.as_ref(), old_size, new_size, self.len())
+    }
+
+    /// Every stored checkpoint, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<SignedCheckpoint>, ReadError> {
+        read::checkpoints(self.inner.storage.as_ref())
+    }
+
+    /// The newest stored checkpoint, if any.
+    pub fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, ReadError> {
+        read::latest_checkpoint(self.inner.storage.as_ref())
+    }
+
+    /// Verifies the whole committed log: every chain hash, seq continuity,
+    /// timestamp order, every stored Merkle node, and every stored
+    /// checkpoint's root and signature. Memory use does not grow with the log.
+    pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
+        verify::verify_store(
+            self.inner.storage.as_ref(),
+            &self.inner.verifier,
+            Some(self.len()),
+            &mut |_| {},
+        )
+    }
+
+    /// Verifies the committed log against a trusted older checkpoint note:
+    /// the stored tree must extend it (consistency proof) and every record
+    /// after it must chain and match the newer checkpoints.
+    pub fn verify_from(&self, trusted_note: &str) -> Result<VerifyReport, VerifyError> {
+        verify::verify_store_from(
+            self.inner.storage.as_ref(),
+            &self.inner.verifier,
+            trusted_note,
+            Some(self.len()),
+            &mut |_| {},
+        )
+    }
+}
+
+/// Reads the ledger id and origin, writing them on first open.
+fn load_or_init_meta(
+    storage: &dyn Storage,
+    options: &LedgerOptions,
+) -> Result<([u8; 16], String), OpenError> {
+    let inconsistent = |detail: String| OpenError::Inconsistent { detail };
+    match storage.get(layout::META, layout::META_LEDGER_ID)? {
+        Some(id) => {
+            let id: [u8; 16] = id
+                .as_slice()
+                .try_into()
+                .map_err(|_| inconsistent(format!("ledger id has {} bytes", id.len())))?;
+            let format = storage
+                .get(layout::META, layout::META_FORMAT)?
+                .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
+                .map(u32::from_be_bytes);
+            if format != Some(layout::STORE_FORMAT) {
+                return Err(inconsistent(format!(
+                    "store format {format:?}, this version reads {}",
+                    layout::STORE_FORMAT
+                )));
+            }
+            let origin = storage
+                .get(layout::META, layout::META_ORIGIN)?
+                .and_then(|v| String::from_utf8(v).ok())
+                .ok_or_else(|| inconsistent("origin missing or not UTF-8".into()))?;
+            Ok((id, origin))
+        }
+        None => {
+            if storage.last(layout::RECORDS)?.is_some() {
+                return Err(inconsistent("records present but no ledger id".into()));
+            }
+            let id = *SubjectId::random().as_bytes();
+            let origin = options
+                .origin
+                .clone()
+                .unwrap_or_else(|| format!("ledger-core/{}", hex::encode(id)));
+            let mut batch = WriteBatch::new();
+            batch.put(layout::META, layout::META_LEDGER_ID, id);
+            batch.put(
+                layout::META,
+                layout::META_FORMAT,
+                layout::STORE_FORMAT.to_be_bytes(),
+            );
+            batch.put(layout::META, layout::META_ORIGIN, origin.as_bytes());
+            storage.write(batch)?;
+            storage.sync()?;
+            Ok((id, origin))
+        }
+    }
+}
+
+/// Rebuilds the writer's state from the store: O(log n) reads.
+fn recover_state(storage: &dyn Storage) -> Result<ChainState, OpenError> {
+    let inconsistent = |detail: String| OpenError::Inconsistent { detail };
+    let Some((key, value)) = storage.last(layout::RECORDS)? else {
+        return Ok(ChainState {
+            size: 0,
+            last_hash: genesis_hash(),
+            last_micros: i64::MIN,
+            frontier: Frontier::new(),
+        });
+    };
+    let seq = layout::parse_record_key(&key)
+        .ok_or_else(|| inconsistent(format!("record key of {} bytes", key.len())))?;
+    let (hash, bytes) = layout::split_record_value(&value)
+        .ok_or_else(|| inconsistent(format!("record {seq} shorter than its hash")))?;
+    let record = Record::decode(bytes)
+        .map_err(|e| inconsistent(format!("last record (seq {seq}) is damaged: {e}")))?;
+    if record.seq != seq {
+        return Err(inconsistent(format!(
+            "last record stored at seq {seq} says seq {}",
+            record.seq
+        )));
+    }
+    let size = seq + 1;
+    let frontier = Frontier::restore(&StoredNodes::new(storage), size).map_err(|e| {
+        inconsistent(format!(
+            "cannot restore the Merkle frontier at size {size}: {e}"
+        ))
+    })?;
+    Ok(ChainState {
+        size,
+        last_hash: hash,
+        last_micros: record.timestamp_micros,
+        frontier,
+    })
+}

@@ -1,0 +1,78 @@
+//! Knobs of an open ledger.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::OpenError;
+use crate::record::MAX_PAYLOAD_LEN;
+
+/// How a ledger is opened. `LedgerOptions::default()` suits a service.
+#[derive(Clone, Debug)]
+pub struct LedgerOptions {
+    /// Appends (single or batch) that may wait for the writer before
+    /// `append` starts to wait for room: the backpressure bound.
+    pub queue_capacity: usize,
+    /// Most events one group commit takes.
+    pub max_batch: usize,
+    /// How long the writer waits for more appends after the first one of a
+    /// group. Zero (the default) commits whatever is queued at once; appends
+    /// that arrive during an fsync form the next group by themselves.
+    pub max_wait: Duration,
+    /// Make a signed checkpoint when this many events were appended since the last one.
+    pub checkpoint_every: Option<u64>,
+    /// Make a signed checkpoint when this much time passed since the last one
+    /// and something was appended.
+    pub checkpoint_interval: Option<Duration>,
+    /// Largest payload accepted, in bytes (at most [`MAX_PAYLOAD_LEN`]).
+    pub max_payload: usize,
+    /// Checkpoint origin line for a new ledger; `None` derives
+    /// `ledger-core/<ledger id>`. Ignored when the ledger exists.
+    pub origin: Option<String>,
+    /// Source of record timestamps.
+    pub clock: Arc<dyn Clock>,
+    /// Bytes of page cache the sled engine may use.
+    pub cache_bytes: u64,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        LedgerOptions {
+            queue_capacity: 4096,
+            max_batch: 1024,
+            max_wait: Duration::ZERO,
+            checkpoint_every: Some(10_000),
+            checkpoint_interval: Some(Duration::from_secs(60)),
+            max_payload: 1024 * 1024,
+            origin: None,
+            clock: Arc::new(SystemClock),
+            cache_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+impl LedgerOptions {
+    pub(crate) fn check(&self) -> Result<(), OpenError> {
+        let bad = |detail: &str| {
+            Err(OpenError::InvalidOptions {
+                detail: detail.to_string(),
+            })
+        };
+        if self.queue_capacity == 0 {
+            return bad("queue_capacity must be at least 1");
+        }
+        if self.max_batch == 0 {
+            return bad("max_batch must be at least 1");
+        }
+        if self.checkpoint_every == Some(0) {
+            return bad("checkpoint_every must be at least 1 (or None)");
+        }
+        if self.checkpoint_interval == Some(Duration::ZERO) {
+            return bad("checkpoint_interval must be positive (or None)");
+        }
+        if self.max_payload > MAX_PAYLOAD_LEN {
+            return bad("max_payload exceeds the format's 8 MiB limit");
+        }
+        Ok(())
+    }
+}

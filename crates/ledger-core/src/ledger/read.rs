@@ -1,0 +1,252 @@
+//! Reads: records, the subject index, Merkle roots and proofs, checkpoints.
+//!
+//! Every function here takes the committed size and never shows anything at
+//! or past it: a group commit's records become visible only once durable.
+
+use std::ops::Range;
+
+use super::SignedCheckpoint;
+use crate::error::{DecodeError, ReadError};
+use crate::layout;
+use crate::merkle::{self, ConsistencyProof, InclusionProof, MerkleError, NodeStore};
+use crate::record::{Record, SubjectId};
+use crate::storage::{KvIter, Storage};
+use crate::Hash;
+
+/// A record as read back: decoded, with its stored chain hash and exact bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Position in the log.
+    pub seq: u64,
+    /// Stored chain hash.
+    pub hash: Hash,
+    /// The record decoded.
+    pub record: Record,
+    /// The record's bytes exactly as stored and hashed.
+    pub bytes: Vec<u8>,
+}
+
+/// Decodes a stored record value found under `seq`.
+pub(crate) fn decode_value(seq: u64, value: Vec<u8>) -> Result<StoredRecord, ReadError> {
+    let (hash, bytes) = layout::split_record_value(&value).ok_or(ReadError::Corrupt {
+        seq,
+        source: DecodeError::TooShort { len: value.len() },
+    })?;
+    let record = Record::decode(bytes).map_err(|source| ReadError::Corrupt { seq, source })?;
+    if record.seq != seq {
+        return Err(ReadError::Corrupt {
+            seq,
+            source: DecodeError::Malformed {
+                detail: format!("stored under seq {seq} but says seq {}", record.seq),
+            },
+        });
+    }
+    Ok(StoredRecord {
+        seq,
+        hash,
+        record,
+        bytes: bytes.to_vec(),
+    })
+}
+
+pub(crate) fn get(storage: &dyn Storage, seq: u64, size: u64) -> Result<StoredRecord, ReadError> {
+    if seq >= size {
+        return Err(ReadError::NotFound { seq, size });
+    }
+    let value = storage
+        .get(layout::RECORDS, &layout::record_key(seq))?
+        .ok_or(ReadError::NotFound { seq, size })?;
+    decode_value(seq, value)
+}
+
+/// Streams records in seq order; a missing seq is reported, not skipped.
+pub struct RecordIter<'a> {
+    inner: KvIter<'a>,
+    next: u64,
+    end: u64,
+}
+
+impl<'a> RecordIter<'a> {
+    pub(crate) fn new(storage: &'a dyn Storage, seqs: Range<u64>) -> Self {
+        let inner = storage.range(
+            layout::RECORDS,
+            &layout::record_key(seqs.start),
+            Some(&layout::record_key(seqs.end)),
+        );
+        RecordIter {
+            inner,
+            next: seqs.start,
+            end: seqs.end,
+        }
+    }
+}
+
+impl Iterator for RecordIter<'_> {
+    type Item = Result<StoredRecord, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.end {
+            return None;
+        }
+        let expected = self.next;
+        let (key, value) = match self.inner.next() {
+            None => {
+                self.next = self.end;
+                return Some(Err(ReadError::NotFound {
+                    seq: expected,
+                    size: self.end,
+                }));
+            }
+            Some(Err(e)) => {
+                self.next = self.end;
+                return Some(Err(e.into()));
+            }
+            Some(Ok(kv)) => kv,
+        };
+        self.next += 1;
+        if layout::parse_record_key(&key) != Some(expected) {
+            self.next = self.end;
+            return Some(Err(ReadError::NotFound {
+                seq: expected,
+                size: self.end,
+            }));
+        }
+        Some(decode_value(expected, value))
+    }
+}
+
+pub(crate) fn subject_seqs(
+    storage: &dyn Storage,
+    subject: &SubjectId,
+    size: u64,
+) -> Result<Vec<u64>, ReadError> {
+    let from = layout::subject_key(subject, 0);
+    let mut seqs = Vec::new();
+    for item in storage.range(layout::SUBJECTS, &from, None) {
+        let (key, _) = item?;
+        if key.len() != 24 || key[..16] != subject.as_bytes()[..] {
+            break;
+        }
+        let seq = layout::parse_record_key(&key[16..]).unwrap_or(u64::MAX);
+        if seq >= size {
+            break;
+        }
+        seqs.push(seq);
+    }
+    Ok(seqs)
+}
+
+/// Merkle nodes read from a store: level 0 from the records' chain hashes,
+/// higher levels from the node keyspace.
+pub struct StoredNodes<'a> {
+    storage: &'a dyn Storage,
+}
+
+impl<'a> StoredNodes<'a> {
+    /// Nodes of the ledger in `storage`.
+    pub fn new(storage: &'a dyn Storage) -> Self {
+        StoredNodes { storage }
+    }
+}
+
+impl NodeStore for StoredNodes<'_> {
+    type Error = ReadError;
+
+    fn node(&self, level: u8, index: u64) -> Result<Option<Hash>, ReadError> {
+        if level == 0 {
+            let Some(value) = self
+                .storage
+                .get(layout::RECORDS, &layout::record_key(index))?
+            else {
+                return Ok(None);
+            };
+            let (hash, _) = layout::split_record_value(&value)
+                .ok_or(ReadError::MissingNode { level, index })?;
+            return Ok(Some(merkle::leaf_hash(&hash)));
+        }
+        let Some(key) = layout::node_key(level, index) else {
+            return Ok(None);
+        };
+        match self.storage.get(layout::NODES, &key)? {
+            None => Ok(None),
+            Some(value) => value
+                .as_slice()
+                .try_into()
+                .map(Some)
+                .map_err(|_| ReadError::MissingNode { level, index }),
+        }
+    }
+}
+
+fn merkle_error(e: MerkleError<ReadError>) -> ReadError {
+    match e {
+        MerkleError::Store(e) => e,
+        MerkleError::MissingNode { level, index } => ReadError::MissingNode { level, index },
+        other => ReadError::InvalidRequest {
+            detail: other.to_string(),
+        },
+    }
+}
+
+fn check_size(tree_size: u64, size: u64) -> Result<(), ReadError> {
+    if tree_size > size {
+        return Err(ReadError::InvalidRequest {
+            detail: format!("tree size {tree_size} exceeds the log size {size}"),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn root_at(storage: &dyn Storage, tree_size: u64, size: u64) -> Result<Hash, ReadError> {
+    check_size(tree_size, size)?;
+    merkle::root_at(&StoredNodes::new(storage), tree_size).map_err(merkle_error)
+}
+
+pub(crate) fn inclusion_proof(
+    storage: &dyn Storage,
+    seq: u64,
+    tree_size: u64,
+    size: u64,
+) -> Result<InclusionProof, ReadError> {
+    check_size(tree_size, size)?;
+    merkle::inclusion_proof(&StoredNodes::new(storage), seq, tree_size).map_err(merkle_error)
+}
+
+pub(crate) fn consistency_proof(
+    storage: &dyn Storage,
+    old_size: u64,
+    new_size: u64,
+    size: u64,
+) -> Result<ConsistencyProof, ReadError> {
+    check_size(new_size, size)?;
+    merkle::consistency_proof(&StoredNodes::new(storage), old_size, new_size).map_err(merkle_error)
+}
+
+/// Parses a stored checkpoint (without checking its signature).
+pub(crate) fn parse_checkpoint(key: &[u8], value: Vec<u8>) -> Result<SignedCheckpoint, ReadError> {
+    let tree_size = layout::parse_record_key(key).unwrap_or(u64::MAX);
+    let checkpoint = crate::checkpoint::parse_unverified(&value)
+        .map_err(|source| ReadError::Checkpoint { tree_size, source })?;
+    // parse_unverified accepted it, so it is UTF-8.
+    let note = String::from_utf8_lossy(&value).into_owned();
+    Ok(SignedCheckpoint { checkpoint, note })
+}
+
+pub(crate) fn checkpoints(storage: &dyn Storage) -> Result<Vec<SignedCheckpoint>, ReadError> {
+    storage
+        .range(layout::CHECKPOINTS, &[], None)
+        .map(|item| {
+            let (key, value) = item?;
+            parse_checkpoint(&key, value)
+        })
+        .collect()
+}
+
+pub(crate) fn latest_checkpoint(
+    storage: &dyn Storage,
+) -> Result<Option<SignedCheckpoint>, ReadError> {
+    match storage.last(layout::CHECKPOINTS)? {
+        None => Ok(None),
+        Some((key, value)) => parse_checkpoint(&key, value).map(Some),
+    }
+}

@@ -1,0 +1,309 @@
+//! The single writer: group commit, chain extension and automatic checkpoints.
+//!
+//! Runs on a thread of its own (so that fsync never blocks an async
+//! executor) driving a current-thread tokio runtime only for its timers. It
+//! takes whatever appends are queued (up to `max_batch` events, waiting at
+//! most `max_wait` for more), encodes and chains them, writes them as one
+//! atomic storage batch, makes that durable with one sync, and only then
+//! answers every append of the group.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Receipt, Shared, SignedCheckpoint};
+use crate::checkpoint::{Checkpoint, CheckpointSigner};
+use crate::error::AppendError;
+use crate::layout;
+use crate::merkle::{leaf_hash, Frontier};
+use crate::record::{chain_hash, micros_to_datetime, Event, Record};
+use crate::storage::{Storage, WriteBatch};
+use crate::Hash;
+
+use super::options::LedgerOptions;
+
+/// What the writer is asked to do.
+pub(crate) enum Command {
+    /// Append these events atomically, in order.
+    Append {
+        events: Vec<Event>,
+        reply: AppendReply,
+    },
+    /// Sign and store a checkpoint of everything committed so far.
+    Checkpoint {
+        reply: oneshot::Sender<Result<SignedCheckpoint, AppendError>>,
+    },
+}
+
+/// Where the answer to an append goes.
+type AppendReply = oneshot::Sender<Result<Vec<Receipt>, AppendError>>;
+
+/// The chain's tip as the writer sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct ChainState {
+    pub(crate) size: u64,
+    pub(crate) last_hash: Hash,
+    pub(crate) last_micros: i64,
+    pub(crate) frontier: Frontier,
+}
+
+pub(crate) struct Writer {
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) state: ChainState,
+    pub(crate) signer: CheckpointSigner,
+    pub(crate) origin: String,
+    pub(crate) options: LedgerOptions,
+    pub(crate) last_checkpoint_size: u64,
+    pub(crate) last_checkpoint_at: Instant,
+}
+
+impl Writer {
+    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "ledger writer could not start its timer runtime");
+                self.shared.poisoned.store(true, Ordering::SeqCst);
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            while let Some(group) = self.gather(&mut rx).await {
+                self.commit(group);
+            }
+        });
+    }
+
+    /// Waits for the next group of commands; `None` once every sender is gone.
+    async fn gather(&mut self, rx: &mut mpsc::Receiver<Command>) -> Option<Vec<Command>> {
+        let first = loop {
+            match self.checkpoint_deadline() {
+                None => break rx.recv().await?,
+                Some(deadline) => match tokio::time::timeout_at(deadline.into(), rx.recv()).await {
+                    Ok(cmd) => break cmd?,
+                    Err(_elapsed) => self.checkpoint_if_due(),
+                },
+            }
+        };
+        let mut events = command_events(&first);
+        let mut group = vec![first];
+        let deadline = tokio::time::Instant::now() + self.options.max_wait;
+        while events < self.options.max_batch {
+            let next = match rx.try_recv() {
+                Ok(cmd) => cmd,
+                Err(_) if self.options.max_wait.is_zero() => break,
+                Err(_) => match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(cmd)) => cmd,
+                    Ok(None) | Err(_) => break,
+                },
+            };
+            events += command_events(&next);
+            group.push(next);
+        }
+        Some(group)
+    }
+
+    /// When the time-based checkpoint falls due, if one is configured and needed.
+    fn checkpoint_deadline(&self) -> Option<Instant> {
+        let interval = self.options.checkpoint_interval?;
+        (self.state.size > self.last_checkpoint_size).then(|| self.last_checkpoint_at + interval)
+    }
+
+    fn commit(&mut self, group: Vec<Command>) {
+        let mut appends = Vec::new();
+        let mut checkpoints = Vec::new();
+        for cmd in group {
+            match cmd {
+                Command::Append { events, reply } => appends.push((events, reply)),
+                Command::Checkpoint { reply } => checkpoints.push(reply),
+            }
+        }
+        if !appends.is_empty() {
+            self.commit_appends(appends);
+        }
+        self.checkpoint_if_due();
+        for reply in checkpoints {
+            let _ = reply.send(self.checkpoint());
+        }
+    }
+
+    fn commit_appends(&mut self, appends: Vec<(Vec<Event>, AppendReply)>) {
+        if self.shared.poisoned.load(Ordering::SeqCst) {
+            for (_, reply) in appends {
+                let _ = reply.send(Err(AppendError::Poisoned));
+            }
+            return;
+        }
+        let mut next = self.state.clone();
+        let mut batch = WriteBatch::new();
+        let mut pending = Vec::with_capacity(appends.len());
+        let mut completed = Vec::new();
+        for (events, reply) in appends {
+            if events.is_empty() {
+                let _ = reply.send(Err(AppendError::EmptyBatch));
+                continue;
+            }
+            if let Some((index, source)) = events.iter().enumerate().find_map(|(i, e)| {
+                e.validate(self.options.max_payload)
+                    .err()
+                    .map(|err| (i, err))
+            }) {
+                let _ = reply.send(Err(AppendError::Invalid { index, source }));
+                continue;
+            }
+            let mut receipts = Vec::with_capacity(events.len());
+            for event in events {
+                receipts.push(extend_chain(
+                    &mut next,
+                    &mut batch,
+                    &mut completed,
+                    event,
+                    self.options.clock.now().timestamp_micros(),
+                ));
+            }
+            pending.push((receipts, reply));
+        }
+        if pending.is_empty() {
+            return;
+        }
+        let result = self.storage.write(batch).and_then(|()| self.storage.sync());
+        match result {
+            Ok(()) => {
+                self.state = next;
+                self.shared.publish(&self.state);
+                for (receipts, reply) in pending {
+                    let _ = reply.send(Ok(receipts));
+                }
+            }
+            Err(e) => {
+                tracing::error!(
+                    first_seq = self.state.size,
+                    end_seq = next.size,
+                    error = %e,
+                    "group commit failed; refusing further writes"
+                );
+                self.shared.poisoned.store(true, Ordering::SeqCst);
+                let source = Arc::new(e);
+                for (_, reply) in pending {
+                    let _ = reply.send(Err(AppendError::CommitFailed {
+                        first_seq: self.state.size,
+                        end_seq: next.size,
+                        source: Arc::clone(&source),
+                    }));
+                }
+            }
+        }
+    }
+
+    fn checkpoint_if_due(&mut self) {
+        let since = self.state.size - self.last_checkpoint_size;
+        if since == 0 || self.shared.poisoned.load(Ordering::SeqCst) {
+            return;
+        }
+        let by_count = self.options.checkpoint_every.is_some_and(|n| since >= n);
+        let by_time = self
+            .options
+            .checkpoint_interval
+            .is_some_and(|t| self.last_checkpoint_at.elapsed() >= t);
+        if by_count || by_time {
+            if let Err(e) = self.checkpoint() {
+                tracing::error!(error = %e, "automatic checkpoint failed");
+            }
+        }
+    }
+
+    /// Signs, stores and syncs a checkpoint of the committed tree.
+    fn checkpoint(&mut self) -> Result<SignedCheckpoint, AppendError> {
+        if self.shared.poisoned.load(Ordering::SeqCst) {
+            return Err(AppendError::Poisoned);
+        }
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            tree_size: self.state.size,
+            root: self.state.frontier.root(),
+            extensions: Vec::new(),
+        };
+        let note = self
+            .signer
+            .sign(&checkpoint)
+            .map_err(|e| AppendError::CheckpointRefused {
+                detail: e.to_string(),
+            })?;
+        let mut batch = WriteBatch::new();
+        batch.put(
+            layout::CHECKPOINTS,
+            layout::checkpoint_key(checkpoint.tree_size),
+            note.as_bytes(),
+        );
+        let stored = self.storage.write(batch).and_then(|()| self.storage.sync());
+        if let Err(e) = stored {
+            self.shared.poisoned.store(true, Ordering::SeqCst);
+            let size = self.state.size;
+            return Err(AppendError::CommitFailed {
+                first_seq: size,
+                end_seq: size,
+                source: Arc::new(e),
+            });
+        }
+        self.last_checkpoint_size = checkpoint.tree_size;
+        self.last_checkpoint_at = Instant::now();
+        tracing::debug!(tree_size = checkpoint.tree_size, "checkpoint signed");
+        Ok(SignedCheckpoint { checkpoint, note })
+    }
+}
+
+fn command_events(cmd: &Command) -> usize {
+    match cmd {
+        Command::Append { events, .. } => events.len(),
+        Command::Checkpoint { .. } => 0,
+    }
+}
+
+/// Gives `event` the next seq, chains it, and adds its writes to `batch`.
+fn extend_chain(
+    state: &mut ChainState,
+    batch: &mut WriteBatch,
+    completed: &mut Vec<(u8, u64, Hash)>,
+    event: Event,
+    now_micros: i64,
+) -> Receipt {
+    let seq = state.size;
+    let micros = now_micros.max(state.last_micros);
+    let subject = event.subject;
+    let record = Record::from_event(event, seq, micros_to_datetime(micros));
+    let bytes = record.encode();
+    let hash = chain_hash(&state.last_hash, &bytes);
+    batch.put(
+        layout::RECORDS,
+        layout::record_key(seq),
+        layout::record_value(&hash, &bytes),
+    );
+    if let Some(subject) = subject {
+        batch.put(layout::SUBJECTS, layout::subject_key(&subject, seq), []);
+    }
+    completed.clear();
+    // A tree of 2^64 - 1 leaves cannot be reached: seq would overflow first.
+    let _ = state.frontier.push_into(leaf_hash(&hash), completed);
+    for &(level, index, node) in completed.iter() {
+        if level == 0 {
+            continue;
+        }
+        if let Some(key) = layout::node_key(level, index) {
+            batch.put(layout::NODES, key, node);
+        }
+    }
+    state.size += 1;
+    state.last_hash = hash;
+    state.last_micros = micros;
+    Receipt {
+        seq,
+        hash,
+        timestamp: micros_to_datetime(micros),
+    }
+}

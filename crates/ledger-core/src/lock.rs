@@ -1,0 +1,51 @@
+//! The single-writer lock: an advisory exclusive lock on `<dir>/LOCK`.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::OpenError;
+
+/// Name of the lock file inside a ledger directory.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// Held for as long as a ledger is open for writing; the OS releases it when
+/// the process dies, so a crash never leaves a stale lock.
+#[derive(Debug)]
+pub(crate) struct WriteLock {
+    _file: File,
+}
+
+impl WriteLock {
+    /// Takes the lock or says who holds it.
+    pub(crate) fn acquire(dir: &Path) -> Result<WriteLock, OpenError> {
+        let path: PathBuf = dir.join(LOCK_FILE);
+        let io = |e| OpenError::Io {
+            path: path.clone(),
+            source: e,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let holder = file
+                    .read_to_string(&mut text)
+                    .ok()
+                    .and_then(|_| text.trim().parse().ok());
+                return Err(OpenError::Locked { path, holder });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).map_err(io)?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        Ok(WriteLock { _file: file })
+    }
+}

@@ -1,0 +1,575 @@
+//! Verification of a stored ledger with nothing but its public key.
+//!
+//! One streaming pass over the records, in lockstep with the stored Merkle
+//! nodes and checkpoints (all three keyspaces sort in append order), so
+//! memory stays constant whatever the log's size. The first violation found
+//! ends the pass and is reported with its seq.
+
+use std::iter::Peekable;
+
+use chrono::{DateTime, Utc};
+
+use crate::checkpoint::{CheckpointError, VerifierKey};
+use crate::error::{ReadError, StorageError};
+use crate::layout;
+use crate::ledger::StoredNodes;
+use crate::merkle::{self, Frontier};
+use crate::record::{chain_hash, genesis_hash, micros_to_datetime, Record};
+use crate::storage::{KvIter, Storage};
+use crate::Hash;
+
+/// What is wrong at a seq.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Violation {
+    /// The record with this seq is missing: the next stored one has `found`.
+    #[error("record missing (next stored record: {})", found.map_or("none".to_string(), |s| format!("seq {s}")))]
+    Missing {
+        /// Seq of the next record present, if any.
+        found: Option<u64>,
+    },
+    /// A key in the record keyspace is not an 8-byte seq.
+    #[error("malformed record key of {len} bytes")]
+    BadKey {
+        /// Its length.
+        len: usize,
+    },
+    /// The stored value cannot be decoded as a record.
+    #[error("record cannot be decoded: {detail}")]
+    Undecodable {
+        /// Decoder message.
+        detail: String,
+    },
+    /// The record says another seq than the key it is stored under (records swapped or moved).
+    #[error("record stored at this seq says seq {claimed}")]
+    SeqMismatch {
+        /// Seq written inside the record.
+        claimed: u64,
+    },
+    /// Recomputing the chain hash gives another value than the stored one.
+    #[error(
+        "chain hash mismatch: stored {}, recomputed {}",
+        hex::encode(stored),
+        hex::encode(computed)
+    )]
+    HashMismatch {
+        /// Stored.
+        stored: Hash,
+        /// Recomputed from the previous hash and the record bytes.
+        computed: Hash,
+    },
+    /// The record's timestamp is earlier than the previous record's.
+    #[error("timestamp {found} is earlier than the previous record's {previous}")]
+    TimestampRegression {
+        /// Previous timestamp.
+        previous: DateTime<Utc>,
+        /// This record's.
+        found: DateTime<Utc>,
+    },
+    /// A stored Merkle node completed by this record is missing or differs.
+    #[error("stored Merkle node (level {level}, index {index}) is missing or wrong")]
+    NodeMismatch {
+        /// Node level.
+        level: u8,
+        /// Node index.
+        index: u64,
+    },
+    /// A stored Merkle node does not belong to any record (tail removed?).
+    #[error("stored Merkle node beyond the log")]
+    StrayNode,
+    /// The stored checkpoint for this tree size cannot be parsed.
+    #[error("checkpoint for tree size {tree_size} is malformed: {detail}")]
+    CheckpointMalformed {
+        /// Tree size key.
+        tree_size: u64,
+        /// Why.
+        detail: String,
+    },
+    /// The checkpoint's signature does not verify under the ledger's key.
+    #[error("checkpoint for tree size {tree_size} has no valid signature: {detail}")]
+    CheckpointSignature {
+        /// Tree size key.
+        tree_size: u64,
+        /// Why.
+        detail: String,
+    },
+    /// The checkpoint's tree size or origin differs from where it is stored.
+    #[error("checkpoint stored for tree size {tree_size} is for {claimed}")]
+    CheckpointMisplaced {
+        /// Tree size key.
+        tree_size: u64,
+        /// What the note says (tree size and origin).
+        claimed: String,
+    },
+    /// The recomputed Merkle root differs from the signed one: some record
+    /// before this seq was altered.
+    #[error("Merkle root of the first {tree_size} records differs from the signed checkpoint")]
+    CheckpointRootMismatch {
+        /// Tree size of the checkpoint.
+        tree_size: u64,
+    },
+    /// A checkpoint covers more records than the log holds: the tail was removed.
+    #[error("a signed checkpoint covers {tree_size} records but the log ends here")]
+    Truncated {
+        /// Tree size of the checkpoint.
+        tree_size: u64,
+    },
+    /// The log does not extend the trusted checkpoint.
+    #[error("log is inconsistent with the trusted checkpoint of size {trusted_size}: {detail}")]
+    InconsistentWithTrusted {
+        /// Tree size of the trusted checkpoint.
+        trusted_size: u64,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// Verification did not succeed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The log is not intact: the first violation found, at `seq`.
+    #[error("verification failed at seq {seq}: {violation}")]
+    Failed {
+        /// First bad seq (for a checkpoint failure: the last seq it covers).
+        seq: u64,
+        /// What is wrong.
+        violation: Violation,
+    },
+    /// The trusted checkpoint given does not open under the ledger's key.
+    #[error("trusted checkpoint rejected: {0}")]
+    TrustedCheckpoint(CheckpointError),
+    /// Reading failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl VerifyError {
+    /// The first bad seq, when verification found tampering.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            VerifyError::Failed { seq, .. } => Some(*seq),
+            _ => None,
+        }
+    }
+
+    /// The violation, when verification found tampering.
+    pub fn violation(&self) -> Option<&Violation> {
+        match self {
+            VerifyError::Failed { violation, .. } => Some(violation),
+            _ => None,
+        }
+    }
+}
+
+/// What a successful verification covered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Records in the log.
+    pub size: u64,
+    /// Records whose chain was recomputed (all of them, or those after a trusted checkpoint).
+    pub records_checked: u64,
+    /// Merkle root over all records.
+    pub root: Hash,
+    /// Chain hash of the last record.
+    pub last_hash: Hash,
+    /// Stored Merkle nodes compared.
+    pub nodes_checked: u64,
+    /// Signed checkpoints whose signature and root were checked.
+    pub checkpoints_checked: u64,
+    /// Tree size of the newest checkpoint checked.
+    pub latest_checkpoint: Option<u64>,
+    /// Timestamp of the first record checked.
+    pub first_timestamp: Option<DateTime<Utc>>,
+    /// Timestamp of the last record.
+    pub last_timestamp: Option<DateTime<Utc>>,
+}
+
+fn fail(seq: u64, violation: Violation) -> VerifyError {
+    VerifyError::Failed { seq, violation }
+}
+
+/// Where a scan starts: the state after the first `start` records.
+struct ScanStart {
+    start: u64,
+    prev_hash: Hash,
+    prev_micros: i64,
+    frontier: Frontier,
+}
+
+/// Verifies the whole store. `limit` bounds the records checked (a live
+/// ledger passes its committed size); `None` checks everything stored.
+/// `progress` is called with the number of records checked so far.
+pub fn verify_store(
+    storage: &dyn Storage,
+    key: &VerifierKey,
+    limit: Option<u64>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifyReport, VerifyError> {
+    let start = ScanStart {
+        start: 0,
+        prev_hash: genesis_hash(),
+        prev_micros: i64::MIN,
+        frontier: Frontier::new(),
+    };
+    scan(storage, key, start, limit, progress)
+}
+
+/// Verifies the store against a trusted checkpoint note: the first
+/// `tree_size` records must be exactly those the trusted root commits to,
+/// and everything after must chain from them.
+pub fn verify_store_from(
+    storage: &dyn Storage,
+    key: &VerifierKey,
+    trusted_note: &str,
+    limit: Option<u64>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifyReport, VerifyError> {
+    let trusted = key
+        .open(trusted_note)
+        .map_err(VerifyError::TrustedCheckpoint)?;
+    let m = trusted.tree_size;
+    let inconsistent = |seq: u64, detail: String| {
+        fail(
+            seq,
+            Violation::InconsistentWithTrusted {
+                trusted_size: m,
+                detail,
+            },
+        )
+    };
+    let size = stored_size(storage, limit)?;
+    if m > size {
+        return Err(fail(size, Violation::Truncated { tree_size: m }));
+    }
+    let nodes = StoredNodes::new(storage);
+    let frontier = Frontier::restore(&nodes, m)
+        .map_err(|e| inconsistent(m.saturating_sub(1), format!("stored tree: {e}")))?;
+    if frontier.root() != trusted.root {
+        return Err(inconsistent(
+            m.saturating_sub(1),
+            "the stored tree's root at the trusted size differs from the trusted root".into(),
+        ));
+    }
+    let (prev_hash, prev_micros) = if m == 0 {
+        (genesis_hash(), i64::MIN)
+    } else {
+        let last = m - 1;
+        let value = storage
+            .get(layout::RECORDS, &layout::record_key(last))?
+            .ok_or_else(|| fail(last, Violation::Missing { found: None }))?;
+        let (hash, bytes) = layout::split_record_value(&value).ok_or_else(|| {
+            fail(
+                last,
+                Violation::Undecodable {
+                    detail: "value shorter than its hash".into(),
+                },
+            )
+        })?;
+        let proof = merkle::inclusion_proof(&nodes, last, m)
+            .map_err(|e| inconsistent(last, format!("no inclusion proof: {e}")))?;
+        merkle::verify_inclusion(&merkle::leaf_hash(&hash), &proof, &trusted.root).map_err(
+            |e| {
+                inconsistent(
+                    last,
+                    format!("last trusted record not in trusted tree: {e}"),
+                )
+            },
+        )?;
+        let record = Record::decode(bytes).map_err(|e| {
+            fail(
+                last,
+                Violation::Undecodable {
+                    detail: e.to_string(),
+                },
+            )
+        })?;
+        (hash, record.timestamp_micros)
+    };
+    let start = ScanStart {
+        start: m,
+        prev_hash,
+        prev_micros,
+        frontier,
+    };
+    let report = scan(storage, key, start, limit, progress)?;
+    let proof = merkle::consistency_proof(&nodes, m, report.size)
+        .map_err(|e| inconsistent(report.size.saturating_sub(1), e.to_string()))?;
+    merkle::verify_consistency(&trusted.root, &report.root, &proof)
+        .map_err(|e| inconsistent(report.size.saturating_sub(1), e.to_string()))?;
+    Ok(report)
+}
+
+/// Number of records stored (the last key + 1), capped by `limit`.
+fn stored_size(storage: &dyn Storage, limit: Option<u64>) -> Result<u64, VerifyError> {
+    let last = match storage.last(layout::RECORDS)? {
+        None => 0,
+        Some((key, _)) => match layout::parse_record_key(&key) {
+            Some(seq) => seq.saturating_add(1),
+            None => {
+                return Err(fail(0, Violation::BadKey { len: key.len() }));
+            }
+        },
+    };
+    Ok(limit.map_or(last, |l| l.min(last)))
+}
+
+/// Stored Merkle nodes in key order, compared as the scan completes them.
+struct NodeCursor<'a> {
+    iter: Peekable<KvIter<'a>>,
+    checked: u64,
+}
+
+impl NodeCursor<'_> {
+    fn expect(&mut self, seq: u64, level: u8, index: u64, hash: &Hash) -> Result<(), VerifyError> {
+        let mismatch = || fail(seq, Violation::NodeMismatch { level, index });
+        let key = layout::node_key(level, index).ok_or_else(mismatch)?;
+        match self.iter.next() {
+            Some(Ok((k, v))) if k == key && v == hash => {
+                self.checked += 1;
+                Ok(())
+            }
+            Some(Err(e)) => Err(e.into()),
+            _ => Err(mismatch()),
+        }
+    }
+}
+
+/// Stored checkpoints in tree-size order, checked when the scan reaches their size.
+struct CheckpointCursor<'a> {
+    iter: Peekable<KvIter<'a>>,
+    key: &'a VerifierKey,
+    checked: u64,
+    latest: Option<u64>,
+}
+
+impl CheckpointCursor<'_> {
+    /// Tree size of the next stored checkpoint.
+    fn next_size(&mut self) -> Result<Option<u64>, VerifyError> {
+        match self.iter.peek() {
+            None => Ok(None),
+            Some(Ok((k, _))) => Ok(Some(layout::parse_record_key(k).unwrap_or(u64::MAX))),
+            Some(Err(_)) => match self.iter.next() {
+                Some(Err(e)) => Err(e.into()),
+                _ => Ok(None),
+            },
+        }
+    }
+
+    /// Checks the next checkpoint (of `tree_size`) against `root`.
+    fn check(
+        &mut self,
+        tree_size: u64,
+        root: &Hash,
+        origin: Option<&str>,
+    ) -> Result<(), VerifyError> {
+        let seq = tree_size.saturating_sub(1);
+        let Some(Ok((_, value))) = self.iter.next() else {
+            return Ok(());
+        };
+        let note = String::from_utf8(value).map_err(|_| {
+            fail(
+                seq,
+                Violation::CheckpointMalformed {
+                    tree_size,
+                    detail: "not UTF-8".into(),
+                },
+            )
+        })?;
+        let checkpoint = self.key.open(&note).map_err(|e| match e {
+            CheckpointError::InvalidSignature { .. }
+            | CheckpointError::NoSignatureFromKey { .. } => fail(
+                seq,
+                Violation::CheckpointSignature {
+                    tree_size,
+                    detail: e.to_string(),
+                },
+            ),
+            other => fail(
+                seq,
+                Violation::CheckpointMalformed {
+                    tree_size,
+                    detail: other.to_string(),
+                },
+            ),
+        })?;
+        if checkpoint.tree_size != tree_size || origin.is_some_and(|o| o != checkpoint.origin) {
+            return Err(fail(
+                seq,
+                Violation::CheckpointMisplaced {
+                    tree_size,
+                    claimed: format!("{} at size {}", checkpoint.origin, checkpoint.tree_size),
+                },
+            ));
+        }
+        if &checkpoint.root != root {
+            return Err(fail(seq, Violation::CheckpointRootMismatch { tree_size }));
+        }
+        self.checked += 1;
+        self.latest = Some(tree_size);
+        Ok(())
+    }
+}
+
+fn scan(
+    storage: &dyn Storage,
+    key: &VerifierKey,
+    start: ScanStart,
+    limit: Option<u64>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifyReport, VerifyError> {
+    let ScanStart {
+        start,
+        mut prev_hash,
+        mut prev_micros,
+        mut frontier,
+    } = start;
+    let origin = storage
+        .get(layout::META, layout::META_ORIGIN)?
+        .and_then(|v| String::from_utf8(v).ok());
+    let end_key = limit.map(layout::record_key);
+    let mut records = storage.range(
+        layout::RECORDS,
+        &layout::record_key(start),
+        end_key.as_ref().map(|k| &k[..]),
+    );
+    // Nodes completed by record `start` and later have keys >= (start BE, level 1).
+    let node_from = layout::record_key(start);
+    let mut nodes = NodeCursor {
+        iter: storage
+            .range(layout::NODES, &node_from, end_key.as_ref().map(|k| &k[..]))
+            .peekable(),
+        checked: 0,
+    };
+    let mut checkpoints = CheckpointCursor {
+        iter: storage
+            .range(layout::CHECKPOINTS, &layout::checkpoint_key(start), None)
+            .peekable(),
+        key,
+        checked: 0,
+        latest: None,
+    };
+    // A checkpoint at exactly the start size (e.g. of the empty tree).
+    if checkpoints.next_size()? == Some(start) {
+        checkpoints.check(start, &frontier.root(), origin.as_deref())?;
+    }
+    let mut seq = start;
+    let mut first_micros = None;
+    let mut completed = Vec::with_capacity(64);
+    for item in records.by_ref() {
+        let (k, value) = item?;
+        let Some(stored_seq) = layout::parse_record_key(&k) else {
+            return Err(fail(seq, Violation::BadKey { len: k.len() }));
+        };
+        if stored_seq != seq {
+            return Err(fail(
+                seq,
+                Violation::Missing {
+                    found: Some(stored_seq),
+                },
+            ));
+        }
+        let (stored_hash, bytes) = layout::split_record_value(&value).ok_or_else(|| {
+            fail(
+                seq,
+                Violation::Undecodable {
+                    detail: format!("value of {} bytes is shorter than its hash", value.len()),
+                },
+            )
+        })?;
+        let record = Record::decode(bytes).map_err(|e| {
+            fail(
+                seq,
+                Violation::Undecodable {
+                    detail: e.to_string(),
+                },
+            )
+        })?;
+        if record.seq != seq {
+            return Err(fail(
+                seq,
+                Violation::SeqMismatch {
+                    claimed: record.seq,
+                },
+            ));
+        }
+        let computed = chain_hash(&prev_hash, bytes);
+        if computed != stored_hash {
+            return Err(fail(
+                seq,
+                Violation::HashMismatch {
+                    stored: stored_hash,
+                    computed,
+                },
+            ));
+        }
+        if record.timestamp_micros < prev_micros {
+            return Err(fail(
+                seq,
+                Violation::TimestampRegression {
+                    previous: micros_to_datetime(prev_micros),
+                    found: record.timestamp(),
+                },
+            ));
+        }
+        completed.clear();
+        if frontier
+            .push_into(merkle::leaf_hash(&computed), &mut completed)
+            .is_err()
+        {
+            return Err(fail(seq, Violation::StrayNode));
+        }
+        for &(level, index, ref node) in completed.iter().filter(|n| n.0 > 0) {
+            nodes.expect(seq, level, index, node)?;
+        }
+        first_micros.get_or_insert(record.timestamp_micros);
+        prev_hash = computed;
+        prev_micros = record.timestamp_micros;
+        seq += 1;
+        if checkpoints.next_size()? == Some(seq) {
+            checkpoints.check(seq, &frontier.root(), origin.as_deref())?;
+        }
+        if seq % 65_536 == 0 {
+            progress(seq - start);
+        }
+    }
+    progress(seq - start);
+    if let Some(size) = checkpoints.next_size()? {
+        return Err(fail(seq, Violation::Truncated { tree_size: size }));
+    }
+    if let Some(Ok(_)) = nodes.iter.peek() {
+        return Err(fail(seq, Violation::StrayNode));
+    }
+    Ok(VerifyReport {
+        size: seq,
+        records_checked: seq - start,
+        root: frontier.root(),
+        last_hash: prev_hash,
+        nodes_checked: nodes.checked,
+        checkpoints_checked: checkpoints.checked,
+        latest_checkpoint: checkpoints.latest,
+        first_timestamp: first_micros.map(micros_to_datetime),
+        last_timestamp: (seq > start).then(|| micros_to_datetime(prev_micros)),
+    })
+}
+
+impl From<ReadError> for VerifyError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Storage(s) => VerifyError::Storage(s),
+            ReadError::Corrupt { seq, source } => fail(
+                seq,
+                Violation::Undecodable {
+                    detail: source.to_string(),
+                },
+            ),
+            other => fail(
+                0,
+                Violation::InconsistentWithTrusted {
+                    trusted_size: 0,
+                    detail: other.to_string(),
+                },
+            ),
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests through the public API, as one test binary (one link).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod concurrent;
+mod crash;
+mod durability;
+mod faults;
+mod reopen;
+mod tamper;
