@@ -67,6 +67,7 @@ fn every_acknowledgement_follows_an_fsync_of_the_store() {
         .arg(child.get_program())
         .args(child.get_args())
         .envs(child.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     assert!(status.success(), "traced child failed");

@@ -14,6 +14,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::{Keyspace, KvIter, KvPair, Storage, WriteBatch};
 use crate::error::StorageError;
@@ -49,21 +50,42 @@ pub(crate) fn sync_dir(path: &Path) -> Result<(), StorageError> {
         .map_err(|e| StorageError::io(path, e))
 }
 
+/// Opens sled, waiting a little if its file lock is still held.
+///
+/// sled releases its lock only when its last background job of a dropped
+/// handle finishes, which under load can lag the drop by a moment. Callers
+/// that need exclusivity take the ledger's own lock first, so a sled lock
+/// conflict here is a handle of this process still shutting down.
+fn open_with_retry(config: &sled::Config) -> Result<sled::Db, StorageError> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(StorageError::engine("open", e)),
+        }
+    }
+}
+
 impl SledStorage {
     /// Opens (creating if needed) the sled database in `path`.
     ///
     /// `cache_bytes` bounds sled's page cache.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Self, StorageError> {
         let created = !path.exists();
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)
             .mode(sled::Mode::HighThroughput)
             // Durability is driven by `sync`; sled's background flusher
             // would only add unordered writes between commits.
-            .flush_every_ms(None)
-            .open()
-            .map_err(sled_err("open"))?;
+            .flush_every_ms(None);
+        let db = open_with_retry(&config)?;
         let tree = db.open_tree(TREE_NAME).map_err(sled_err("open_tree"))?;
         let data_path = path.join("db");
         let data_file = File::open(&data_path).map_err(|e| StorageError::io(&data_path, e))?;
