@@ -5,5 +5,6 @@ mod concurrent;
 mod crash;
 mod durability;
 mod faults;
+mod fixture;
 mod reopen;
 mod tamper;

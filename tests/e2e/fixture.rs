@@ -1,0 +1,103 @@
+//! Format compatibility: a ledger written by format version 1, committed
+//! under `tests/fixtures/ledger-v1`, still opens, reads, verifies and grows.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use ledger_core::{Event, KeyRef, Ledger, LedgerOptions, ManualClock, SubjectId};
+use ledger_tests::copy_dir;
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ledger-v1")
+}
+
+/// The events of the fixture, fully determined.
+fn fixture_events() -> Vec<Event> {
+    (0..40u8)
+        .map(|i| {
+            let mut e = Event::new(format!("fixture.kind{}", i % 4), format!("actor-{}", i % 3))
+                .with_payload(vec![i; usize::from(i)]);
+            if i % 2 == 0 {
+                e = e.with_subject(SubjectId([i / 2 % 5; 16]));
+            }
+            if i % 5 == 0 {
+                e = e.with_key_ref(KeyRef {
+                    key_id: [0xa0 + i; 16],
+                    version: u32::from(i),
+                });
+            }
+            e
+        })
+        .collect()
+}
+
+fn start() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap()
+}
+
+/// Regenerates the fixture: `LEDGER_WRITE_FIXTURE=1 cargo test -p ledger-tests fixture::write_fixture -- --ignored`.
+#[test]
+#[ignore = "writes tests/fixtures/ledger-v1; run by hand when the format version changes"]
+fn write_fixture() {
+    if std::env::var_os("LEDGER_WRITE_FIXTURE").is_none() {
+        return;
+    }
+    let dir = fixture_dir();
+    let _ = std::fs::remove_dir_all(&dir);
+    let clock = Arc::new(ManualClock::new(start()));
+    let options = LedgerOptions {
+        origin: Some("fixture.example/ledger-v1".into()),
+        clock: clock.clone(),
+        checkpoint_every: Some(16),
+        checkpoint_interval: None,
+        ..LedgerOptions::default()
+    };
+    let ledger = Ledger::open(&dir, options).unwrap();
+    for e in fixture_events() {
+        ledger.append_blocking(e).unwrap();
+        clock.advance(chrono::Duration::minutes(7));
+    }
+    ledger.checkpoint_blocking().unwrap();
+    drop(ledger);
+    let _ = std::fs::remove_file(dir.join(ledger_core::LOCK_FILE));
+}
+
+#[test]
+fn a_version_1_ledger_still_opens_reads_verifies_and_grows() {
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(&fixture_dir(), copy.path());
+    // git keeps no permission bits but the executable one.
+    let key = copy.path().join(ledger_core::SIGNING_KEY_FILE);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let ledger = Ledger::open(copy.path(), LedgerOptions::default()).unwrap();
+    assert_eq!(ledger.origin(), "fixture.example/ledger-v1");
+    assert_eq!(ledger.len(), 40);
+    let report = ledger.verify().unwrap();
+    assert_eq!(report.checkpoints_checked, 3); // 16, 32, 40
+    assert_eq!(report.first_timestamp, Some(start()));
+    for (stored, expected) in ledger.range(0..40).zip(fixture_events()) {
+        let stored = stored.unwrap().record;
+        assert_eq!(stored.event_type, expected.event_type);
+        assert_eq!(stored.subject, expected.subject);
+        assert_eq!(stored.actor, expected.actor);
+        assert_eq!(stored.key_ref, expected.key_ref);
+        assert_eq!(stored.payload, expected.payload);
+        assert_eq!(
+            stored.timestamp(),
+            start() + chrono::Duration::minutes(7 * stored.seq as i64)
+        );
+    }
+    assert_eq!(
+        ledger.subject_seqs(&SubjectId([0; 16])).unwrap(),
+        vec![0, 10, 20, 30]
+    );
+    let r = ledger
+        .append_blocking(Event::new("after.upgrade", "t"))
+        .unwrap();
+    assert_eq!(r.seq, 40);
+    ledger.checkpoint_blocking().unwrap();
+    assert_eq!(ledger.verify().unwrap().size, 41);
+}
