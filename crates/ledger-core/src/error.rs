@@ -206,10 +206,6 @@ pub enum AppendError {
     /// An empty batch was submitted.
     #[error("empty batch")]
     EmptyBatch,
-    /// A blocking call was made from inside an async runtime, where it would
-    /// stall the executor; use the async form there.
-    #[error("blocking ledger call made inside an async runtime; use the async method")]
-    BlockingInAsync,
 }
 
 /// A read failed.

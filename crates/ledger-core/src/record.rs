@@ -193,8 +193,16 @@ pub struct Record {
     pub payload: Vec<u8>,
 }
 
-/// The bincode configuration of every record: little-endian, fixed-width
-/// integers, and a size limit checked before any allocation.
+/// The bincode configuration records are written with: little-endian,
+/// fixed-width integers.
+fn write_config() -> impl bincode::config::Config {
+    bincode::config::standard()
+        .with_little_endian()
+        .with_fixed_int_encoding()
+}
+
+/// The same configuration for reading, plus a size limit checked before any
+/// allocation, so a damaged length field cannot exhaust memory.
 fn config() -> impl bincode::config::Config {
     bincode::config::standard()
         .with_little_endian()
@@ -224,11 +232,16 @@ impl Record {
 
     /// Encodes the record; these bytes are what is stored and hashed.
     pub fn encode(&self) -> Vec<u8> {
-        // Encoding into a Vec fails only past the size limit, which
-        // `Event::validate` keeps every record below; an over-long record is
-        // a bug in the caller of this crate-internal path, so fall back to an
-        // empty encoding that decoding refuses rather than panicking.
-        bincode::serde::encode_to_vec(self, config()).unwrap_or_default()
+        let mut out =
+            Vec::with_capacity(64 + self.event_type.len() + self.actor.len() + self.payload.len());
+        // Cannot fail: the configuration used for writing has no size limit,
+        // writing into a Vec never fails, and none of the fields has a
+        // fallible `Serialize`. (Decoding, which reads untrusted bytes, keeps
+        // the limit.)
+        #[allow(clippy::expect_used)]
+        bincode::serde::encode_into_std_write(self, &mut out, write_config())
+            .expect("encoding a record into a Vec is infallible");
+        out
     }
 
     /// Decodes stored bytes, refusing trailing bytes and unknown formats.

@@ -257,8 +257,9 @@ impl Ledger {
 
     /// Blocking form of [`Ledger::append`], for callers without an async runtime.
     ///
-    /// Must not be called from inside an async task (it would block the
-    /// executor); that misuse is answered with [`AppendError::BlockingInAsync`].
+    /// It parks the calling thread until the append is durable. It works from
+    /// any thread, but inside async code prefer [`Ledger::append`], which
+    /// leaves the executor thread free while waiting.
     pub fn append_blocking(&self, event: Event) -> Result<Receipt, AppendError> {
         let mut receipts = self.append_batch_blocking(vec![event])?;
         receipts.pop().ok_or(AppendError::EmptyBatch)
@@ -266,17 +267,10 @@ impl Ledger {
 
     /// Blocking form of [`Ledger::append_batch`].
     pub fn append_batch_blocking(&self, events: Vec<Event>) -> Result<Vec<Receipt>, AppendError> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(AppendError::BlockingInAsync);
-        }
-        if events.is_empty() {
-            return Err(AppendError::EmptyBatch);
-        }
-        let (reply, rx) = oneshot::channel();
-        self.sender()?
-            .blocking_send(Command::Append { events, reply })
-            .map_err(|_| AppendError::Closed)?;
-        rx.blocking_recv().map_err(|_| AppendError::Closed)?
+        // The channels are runtime-agnostic, so a plain thread-parking
+        // executor can wait on them from any thread (tokio's own `blocking_*`
+        // methods would panic inside a runtime).
+        futures_executor::block_on(self.append_batch(events))
     }
 
     /// Signs and stores a checkpoint of everything appended before the call.
@@ -291,14 +285,7 @@ impl Ledger {
 
     /// Blocking form of [`Ledger::checkpoint`].
     pub fn checkpoint_blocking(&self) -> Result<SignedCheckpoint, AppendError> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(AppendError::BlockingInAsync);
-        }
-        let (reply, rx) = oneshot::channel();
-        self.sender()?
-            .blocking_send(Command::Checkpoint { reply })
-            .map_err(|_| AppendError::Closed)?;
-        rx.blocking_recv().map_err(|_| AppendError::Closed)?
+        futures_executor::block_on(self.checkpoint())
     }
 
     /// The committed tip.
