@@ -209,3 +209,41 @@ fn verify_from_a_trusted_checkpoint_accepts_growth_and_refuses_a_rewrite() {
         other => panic!("rewrite not detected: {other:?}"),
     }
 }
+
+#[test]
+fn a_missing_signing_key_is_refused_rather_than_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let ledger = Ledger::open(dir.path(), LedgerOptions::default()).unwrap();
+        ledger.append_blocking(Event::new("a", "t")).unwrap();
+        ledger.checkpoint_blocking().unwrap();
+    }
+    std::fs::remove_file(dir.path().join(ledger_core::SIGNING_KEY_FILE)).unwrap();
+    match Ledger::open(dir.path(), LedgerOptions::default()) {
+        Err(OpenError::Inconsistent { detail }) => assert!(detail.contains("signing key")),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn verify_while_appending_sees_a_consistent_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LedgerOptions {
+        checkpoint_every: Some(3),
+        ..LedgerOptions::default()
+    };
+    let ledger = Ledger::open(dir.path(), options).unwrap();
+    let writer = {
+        let ledger = ledger.clone();
+        std::thread::spawn(move || {
+            for _ in 0..300 {
+                ledger.append_blocking(Event::new("a", "t")).unwrap();
+            }
+        })
+    };
+    while !writer.is_finished() {
+        ledger.verify().unwrap();
+    }
+    writer.join().unwrap();
+    ledger.verify().unwrap();
+}

@@ -441,9 +441,16 @@ fn scan(
             .peekable(),
         checked: 0,
     };
+    // On a live ledger, checkpoints signed after `limit` was read are not
+    // this scan's business (they would look like a truncated tail).
+    let checkpoint_end = limit.map(|l| layout::checkpoint_key(l.saturating_add(1)));
     let mut checkpoints = CheckpointCursor {
         iter: storage
-            .range(layout::CHECKPOINTS, &layout::checkpoint_key(start), None)
+            .range(
+                layout::CHECKPOINTS,
+                &layout::checkpoint_key(start),
+                checkpoint_end.as_ref().map(|k| &k[..]),
+            )
             .peekable(),
         key,
         checked: 0,

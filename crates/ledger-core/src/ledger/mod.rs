@@ -172,6 +172,15 @@ impl Ledger {
         options: LedgerOptions,
     ) -> Result<Ledger, OpenError> {
         let (ledger_id, origin) = load_or_init_meta(storage.as_ref(), &options)?;
+        if !dir.join(SIGNING_KEY_FILE).exists() && storage.last(layout::CHECKPOINTS)?.is_some() {
+            // A fresh key would make every stored checkpoint unverifiable.
+            return Err(OpenError::Inconsistent {
+                detail: format!(
+                    "checkpoints exist but the signing key {} is missing; restore it",
+                    dir.join(SIGNING_KEY_FILE).display()
+                ),
+            });
+        }
         let signer = CheckpointSigner::load_or_create(
             dir.join(SIGNING_KEY_FILE),
             dir.join(VERIFIER_KEY_FILE),
