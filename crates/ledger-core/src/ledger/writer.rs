@@ -112,7 +112,9 @@ impl Writer {
     /// When the time-based checkpoint falls due, if one is configured and needed.
     fn checkpoint_deadline(&self) -> Option<Instant> {
         let interval = self.options.checkpoint_interval?;
-        (self.state.size > self.last_checkpoint_size).then(|| self.last_checkpoint_at + interval)
+        let due = self.state.size > self.last_checkpoint_size
+            && !self.shared.poisoned.load(Ordering::SeqCst);
+        due.then(|| self.last_checkpoint_at + interval)
     }
 
     fn commit(&mut self, group: Vec<Command>) {
@@ -214,6 +216,8 @@ impl Writer {
         if by_count || by_time {
             if let Err(e) = self.checkpoint() {
                 tracing::error!(error = %e, "automatic checkpoint failed");
+                // Try again after another interval, not in a tight loop.
+                self.last_checkpoint_at = Instant::now();
             }
         }
     }
