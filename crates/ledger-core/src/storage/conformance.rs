@@ -211,3 +211,106 @@ mod tests {
         check_reopen(&|| Box::new(SledStorage::open(&path, 8 << 20).unwrap())).unwrap();
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod model {
+    //! Drives an engine and a `BTreeMap` model with the same random batches
+    //! and compares every read.
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use crate::storage::{Keyspace, MemoryStorage, SledStorage, Storage, WriteBatch};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Put(u8, Vec<u8>, Vec<u8>),
+        Delete(u8, Vec<u8>),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let space = prop_oneof![Just(1u8), Just(2u8), Just(0xffu8)];
+        let key = proptest::collection::vec(0u8..4, 0..4);
+        prop_oneof![
+            (
+                space.clone(),
+                key.clone(),
+                proptest::collection::vec(any::<u8>(), 0..8)
+            )
+                .prop_map(|(s, k, v)| Op::Put(s, k, v)),
+            (space, key).prop_map(|(s, k)| Op::Delete(s, k)),
+        ]
+    }
+
+    type Model = BTreeMap<(u8, Vec<u8>), Vec<u8>>;
+
+    fn check(engine: &dyn Storage, model: &Model) {
+        for space in [1u8, 2, 0xff, 3] {
+            let expected: Vec<(Vec<u8>, Vec<u8>)> = model
+                .iter()
+                .filter(|((s, _), _)| *s == space)
+                .map(|((_, k), v)| (k.clone(), v.clone()))
+                .collect();
+            let got: Vec<_> = engine
+                .range(Keyspace(space), &[], None)
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(got, expected, "range of keyspace {space}");
+            assert_eq!(
+                engine.last(Keyspace(space)).unwrap(),
+                expected.last().cloned()
+            );
+            for (k, v) in &expected {
+                assert_eq!(engine.get(Keyspace(space), k).unwrap().as_ref(), Some(v));
+            }
+            let bounded: Vec<_> = engine
+                .range(Keyspace(space), &[1], Some(&[2, 1]))
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let expected_bounded: Vec<_> = expected
+                .iter()
+                .filter(|(k, _)| k.as_slice() >= &[1][..] && k.as_slice() < &[2, 1][..])
+                .cloned()
+                .collect();
+            assert_eq!(bounded, expected_bounded, "bounded range of {space}");
+        }
+    }
+
+    fn run(engine: &dyn Storage, batches: Vec<Vec<Op>>) {
+        let mut model = Model::new();
+        for ops in batches {
+            let mut batch = WriteBatch::new();
+            for op in ops {
+                match op {
+                    Op::Put(s, k, v) => {
+                        model.insert((s, k.clone()), v.clone());
+                        batch.put(Keyspace(s), k, v);
+                    }
+                    Op::Delete(s, k) => {
+                        model.remove(&(s, k.clone()));
+                        batch.delete(Keyspace(s), k);
+                    }
+                }
+            }
+            engine.write(batch).unwrap();
+            check(engine, &model);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        #[test]
+        fn memory_engine_matches_the_model(batches in proptest::collection::vec(proptest::collection::vec(op(), 0..12), 1..12)) {
+            run(&MemoryStorage::new(), batches);
+        }
+
+        #[test]
+        fn sled_engine_matches_the_model(batches in proptest::collection::vec(proptest::collection::vec(op(), 0..12), 1..12)) {
+            let dir = tempfile::tempdir().unwrap();
+            let engine = SledStorage::open(&dir.path().join("s"), 4 << 20).unwrap();
+            run(&engine, batches);
+        }
+    }
+}
