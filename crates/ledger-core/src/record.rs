@@ -232,16 +232,26 @@ impl Record {
 
     /// Encodes the record; these bytes are what is stored and hashed.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(64 + self.event_type.len() + self.actor.len() + self.payload.len());
+        let mut out = Vec::with_capacity(self.encoded_len_hint());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the record's encoding to `out` (so a caller can put a prefix
+    /// in front without copying the record again).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         // Cannot fail: the configuration used for writing has no size limit,
         // writing into a Vec never fails, and none of the fields has a
         // fallible `Serialize`. (Decoding, which reads untrusted bytes, keeps
         // the limit.)
         #[allow(clippy::expect_used)]
-        bincode::serde::encode_into_std_write(self, &mut out, write_config())
+        bincode::serde::encode_into_std_write(self, out, write_config())
             .expect("encoding a record into a Vec is infallible");
-        out
+    }
+
+    /// Upper bound of the encoded size, for preallocation.
+    pub fn encoded_len_hint(&self) -> usize {
+        64 + self.event_type.len() + self.actor.len() + self.payload.len()
     }
 
     /// Decodes stored bytes, refusing trailing bytes and unknown formats.

@@ -281,13 +281,14 @@ fn extend_chain(
     let micros = now_micros.max(state.last_micros);
     let subject = event.subject;
     let record = Record::from_event(event, seq, micros_to_datetime(micros));
-    let bytes = record.encode();
-    let hash = chain_hash(&state.last_hash, &bytes);
-    batch.put(
-        layout::RECORDS,
-        layout::record_key(seq),
-        layout::record_value(&hash, &bytes),
-    );
+    // The stored value is `hash || record bytes`: encode behind a 32-byte
+    // gap, hash the bytes in place, then fill the gap.
+    let mut value = Vec::with_capacity(32 + record.encoded_len_hint());
+    value.extend_from_slice(&[0u8; 32]);
+    record.encode_into(&mut value);
+    let hash = chain_hash(&state.last_hash, &value[32..]);
+    value[..32].copy_from_slice(&hash);
+    batch.put(layout::RECORDS, layout::record_key(seq), value);
     if let Some(subject) = subject {
         batch.put(layout::SUBJECTS, layout::subject_key(&subject, seq), []);
     }
