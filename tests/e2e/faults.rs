@@ -93,6 +93,12 @@ async fn failed_write_acknowledges_nothing_and_reopen_is_a_clean_prefix() {
     ));
     drop(ledger);
 
+    // In this process the directory may only be reopened on a storage the
+    // caller vouches for: the OS page cache could show the failed group.
+    assert!(matches!(
+        Ledger::open(dir.path(), LedgerOptions::default()),
+        Err(ledger_core::OpenError::PoisonedInProcess { .. })
+    ));
     let ledger = Ledger::open_on(dir.path(), storage.clone(), LedgerOptions::default()).unwrap();
     assert_eq!(ledger.len(), 10);
     assert_eq!(ledger.verify().unwrap().size, 10);

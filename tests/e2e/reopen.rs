@@ -247,3 +247,14 @@ fn verify_while_appending_sees_a_consistent_prefix() {
     writer.join().unwrap();
     ledger.verify().unwrap();
 }
+
+#[test]
+fn an_invalid_origin_is_refused_before_anything_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Ledger::open(dir.path(), named("my ledger")),
+        Err(OpenError::InvalidOptions { .. })
+    ));
+    let ledger = Ledger::open(dir.path(), named("my.example/ledger")).unwrap();
+    assert_eq!(ledger.origin(), "my.example/ledger");
+}

@@ -2,12 +2,14 @@
 //! with the right seq and reason, never a panic.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use ledger_core::layout::{self, CHECKPOINTS, RECORDS};
 use ledger_core::storage::{SledStorage, Storage, WriteBatch};
 use ledger_core::verify::verify_store;
 use ledger_core::{
-    Checkpoint, CheckpointSigner, Event, Ledger, LedgerOptions, SubjectId, VerifyError, Violation,
+    Checkpoint, CheckpointSigner, Event, Ledger, LedgerOptions, ManualClock, OpenError, Record,
+    SubjectId, VerifyError, Violation,
 };
 use ledger_tests::{copy_dir, open_store, sample_event, verifier_key};
 use rand::Rng;
@@ -192,33 +194,47 @@ fn each_kind_of_tampering_is_reported_at_the_right_seq() {
 
 #[test]
 fn a_rewritten_record_with_consistent_hashes_is_caught_by_the_signed_root() {
-    // The strongest forger without the key: rewrite record 30 and recompute
+    // The strongest forger without the key: rewrite record 33 and recompute
     // every later chain hash and Merkle node, leaving checkpoints alone.
     let source = pristine();
     let copy = tempfile::tempdir().unwrap();
     copy_dir(source.path(), copy.path());
-    {
-        let mut events = Vec::new();
+    let originals: Vec<Record> = {
         let ledger = Ledger::open(copy.path(), LedgerOptions::default()).unwrap();
-        for r in ledger.range(0..SIZE) {
-            let r = r.unwrap().record;
-            events.push((r.seq, r));
+        let records = ledger.range(0..SIZE).map(|r| r.unwrap().record).collect();
+        records
+    };
+    // Replay the same events, with the same timestamps, into a scratch
+    // ledger, changing one payload byte of record 33 only...
+    let scratch = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(originals[0].timestamp()));
+    let options = LedgerOptions {
+        clock: clock.clone(),
+        checkpoint_every: None,
+        checkpoint_interval: None,
+        ..LedgerOptions::default()
+    };
+    let rebuilt = Ledger::open(scratch.path(), options).unwrap();
+    for r in &originals {
+        clock.set(r.timestamp());
+        let mut payload = r.payload.clone();
+        if r.seq == 33 {
+            payload[0] ^= 0xff;
         }
-        drop(ledger);
-        // Rebuild the store from the altered events in a scratch ledger,
-        // then graft its records and nodes (not its checkpoints) in.
-        let scratch = tempfile::tempdir().unwrap();
-        let rebuilt = Ledger::open(scratch.path(), LedgerOptions::default()).unwrap();
-        for (seq, r) in &events {
-            let mut payload = r.payload.clone();
-            if *seq == 30 {
-                payload[0] ^= 0xff;
-            }
-            let mut e = Event::new(r.event_type.clone(), r.actor.clone()).with_payload(payload);
-            e.subject = r.subject;
-            rebuilt.append_blocking(e).unwrap();
-        }
-        drop(rebuilt);
+        let mut e = Event::new(r.event_type.clone(), r.actor.clone()).with_payload(payload);
+        e.subject = r.subject;
+        e.key_ref = r.key_ref;
+        rebuilt.append_blocking(e).unwrap();
+    }
+    for seq in 0..33 {
+        assert_eq!(rebuilt.get(seq).unwrap().bytes, {
+            let ledger_bytes = &originals[seq as usize];
+            ledger_bytes.encode()
+        });
+    }
+    drop(rebuilt);
+    // ...then graft its records and nodes (not its checkpoints) in.
+    {
         let from = open_store(scratch.path());
         let to = open_store(copy.path());
         let mut b = WriteBatch::new();
@@ -230,17 +246,21 @@ fn a_rewritten_record_with_consistent_hashes_is_caught_by_the_signed_root() {
         }
         to.write(b).unwrap();
         to.sync().unwrap();
+        let e = verify_store(&to, &verifier_key(copy.path()), None, &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(
+                e.violation(),
+                Some(Violation::CheckpointRootMismatch { tree_size: 40 })
+            ),
+            "{e}"
+        );
+        assert_eq!(e.seq(), Some(39), "the first checkpoint after the rewrite");
     }
-    let store = open_store(copy.path());
-    let e = verify_store(&store, &verifier_key(copy.path()), None, &mut |_| {}).unwrap_err();
-    assert!(
-        matches!(
-            e.violation(),
-            Some(Violation::CheckpointRootMismatch { tree_size: 10 })
-        ),
-        "{e}"
-    );
-    assert_eq!(e.seq(), Some(9), "the first checkpoint after the rewrite");
+    // The writer refuses to extend it too.
+    match Ledger::open(copy.path(), LedgerOptions::default()) {
+        Err(ledger_core::OpenError::Damaged { .. }) => {}
+        other => panic!("expected Damaged, got {other:?}"),
+    }
 }
 
 #[test]
@@ -257,4 +277,107 @@ fn any_flipped_bit_in_any_record_is_found_at_that_seq() {
         });
         assert_eq!(e.seq(), Some(seq), "{e}");
     }
+}
+
+#[test]
+fn the_subject_index_is_verified_too() {
+    let source = pristine();
+    // An entry removed: the record it indexed is reported.
+    let e = tampered(source.path(), |s| {
+        let record = Record::decode(&value(s, 42)[32..]).unwrap();
+        let mut b = WriteBatch::new();
+        b.delete(
+            layout::SUBJECTS,
+            layout::subject_key(&record.subject.unwrap(), 42),
+        );
+        s.write(b).unwrap();
+    });
+    assert_eq!(e.seq(), Some(42), "{e}");
+    assert!(
+        matches!(e.violation(), Some(Violation::SubjectIndexMissing { .. })),
+        "{e}"
+    );
+    // An entry added for another subject: reported at the seq it names.
+    let e = tampered(source.path(), |s| {
+        let mut b = WriteBatch::new();
+        b.put(
+            layout::SUBJECTS,
+            layout::subject_key(&SubjectId([9; 16]), 17),
+            Vec::new(),
+        );
+        s.write(b).unwrap();
+    });
+    assert_eq!(e.seq(), Some(17), "{e}");
+    assert!(
+        matches!(e.violation(), Some(Violation::SubjectIndexStray { .. })),
+        "{e}"
+    );
+}
+
+#[test]
+fn open_refuses_a_store_whose_signed_tail_was_removed() {
+    let source = pristine();
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(source.path(), copy.path());
+    {
+        let store = open_store(copy.path());
+        for seq in 85..SIZE {
+            delete(&store, seq);
+        }
+        store.sync().unwrap();
+    }
+    match Ledger::open(copy.path(), LedgerOptions::default()) {
+        Err(OpenError::Damaged { seq, violation }) => {
+            assert_eq!(seq, 85);
+            assert!(matches!(violation, Violation::Truncated { tree_size: 100 }));
+        }
+        other => panic!("expected Damaged, got {other:?}"),
+    }
+}
+
+#[test]
+fn open_refuses_an_absurd_last_seq_without_panicking() {
+    let source = pristine();
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(source.path(), copy.path());
+    {
+        let store = open_store(copy.path());
+        let mut b = WriteBatch::new();
+        b.put(RECORDS, layout::record_key(u64::MAX), value(&store, 3));
+        store.write(b).unwrap();
+        store.sync().unwrap();
+    }
+    assert!(matches!(
+        Ledger::open(copy.path(), LedgerOptions::default()),
+        Err(OpenError::Inconsistent { .. })
+    ));
+}
+
+#[test]
+fn incremental_verification_rehashes_the_last_trusted_record() {
+    let source = pristine();
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(source.path(), copy.path());
+    let store = open_store(copy.path());
+    let key = verifier_key(copy.path());
+    let trusted = String::from_utf8(
+        store
+            .get(CHECKPOINTS, &layout::checkpoint_key(60))
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    ledger_core::verify::verify_store_from(&store, &key, &trusted, None, &mut |_| {}).unwrap();
+    // Damage record 59's bytes, keeping its stored hash.
+    let mut v = value(&store, 59);
+    let last = v.len() - 1;
+    v[last] ^= 4;
+    put(&store, 59, v);
+    let e = ledger_core::verify::verify_store_from(&store, &key, &trusted, None, &mut |_| {})
+        .unwrap_err();
+    assert_eq!(e.seq(), Some(59), "{e}");
+    assert!(
+        matches!(e.violation(), Some(Violation::HashMismatch { .. })),
+        "{e}"
+    );
 }

@@ -156,6 +156,23 @@ pub enum OpenError {
         /// What was found.
         detail: String,
     },
+    /// The stored log fails verification where no signature vouches for it
+    /// yet; appending after damage would extend a broken chain.
+    #[error("stored log is damaged at seq {seq}: {violation}; refusing to append after it")]
+    Damaged {
+        /// First bad seq.
+        seq: u64,
+        /// What is wrong there.
+        violation: crate::verify::Violation,
+    },
+    /// A commit of this ledger failed earlier in this process. After a failed
+    /// fsync the OS may show pages that never reach the disk, so the ledger
+    /// may only be reopened by a new process.
+    #[error("a commit to {} failed earlier in this process; restart the process before reopening it", path.display())]
+    PoisonedInProcess {
+        /// The ledger directory.
+        path: PathBuf,
+    },
     /// The options are contradictory or out of range.
     #[error("invalid option: {detail}")]
     InvalidOptions {

@@ -114,6 +114,26 @@ pub enum Violation {
         /// Tree size of the checkpoint.
         tree_size: u64,
     },
+    /// A record about a subject has no subject-index entry.
+    #[error("record about subject {subject} is missing from the subject index")]
+    SubjectIndexMissing {
+        /// The record's subject id (a random pseudonym).
+        subject: String,
+    },
+    /// A subject-index entry points at a record that is not about that subject.
+    #[error("subject index lists subject {subject} for a record that is not about it")]
+    SubjectIndexStray {
+        /// The subject id in the entry.
+        subject: String,
+    },
+    /// A key in the subject index or checkpoint keyspace is malformed.
+    #[error("malformed {keyspace} key of {len} bytes")]
+    MalformedKey {
+        /// Which keyspace.
+        keyspace: &'static str,
+        /// The key's length.
+        len: usize,
+    },
     /// The log does not extend the trusted checkpoint.
     #[error("log is inconsistent with the trusted checkpoint of size {trusted_size}: {detail}")]
     InconsistentWithTrusted {
@@ -167,6 +187,13 @@ impl VerifyError {
 pub struct VerifyReport {
     /// Records in the log.
     pub size: u64,
+    /// Size of the trusted checkpoint verification started from (0 for a full verification).
+    pub trusted_size: u64,
+    /// Records after the newest signed checkpoint: their integrity rests on
+    /// the chain alone until a checkpoint covers them.
+    pub unsigned_tail: u64,
+    /// Subject-index entries checked against the records.
+    pub index_entries_checked: u64,
     /// Records whose chain was recomputed (all of them, or those after a trusted checkpoint).
     pub records_checked: u64,
     /// Merkle root over all records.
@@ -215,9 +242,13 @@ pub fn verify_store(
     scan(storage, key, start, limit, progress)
 }
 
-/// Verifies the store against a trusted checkpoint note: the first
-/// `tree_size` records must be exactly those the trusted root commits to,
-/// and everything after must chain from them.
+/// Verifies the store against a trusted checkpoint note (incremental
+/// verification): the stored tree must extend the trusted one (its root at
+/// the trusted size and a consistency proof), the last trusted record must
+/// re-hash from its proven predecessor, and every record after the trusted
+/// size is checked as in [`verify_store`]. The bytes of records before the
+/// trusted size are not re-read: the trusted checkpoint stands for an
+/// earlier verification of them.
 pub fn verify_store_from(
     storage: &dyn Storage,
     key: &VerifierKey,
@@ -251,31 +282,49 @@ pub fn verify_store_from(
             "the stored tree's root at the trusted size differs from the trusted root".into(),
         ));
     }
-    let (prev_hash, prev_micros) = if m == 0 {
-        (genesis_hash(), i64::MIN)
-    } else {
-        let last = m - 1;
+    // The stored chain hash of a record below `m`, proven to be the one the
+    // trusted root commits to.
+    let trusted_hash = |seq: u64| -> Result<(Hash, Vec<u8>), VerifyError> {
         let value = storage
-            .get(layout::RECORDS, &layout::record_key(last))?
-            .ok_or_else(|| fail(last, Violation::Missing { found: None }))?;
-        let (hash, bytes) = layout::split_record_value(&value).ok_or_else(|| {
+            .get(layout::RECORDS, &layout::record_key(seq))?
+            .ok_or_else(|| fail(seq, Violation::Missing { found: None }))?;
+        let (hash, _) = layout::split_record_value(&value).ok_or_else(|| {
             fail(
-                last,
+                seq,
                 Violation::Undecodable {
                     detail: "value shorter than its hash".into(),
                 },
             )
         })?;
-        let proof = merkle::inclusion_proof(&nodes, last, m)
-            .map_err(|e| inconsistent(last, format!("no inclusion proof: {e}")))?;
-        merkle::verify_inclusion(&merkle::leaf_hash(&hash), &proof, &trusted.root).map_err(
-            |e| {
-                inconsistent(
-                    last,
-                    format!("last trusted record not in trusted tree: {e}"),
-                )
-            },
-        )?;
+        let proof = merkle::inclusion_proof(&nodes, seq, m)
+            .map_err(|e| inconsistent(seq, format!("no inclusion proof: {e}")))?;
+        merkle::verify_inclusion(&merkle::leaf_hash(&hash), &proof, &trusted.root)
+            .map_err(|e| inconsistent(seq, format!("record not in the trusted tree: {e}")))?;
+        Ok((hash, value))
+    };
+    let (prev_hash, prev_micros) = if m == 0 {
+        (genesis_hash(), i64::MIN)
+    } else {
+        // Re-hash the last trusted record from its (proven) predecessor, so
+        // the chain that continues from it is tied to real bytes.
+        let last = m - 1;
+        let (hash, value) = trusted_hash(last)?;
+        let before = if last == 0 {
+            genesis_hash()
+        } else {
+            trusted_hash(last - 1)?.0
+        };
+        let bytes = &value[32..];
+        let computed = chain_hash(&before, bytes);
+        if computed != hash {
+            return Err(fail(
+                last,
+                Violation::HashMismatch {
+                    stored: hash,
+                    computed,
+                },
+            ));
+        }
         let record = Record::decode(bytes).map_err(|e| {
             fail(
                 last,
@@ -341,6 +390,8 @@ struct CheckpointCursor<'a> {
     key: &'a VerifierKey,
     checked: u64,
     latest: Option<u64>,
+    /// The scan's current seq, where a malformed key is reported.
+    position: u64,
 }
 
 impl CheckpointCursor<'_> {
@@ -348,7 +399,16 @@ impl CheckpointCursor<'_> {
     fn next_size(&mut self) -> Result<Option<u64>, VerifyError> {
         match self.iter.peek() {
             None => Ok(None),
-            Some(Ok((k, _))) => Ok(Some(layout::parse_record_key(k).unwrap_or(u64::MAX))),
+            Some(Ok((k, _))) => match layout::parse_record_key(k) {
+                Some(size) => Ok(Some(size)),
+                None => Err(fail(
+                    self.position,
+                    Violation::MalformedKey {
+                        keyspace: "checkpoint",
+                        len: k.len(),
+                    },
+                )),
+            },
             Some(Err(_)) => match self.iter.next() {
                 Some(Err(e)) => Err(e.into()),
                 _ => Ok(None),
@@ -455,11 +515,17 @@ fn scan(
         key,
         checked: 0,
         latest: None,
+        position: start,
     };
     // A checkpoint at exactly the start size (e.g. of the empty tree).
     if checkpoints.next_size()? == Some(start) {
         checkpoints.check(start, &frontier.root(), origin.as_deref())?;
     }
+    // Order-independent digest of (subject, seq) pairs the records imply,
+    // keyed with a fresh random key so nobody can prepare entries that cancel
+    // out; compared with the subject index after the scan.
+    let digest_key: [u8; 32] = rand::random();
+    let mut index_digest = [0u8; 32];
     let mut seq = start;
     let mut first_micros = None;
     let mut completed = Vec::with_capacity(64);
@@ -529,10 +595,17 @@ fn scan(
         for &(level, index, ref node) in completed.iter().filter(|n| n.0 > 0) {
             nodes.expect(seq, level, index, node)?;
         }
+        if let Some(subject) = &record.subject {
+            xor_into(
+                &mut index_digest,
+                &index_entry_hash(&digest_key, &layout::subject_key(subject, seq)),
+            );
+        }
         first_micros.get_or_insert(record.timestamp_micros);
         prev_hash = computed;
         prev_micros = record.timestamp_micros;
         seq += 1;
+        checkpoints.position = seq;
         if checkpoints.next_size()? == Some(seq) {
             checkpoints.check(seq, &frontier.root(), origin.as_deref())?;
         }
@@ -547,8 +620,14 @@ fn scan(
     if let Some(Ok(_)) = nodes.iter.peek() {
         return Err(fail(seq, Violation::StrayNode));
     }
+    let index_entries_checked =
+        check_subject_index(storage, start, seq, index_digest, &digest_key)?;
+    let signed = checkpoints.latest.unwrap_or(start);
     Ok(VerifyReport {
         size: seq,
+        trusted_size: start,
+        unsigned_tail: seq - signed,
+        index_entries_checked,
         records_checked: seq - start,
         root: frontier.root(),
         last_hash: prev_hash,
@@ -558,6 +637,100 @@ fn scan(
         first_timestamp: first_micros.map(micros_to_datetime),
         last_timestamp: (seq > start).then(|| micros_to_datetime(prev_micros)),
     })
+}
+
+fn index_entry_hash(key: &[u8; 32], entry: &[u8]) -> [u8; 32] {
+    *blake3::keyed_hash(key, entry).as_bytes()
+}
+
+fn xor_into(acc: &mut [u8; 32], h: &[u8; 32]) {
+    for (a, b) in acc.iter_mut().zip(h) {
+        *a ^= b;
+    }
+}
+
+/// Checks that the subject index lists exactly the (subject, seq) pairs of
+/// records `start..size`: one sequential pass comparing digests, and only
+/// on a mismatch a second pass that finds the first bad seq.
+fn check_subject_index(
+    storage: &dyn Storage,
+    start: u64,
+    size: u64,
+    records_digest: [u8; 32],
+    digest_key: &[u8; 32],
+) -> Result<u64, VerifyError> {
+    let mut digest = [0u8; 32];
+    let mut entries = 0;
+    for item in storage.range(layout::SUBJECTS, &[], None) {
+        let (k, _) = item?;
+        let Some(seq) = index_entry_seq(&k) else {
+            return Err(fail(
+                start,
+                Violation::MalformedKey {
+                    keyspace: "subject index",
+                    len: k.len(),
+                },
+            ));
+        };
+        if (start..size).contains(&seq) {
+            xor_into(&mut digest, &index_entry_hash(digest_key, &k));
+            entries += 1;
+        }
+    }
+    if digest == records_digest {
+        return Ok(entries);
+    }
+    // Locate the difference: first a record without its entry...
+    for item in storage.range(
+        layout::RECORDS,
+        &layout::record_key(start),
+        Some(&layout::record_key(size)),
+    ) {
+        let (k, v) = item?;
+        let seq = layout::parse_record_key(&k).unwrap_or(start);
+        let Some(record) = layout::split_record_value(&v).and_then(|(_, b)| Record::decode(b).ok())
+        else {
+            continue;
+        };
+        if let Some(subject) = record.subject {
+            if storage
+                .get(layout::SUBJECTS, &layout::subject_key(&subject, seq))?
+                .is_none()
+            {
+                let subject = subject.to_string();
+                return Err(fail(seq, Violation::SubjectIndexMissing { subject }));
+            }
+        }
+    }
+    // ...else an entry without its record, reported at the smallest such seq.
+    let mut first_stray: Option<(u64, String)> = None;
+    for item in storage.range(layout::SUBJECTS, &[], None) {
+        let (k, _) = item?;
+        let Some(seq) = index_entry_seq(&k).filter(|s| (start..size).contains(s)) else {
+            continue;
+        };
+        let subject = hex::encode(&k[..16]);
+        let matches = storage
+            .get(layout::RECORDS, &layout::record_key(seq))?
+            .and_then(|v| {
+                let (_, bytes) = layout::split_record_value(&v)?;
+                Record::decode(bytes).ok()
+            })
+            .and_then(|r| r.subject)
+            .is_some_and(|s| s.as_bytes()[..] == k[..16]);
+        if !matches && first_stray.as_ref().is_none_or(|(s, _)| seq < *s) {
+            first_stray = Some((seq, subject));
+        }
+    }
+    let (seq, subject) = first_stray.unwrap_or((start, String::from("unknown")));
+    Err(fail(seq, Violation::SubjectIndexStray { subject }))
+}
+
+fn index_entry_seq(key: &[u8]) -> Option<u64> {
+    if key.len() != 24 {
+        return None;
+    }
+    layout::parse_record_key(&key[16..])
 }
 
 impl From<ReadError> for VerifyError {

@@ -139,11 +139,13 @@ impl Ledger {
     pub fn open(dir: impl AsRef<Path>, options: LedgerOptions) -> Result<Ledger, OpenError> {
         let dir = dir.as_ref();
         options.check()?;
-        std::fs::create_dir_all(dir).map_err(|e| OpenError::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
+        create_ledger_dir(dir)?;
         let lock = WriteLock::acquire(dir)?;
+        if writer::poisoned_in_this_process(dir) {
+            return Err(OpenError::PoisonedInProcess {
+                path: dir.to_path_buf(),
+            });
+        }
         let storage = SledStorage::open(&dir.join(STORE_DIR), options.cache_bytes)?;
         Self::open_with_storage(dir, Arc::new(storage), lock, options)
     }
@@ -157,10 +159,7 @@ impl Ledger {
     ) -> Result<Ledger, OpenError> {
         let dir = dir.as_ref();
         options.check()?;
-        std::fs::create_dir_all(dir).map_err(|e| OpenError::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
+        create_ledger_dir(dir)?;
         let lock = WriteLock::acquire(dir)?;
         Self::open_with_storage(dir, storage, lock, options)
     }
@@ -188,10 +187,7 @@ impl Ledger {
         )?;
         let verifier = signer.verifier();
         let state = recover_state(storage.as_ref())?;
-        let last_checkpoint_size = match storage.last(layout::CHECKPOINTS)? {
-            Some((key, _)) => layout::parse_record_key(&key).unwrap_or(0),
-            None => 0,
-        };
+        let last_checkpoint_size = check_tail(storage.as_ref(), &verifier, state.size)?;
         tracing::info!(size = state.size, "ledger opened");
         let shared = Arc::new(Shared {
             head: RwLock::new(Head {
@@ -204,6 +200,7 @@ impl Ledger {
         shared.publish(&state);
         let (tx, rx) = mpsc::channel(options.queue_capacity);
         let writer = Writer {
+            dir: dir.to_path_buf(),
             storage: Arc::clone(&storage),
             shared: Arc::clone(&shared),
             state,
@@ -417,6 +414,25 @@ impl Ledger {
     }
 }
 
+/// Creates the ledger directory (and parents) durably: a new directory's
+/// entry in its parent is fsynced so it survives a power loss.
+fn create_ledger_dir(dir: &Path) -> Result<(), OpenError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let io = |path: &Path, e| OpenError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io(parent, e))?;
+    }
+    Ok(())
+}
+
 /// Reads the ledger id and origin, writing them on first open.
 fn load_or_init_meta(
     storage: &dyn Storage,
@@ -469,6 +485,34 @@ fn load_or_init_meta(
     }
 }
 
+/// Verifies what no signed checkpoint covers yet before anything is appended
+/// after it: the newest checkpoint must match the stored tree (and not
+/// exceed it), and every record after it must chain. After a crash this is
+/// the part a torn write could have touched; it is at most
+/// `checkpoint_every` records (the whole log if checkpoints are disabled and
+/// none was ever made). Returns the newest checkpoint's size.
+fn check_tail(storage: &dyn Storage, key: &VerifierKey, size: u64) -> Result<u64, OpenError> {
+    let result = match storage.last(layout::CHECKPOINTS)? {
+        None => verify::verify_store(storage, key, Some(size), &mut |_| {}),
+        Some((_, note)) => {
+            let note = String::from_utf8(note).map_err(|_| OpenError::Inconsistent {
+                detail: "newest checkpoint is not UTF-8".into(),
+            })?;
+            verify::verify_store_from(storage, key, &note, Some(size), &mut |_| {})
+        }
+    };
+    match result {
+        Ok(report) => Ok(report
+            .trusted_size
+            .max(report.latest_checkpoint.unwrap_or(0))),
+        Err(VerifyError::Failed { seq, violation }) => Err(OpenError::Damaged { seq, violation }),
+        Err(VerifyError::TrustedCheckpoint(e)) => Err(OpenError::Inconsistent {
+            detail: format!("newest checkpoint does not verify: {e}"),
+        }),
+        Err(VerifyError::Storage(e)) => Err(e.into()),
+    }
+}
+
 /// Rebuilds the writer's state from the store: O(log n) reads.
 fn recover_state(storage: &dyn Storage) -> Result<ChainState, OpenError> {
     let inconsistent = |detail: String| OpenError::Inconsistent { detail };
@@ -492,7 +536,9 @@ fn recover_state(storage: &dyn Storage) -> Result<ChainState, OpenError> {
             record.seq
         )));
     }
-    let size = seq + 1;
+    let size = seq
+        .checked_add(1)
+        .ok_or_else(|| inconsistent(format!("record key {seq} leaves no room for a size")))?;
     let frontier = Frontier::restore(&StoredNodes::new(storage), size).map_err(|e| {
         inconsistent(format!(
             "cannot restore the Merkle frontier at size {size}: {e}"

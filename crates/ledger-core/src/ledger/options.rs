@@ -70,6 +70,15 @@ impl LedgerOptions {
         if self.checkpoint_interval == Some(Duration::ZERO) {
             return bad("checkpoint_interval must be positive (or None)");
         }
+        if let Some(origin) = &self.origin {
+            // Checked before anything is stored: the origin is written once
+            // and names the signing key, so a bad one must never reach disk.
+            if let Err(e) = crate::checkpoint::validate_key_name(origin) {
+                return Err(OpenError::InvalidOptions {
+                    detail: format!("origin: {e}"),
+                });
+            }
+        }
         if self.max_payload > MAX_PAYLOAD_LEN {
             return bad("max_payload exceeds the format's 8 MiB limit");
         }

@@ -7,8 +7,10 @@
 //! atomic storage batch, makes that durable with one sync, and only then
 //! answers every append of the group.
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
@@ -49,7 +51,24 @@ pub(crate) struct ChainState {
     pub(crate) frontier: Frontier,
 }
 
+/// Ledger directories whose commits failed in this process (see
+/// [`crate::OpenError::PoisonedInProcess`]).
+static POISONED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+fn poison_key(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// True if a commit to the ledger in `dir` failed earlier in this process.
+pub(crate) fn poisoned_in_this_process(dir: &Path) -> bool {
+    POISONED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .contains(&poison_key(dir))
+}
+
 pub(crate) struct Writer {
+    pub(crate) dir: PathBuf,
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) state: ChainState,
@@ -69,7 +88,7 @@ impl Writer {
             Ok(rt) => rt,
             Err(e) => {
                 tracing::error!(error = %e, "ledger writer could not start its timer runtime");
-                self.shared.poisoned.store(true, Ordering::SeqCst);
+                self.poison();
                 return;
             }
         };
@@ -190,7 +209,7 @@ impl Writer {
                     error = %e,
                     "group commit failed; refusing further writes"
                 );
-                self.shared.poisoned.store(true, Ordering::SeqCst);
+                self.poison();
                 let source = Arc::new(e);
                 for (_, reply) in pending {
                     let _ = reply.send(Err(AppendError::CommitFailed {
@@ -203,8 +222,17 @@ impl Writer {
         }
     }
 
+    /// Refuses further writes, here and (for this directory) in this process.
+    fn poison(&self) {
+        self.shared.poisoned.store(true, Ordering::SeqCst);
+        POISONED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(poison_key(&self.dir));
+    }
+
     fn checkpoint_if_due(&mut self) {
-        let since = self.state.size - self.last_checkpoint_size;
+        let since = self.state.size.saturating_sub(self.last_checkpoint_size);
         if since == 0 || self.shared.poisoned.load(Ordering::SeqCst) {
             return;
         }
@@ -247,7 +275,7 @@ impl Writer {
         );
         let stored = self.storage.write(batch).and_then(|()| self.storage.sync());
         if let Err(e) = stored {
-            self.shared.poisoned.store(true, Ordering::SeqCst);
+            self.poison();
             let size = self.state.size;
             return Err(AppendError::CommitFailed {
                 first_seq: size,

@@ -96,8 +96,15 @@ impl SledStorage {
             data_file,
             synced_blobs: Mutex::new(HashSet::new()),
         };
-        // Make the files sled created at open, and the directory itself, durable.
+        // Make the files sled created at open, and the directory itself,
+        // durable (sled writes `conf` without syncing it).
         storage.sync()?;
+        let conf = path.join("conf");
+        if conf.exists() {
+            File::open(&conf)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| StorageError::io(&conf, e))?;
+        }
         sync_dir(path)?;
         if created {
             if let Some(parent) = path.parent() {
@@ -211,6 +218,10 @@ impl Storage for SledStorage {
     }
 
     fn sync(&self) -> Result<(), StorageError> {
+        // Blob files are written when a batch is applied; syncing them before
+        // the log that points at them narrows the window in which a power
+        // loss could leave a log entry whose blob is gone.
+        self.sync_new_blobs()?;
         self.db.flush().map_err(sled_err("flush"))?;
         self.sync_new_blobs()?;
         self.data_file
