@@ -112,7 +112,8 @@ fn each_kind_of_tampering_is_reported_at_the_right_seq() {
     // The format byte changed: the record no longer decodes.
     let e = tampered(src, |s| {
         let mut v = value(s, 5);
-        v[32] = 0xee;
+        // Record 5 carries one Merkle node: its record bytes start at 33 + 32.
+        v[65] = 0xee;
         put(s, 5, v);
     });
     assert_eq!(e.seq(), Some(5), "{e}");
@@ -233,16 +234,15 @@ fn a_rewritten_record_with_consistent_hashes_is_caught_by_the_signed_root() {
         });
     }
     drop(rebuilt);
-    // ...then graft its records and nodes (not its checkpoints) in.
+    // ...then graft its records (and the Merkle nodes they carry), not its
+    // checkpoints, in.
     {
         let from = open_store(scratch.path());
         let to = open_store(copy.path());
         let mut b = WriteBatch::new();
-        for space in [RECORDS, layout::NODES] {
-            for kv in from.range(space, &[], None) {
-                let (k, v) = kv.unwrap();
-                b.put(space, k, v);
-            }
+        for kv in from.range(RECORDS, &[], None) {
+            let (k, v) = kv.unwrap();
+            b.put(RECORDS, k, v);
         }
         to.write(b).unwrap();
         to.sync().unwrap();
@@ -284,7 +284,8 @@ fn the_subject_index_is_verified_too() {
     let source = pristine();
     // An entry removed: the record it indexed is reported.
     let e = tampered(source.path(), |s| {
-        let record = Record::decode(&value(s, 42)[32..]).unwrap();
+        let v = value(s, 42);
+        let record = Record::decode(layout::split_record_value(&v).unwrap().1).unwrap();
         let mut b = WriteBatch::new();
         b.delete(
             layout::SUBJECTS,

@@ -16,8 +16,6 @@ use crate::Run;
 const RECORD_PREFIX: u8 = layout::RECORDS.0;
 /// Key prefix of the subject index.
 const SUBJECT_PREFIX: u8 = layout::SUBJECTS.0;
-/// Key prefix of the Merkle nodes.
-const NODE_PREFIX: u8 = layout::NODES.0;
 
 /// An open raw sled database: one tree, like the ledger's store.
 #[derive(Debug)]
@@ -32,9 +30,10 @@ pub(crate) struct RawSled {
 pub(crate) enum KeySet {
     /// Only the record value under its record key (the specified baseline).
     Records,
-    /// What the ledger writes per event: the record, the subject-index key
-    /// (random 16-byte subject id + seq, empty value) and every Merkle node
-    /// the event completes (32-byte values), with the ledger's key layout.
+    /// What the ledger writes per event: the record value grown by the
+    /// Merkle nodes it carries (1 + 32 bytes per node the event completes),
+    /// and the subject-index key (random 16-byte subject id + seq, empty
+    /// value), with the ledger's key layout.
     Ledger,
 }
 
@@ -95,21 +94,19 @@ impl RawSled {
         let mut b = sled::Batch::default();
         for i in 0..batch as u64 {
             let s = seq + i;
-            b.insert(&record_key(s)[..], workload.value(s as usize));
             if keys == KeySet::Ledger {
+                // Leaf `s` carries one 32-byte node per trailing one bit of `s`.
+                let nodes = s.trailing_ones() as usize;
+                let mut value = vec![0u8; 1 + 32 * nodes];
+                value.extend_from_slice(workload.value(s as usize));
+                b.insert(&record_key(s)[..], value);
                 let mut sk = Vec::with_capacity(25);
                 sk.push(SUBJECT_PREFIX);
                 sk.extend_from_slice(workload.subject(s as usize).as_bytes());
                 sk.extend_from_slice(&s.to_be_bytes());
                 b.insert(sk, &[][..]);
-                // Leaf `s` completes one node per trailing one bit of `s`.
-                for level in 1..=(s.trailing_ones() as u8) {
-                    let mut nk = Vec::with_capacity(10);
-                    nk.push(NODE_PREFIX);
-                    nk.extend_from_slice(&s.to_be_bytes());
-                    nk.push(level);
-                    b.insert(nk, &workload.value(s as usize + usize::from(level))[..32]);
-                }
+            } else {
+                b.insert(&record_key(s)[..], workload.value(s as usize));
             }
         }
         self.tree.apply_batch(b)?;

@@ -7,10 +7,8 @@ use crate::record::SubjectId;
 use crate::storage::Keyspace;
 use crate::Hash;
 
-/// `seq (u64 BE)` → `chain hash (32 bytes) || record bytes`.
+/// `seq (u64 BE)` → `chain hash (32) || node count (u8) || node hashes (32 each) || record bytes`.
 pub const RECORDS: Keyspace = Keyspace(b'R');
-/// `last leaf index covered (u64 BE) || level (u8)` → node hash (32 bytes), levels >= 1.
-pub const NODES: Keyspace = Keyspace(b'N');
 /// `subject id (16 bytes) || seq (u64 BE)` → empty.
 pub const SUBJECTS: Keyspace = Keyspace(b'S');
 /// `tree size (u64 BE)` → signed checkpoint note (UTF-8).
@@ -37,34 +35,72 @@ pub fn parse_record_key(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.try_into().ok()?))
 }
 
-/// Splits a stored record value into its chain hash and record bytes.
-pub fn split_record_value(value: &[u8]) -> Option<(Hash, &[u8])> {
-    if value.len() < 32 {
-        return None;
-    }
-    let (hash, bytes) = value.split_at(32);
-    Some((hash.try_into().ok()?, bytes))
+/// A stored record value, parsed: the record's chain hash, the Merkle nodes
+/// its leaf completes, and the record bytes exactly as hashed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordValue<'a> {
+    /// Chain hash of the record.
+    pub hash: Hash,
+    /// Hashes of the perfect subtrees this leaf completes, levels 1, 2, …
+    /// (`seq.trailing_ones()` of them), 32 bytes each.
+    pub nodes: &'a [u8],
+    /// The encoded record.
+    pub bytes: &'a [u8],
 }
 
-/// Builds a stored record value.
-pub fn record_value(hash: &Hash, bytes: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(32 + bytes.len());
+impl RecordValue<'_> {
+    /// Number of Merkle nodes stored with the record.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len() / 32
+    }
+
+    /// The stored node at `level` (1-based), if the record holds it.
+    pub fn node(&self, level: u8) -> Option<Hash> {
+        let start = usize::from(level).checked_sub(1)?.checked_mul(32)?;
+        self.nodes.get(start..start + 32)?.try_into().ok()
+    }
+}
+
+/// Number of Merkle nodes (levels >= 1) completed when leaf `seq` is appended.
+pub fn nodes_completed_by(seq: u64) -> usize {
+    seq.trailing_ones() as usize
+}
+
+/// Parses a stored record value; `None` if it is too short or its node
+/// count does not fit.
+pub fn parse_record_value(value: &[u8]) -> Option<RecordValue<'_>> {
+    let hash: Hash = value.get(..32)?.try_into().ok()?;
+    let count = usize::from(*value.get(32)?);
+    let nodes_end = 33usize.checked_add(count.checked_mul(32)?)?;
+    Some(RecordValue {
+        hash,
+        nodes: value.get(33..nodes_end)?,
+        bytes: value.get(nodes_end..)?,
+    })
+}
+
+/// Splits a stored record value into its chain hash and record bytes.
+pub fn split_record_value(value: &[u8]) -> Option<(Hash, &[u8])> {
+    parse_record_value(value).map(|v| (v.hash, v.bytes))
+}
+
+/// Builds a stored record value (the writer builds it in place instead).
+pub fn record_value(hash: &Hash, nodes: &[Hash], bytes: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(33 + 32 * nodes.len() + bytes.len());
     v.extend_from_slice(hash);
+    v.push(u8::try_from(nodes.len()).unwrap_or(u8::MAX));
+    for n in nodes {
+        v.extend_from_slice(n);
+    }
     v.extend_from_slice(bytes);
     v
 }
 
-/// Key of the perfect-subtree node at `level >= 1`, `index`: the index of the
-/// last leaf it covers, then the level. Nodes therefore sort in the order an
-/// append completes them, which lets verification read them in one pass.
-/// `None` when the node lies beyond `u64` leaf positions.
-pub fn node_key(level: u8, index: u64) -> Option<[u8; 9]> {
+/// The last leaf covered by the perfect-subtree node at `level`, `index`:
+/// the record that stores it. `None` past `u64` leaf positions.
+pub fn node_home(level: u8, index: u64) -> Option<u64> {
     let width = 1u64.checked_shl(u32::from(level))?;
-    let last = index.checked_add(1)?.checked_mul(width)?.checked_sub(1)?;
-    let mut key = [0u8; 9];
-    key[..8].copy_from_slice(&last.to_be_bytes());
-    key[8] = level;
-    Some(key)
+    index.checked_add(1)?.checked_mul(width)?.checked_sub(1)
 }
 
 /// Key of a subject-index entry.
@@ -81,18 +117,35 @@ pub fn checkpoint_key(tree_size: u64) -> [u8; 8] {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
-    fn node_keys_sort_in_completion_order() {
-        // Completion order for 8 leaves: (1,0) after leaf 1, (1,1),(2,0) after leaf 3, ...
-        let order = [(1, 0), (1, 1), (2, 0), (1, 2), (1, 3), (2, 1), (3, 0)];
-        let keys: Vec<_> = order.iter().map(|&(l, i)| node_key(l, i)).collect();
-        let mut sorted = keys.clone();
-        sorted.sort();
-        assert_eq!(keys, sorted);
-        assert_eq!(node_key(64, 0), None);
-        assert_eq!(node_key(1, u64::MAX), None);
+    fn record_values_round_trip_and_refuse_damage() {
+        let v = record_value(&[1; 32], &[[2; 32], [3; 32]], b"abc");
+        let p = parse_record_value(&v).unwrap();
+        assert_eq!(p.hash, [1; 32]);
+        assert_eq!(
+            (p.node_count(), p.node(1), p.node(2), p.node(3)),
+            (2, Some([2; 32]), Some([3; 32]), None)
+        );
+        assert_eq!(p.node(0), None);
+        assert_eq!(p.bytes, b"abc");
+        assert!(parse_record_value(&v[..32]).is_none());
+        assert!(parse_record_value(&v[..60]).is_none());
+    }
+
+    #[test]
+    fn nodes_live_with_the_leaf_that_completes_them() {
+        assert_eq!(nodes_completed_by(0), 0);
+        assert_eq!(nodes_completed_by(1), 1);
+        assert_eq!(nodes_completed_by(2), 0);
+        assert_eq!(nodes_completed_by(7), 3);
+        assert_eq!(node_home(1, 0), Some(1));
+        assert_eq!(node_home(3, 0), Some(7));
+        assert_eq!(node_home(2, 1), Some(7));
+        assert_eq!(node_home(64, 0), None);
+        assert_eq!(node_home(1, u64::MAX), None);
     }
 }

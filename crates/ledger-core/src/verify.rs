@@ -74,9 +74,9 @@ pub enum Violation {
         /// Node index.
         index: u64,
     },
-    /// A stored Merkle node does not belong to any record (tail removed?).
-    #[error("stored Merkle node beyond the log")]
-    StrayNode,
+    /// The Merkle tree cannot grow past 2^64 - 1 leaves.
+    #[error("Merkle tree is full")]
+    TreeFull,
     /// The stored checkpoint for this tree size cannot be parsed.
     #[error("checkpoint for tree size {tree_size} is malformed: {detail}")]
     CheckpointMalformed {
@@ -314,7 +314,7 @@ pub fn verify_store_from(
         } else {
             trusted_hash(last - 1)?.0
         };
-        let bytes = &value[32..];
+        let bytes = layout::split_record_value(&value).map_or(&[][..], |(_, b)| b);
         let computed = chain_hash(&before, bytes);
         if computed != hash {
             return Err(fail(
@@ -361,27 +361,6 @@ fn stored_size(storage: &dyn Storage, limit: Option<u64>) -> Result<u64, VerifyE
         },
     };
     Ok(limit.map_or(last, |l| l.min(last)))
-}
-
-/// Stored Merkle nodes in key order, compared as the scan completes them.
-struct NodeCursor<'a> {
-    iter: Peekable<KvIter<'a>>,
-    checked: u64,
-}
-
-impl NodeCursor<'_> {
-    fn expect(&mut self, seq: u64, level: u8, index: u64, hash: &Hash) -> Result<(), VerifyError> {
-        let mismatch = || fail(seq, Violation::NodeMismatch { level, index });
-        let key = layout::node_key(level, index).ok_or_else(mismatch)?;
-        match self.iter.next() {
-            Some(Ok((k, v))) if k == key && v == hash => {
-                self.checked += 1;
-                Ok(())
-            }
-            Some(Err(e)) => Err(e.into()),
-            _ => Err(mismatch()),
-        }
-    }
 }
 
 /// Stored checkpoints in tree-size order, checked when the scan reaches their size.
@@ -493,14 +472,7 @@ fn scan(
         &layout::record_key(start),
         end_key.as_ref().map(|k| &k[..]),
     );
-    // Nodes completed by record `start` and later have keys >= (start BE, level 1).
-    let node_from = layout::record_key(start);
-    let mut nodes = NodeCursor {
-        iter: storage
-            .range(layout::NODES, &node_from, end_key.as_ref().map(|k| &k[..]))
-            .peekable(),
-        checked: 0,
-    };
+    let mut nodes_checked = 0u64;
     // On a live ledger, checkpoints signed after `limit` was read are not
     // this scan's business (they would look like a truncated tail).
     let checkpoint_end = limit.map(|l| layout::checkpoint_key(l.saturating_add(1)));
@@ -542,14 +514,19 @@ fn scan(
                 },
             ));
         }
-        let (stored_hash, bytes) = layout::split_record_value(&value).ok_or_else(|| {
+        let stored = layout::parse_record_value(&value).ok_or_else(|| {
             fail(
                 seq,
                 Violation::Undecodable {
-                    detail: format!("value of {} bytes is shorter than its hash", value.len()),
+                    detail: format!(
+                        "stored value of {} bytes is shorter than its prefix",
+                        value.len()
+                    ),
                 },
             )
         })?;
+        let bytes = stored.bytes;
+        let stored_hash = stored.hash;
         let record = Record::decode(bytes).map_err(|e| {
             fail(
                 seq,
@@ -590,10 +567,22 @@ fn scan(
             .push_into(merkle::leaf_hash(&computed), &mut completed)
             .is_err()
         {
-            return Err(fail(seq, Violation::StrayNode));
+            return Err(fail(seq, Violation::TreeFull));
         }
-        for &(level, index, ref node) in completed.iter().filter(|n| n.0 > 0) {
-            nodes.expect(seq, level, index, node)?;
+        // The nodes this leaf completes are stored with it, levels 1, 2, ….
+        let completed_nodes = completed.iter().filter(|n| n.0 > 0);
+        if stored.node_count() != layout::nodes_completed_by(seq) {
+            let (level, index) = completed_nodes
+                .clone()
+                .next()
+                .map_or((1, 0), |n| (n.0, n.1));
+            return Err(fail(seq, Violation::NodeMismatch { level, index }));
+        }
+        for &(level, index, ref node) in completed_nodes {
+            if stored.node(level).as_ref() != Some(node) {
+                return Err(fail(seq, Violation::NodeMismatch { level, index }));
+            }
+            nodes_checked += 1;
         }
         if let Some(subject) = &record.subject {
             xor_into(
@@ -617,9 +606,6 @@ fn scan(
     if let Some(size) = checkpoints.next_size()? {
         return Err(fail(seq, Violation::Truncated { tree_size: size }));
     }
-    if let Some(Ok(_)) = nodes.iter.peek() {
-        return Err(fail(seq, Violation::StrayNode));
-    }
     let index_entries_checked =
         check_subject_index(storage, start, seq, index_digest, &digest_key)?;
     let signed = checkpoints.latest.unwrap_or(start);
@@ -631,7 +617,7 @@ fn scan(
         records_checked: seq - start,
         root: frontier.root(),
         last_hash: prev_hash,
-        nodes_checked: nodes.checked,
+        nodes_checked,
         checkpoints_checked: checkpoints.checked,
         latest_checkpoint: checkpoints.latest,
         first_timestamp: first_micros.map(micros_to_datetime),

@@ -153,28 +153,26 @@ impl NodeStore for StoredNodes<'_> {
     type Error = ReadError;
 
     fn node(&self, level: u8, index: u64) -> Result<Option<Hash>, ReadError> {
-        if level == 0 {
-            let Some(value) = self
-                .storage
-                .get(layout::RECORDS, &layout::record_key(index))?
-            else {
-                return Ok(None);
-            };
-            let (hash, _) = layout::split_record_value(&value)
-                .ok_or(ReadError::MissingNode { level, index })?;
-            return Ok(Some(merkle::leaf_hash(&hash)));
-        }
-        let Some(key) = layout::node_key(level, index) else {
+        // Level 0 is the leaf hash of record `index`; a node of level >= 1 is
+        // stored in the record of the last leaf it covers.
+        let Some(home) = layout::node_home(level, index) else {
             return Ok(None);
         };
-        match self.storage.get(layout::NODES, &key)? {
-            None => Ok(None),
-            Some(value) => value
-                .as_slice()
-                .try_into()
-                .map(Some)
-                .map_err(|_| ReadError::MissingNode { level, index }),
+        let Some(value) = self
+            .storage
+            .get(layout::RECORDS, &layout::record_key(home))?
+        else {
+            return Ok(None);
+        };
+        let stored =
+            layout::parse_record_value(&value).ok_or(ReadError::MissingNode { level, index })?;
+        if level == 0 {
+            return Ok(Some(merkle::leaf_hash(&stored.hash)));
         }
+        stored
+            .node(level)
+            .map(Some)
+            .ok_or(ReadError::MissingNode { level, index })
     }
 }
 

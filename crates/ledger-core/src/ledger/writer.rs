@@ -309,27 +309,29 @@ fn extend_chain(
     let micros = now_micros.max(state.last_micros);
     let subject = event.subject;
     let record = Record::from_event(event, seq, micros_to_datetime(micros));
-    // The stored value is `hash || record bytes`: encode behind a 32-byte
-    // gap, hash the bytes in place, then fill the gap.
-    let mut value = Vec::with_capacity(32 + record.encoded_len_hint());
-    value.extend_from_slice(&[0u8; 32]);
+    // The stored value is `hash || node count || nodes || record bytes`
+    // (docs/FORMAT.md §2): encode behind the prefix, hash the record bytes in
+    // place, then fill the prefix.
+    let node_count = layout::nodes_completed_by(seq);
+    let prefix = 33 + 32 * node_count;
+    let mut value = Vec::with_capacity(prefix + record.encoded_len_hint());
+    value.resize(prefix, 0);
+    value[32] = node_count as u8;
     record.encode_into(&mut value);
-    let hash = chain_hash(&state.last_hash, &value[32..]);
+    let hash = chain_hash(&state.last_hash, &value[prefix..]);
     value[..32].copy_from_slice(&hash);
-    batch.put(layout::RECORDS, layout::record_key(seq), value);
-    if let Some(subject) = subject {
-        batch.put(layout::SUBJECTS, layout::subject_key(&subject, seq), []);
-    }
     completed.clear();
     // A tree of 2^64 - 1 leaves cannot be reached: seq would overflow first.
     let _ = state.frontier.push_into(leaf_hash(&hash), completed);
-    for &(level, index, node) in completed.iter() {
-        if level == 0 {
-            continue;
+    for &(level, _, node) in completed.iter().filter(|n| n.0 > 0) {
+        let start = 33 + 32 * (usize::from(level) - 1);
+        if let Some(slot) = value.get_mut(start..start + 32) {
+            slot.copy_from_slice(&node);
         }
-        if let Some(key) = layout::node_key(level, index) {
-            batch.put(layout::NODES, key, node);
-        }
+    }
+    batch.put(layout::RECORDS, layout::record_key(seq), value);
+    if let Some(subject) = subject {
+        batch.put(layout::SUBJECTS, layout::subject_key(&subject, seq), []);
     }
     state.size += 1;
     state.last_hash = hash;
