@@ -274,6 +274,57 @@ impl Record {
     }
 }
 
+/// A record decoded without copying: strings and payload borrow the stored
+/// bytes. Same layout as [`Record`]; used where records are only inspected
+/// (verification).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize)]
+pub struct RecordRef<'a> {
+    /// See [`Record::format`].
+    pub format: u8,
+    /// See [`Record::seq`].
+    pub seq: u64,
+    /// See [`Record::timestamp_micros`].
+    pub timestamp_micros: i64,
+    /// See [`Record::event_type`].
+    pub event_type: &'a str,
+    /// See [`Record::subject`].
+    pub subject: Option<SubjectId>,
+    /// See [`Record::actor`].
+    pub actor: &'a str,
+    /// See [`Record::key_ref`].
+    pub key_ref: Option<KeyRef>,
+    /// See [`Record::payload`].
+    pub payload: &'a [u8],
+}
+
+impl<'a> RecordRef<'a> {
+    /// Decodes stored bytes with the same checks as [`Record::decode`].
+    pub fn decode(bytes: &'a [u8]) -> Result<RecordRef<'a>, DecodeError> {
+        if let Some(&format) = bytes.first() {
+            if format != RECORD_FORMAT {
+                return Err(DecodeError::UnknownFormat { format });
+            }
+        }
+        let (record, read): (RecordRef<'a>, usize) =
+            bincode::serde::borrow_decode_from_slice(bytes, config()).map_err(|e| {
+                DecodeError::Malformed {
+                    detail: e.to_string(),
+                }
+            })?;
+        if read != bytes.len() {
+            return Err(DecodeError::TrailingBytes {
+                trailing: bytes.len() - read,
+            });
+        }
+        Ok(record)
+    }
+
+    /// The record's timestamp.
+    pub fn timestamp(&self) -> DateTime<Utc> {
+        micros_to_datetime(self.timestamp_micros)
+    }
+}
+
 /// Converts stored microseconds to a UTC time, saturating at chrono's range.
 pub fn micros_to_datetime(micros: i64) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or(if micros < 0 {
@@ -409,12 +460,18 @@ mod tests {
                 payload,
             };
             let bytes = record.encode();
+            let borrowed = RecordRef::decode(&bytes).unwrap();
+            prop_assert_eq!(borrowed.payload, &record.payload[..]);
+            prop_assert_eq!(borrowed.actor, record.actor.as_str());
+            prop_assert_eq!((borrowed.seq, borrowed.subject, borrowed.key_ref), (record.seq, record.subject, record.key_ref));
             prop_assert_eq!(Record::decode(&bytes).unwrap(), record);
         }
 
         #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
-            let _ = Record::decode(&bytes);
+            let owned = Record::decode(&bytes);
+            let borrowed = RecordRef::decode(&bytes);
+            prop_assert_eq!(owned.is_ok(), borrowed.is_ok());
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::error::{ReadError, StorageError};
 use crate::layout;
 use crate::ledger::StoredNodes;
 use crate::merkle::{self, Frontier};
-use crate::record::{chain_hash, genesis_hash, micros_to_datetime, Record};
+use crate::record::{chain_hash, genesis_hash, micros_to_datetime, Record, RecordRef};
 use crate::storage::{KvIter, Storage};
 use crate::Hash;
 
@@ -450,6 +450,8 @@ impl CheckpointCursor<'_> {
     }
 }
 
+/// The whole check: the record scan on this thread and, beside it on a
+/// second thread, the pass over the subject index; their digests must agree.
 fn scan(
     storage: &dyn Storage,
     key: &VerifierKey,
@@ -457,6 +459,38 @@ fn scan(
     limit: Option<u64>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<VerifyReport, VerifyError> {
+    let first = start.start;
+    let end = stored_size(storage, limit)?;
+    // Order-independent digest of (subject, seq) pairs, keyed with a fresh
+    // random key so nobody can prepare entries that cancel out.
+    let digest_key: [u8; 32] = rand::random();
+    std::thread::scope(|scope| {
+        let index = scope.spawn(|| index_digest(storage, first, end, &digest_key));
+        let scanned = scan_records(storage, key, start, limit, progress, &digest_key);
+        let index = index.join().map_err(|_| {
+            VerifyError::Storage(StorageError::engine(
+                "subject index scan",
+                std::io::Error::other("scan thread panicked"),
+            ))
+        });
+        let (mut report, records_digest) = scanned?;
+        let (digest, entries) = index??;
+        if digest != records_digest {
+            return Err(locate_index_difference(storage, first, report.size));
+        }
+        report.index_entries_checked = entries;
+        Ok(report)
+    })
+}
+
+fn scan_records(
+    storage: &dyn Storage,
+    key: &VerifierKey,
+    start: ScanStart,
+    limit: Option<u64>,
+    progress: &mut dyn FnMut(u64),
+    digest_key: &[u8; 32],
+) -> Result<(VerifyReport, [u8; 32]), VerifyError> {
     let ScanStart {
         start,
         mut prev_hash,
@@ -493,10 +527,6 @@ fn scan(
     if checkpoints.next_size()? == Some(start) {
         checkpoints.check(start, &frontier.root(), origin.as_deref())?;
     }
-    // Order-independent digest of (subject, seq) pairs the records imply,
-    // keyed with a fresh random key so nobody can prepare entries that cancel
-    // out; compared with the subject index after the scan.
-    let digest_key: [u8; 32] = rand::random();
     let mut index_digest = [0u8; 32];
     let mut seq = start;
     let mut first_micros = None;
@@ -527,7 +557,7 @@ fn scan(
         })?;
         let bytes = stored.bytes;
         let stored_hash = stored.hash;
-        let record = Record::decode(bytes).map_err(|e| {
+        let record = RecordRef::decode(bytes).map_err(|e| {
             fail(
                 seq,
                 Violation::Undecodable {
@@ -587,7 +617,7 @@ fn scan(
         if let Some(subject) = &record.subject {
             xor_into(
                 &mut index_digest,
-                &index_entry_hash(&digest_key, &layout::subject_key(subject, seq)),
+                &index_entry_hash(digest_key, &layout::subject_key(subject, seq)),
             );
         }
         first_micros.get_or_insert(record.timestamp_micros);
@@ -606,14 +636,12 @@ fn scan(
     if let Some(size) = checkpoints.next_size()? {
         return Err(fail(seq, Violation::Truncated { tree_size: size }));
     }
-    let index_entries_checked =
-        check_subject_index(storage, start, seq, index_digest, &digest_key)?;
     let signed = checkpoints.latest.unwrap_or(start);
-    Ok(VerifyReport {
+    let report = VerifyReport {
         size: seq,
         trusted_size: start,
         unsigned_tail: seq - signed,
-        index_entries_checked,
+        index_entries_checked: 0,
         records_checked: seq - start,
         root: frontier.root(),
         last_hash: prev_hash,
@@ -622,7 +650,8 @@ fn scan(
         latest_checkpoint: checkpoints.latest,
         first_timestamp: first_micros.map(micros_to_datetime),
         last_timestamp: (seq > start).then(|| micros_to_datetime(prev_micros)),
-    })
+    };
+    Ok((report, index_digest))
 }
 
 fn index_entry_hash(key: &[u8; 32], entry: &[u8]) -> [u8; 32] {
@@ -635,16 +664,14 @@ fn xor_into(acc: &mut [u8; 32], h: &[u8; 32]) {
     }
 }
 
-/// Checks that the subject index lists exactly the (subject, seq) pairs of
-/// records `start..size`: one sequential pass comparing digests, and only
-/// on a mismatch a second pass that finds the first bad seq.
-fn check_subject_index(
+/// XOR of the keyed hashes of the subject-index entries for seqs `start..end`,
+/// and their number.
+fn index_digest(
     storage: &dyn Storage,
     start: u64,
-    size: u64,
-    records_digest: [u8; 32],
+    end: u64,
     digest_key: &[u8; 32],
-) -> Result<u64, VerifyError> {
+) -> Result<([u8; 32], u64), VerifyError> {
     let mut digest = [0u8; 32];
     let mut entries = 0;
     for item in storage.range(layout::SUBJECTS, &[], None) {
@@ -658,14 +685,27 @@ fn check_subject_index(
                 },
             ));
         };
-        if (start..size).contains(&seq) {
+        if (start..end).contains(&seq) {
             xor_into(&mut digest, &index_entry_hash(digest_key, &k));
             entries += 1;
         }
     }
-    if digest == records_digest {
-        return Ok(entries);
+    Ok((digest, entries))
+}
+
+/// The index differs from what the records imply: find the first bad seq.
+/// Runs only after a mismatch, so it may take point reads.
+fn locate_index_difference(storage: &dyn Storage, start: u64, size: u64) -> VerifyError {
+    match first_index_difference(storage, start, size) {
+        Ok(e) | Err(e) => e,
     }
+}
+
+fn first_index_difference(
+    storage: &dyn Storage,
+    start: u64,
+    size: u64,
+) -> Result<VerifyError, VerifyError> {
     // Locate the difference: first a record without its entry...
     for item in storage.range(
         layout::RECORDS,
@@ -684,7 +724,7 @@ fn check_subject_index(
                 .is_none()
             {
                 let subject = subject.to_string();
-                return Err(fail(seq, Violation::SubjectIndexMissing { subject }));
+                return Ok(fail(seq, Violation::SubjectIndexMissing { subject }));
             }
         }
     }
@@ -709,7 +749,7 @@ fn check_subject_index(
         }
     }
     let (seq, subject) = first_stray.unwrap_or((start, String::from("unknown")));
-    Err(fail(seq, Violation::SubjectIndexStray { subject }))
+    Ok(fail(seq, Violation::SubjectIndexStray { subject }))
 }
 
 fn index_entry_seq(key: &[u8]) -> Option<u64> {
