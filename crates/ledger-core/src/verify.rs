@@ -6,6 +6,7 @@
 //! ends the pass and is reported with its seq.
 
 use std::iter::Peekable;
+use std::ops::ControlFlow;
 
 use chrono::{DateTime, Utc};
 
@@ -501,11 +502,6 @@ fn scan_records(
         .get(layout::META, layout::META_ORIGIN)?
         .and_then(|v| String::from_utf8(v).ok());
     let end_key = limit.map(layout::record_key);
-    let mut records = storage.range(
-        layout::RECORDS,
-        &layout::record_key(start),
-        end_key.as_ref().map(|k| &k[..]),
-    );
     let mut nodes_checked = 0u64;
     // On a live ledger, checkpoints signed after `limit` was read are not
     // this scan's business (they would look like a truncated tail).
@@ -531,106 +527,126 @@ fn scan_records(
     let mut seq = start;
     let mut first_micros = None;
     let mut completed = Vec::with_capacity(64);
-    for item in records.by_ref() {
-        let (k, value) = item?;
-        let Some(stored_seq) = layout::parse_record_key(&k) else {
-            return Err(fail(seq, Violation::BadKey { len: k.len() }));
-        };
-        if stored_seq != seq {
-            return Err(fail(
-                seq,
-                Violation::Missing {
-                    found: Some(stored_seq),
-                },
-            ));
-        }
-        let stored = layout::parse_record_value(&value).ok_or_else(|| {
-            fail(
-                seq,
-                Violation::Undecodable {
-                    detail: format!(
-                        "stored value of {} bytes is shorter than its prefix",
-                        value.len()
-                    ),
-                },
-            )
-        })?;
-        let bytes = stored.bytes;
-        let stored_hash = stored.hash;
-        let record = RecordRef::decode(bytes).map_err(|e| {
-            fail(
-                seq,
-                Violation::Undecodable {
-                    detail: e.to_string(),
-                },
-            )
-        })?;
-        if record.seq != seq {
-            return Err(fail(
-                seq,
-                Violation::SeqMismatch {
-                    claimed: record.seq,
-                },
-            ));
-        }
-        let computed = chain_hash(&prev_hash, bytes);
-        if computed != stored_hash {
-            return Err(fail(
-                seq,
-                Violation::HashMismatch {
-                    stored: stored_hash,
-                    computed,
-                },
-            ));
-        }
-        if record.timestamp_micros < prev_micros {
-            return Err(fail(
-                seq,
-                Violation::TimestampRegression {
-                    previous: micros_to_datetime(prev_micros),
-                    found: record.timestamp(),
-                },
-            ));
-        }
-        completed.clear();
-        if frontier
-            .push_into(merkle::leaf_hash(&computed), &mut completed)
-            .is_err()
-        {
-            return Err(fail(seq, Violation::TreeFull));
-        }
-        // The nodes this leaf completes are stored with it, levels 1, 2, ….
-        let completed_nodes = completed.iter().filter(|n| n.0 > 0);
-        if stored.node_count() != layout::nodes_completed_by(seq) {
-            let (level, index) = completed_nodes
-                .clone()
-                .next()
-                .map_or((1, 0), |n| (n.0, n.1));
-            return Err(fail(seq, Violation::NodeMismatch { level, index }));
-        }
-        for &(level, index, ref node) in completed_nodes {
-            if stored.node(level).as_ref() != Some(node) {
-                return Err(fail(seq, Violation::NodeMismatch { level, index }));
+    // Records are visited in place (no copy where the engine allows it);
+    // the first violation stops the visit and is kept here.
+    let mut failure: Option<VerifyError> = None;
+    storage.visit_range(
+        layout::RECORDS,
+        &layout::record_key(start),
+        end_key.as_ref().map(|k| &k[..]),
+        &mut |k: &[u8], value: &[u8]| {
+            let mut step = || -> Result<(), VerifyError> {
+                let Some(stored_seq) = layout::parse_record_key(k) else {
+                    return Err(fail(seq, Violation::BadKey { len: k.len() }));
+                };
+                if stored_seq != seq {
+                    return Err(fail(
+                        seq,
+                        Violation::Missing {
+                            found: Some(stored_seq),
+                        },
+                    ));
+                }
+                let stored = layout::parse_record_value(value).ok_or_else(|| {
+                    fail(
+                        seq,
+                        Violation::Undecodable {
+                            detail: format!(
+                                "stored value of {} bytes is shorter than its prefix",
+                                value.len()
+                            ),
+                        },
+                    )
+                })?;
+                let bytes = stored.bytes;
+                let stored_hash = stored.hash;
+                let record = RecordRef::decode(bytes).map_err(|e| {
+                    fail(
+                        seq,
+                        Violation::Undecodable {
+                            detail: e.to_string(),
+                        },
+                    )
+                })?;
+                if record.seq != seq {
+                    return Err(fail(
+                        seq,
+                        Violation::SeqMismatch {
+                            claimed: record.seq,
+                        },
+                    ));
+                }
+                let computed = chain_hash(&prev_hash, bytes);
+                if computed != stored_hash {
+                    return Err(fail(
+                        seq,
+                        Violation::HashMismatch {
+                            stored: stored_hash,
+                            computed,
+                        },
+                    ));
+                }
+                if record.timestamp_micros < prev_micros {
+                    return Err(fail(
+                        seq,
+                        Violation::TimestampRegression {
+                            previous: micros_to_datetime(prev_micros),
+                            found: record.timestamp(),
+                        },
+                    ));
+                }
+                completed.clear();
+                if frontier
+                    .push_into(merkle::leaf_hash(&computed), &mut completed)
+                    .is_err()
+                {
+                    return Err(fail(seq, Violation::TreeFull));
+                }
+                // The nodes this leaf completes are stored with it, levels 1, 2, ….
+                let completed_nodes = completed.iter().filter(|n| n.0 > 0);
+                if stored.node_count() != layout::nodes_completed_by(seq) {
+                    let (level, index) = completed_nodes
+                        .clone()
+                        .next()
+                        .map_or((1, 0), |n| (n.0, n.1));
+                    return Err(fail(seq, Violation::NodeMismatch { level, index }));
+                }
+                for &(level, index, ref node) in completed_nodes {
+                    if stored.node(level).as_ref() != Some(node) {
+                        return Err(fail(seq, Violation::NodeMismatch { level, index }));
+                    }
+                    nodes_checked += 1;
+                }
+                if let Some(subject) = &record.subject {
+                    xor_into(
+                        &mut index_digest,
+                        &index_entry_hash(digest_key, &layout::subject_key(subject, seq)),
+                    );
+                }
+                first_micros.get_or_insert(record.timestamp_micros);
+                prev_hash = computed;
+                prev_micros = record.timestamp_micros;
+                seq += 1;
+                checkpoints.position = seq;
+                if checkpoints.next_size()? == Some(seq) {
+                    checkpoints.check(seq, &frontier.root(), origin.as_deref())?;
+                }
+                if seq % 65_536 == 0 {
+                    progress(seq - start);
+                }
+                Ok(())
+            };
+            match step() {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    failure = Some(e);
+                    ControlFlow::Break(())
+                }
             }
-            nodes_checked += 1;
-        }
-        if let Some(subject) = &record.subject {
-            xor_into(
-                &mut index_digest,
-                &index_entry_hash(digest_key, &layout::subject_key(subject, seq)),
-            );
-        }
-        first_micros.get_or_insert(record.timestamp_micros);
-        prev_hash = computed;
-        prev_micros = record.timestamp_micros;
-        seq += 1;
-        checkpoints.position = seq;
-        if checkpoints.next_size()? == Some(seq) {
-            checkpoints.check(seq, &frontier.root(), origin.as_deref())?;
-        }
-        if seq % 65_536 == 0 {
-            progress(seq - start);
-        }
+        },
+    )?;
+    if let Some(e) = failure {
+        return Err(e);
     }
     progress(seq - start);
     if let Some(size) = checkpoints.next_size()? {

@@ -121,6 +121,31 @@ pub fn range_bounds_and_order(s: &dyn Storage) -> Check {
     )?;
     ensure(keys(20, Some(10))?.is_empty(), "inverted range is empty")?;
     ensure(keys(299, Some(1000))? == vec![299], "range past the end")?;
+    // visit_range sees what range sees, and stops when told to.
+    let mut visited = Vec::new();
+    s.visit_range(
+        A,
+        &10u64.to_be_bytes(),
+        Some(&20u64.to_be_bytes()),
+        &mut |k, v| {
+            visited.push((k.to_vec(), v.to_vec()));
+            if visited.len() == 5 {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
+        },
+    )
+    .map_err(err)?;
+    let ranged: Vec<_> = s
+        .range(A, &10u64.to_be_bytes(), Some(&20u64.to_be_bytes()))
+        .take(5)
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    ensure(
+        visited == ranged,
+        "visit_range matches range and stops on Break",
+    )?;
     Ok(())
 }
 

@@ -6,6 +6,8 @@
 //! volatile one for tests; [`conformance`] is the test suite every engine must
 //! pass.
 
+use std::ops::ControlFlow;
+
 use crate::error::StorageError;
 
 pub mod conformance;
@@ -21,6 +23,9 @@ pub struct Keyspace(pub u8);
 
 /// A key and its value.
 pub type KvPair = (Vec<u8>, Vec<u8>);
+
+/// What [`Storage::visit_range`] calls for each pair; `Break` stops the visit.
+pub type Visitor<'v> = dyn FnMut(&[u8], &[u8]) -> ControlFlow<()> + 'v;
 
 /// A streaming, ascending iterator over key-value pairs.
 pub type KvIter<'a> = Box<dyn Iterator<Item = Result<KvPair, StorageError>> + Send + 'a>;
@@ -103,6 +108,25 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// Pairs with `from <= key < to` (no upper bound when `to` is `None`), ascending.
     fn range<'a>(&'a self, space: Keyspace, from: &[u8], to: Option<&[u8]>) -> KvIter<'a>;
+
+    /// Calls `visit` with each pair of [`Storage::range`], in order, until it
+    /// returns `Break`. Engines override it to lend their own buffers
+    /// instead of copying every key and value.
+    fn visit_range(
+        &self,
+        space: Keyspace,
+        from: &[u8],
+        to: Option<&[u8]>,
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), StorageError> {
+        for item in self.range(space, from, to) {
+            let (k, v) = item?;
+            if visit(&k, &v).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
 
     /// The pair with the greatest key, if the keyspace is not empty.
     fn last(&self, space: Keyspace) -> Result<Option<KvPair>, StorageError>;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{Keyspace, KvIter, KvPair, Storage, WriteBatch};
+use super::{Keyspace, KvIter, KvPair, Storage, Visitor, WriteBatch};
 use crate::error::StorageError;
 
 /// Name of the sled tree that holds every keyspace.
@@ -124,6 +124,22 @@ impl SledStorage {
         self.db.size_on_disk().map_err(sled_err("size_on_disk"))
     }
 
+    /// sled's iterator over `space` from `from` (inclusive) to `to`
+    /// (exclusive, or the keyspace's end); `None` when the range is empty.
+    fn sled_range(&self, space: Keyspace, from: &[u8], to: Option<&[u8]>) -> Option<sled::Iter> {
+        let start = prefixed(space, from);
+        match to {
+            Some(to) => {
+                let end = prefixed(space, to);
+                (start < end).then(|| self.tree.range(start..end))
+            }
+            None => Some(match space.0.checked_add(1) {
+                Some(next) => self.tree.range(start..vec![next]),
+                None => self.tree.range(start..),
+            }),
+        }
+    }
+
     fn sync_new_blobs(&self) -> Result<(), StorageError> {
         let dir = self.path.join("blobs");
         let entries = match std::fs::read_dir(&dir) {
@@ -170,24 +186,32 @@ impl Storage for SledStorage {
     }
 
     fn range<'a>(&'a self, space: Keyspace, from: &[u8], to: Option<&[u8]>) -> KvIter<'a> {
-        let start = prefixed(space, from);
-        let iter = match to {
-            Some(to) => {
-                let end = prefixed(space, to);
-                if start >= end {
-                    return Box::new(std::iter::empty());
-                }
-                self.tree.range(start..end)
-            }
-            None => match space.0.checked_add(1) {
-                Some(next) => self.tree.range(start..vec![next]),
-                None => self.tree.range(start..),
-            },
+        let Some(iter) = self.sled_range(space, from, to) else {
+            return Box::new(std::iter::empty());
         };
         Box::new(iter.map(|item| {
             item.map(|(k, v)| (k[1..].to_vec(), v.to_vec()))
                 .map_err(sled_err("range"))
         }))
+    }
+
+    fn visit_range(
+        &self,
+        space: Keyspace,
+        from: &[u8],
+        to: Option<&[u8]>,
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), StorageError> {
+        let Some(iter) = self.sled_range(space, from, to) else {
+            return Ok(());
+        };
+        for item in iter {
+            let (k, v) = item.map_err(sled_err("range"))?;
+            if visit(&k[1..], &v).is_break() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn last(&self, space: Keyspace) -> Result<Option<KvPair>, StorageError> {
