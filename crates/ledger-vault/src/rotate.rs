@@ -226,9 +226,12 @@ impl Vault {
             );
         }
         let mut rewrapped = 0;
+        let mut live_keys = None;
         let mut state = state;
         if state.phase == store::PHASE_REWRAP {
-            rewrapped = self.rewrap_all(&state)?;
+            let (n, live) = self.rewrap_all(&state)?;
+            rewrapped = n;
+            live_keys = Some(live);
             state.phase = store::PHASE_DESTROY;
         } else if state.phase != store::PHASE_DESTROY {
             return Err(RotateError::Inconsistent {
@@ -241,7 +244,7 @@ impl Vault {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = new_kek.clone();
 
-        let event_seq = self.record_rotation(&state)?;
+        let event_seq = self.record_rotation(&state, live_keys)?;
         let mut destroyed = Vec::new();
         for v in inner.provider.versions()? {
             if v != state.new_version {
@@ -293,7 +296,8 @@ impl Vault {
     }
 
     /// Phase 1: create the new KEK, re-wrap every key not under it, switch.
-    fn rewrap_all(&self, state: &RotationState) -> Result<u64, RotateError> {
+    /// Returns (keys re-wrapped, live DEKs).
+    fn rewrap_all(&self, state: &RotationState) -> Result<(u64, u64), RotateError> {
         let inner = &self.inner;
         let storage = inner.storage.as_ref();
         let provider = inner.provider.as_ref();
@@ -319,10 +323,11 @@ impl Vault {
         let mut rewrapped = 0u64;
         let mut batch = WriteBatch::new();
         // Collect first: the iterator must not see its own writes.
-        let entries: Vec<_> = storage
-            .range(store::KEYS, &[], None)
-            .collect::<Result<_, _>>()?;
-        for (key, value) in entries {
+        let mut work = Vec::new();
+        let mut live = 0u64;
+        for entry in storage.range(store::KEYS, &[], None) {
+            let (key, value) = entry?;
+            live += 1;
             let subject = store::subject_from_key(&key).ok_or_else(|| StoreError::Damaged {
                 what: "key-store key",
                 detail: format!("{} bytes", key.len()),
@@ -331,35 +336,53 @@ impl Vault {
                 what: "wrapped key",
                 detail: format!("subject {subject}"),
             })?;
-            if wrapped.kek_version == new {
-                continue;
-            }
-            let old_kek = kek_for(wrapped.kek_version)?;
-            let ad = seal::dek_wrap_ad(
-                &inner.ledger_id,
-                &subject,
-                &wrapped.key_ref,
-                wrapped.kek_version,
-            );
-            let dek = seal::unwrap(&old_kek.key, &ad, &wrapped.wrapped).map_err(|_| {
-                KeyError::Unauthentic {
-                    owner: subject,
-                    key_ref: wrapped.key_ref,
-                    kek_version: wrapped.kek_version,
-                }
-            })?;
-            let new_ad = seal::dek_wrap_ad(&inner.ledger_id, &subject, &wrapped.key_ref, new);
-            let rewrapped_key = WrappedKey {
-                key_ref: wrapped.key_ref,
-                kek_version: new,
-                wrapped: seal::wrap(&new_kek.key, &new_ad, &dek),
-            };
-            batch.put(store::KEYS, key, rewrapped_key.encode());
-            rewrapped += 1;
-            if batch.len() >= REWRAP_BATCH {
-                storage.write(std::mem::take(&mut batch))?;
+            if wrapped.kek_version != new {
+                kek_for(wrapped.kek_version)?;
+                work.push((subject, wrapped));
             }
         }
+        // The AEAD work is independent per key: spread it over the cores.
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 8);
+        let chunk = work.len().div_ceil(threads).max(1);
+        let keks = &keks;
+        let ledger_id = &inner.ledger_id;
+        let results: Vec<Result<Rewrapped, KeyError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = work
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || rewrap_chunk(ledger_id, keks, new, part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(KeyError::Store(StoreError::Damaged {
+                            what: "re-wrap worker",
+                            detail: "panicked".into(),
+                        }))
+                    })
+                })
+                .collect()
+        });
+        for part in results {
+            for (subject, value) in part? {
+                batch.put(store::KEYS, subject.as_bytes().to_vec(), value);
+                rewrapped += 1;
+                if batch.len() >= REWRAP_BATCH {
+                    storage.write(std::mem::take(&mut batch))?;
+                }
+            }
+        }
+        let keks = keks.clone();
+        let kek_for = |v: u32| -> Result<Kek, KeyError> {
+            keks.get(&v).cloned().ok_or(KeyError::Kek {
+                kek_version: v,
+                source: KekError::NotFound { version: v },
+            })
+        };
+        let _ = provider;
         // The blind-index key.
         let index_bytes = storage
             .get(store::VAULT_META, store::META_INDEX_KEY)?
@@ -399,11 +422,15 @@ impl Vault {
         batch.put(store::ROTATION, store::ROTATION_STATE, store::encode(&next));
         storage.write(batch)?;
         storage.sync()?;
-        Ok(rewrapped)
+        Ok((rewrapped, live))
     }
 
     /// Appends `vault.kek_rotated` unless a crashed attempt already did.
-    fn record_rotation(&self, state: &RotationState) -> Result<u64, RotateError> {
+    fn record_rotation(
+        &self,
+        state: &RotationState,
+        live_keys: Option<u64>,
+    ) -> Result<u64, RotateError> {
         let inner = &self.inner;
         let rotation_id = hex::encode(state.rotation_id);
         let damaged = |e: ledger_core::ReadError| StoreError::Damaged {
@@ -424,11 +451,17 @@ impl Vault {
                 }
             }
         }
-        let mut live_keys = 0u64;
-        for entry in inner.storage.range(store::KEYS, &[], None) {
-            entry?;
-            live_keys += 1;
-        }
+        let live_keys = match live_keys {
+            Some(n) => n,
+            None => {
+                let mut n = 0u64;
+                for entry in inner.storage.range(store::KEYS, &[], None) {
+                    entry?;
+                    n += 1;
+                }
+                n
+            }
+        };
         let payload = RotatedEventPayload {
             rotation_id,
             old_version: state.old_version,
@@ -618,4 +651,43 @@ impl Vault {
             }
         }
     }
+}
+
+/// Subjects and their re-wrapped, encoded DEKs.
+type Rewrapped = Vec<(SubjectId, Vec<u8>)>;
+
+/// Re-wraps one slice of live DEKs from their KEK to KEK `new`; returns the encoded values.
+fn rewrap_chunk(
+    ledger_id: &[u8; 16],
+    keks: &HashMap<u32, Kek>,
+    new: u32,
+    part: &[(SubjectId, WrappedKey)],
+) -> Result<Rewrapped, KeyError> {
+    let missing = |v: u32| KeyError::Kek {
+        kek_version: v,
+        source: KekError::NotFound { version: v },
+    };
+    let new_kek = keks.get(&new).ok_or_else(|| missing(new))?;
+    let mut out = Vec::with_capacity(part.len());
+    for (subject, wrapped) in part {
+        let old_kek = keks
+            .get(&wrapped.kek_version)
+            .ok_or_else(|| missing(wrapped.kek_version))?;
+        let ad = seal::dek_wrap_ad(ledger_id, subject, &wrapped.key_ref, wrapped.kek_version);
+        let dek = seal::unwrap(&old_kek.key, &ad, &wrapped.wrapped).map_err(|_| {
+            KeyError::Unauthentic {
+                owner: *subject,
+                key_ref: wrapped.key_ref,
+                kek_version: wrapped.kek_version,
+            }
+        })?;
+        let new_ad = seal::dek_wrap_ad(ledger_id, subject, &wrapped.key_ref, new);
+        let value = WrappedKey {
+            key_ref: wrapped.key_ref,
+            kek_version: new,
+            wrapped: seal::wrap(&new_kek.key, &new_ad, &dek),
+        };
+        out.push((*subject, value.encode()));
+    }
+    Ok(out)
 }

@@ -240,13 +240,12 @@ impl Vault {
                     vault.inner.notify_erasure();
                 }
             }
-            Some(_) => {
-                if vault.inner.provider.can_rotate() && vault.awaiting_rotation()? {
-                    vault
-                        .rotate_kek()
-                        .map_err(|e| VaultOpenError::Rotation(Box::new(e)))?;
-                }
+            Some(_) if vault.inner.provider.can_rotate() && vault.awaiting_rotation()? => {
+                vault
+                    .rotate_kek()
+                    .map_err(|e| VaultOpenError::Rotation(Box::new(e)))?;
             }
+            Some(_) => {}
             None => {}
         }
         Ok(vault)
@@ -271,57 +270,82 @@ impl Vault {
     /// current KEK), and, if `email` is given, registers it in the blind
     /// index. Durable before it returns.
     pub fn create_subject(&self, email: Option<&str>) -> Result<SubjectId, CreateSubjectError> {
+        let mut subjects = self.create_subjects(&[email])?;
+        subjects
+            .pop()
+            .ok_or(CreateSubjectError::Store(StoreError::Damaged {
+                what: "subject batch",
+                detail: "empty".into(),
+            }))
+    }
+
+    /// Creates one subject per entry of `emails` (see
+    /// [`Vault::create_subject`]) in one atomic, durable write: for imports.
+    /// If any email is already indexed (or repeated), none is created.
+    pub fn create_subjects(
+        &self,
+        emails: &[Option<&str>],
+    ) -> Result<Vec<SubjectId>, CreateSubjectError> {
         let inner = &self.inner;
-        let subject = SubjectId::random();
         let _keys = inner.keys_shared();
-        let _blind = email.map(|_| {
-            inner
-                .blind_lock
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-        });
-        let mut batch = WriteBatch::new();
-        if let Some(email) = email {
-            let blind = blind::blind(&inner.index_key, email);
-            if let Some(existing) = inner
-                .storage
-                .get(store::BLIND, &blind::forward_key(&blind))?
-                .as_deref()
-                .and_then(store::subject_from_key)
-            {
-                return Err(CreateSubjectError::EmailAlreadyIndexed { subject: existing });
-            }
-            batch.put(
-                store::BLIND,
-                blind::forward_key(&blind),
-                subject.as_bytes().to_vec(),
-            );
-            batch.put(
-                store::BLIND,
-                blind::reverse_key(&subject, &blind),
-                Vec::new(),
-            );
-        }
-        let mut key_id = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut key_id);
-        let key_ref = KeyRef { key_id, version: 1 };
-        let dek = SecretKey::random();
+        let _blind = inner
+            .blind_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let kek = inner.current_kek();
-        let ad = seal::dek_wrap_ad(&inner.ledger_id, &subject, &key_ref, kek.version);
-        let wrapped = WrappedKey {
-            key_ref,
-            kek_version: kek.version,
-            wrapped: seal::wrap(&kek.key, &ad, &dek),
-        };
-        batch.put(store::KEYS, subject.as_bytes().to_vec(), wrapped.encode());
+        let mut batch = WriteBatch::new();
+        let mut created = Vec::with_capacity(emails.len());
+        let mut seen = HashMap::new();
+        for email in emails {
+            let subject = SubjectId::random();
+            if let Some(email) = email {
+                let blind = blind::blind(&inner.index_key, email);
+                if let Some(existing) = inner
+                    .storage
+                    .get(store::BLIND, &blind::forward_key(&blind))?
+                    .as_deref()
+                    .and_then(store::subject_from_key)
+                    .or_else(|| seen.get(&blind).copied())
+                {
+                    return Err(CreateSubjectError::EmailAlreadyIndexed { subject: existing });
+                }
+                seen.insert(blind, subject);
+                batch.put(
+                    store::BLIND,
+                    blind::forward_key(&blind),
+                    subject.as_bytes().to_vec(),
+                );
+                batch.put(
+                    store::BLIND,
+                    blind::reverse_key(&subject, &blind),
+                    Vec::new(),
+                );
+            }
+            let mut key_id = [0u8; 16];
+            rand::rngs::OsRng.fill_bytes(&mut key_id);
+            let key_ref = KeyRef { key_id, version: 1 };
+            let dek = SecretKey::random();
+            let ad = seal::dek_wrap_ad(&inner.ledger_id, &subject, &key_ref, kek.version);
+            let wrapped = WrappedKey {
+                key_ref,
+                kek_version: kek.version,
+                wrapped: seal::wrap(&kek.key, &ad, &dek),
+            };
+            batch.put(store::KEYS, subject.as_bytes().to_vec(), wrapped.encode());
+            created.push((subject, Dek { key_ref, key: dek }));
+        }
         inner
             .storage
             .write(batch)
             .and_then(|()| inner.storage.sync())
             .map_err(StoreError::from)?;
-        inner.cache_insert(subject, Dek { key_ref, key: dek });
-        tracing::debug!(%subject, "subject created");
-        Ok(subject)
+        let mut out = Vec::with_capacity(created.len());
+        for (subject, dek) in created {
+            inner.cache_insert(subject, dek);
+            out.push(subject);
+        }
+        tracing::debug!(count = out.len(), "subjects created");
+        Ok(out)
     }
 
     /// The live subject registered under `email` (trimmed, lowercased), if any.
