@@ -322,6 +322,19 @@ impl Vault {
         let new = state.new_version;
         let mut rewrapped = 0u64;
         let mut batch = WriteBatch::new();
+        // The blind-index key.
+        let index_bytes = storage
+            .get(store::VAULT_META, store::META_INDEX_KEY)?
+            .ok_or_else(|| RotateError::Inconsistent {
+                detail: "blind-index key missing".into(),
+            })?;
+        let index = WrappedKey::decode(&index_bytes).ok_or_else(|| StoreError::Damaged {
+            what: "wrapped key",
+            detail: "blind-index key".into(),
+        })?;
+        if index.kek_version != new {
+            kek_for(index.kek_version)?;
+        }
         // Collect first: the iterator must not see its own writes.
         let mut work = Vec::new();
         let mut live = 0u64;
@@ -383,16 +396,6 @@ impl Vault {
             })
         };
         let _ = provider;
-        // The blind-index key.
-        let index_bytes = storage
-            .get(store::VAULT_META, store::META_INDEX_KEY)?
-            .ok_or_else(|| RotateError::Inconsistent {
-                detail: "blind-index key missing".into(),
-            })?;
-        let index = WrappedKey::decode(&index_bytes).ok_or_else(|| StoreError::Damaged {
-            what: "wrapped key",
-            detail: "blind-index key".into(),
-        })?;
         if index.kek_version != new {
             let old_kek = kek_for(index.kek_version)?;
             let ad = seal::index_wrap_ad(&inner.ledger_id, &index.key_ref, index.kek_version);
