@@ -20,7 +20,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use ledger_core::storage::WriteBatch;
 use ledger_core::{Event, SubjectId};
 use rand::RngCore;
@@ -562,8 +561,9 @@ impl Vault {
                     erasure_record_seq: seq,
                     requested_at: rfc3339_micros(fence.requested_micros),
                     erased_at,
-                    completed_at: Utc::now()
-                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    completed_at: rfc3339_micros(
+                        inner.options.clock.now().timestamp_micros(),
+                    ),
                     operator: fence.operator.clone(),
                     reason: fence.reason.clone(),
                     request_ref: fence.request_ref.clone(),

@@ -285,6 +285,21 @@ mod tests {
             operator: "dpo".into(),
         };
         let mut bytes = encode(&f);
+        // The layout docs/FORMAT.md §9.5 gives.
+        let mut expected = vec![1u8];
+        expected.extend_from_slice(&1u32.to_le_bytes()); // Erased
+        expected.extend_from_slice(&4u64.to_le_bytes());
+        expected.extend_from_slice(&[1; 16]);
+        expected.extend_from_slice(&1u32.to_le_bytes());
+        expected.extend_from_slice(&10u64.to_le_bytes());
+        expected.extend_from_slice(&[9; 10]);
+        expected.extend_from_slice(&5i64.to_le_bytes());
+        expected.extend_from_slice(&3u64.to_le_bytes());
+        for s in ["art17", "REQ-1", "dpo"] {
+            expected.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            expected.extend_from_slice(s.as_bytes());
+        }
+        assert_eq!(bytes, expected);
         assert_eq!(decode::<Fence>("fence", &bytes).unwrap(), f);
         bytes.push(0);
         assert!(decode::<Fence>("fence", &bytes).is_err());
