@@ -119,7 +119,9 @@ pub struct Certificate {
     pub key_version: u32,
     /// KEK version the last wrapped copy of the DEK was under, now destroyed.
     pub kek_version_destroyed: u32,
-    /// Every KEK version destroyed by the completing rotation.
+    /// KEK versions the completing rotation destroyed (or, if it was resumed
+    /// after a crash, found destroyed): the old version and the one the
+    /// stale copy was under are always listed and always checked absent.
     pub kek_versions_destroyed_by_rotation: Vec<u32>,
     /// The KEK now in use.
     pub kek_version_current: u32,
@@ -518,6 +520,14 @@ impl Vault {
                     }
                 })?;
                 let live_key_present = storage.get(store::KEYS, subject.as_bytes())?.is_some();
+                for v in [state.old_version, stale.kek_version] {
+                    if remaining.contains(&v) {
+                        return Err(RotateError::StaleKeyStillOpens {
+                            subject: *subject,
+                            kek_version: v,
+                        });
+                    }
+                }
                 for &v in remaining {
                     let kek = inner.provider.load(v)?;
                     for ad_version in [stale.kek_version, v] {
@@ -554,7 +564,15 @@ impl Vault {
                     key_id: hex::encode(stale.key_ref.key_id),
                     key_version: stale.key_ref.version,
                     kek_version_destroyed: stale.kek_version,
-                    kek_versions_destroyed_by_rotation: destroyed.to_vec(),
+                    kek_versions_destroyed_by_rotation: {
+                        // A resumed rotation may have destroyed some before
+                        // the crash; every one listed is checked absent below.
+                        let mut v = destroyed.to_vec();
+                        v.extend([state.old_version, stale.kek_version]);
+                        v.sort_unstable();
+                        v.dedup();
+                        v
+                    },
                     kek_version_current: state.new_version,
                     kek_provider: inner.provider.describe(),
                     rotation_id: hex::encode(state.rotation_id),

@@ -111,6 +111,11 @@ fn refusals_are_typed() {
         Err(CreateSubjectError::EmailAlreadyIndexed { subject }) if subject == s
     ));
     assert!(matches!(
+        vault.create_subjects(&[Some("one@example.test"), Some("ONE@example.test")]),
+        Err(CreateSubjectError::EmailAlreadyIndexed { .. })
+    ));
+    assert_eq!(vault.find_by_email("one@example.test").unwrap(), None);
+    assert!(matches!(
         vault.append_sealed_blocking(Event::new("x", "y").with_payload(b"p".to_vec())),
         Err(SealError::MissingSubject)
     ));

@@ -174,6 +174,9 @@ fn erased_subject_leaves_no_readable_trace() {
     let cert = vault.certificate(&target).unwrap().unwrap();
     assert_eq!(cert.method, "cryptographic erase");
     assert_eq!(cert.kek_version_destroyed, 1);
+    assert_eq!(cert.kek_versions_destroyed_by_rotation, vec![1]);
+    assert_eq!(cert.verification.remaining_kek_versions, vec![2]);
+    assert!(!cert.verification.live_key_present);
     assert_eq!(cert.verification.result, "undecryptable");
     assert_eq!(cert.request_ref, "DSR-2026-0001");
     let hash = hex::encode(blake3::hash(bytes).as_bytes());
