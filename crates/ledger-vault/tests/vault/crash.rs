@@ -13,7 +13,7 @@ use ledger_vault::{DirKekProvider, ErasureStatus, KekProvider};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use crate::support::{child_command, ledger_options, open, request, sealed, CHILD_ENV};
+use crate::support::{child_command, open, open_ledger, request, sealed, CHILD_ENV};
 
 const SUBJECTS: usize = 150;
 const PROGRESS: &str = "progress.txt";
@@ -111,7 +111,8 @@ fn killed_rotation_keeps_live_keys_and_loses_erased_ones() {
         while progress(dir).0 == ready_before {
             assert!(
                 started.elapsed() < Duration::from_secs(30),
-                "round {round}: child never got ready"
+                "round {round}: child never got ready; its stderr:\n{}",
+                std::fs::read_to_string(dir.join("child-stderr.txt")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -119,10 +120,15 @@ fn killed_rotation_keeps_live_keys_and_loses_erased_ones() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
 
+        let stderr = std::fs::read_to_string(dir.join("child-stderr.txt")).unwrap_or_default();
+        assert!(
+            !stderr.contains("panicked"),
+            "round {round}: the child failed before it was killed:\n{stderr}"
+        );
         let (_, erasing, erased) = progress(dir);
         // Look at what the kill left before the vault repairs it.
         {
-            let ledger = ledger_core::Ledger::open(dir.join("ledger"), ledger_options()).unwrap();
+            let ledger = open_ledger(&dir.join("ledger"));
             let state = ledger
                 .storage()
                 .get(store::ROTATION, store::ROTATION_STATE)

@@ -2,14 +2,14 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use ledger_core::{Event, KeyRef, Ledger, SubjectId};
+use ledger_core::{Event, KeyRef, SubjectId};
 use ledger_vault::{
     CreateSubjectError, EraseError, ErasureRequest, KekError, KekSource, OpenPayloadError,
     SealError, Vault, VaultOpenError, VaultOptions,
 };
 use proptest::prelude::*;
 
-use crate::support::{ledger_options, open, request, sealed};
+use crate::support::{open, open_ledger, request, sealed};
 
 #[test]
 fn tampered_moved_and_wrong_version_payloads_are_typed_errors() {
@@ -147,7 +147,7 @@ fn refusals_are_typed() {
     // A KEK file readable by others is refused at open.
     let key = tmp.path().join("keks/kek-0000000001.key");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let ledger = Ledger::open(tmp.path().join("ledger"), ledger_options()).unwrap();
+    let ledger = open_ledger(&tmp.path().join("ledger"));
     let err = Vault::open(
         ledger,
         VaultOptions {

@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ledger_core::storage::WriteBatch;
-use ledger_core::{Ledger, SubjectId};
+use ledger_core::SubjectId;
 use ledger_vault::store::{self, Fence, FenceState};
 use ledger_vault::{
     ErasureStatus, KekError, KekSource, RotateError, SealError, Vault, VaultOptions,
     SUBJECT_ERASED_EVENT,
 };
 
-use crate::support::{ledger_options, open, request, sealed};
+use crate::support::{open, open_ledger, request, sealed};
 
 #[test]
 fn nothing_is_appended_for_a_subject_after_its_erasure_record() {
@@ -156,7 +156,7 @@ fn environment_provider_seals_but_cannot_complete_an_erasure() {
     let tmp = tempfile::tempdir().unwrap();
     let var = format!("LEDGER_VAULT_TEST_KEK_{}", std::process::id());
     std::env::set_var(&var, hex::encode([0x42u8; 32]));
-    let ledger = Ledger::open(tmp.path().join("ledger"), ledger_options()).unwrap();
+    let ledger = open_ledger(&tmp.path().join("ledger"));
     let vault = Vault::open(
         ledger,
         VaultOptions {

@@ -2,14 +2,14 @@
 //! not in any file of the ledger or key directory, not in a copy taken
 //! before the erasure, while the chain verifies and others still decrypt.
 
-use ledger_core::{Ledger, SubjectId};
+use ledger_core::SubjectId;
 use ledger_vault::store::{self, WrappedKey};
 use ledger_vault::{
     seal, DirKekProvider, ErasureStatus, KekProvider, KekSource, Payload, SealError, Vault,
     VaultOptions, ERASURE_CERTIFIED_EVENT, KEK_ROTATED_EVENT, SUBJECT_ERASED_EVENT,
 };
 
-use crate::support::{contains, copy_dir, files_under, ledger_options, request, sealed};
+use crate::support::{contains, copy_dir, files_under, open_ledger, request, sealed};
 
 fn unique(tag: &str) -> String {
     format!("{tag}{}", SubjectId::random())
@@ -21,7 +21,7 @@ fn erased_subject_leaves_no_readable_trace() {
     let ledger_dir = tmp.path().join("ledger");
     let kek_dir = tmp.path().join("ledger.kek"); // the default location
     let open = || {
-        let ledger = Ledger::open(&ledger_dir, ledger_options()).unwrap();
+        let ledger = open_ledger(&ledger_dir);
         Vault::open(ledger, VaultOptions::default()).unwrap()
     };
     let vault = open();
@@ -101,7 +101,7 @@ fn erased_subject_leaves_no_readable_trace() {
 
     // The pre-erasure backup holds the wrapped DEK, but no current KEK opens it.
     {
-        let copy = Ledger::open(&backup, ledger_options()).unwrap();
+        let copy = open_ledger(&backup);
         let stale = store::wrapped_dek(copy.storage().as_ref(), &target)
             .unwrap()
             .expect("the backup still has the wrapped DEK");

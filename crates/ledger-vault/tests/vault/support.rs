@@ -16,9 +16,24 @@ pub(crate) fn ledger_options() -> LedgerOptions {
     }
 }
 
+/// Opens a ledger, retrying while its lock is held by a forked child of
+/// this process: between fork and exec a child spawned by another test
+/// shares the lock file's descriptor, and with it the flock.
+pub(crate) fn open_ledger(dir: &Path) -> Ledger {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Ledger::open(dir, ledger_options()) {
+            Err(ledger_core::OpenError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
 /// Opens `<dir>/ledger` with KEKs in `<dir>/keks`.
 pub(crate) fn open(dir: &Path, rotate: Option<std::time::Duration>) -> Vault {
-    let ledger = Ledger::open(dir.join("ledger"), ledger_options()).unwrap();
+    let ledger = open_ledger(&dir.join("ledger"));
     Vault::open(
         ledger,
         VaultOptions {
