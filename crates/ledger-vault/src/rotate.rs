@@ -26,7 +26,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{KekError, KeyError, RotateError, StoreError};
-use crate::kek::Kek;
+use crate::kek::{Kek, KekProvider};
 use crate::seal;
 use crate::store::{self, Fence, FenceState, RotationState, WrappedKey};
 use crate::vault::Vault;
@@ -309,17 +309,6 @@ impl Vault {
         };
         let mut keks: HashMap<u32, Kek> = HashMap::new();
         keks.insert(new_kek.version, new_kek.clone());
-        let mut kek_for = |v: u32| -> Result<Kek, KeyError> {
-            if let Some(k) = keks.get(&v) {
-                return Ok(k.clone());
-            }
-            let k = provider.load(v).map_err(|source| KeyError::Kek {
-                kek_version: v,
-                source,
-            })?;
-            keks.insert(v, k.clone());
-            Ok(k)
-        };
         let new = state.new_version;
         let mut rewrapped = 0u64;
         let mut batch = WriteBatch::new();
@@ -334,7 +323,7 @@ impl Vault {
             detail: "blind-index key".into(),
         })?;
         if index.kek_version != new {
-            kek_for(index.kek_version)?;
+            load_kek(provider, &mut keks, index.kek_version)?;
         }
         // Collect first: the iterator must not see its own writes.
         let mut work = Vec::new();
@@ -351,7 +340,7 @@ impl Vault {
                 detail: format!("subject {subject}"),
             })?;
             if wrapped.kek_version != new {
-                kek_for(wrapped.kek_version)?;
+                load_kek(provider, &mut keks, wrapped.kek_version)?;
                 work.push((subject, wrapped));
             }
         }
@@ -389,16 +378,8 @@ impl Vault {
                 }
             }
         }
-        let keks = keks.clone();
-        let kek_for = |v: u32| -> Result<Kek, KeyError> {
-            keks.get(&v).cloned().ok_or(KeyError::Kek {
-                kek_version: v,
-                source: KekError::NotFound { version: v },
-            })
-        };
-        let _ = provider;
         if index.kek_version != new {
-            let old_kek = kek_for(index.kek_version)?;
+            let old_kek = kek_in(keks, index.kek_version)?;
             let ad = seal::index_wrap_ad(&inner.ledger_id, &index.key_ref, index.kek_version);
             let key = seal::unwrap(&old_kek.key, &ad, &index.wrapped).map_err(|_| {
                 KeyError::Unauthentic {
@@ -674,6 +655,30 @@ impl Vault {
     }
 }
 
+/// Loads KEK `version` into `keks` unless it is there already.
+fn load_kek(
+    provider: &dyn KekProvider,
+    keks: &mut HashMap<u32, Kek>,
+    version: u32,
+) -> Result<(), KeyError> {
+    if !keks.contains_key(&version) {
+        let kek = provider.load(version).map_err(|source| KeyError::Kek {
+            kek_version: version,
+            source,
+        })?;
+        keks.insert(version, kek);
+    }
+    Ok(())
+}
+
+/// KEK `version` from `keks`, which [`load_kek`] filled.
+fn kek_in(keks: &HashMap<u32, Kek>, version: u32) -> Result<&Kek, KeyError> {
+    keks.get(&version).ok_or(KeyError::Kek {
+        kek_version: version,
+        source: KekError::NotFound { version },
+    })
+}
+
 /// Subjects and their re-wrapped, encoded DEKs.
 type Rewrapped = Vec<(SubjectId, Vec<u8>)>;
 
@@ -684,16 +689,10 @@ fn rewrap_chunk(
     new: u32,
     part: &[(SubjectId, WrappedKey)],
 ) -> Result<Rewrapped, KeyError> {
-    let missing = |v: u32| KeyError::Kek {
-        kek_version: v,
-        source: KekError::NotFound { version: v },
-    };
-    let new_kek = keks.get(&new).ok_or_else(|| missing(new))?;
+    let new_kek = kek_in(keks, new)?;
     let mut out = Vec::with_capacity(part.len());
     for (subject, wrapped) in part {
-        let old_kek = keks
-            .get(&wrapped.kek_version)
-            .ok_or_else(|| missing(wrapped.kek_version))?;
+        let old_kek = kek_in(keks, wrapped.kek_version)?;
         let ad = seal::dek_wrap_ad(ledger_id, subject, &wrapped.key_ref, wrapped.kek_version);
         let dek = seal::unwrap(&old_kek.key, &ad, &wrapped.wrapped).map_err(|_| {
             KeyError::Unauthentic {

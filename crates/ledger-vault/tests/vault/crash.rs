@@ -18,6 +18,17 @@ use crate::support::{child_command, open, open_ledger, request, sealed, CHILD_EN
 const SUBJECTS: usize = 150;
 const PROGRESS: &str = "progress.txt";
 
+/// Kills the child if the parent fails first, so it does not outlive its
+/// temporary directory.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn secret(subject: &SubjectId) -> Vec<u8> {
     format!("secret of {subject}").into_bytes()
 }
@@ -61,7 +72,9 @@ fn rotation_crash_child() {
         .create(true)
         .open(dir.join(PROGRESS))
         .unwrap();
-    writeln!(log, "ready").unwrap();
+    // The leading newline ends a line the previous child may have been
+    // killed in the middle of writing.
+    writeln!(log, "\nready").unwrap();
     let mut rng = rand::thread_rng();
     loop {
         if rng.gen_bool(0.3) {
@@ -104,9 +117,11 @@ fn killed_rotation_keeps_live_keys_and_loses_erased_ones() {
     let mut interrupted = [0usize; 3];
     for round in 0..rounds {
         let (ready_before, _, _) = progress(dir);
-        let mut child = child_command("crash::rotation_crash_child", dir)
-            .spawn()
-            .unwrap();
+        let mut child = KillOnDrop(
+            child_command("crash::rotation_crash_child", dir)
+                .spawn()
+                .unwrap(),
+        );
         let started = Instant::now();
         while progress(dir).0 == ready_before {
             assert!(
@@ -117,8 +132,8 @@ fn killed_rotation_keeps_live_keys_and_loses_erased_ones() {
             std::thread::sleep(Duration::from_millis(2));
         }
         std::thread::sleep(Duration::from_millis(rng.gen_range(0..120)));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        child.0.kill().unwrap(); // SIGKILL
+        child.0.wait().unwrap();
 
         let stderr = std::fs::read_to_string(dir.join("child-stderr.txt")).unwrap_or_default();
         assert!(
