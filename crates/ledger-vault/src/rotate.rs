@@ -661,12 +661,11 @@ fn load_kek(
     keks: &mut HashMap<u32, Kek>,
     version: u32,
 ) -> Result<(), KeyError> {
-    if !keks.contains_key(&version) {
-        let kek = provider.load(version).map_err(|source| KeyError::Kek {
+    if let std::collections::hash_map::Entry::Vacant(slot) = keks.entry(version) {
+        slot.insert(provider.load(version).map_err(|source| KeyError::Kek {
             kek_version: version,
             source,
-        })?;
-        keks.insert(version, kek);
+        })?);
     }
     Ok(())
 }
