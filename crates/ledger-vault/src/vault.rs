@@ -372,12 +372,15 @@ impl Vault {
             return Err(SealError::KeyRefGiven);
         }
         let _shard = self.inner.shard(&subject).read().await;
-        if store::fence(self.inner.storage.as_ref(), &subject)?.is_some() {
-            return Err(SealError::SubjectErased { subject });
-        }
+        // A cached DEK proves there is no fence: erasure evicts the DEK
+        // right after writing the fence, under this shard's exclusive lock,
+        // and only this path (after checking the fence) refills the cache.
         let dek = match self.inner.cached_dek(&subject) {
             Some(dek) => dek,
             None => {
+                if store::fence(self.inner.storage.as_ref(), &subject)?.is_some() {
+                    return Err(SealError::SubjectErased { subject });
+                }
                 let dek = self
                     .inner
                     .load_dek(&subject)?
