@@ -1,0 +1,435 @@
+//! Typed errors, one enum per operation, all convertible into [`VaultError`].
+//!
+//! Variants name seqs, subject ids (random pseudonyms), key ids, KEK
+//! versions and paths. None carries payload bytes, an email address or key
+//! material.
+
+use std::path::{Path, PathBuf};
+
+use ledger_core::{AppendError, KeyRef, StorageError, SubjectId};
+
+use crate::store::FenceState;
+
+/// A key-encryption-key provider failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KekError {
+    /// A key file or the key directory could not be read or written.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A key file is readable by others than its owner.
+    #[error("key file {} has mode {mode:o}; it must be 0600 or narrower", path.display())]
+    Permissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A key file does not hold exactly 32 bytes.
+    #[error("key file {} holds {len} bytes, expected 32", path.display())]
+    BadLength {
+        /// The file.
+        path: PathBuf,
+        /// Its length.
+        len: usize,
+    },
+    /// The KEK version does not exist (never created, or destroyed).
+    #[error("KEK version {version} does not exist")]
+    NotFound {
+        /// The version asked for.
+        version: u32,
+    },
+    /// Creating a KEK version that exists.
+    #[error("KEK version {version} already exists")]
+    AlreadyExists {
+        /// The version.
+        version: u32,
+    },
+    /// The provider cannot do this (e.g. the environment provider cannot rotate).
+    #[error("this KEK provider cannot {op} keys")]
+    Unsupported {
+        /// The operation.
+        op: &'static str,
+    },
+    /// The environment variable is missing or not 64 hex digits.
+    #[error("environment variable {var} must hold a 256-bit key as 64 hex digits")]
+    BadEnv {
+        /// The variable's name.
+        var: String,
+    },
+}
+
+impl KekError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        KekError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Reading or writing the vault's keyspaces failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The storage engine failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A stored vault value could not be decoded.
+    #[error("stored {what} is damaged: {detail}")]
+    Damaged {
+        /// Which kind of value.
+        what: &'static str,
+        /// What the decoder said.
+        detail: String,
+    },
+}
+
+/// A wrapped key did not unwrap.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The KEK it is wrapped under is unavailable.
+    #[error("KEK version {kek_version} unavailable: {source}")]
+    Kek {
+        /// The KEK version needed.
+        kek_version: u32,
+        /// Why.
+        #[source]
+        source: KekError,
+    },
+    /// The wrapped key failed authentication under its KEK.
+    #[error("wrapped key {} (owner {owner}) does not open under KEK version {kek_version}", hex::encode(key_ref.key_id))]
+    Unauthentic {
+        /// Subject owning the key, or all zeros for the blind-index key.
+        owner: SubjectId,
+        /// The wrapped key's id and version.
+        key_ref: KeyRef,
+        /// The KEK version tried.
+        kek_version: u32,
+    },
+    /// Reading the key store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Opening a vault failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultOpenError {
+    /// The KEK provider failed.
+    #[error(transparent)]
+    Kek(#[from] KekError),
+    /// The key store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored key needed at open did not unwrap.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The stored vault state is not something this version can continue from.
+    #[error("vault state is inconsistent: {detail}")]
+    Inconsistent {
+        /// What was found.
+        detail: String,
+    },
+    /// Finishing an erasure interrupted by a crash failed.
+    #[error("could not finish the interrupted erasure of subject {subject}: {source}")]
+    Recovery {
+        /// The subject.
+        subject: SubjectId,
+        /// Why.
+        #[source]
+        source: Box<EraseError>,
+    },
+    /// Finishing an interrupted KEK rotation failed.
+    #[error("could not finish the interrupted KEK rotation: {0}")]
+    Rotation(#[source] Box<RotateError>),
+    /// The options are invalid.
+    #[error("invalid vault option: {detail}")]
+    InvalidOptions {
+        /// Which and why.
+        detail: String,
+    },
+}
+
+/// Creating a subject failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CreateSubjectError {
+    /// The email address is already indexed to a live subject.
+    #[error("that email address is already indexed to subject {subject}")]
+    EmailAlreadyIndexed {
+        /// The subject it points to.
+        subject: SubjectId,
+    },
+    /// The subject exists already or was erased.
+    #[error("subject {subject} already has a key or was erased")]
+    Exists {
+        /// The subject.
+        subject: SubjectId,
+    },
+    /// The key store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A sealed append was refused or failed; nothing was acknowledged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// A sealed event must name its subject.
+    #[error("a sealed event needs a subject")]
+    MissingSubject,
+    /// The caller set a key reference; the vault sets it.
+    #[error("a sealed event must not carry a key reference; the vault sets it")]
+    KeyRefGiven,
+    /// The subject was erased: no key will ever exist for it again.
+    #[error("subject {subject} was erased; sealed appends for it are refused")]
+    SubjectErased {
+        /// The subject.
+        subject: SubjectId,
+    },
+    /// No key exists for the subject (create it first).
+    #[error("subject {subject} has no data-encryption key; create the subject first")]
+    UnknownSubject {
+        /// The subject.
+        subject: SubjectId,
+    },
+    /// The subject's key did not unwrap.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The key store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The ledger refused or failed the append.
+    #[error(transparent)]
+    Append(#[from] AppendError),
+}
+
+/// A payload could not be opened. Never returned for an erased subject:
+/// that is [`crate::Payload::Erased`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenPayloadError {
+    /// The record has a key reference but no subject.
+    #[error("record {seq} carries a key reference but no subject")]
+    MissingSubject {
+        /// The record.
+        seq: u64,
+    },
+    /// No key exists for the subject, and it was never erased.
+    #[error("record {seq}: subject {subject} has no key and was never erased")]
+    UnknownKey {
+        /// The record.
+        seq: u64,
+        /// Its subject.
+        subject: SubjectId,
+    },
+    /// The record names another key (id or version) than the subject's.
+    #[error("record {seq}: sealed under key {} v{}, but subject {subject} has key {} v{}",
+        hex::encode(record.key_id), record.version, hex::encode(stored.key_id), stored.version)]
+    WrongKey {
+        /// The record.
+        seq: u64,
+        /// Its subject.
+        subject: SubjectId,
+        /// Key named by the record.
+        record: KeyRef,
+        /// The subject's key.
+        stored: KeyRef,
+    },
+    /// Authentication failed: the ciphertext was altered or moved from another subject, key version or ledger.
+    #[error(
+        "record {seq}: sealed payload of subject {subject} fails authentication (altered or moved)"
+    )]
+    Tampered {
+        /// The record.
+        seq: u64,
+        /// Its subject.
+        subject: SubjectId,
+    },
+    /// The sealed payload starts with an unknown version byte.
+    #[error("record {seq}: sealed payload format {format} unknown")]
+    UnknownFormat {
+        /// The record.
+        seq: u64,
+        /// The byte found.
+        format: u8,
+    },
+    /// The sealed payload is shorter than version + nonce + tag.
+    #[error("record {seq}: sealed payload of {len} bytes is truncated")]
+    Truncated {
+        /// The record.
+        seq: u64,
+        /// Its length.
+        len: usize,
+    },
+    /// The subject's key did not unwrap.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The key store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An erasure was refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EraseError {
+    /// The subject has no key and no fence: nothing to erase.
+    #[error("subject {subject} is unknown to the vault")]
+    UnknownSubject {
+        /// The subject.
+        subject: SubjectId,
+    },
+    /// The subject was erased before; nothing changed.
+    #[error("subject {subject} was already erased ({state:?}); nothing changed")]
+    AlreadyErased {
+        /// The subject.
+        subject: SubjectId,
+        /// Where that erasure stands.
+        state: FenceState,
+    },
+    /// A request field is not 1..=128 bytes of printable ASCII.
+    #[error(
+        "erasure {field} must be 1..=128 bytes of printable ASCII (a code, never personal data)"
+    )]
+    InvalidRequest {
+        /// Which field.
+        field: &'static str,
+    },
+    /// The key store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Appending the erasure record failed; the fence stays and the erasure
+    /// is finished on the next open.
+    #[error("appending the erasure record of subject {subject} failed: {source}")]
+    Append {
+        /// The subject.
+        subject: SubjectId,
+        /// Why.
+        #[source]
+        source: AppendError,
+    },
+    /// The subject is erased (record at `seq`), but the KEK rotation that
+    /// completes the erasure failed; it is retried by the next rotation or open.
+    #[error(
+        "subject {subject} erased at seq {seq}, but the completing KEK rotation failed: {source}"
+    )]
+    Rotation {
+        /// The subject.
+        subject: SubjectId,
+        /// Seq of the erasure record.
+        seq: u64,
+        /// Why.
+        #[source]
+        source: Box<RotateError>,
+    },
+}
+
+/// A KEK rotation failed. Every live key stays usable: the old KEK is
+/// destroyed only after every live key was re-wrapped and synced.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RotateError {
+    /// The KEK provider failed (or cannot create/destroy keys).
+    #[error(transparent)]
+    Kek(#[from] KekError),
+    /// A live key did not unwrap; nothing was destroyed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The key store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Appending a rotation or certificate event failed.
+    #[error("appending the {what} event failed: {source}")]
+    Append {
+        /// Which event.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: AppendError,
+    },
+    /// After destruction, the stale wrapped DEK of an erased subject still
+    /// opened with a remaining KEK: no certificate is issued.
+    #[error("stale key of erased subject {subject} still opens with KEK version {kek_version}")]
+    StaleKeyStillOpens {
+        /// The subject.
+        subject: SubjectId,
+        /// The KEK that opened it.
+        kek_version: u32,
+    },
+    /// The stored rotation state is not something this version can continue from.
+    #[error("rotation state is inconsistent: {detail}")]
+    Inconsistent {
+        /// What was found.
+        detail: String,
+    },
+}
+
+/// Umbrella error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// See [`VaultOpenError`].
+    #[error(transparent)]
+    Open(#[from] VaultOpenError),
+    /// See [`CreateSubjectError`].
+    #[error(transparent)]
+    Create(#[from] CreateSubjectError),
+    /// See [`SealError`].
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// See [`OpenPayloadError`].
+    #[error(transparent)]
+    OpenPayload(#[from] OpenPayloadError),
+    /// See [`EraseError`].
+    #[error(transparent)]
+    Erase(#[from] EraseError),
+    /// See [`RotateError`].
+    #[error(transparent)]
+    Rotate(#[from] RotateError),
+    /// See [`StoreError`].
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// See [`KekError`].
+    #[error(transparent)]
+    Kek(#[from] KekError),
+}
+
+impl From<StorageError> for VaultOpenError {
+    fn from(e: StorageError) -> Self {
+        VaultOpenError::Store(e.into())
+    }
+}
+impl From<StorageError> for CreateSubjectError {
+    fn from(e: StorageError) -> Self {
+        CreateSubjectError::Store(e.into())
+    }
+}
+impl From<StorageError> for SealError {
+    fn from(e: StorageError) -> Self {
+        SealError::Store(e.into())
+    }
+}
+impl From<StorageError> for OpenPayloadError {
+    fn from(e: StorageError) -> Self {
+        OpenPayloadError::Store(e.into())
+    }
+}
+impl From<StorageError> for EraseError {
+    fn from(e: StorageError) -> Self {
+        EraseError::Store(e.into())
+    }
+}
+impl From<StorageError> for RotateError {
+    fn from(e: StorageError) -> Self {
+        RotateError::Store(e.into())
+    }
+}

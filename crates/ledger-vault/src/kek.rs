@@ -1,0 +1,303 @@
+//! Key-encryption keys (KEKs): where they come from and how they die.
+//!
+//! The vault never stores a KEK in the ledger. It asks a [`KekProvider`],
+//! so a KMS or HSM can be added later without touching the vault. Two
+//! providers ship:
+//!
+//! - [`DirKekProvider`] (the default): one file per KEK version in a
+//!   directory outside the ledger directory, `kek-<version as 10 digits>.key`
+//!   holding the 32 raw key bytes, mode 0600. A file with wider permissions
+//!   is refused. It can create and destroy versions, so it supports rotation.
+//! - [`EnvKekProvider`]: one fixed KEK (version 1) from an environment
+//!   variable holding 64 hex digits. It cannot create or destroy keys, so
+//!   rotation, and therefore completed erasure, is impossible with it.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::error::KekError;
+use crate::seal::SecretKey;
+
+/// One version of the key-encryption key.
+#[derive(Clone)]
+pub struct Kek {
+    /// Its version; versions only grow.
+    pub version: u32,
+    /// The key.
+    pub key: SecretKey,
+}
+
+impl fmt::Debug for Kek {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Kek {{ version: {}, key: <redacted> }}", self.version)
+    }
+}
+
+/// Where KEKs live. Implementations must make `create` and `destroy`
+/// durable before they return.
+pub trait KekProvider: Send + Sync + fmt::Debug {
+    /// Versions present, ascending.
+    fn versions(&self) -> Result<Vec<u32>, KekError>;
+    /// The KEK of `version`; [`KekError::NotFound`] if it does not exist.
+    fn load(&self, version: u32) -> Result<Kek, KekError>;
+    /// Creates a new random KEK of `version` (which must not exist yet) and
+    /// makes it durable.
+    fn create(&self, version: u32) -> Result<Kek, KekError>;
+    /// Destroys `version` beyond recovery by this provider; succeeds if it is
+    /// already gone.
+    fn destroy(&self, version: u32) -> Result<(), KekError>;
+    /// A short description for certificates ("key directory /etc/...").
+    fn describe(&self) -> String;
+    /// Whether this provider can create and destroy versions (rotate).
+    fn can_rotate(&self) -> bool {
+        true
+    }
+}
+
+/// KEK files in a directory (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct DirKekProvider {
+    dir: PathBuf,
+}
+
+const KEK_PREFIX: &str = "kek-";
+const KEK_SUFFIX: &str = ".key";
+
+impl DirKekProvider {
+    /// Uses (creating with mode 0700 if needed) the directory `dir`.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, KekError> {
+        let dir = dir.into();
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| KekError::io(&dir, e))?;
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
+        Ok(DirKekProvider { dir })
+    }
+
+    /// The key directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file holding `version`.
+    pub fn path_of(&self, version: u32) -> PathBuf {
+        self.dir
+            .join(format!("{KEK_PREFIX}{version:010}{KEK_SUFFIX}"))
+    }
+}
+
+fn sync_dir(path: &Path) -> Result<(), KekError> {
+    File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| KekError::io(path, e))
+}
+
+impl KekProvider for DirKekProvider {
+    fn versions(&self) -> Result<Vec<u32>, KekError> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(|e| KekError::io(&self.dir, e))? {
+            let entry = entry.map_err(|e| KekError::io(&self.dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let version = name
+                .strip_prefix(KEK_PREFIX)
+                .and_then(|n| n.strip_suffix(KEK_SUFFIX))
+                .and_then(|n| n.parse::<u32>().ok());
+            if let Some(v) = version {
+                out.push(v);
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    fn load(&self, version: u32) -> Result<Kek, KekError> {
+        let path = self.path_of(version);
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(KekError::NotFound { version })
+            }
+            Err(e) => return Err(KekError::io(&path, e)),
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o177 != 0 {
+            return Err(KekError::Permissions { path, mode });
+        }
+        let bytes = Zeroizing::new(std::fs::read(&path).map_err(|e| KekError::io(&path, e))?);
+        let key: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| KekError::BadLength {
+                path: path.clone(),
+                len: bytes.len(),
+            })?;
+        Ok(Kek {
+            version,
+            key: SecretKey::from_bytes(Zeroizing::new(key)),
+        })
+    }
+
+    fn create(&self, version: u32) -> Result<Kek, KekError> {
+        let path = self.path_of(version);
+        if path.exists() {
+            return Err(KekError::AlreadyExists { version });
+        }
+        let tmp = path.with_extension("key.tmp");
+        // A temp file left by a crash never held a key anyone used.
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(KekError::io(&tmp, e)),
+        }
+        let key = SecretKey::random();
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| KekError::io(&tmp, e))?;
+        file.write_all(key.expose())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| KekError::io(&tmp, e))?;
+        drop(file);
+        std::fs::rename(&tmp, &path).map_err(|e| KekError::io(&path, e))?;
+        sync_dir(&self.dir)?;
+        tracing::info!(version, "key-encryption key created");
+        Ok(Kek { version, key })
+    }
+
+    fn destroy(&self, version: u32) -> Result<(), KekError> {
+        let path = self.path_of(version);
+        let mut file = match OpenOptions::new().write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(KekError::io(&path, e)),
+        };
+        let len = file.metadata().map_err(|e| KekError::io(&path, e))?.len();
+        // Overwrite in place before unlinking, so the blocks the file
+        // system frees no longer hold the key (on media that overwrite in
+        // place; see docs/ERASURE.md for SSDs and copy-on-write systems).
+        let zeros = vec![0u8; usize::try_from(len).unwrap_or(32).max(32)];
+        file.write_all(&zeros)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| KekError::io(&path, e))?;
+        drop(file);
+        std::fs::remove_file(&path).map_err(|e| KekError::io(&path, e))?;
+        sync_dir(&self.dir)?;
+        tracing::info!(version, "key-encryption key destroyed");
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("key directory {}", self.dir.display())
+    }
+}
+
+/// A single fixed KEK, version 1, from an environment variable holding 64
+/// hex digits. It cannot rotate.
+#[derive(Clone)]
+pub struct EnvKekProvider {
+    var: String,
+    kek: Kek,
+}
+
+impl fmt::Debug for EnvKekProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EnvKekProvider {{ var: {:?} }}", self.var)
+    }
+}
+
+impl EnvKekProvider {
+    /// Reads the KEK from the environment variable `var`.
+    pub fn from_env(var: &str) -> Result<Self, KekError> {
+        let bad = || KekError::BadEnv {
+            var: var.to_string(),
+        };
+        let text = Zeroizing::new(std::env::var(var).map_err(|_| bad())?);
+        let mut key = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(text.trim(), key.as_mut()).map_err(|_| bad())?;
+        Ok(EnvKekProvider {
+            var: var.to_string(),
+            kek: Kek {
+                version: 1,
+                key: SecretKey::from_bytes(key),
+            },
+        })
+    }
+}
+
+impl KekProvider for EnvKekProvider {
+    fn versions(&self) -> Result<Vec<u32>, KekError> {
+        Ok(vec![1])
+    }
+
+    fn load(&self, version: u32) -> Result<Kek, KekError> {
+        if version == 1 {
+            Ok(self.kek.clone())
+        } else {
+            Err(KekError::NotFound { version })
+        }
+    }
+
+    fn create(&self, _version: u32) -> Result<Kek, KekError> {
+        Err(KekError::Unsupported { op: "create" })
+    }
+
+    fn destroy(&self, _version: u32) -> Result<(), KekError> {
+        Err(KekError::Unsupported { op: "destroy" })
+    }
+
+    fn describe(&self) -> String {
+        format!("environment variable {}", self.var)
+    }
+
+    fn can_rotate(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_provider_lifecycle_and_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = DirKekProvider::open(dir.path().join("keks")).unwrap();
+        assert!(p.versions().unwrap().is_empty());
+        let k1 = p.create(1).unwrap();
+        let k2 = p.create(2).unwrap();
+        assert!(matches!(
+            p.create(2),
+            Err(KekError::AlreadyExists { version: 2 })
+        ));
+        assert_eq!(p.versions().unwrap(), vec![1, 2]);
+        assert_eq!(p.load(1).unwrap().key.expose(), k1.key.expose());
+        p.destroy(1).unwrap();
+        p.destroy(1).unwrap();
+        assert!(matches!(p.load(1), Err(KekError::NotFound { version: 1 })));
+        assert_eq!(p.load(2).unwrap().key.expose(), k2.key.expose());
+        std::fs::set_permissions(p.path_of(2), std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(
+            p.load(2),
+            Err(KekError::Permissions { mode: 0o644, .. })
+        ));
+        std::fs::write(p.path_of(3), b"short").unwrap();
+        std::fs::set_permissions(p.path_of(3), std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(p.load(3), Err(KekError::BadLength { len: 5, .. })));
+        assert!(!format!("{k2:?}").contains(&hex::encode(k2.key.expose())));
+    }
+}

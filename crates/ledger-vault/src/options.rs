@@ -1,0 +1,56 @@
+//! Knobs of an open vault.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger_core::{Clock, SystemClock};
+
+use crate::kek::KekProvider;
+
+/// Where the key-encryption keys come from.
+#[derive(Clone, Debug, Default)]
+pub enum KekSource {
+    /// Key files in `<ledger dir>.kek/` (a sibling of the ledger directory,
+    /// so a copy of the ledger directory never carries a KEK).
+    #[default]
+    DefaultDir,
+    /// Key files in this directory.
+    Dir(PathBuf),
+    /// One fixed KEK from this environment variable (64 hex digits); cannot rotate.
+    Env(String),
+    /// Any other provider (KMS, HSM, tests).
+    Provider(Arc<dyn KekProvider>),
+}
+
+/// How a vault is opened. `VaultOptions::default()` rotates right after
+/// every erasure, inline.
+#[derive(Clone, Debug)]
+pub struct VaultOptions {
+    /// Where KEKs come from.
+    pub kek_source: KekSource,
+    /// When to rotate the KEK after an erasure: `Some(Duration::ZERO)` (the
+    /// default) rotates inline before `erase_subject` returns, so the
+    /// receipt is complete; `Some(d)` rotates on a background thread `d`
+    /// after the last erasure (coalescing erasures that arrive meanwhile);
+    /// `None` only when [`crate::Vault::rotate_kek`] is called.
+    pub rotate_after_erasure: Option<Duration>,
+    /// Actor recorded on rotation and certificate events.
+    pub actor: String,
+    /// Time source for request and certificate times.
+    pub clock: Arc<dyn Clock>,
+    /// Most unwrapped DEKs kept in memory for appends (0 disables the cache).
+    pub dek_cache_capacity: usize,
+}
+
+impl Default for VaultOptions {
+    fn default() -> Self {
+        VaultOptions {
+            kek_source: KekSource::DefaultDir,
+            rotate_after_erasure: Some(Duration::ZERO),
+            actor: "svc:ledger-vault".into(),
+            clock: Arc::new(SystemClock),
+            dek_cache_capacity: 100_000,
+        }
+    }
+}

@@ -1,0 +1,647 @@
+//! The vault: open, create subjects, seal and open payloads, find by email.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ledger_core::storage::{Storage, WriteBatch};
+use ledger_core::{Event, KeyRef, Ledger, Receipt, StoredRecord, SubjectId};
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use crate::blind;
+use crate::error::{
+    CreateSubjectError, KekError, KeyError, OpenPayloadError, SealError, StoreError, VaultOpenError,
+};
+use crate::kek::{DirKekProvider, EnvKekProvider, Kek, KekProvider};
+use crate::options::{KekSource, VaultOptions};
+use crate::seal::{self, Dek, OpenFailure, SecretKey};
+use crate::store::{self, FenceState, WrappedKey};
+
+/// Number of per-subject lock shards.
+const SHARDS: usize = 64;
+
+/// What a record's payload turned out to be.
+pub enum Payload {
+    /// A sealed payload, decrypted. Zeroed when dropped.
+    Plain(Zeroizing<Vec<u8>>),
+    /// A sealed payload of an erased subject: its key no longer exists.
+    Erased {
+        /// The subject.
+        subject: SubjectId,
+        /// The destroyed key the payload was sealed with.
+        key_ref: KeyRef,
+        /// Where the erasure stands.
+        erasure: FenceState,
+    },
+    /// A payload stored in clear (no key reference): metadata only.
+    Clear(Vec<u8>),
+}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Payload::Plain(p) => write!(f, "Plain(<{} bytes redacted>)", p.len()),
+            Payload::Erased {
+                subject,
+                key_ref,
+                erasure,
+            } => f
+                .debug_struct("Erased")
+                .field("subject", subject)
+                .field("key_ref", key_ref)
+                .field("erasure", erasure)
+                .finish(),
+            Payload::Clear(p) => write!(f, "Clear({} bytes)", p.len()),
+        }
+    }
+}
+
+impl Payload {
+    /// The decrypted bytes, if this is [`Payload::Plain`].
+    pub fn plain(&self) -> Option<&[u8]> {
+        match self {
+            Payload::Plain(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// True for [`Payload::Erased`].
+    pub fn is_erased(&self) -> bool {
+        matches!(self, Payload::Erased { .. })
+    }
+}
+
+/// Per-subject encryption and crypto-shredding on top of a [`Ledger`].
+///
+/// Cheap to clone. See the crate documentation for the guarantees.
+#[derive(Clone, Debug)]
+pub struct Vault {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) ledger: Ledger,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) ledger_id: [u8; 16],
+    pub(crate) provider: Arc<dyn KekProvider>,
+    pub(crate) options: VaultOptions,
+    /// The KEK every live key is wrapped under (outside a rotation).
+    pub(crate) kek: RwLock<Kek>,
+    pub(crate) index_key: SecretKey,
+    /// Rotation holds it exclusively; loading, creating and erasing keys share it.
+    pub(crate) keys: RwLock<()>,
+    /// Serializes email registration (check-then-insert).
+    blind_lock: Mutex<()>,
+    pub(crate) deks: Mutex<HashMap<SubjectId, Dek>>,
+    /// Appends share a subject's shard, erasure takes it exclusively.
+    pub(crate) shards: Vec<tokio::sync::RwLock<()>>,
+    shard_seed: std::collections::hash_map::RandomState,
+    pub(crate) wakeup: Mutex<Option<mpsc::Sender<()>>>,
+    background: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vault")
+            .field("ledger_id", &hex::encode(self.ledger_id))
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        drop(
+            self.wakeup
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let handle = self
+            .background
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            // The last handle may be dropped by the background thread itself.
+            if handle.thread().id() != std::thread::current().id() && handle.join().is_err() {
+                tracing::error!("vault rotation thread panicked");
+            }
+        }
+    }
+}
+
+fn provider_for(ledger: &Ledger, source: &KekSource) -> Result<Arc<dyn KekProvider>, KekError> {
+    Ok(match source {
+        KekSource::DefaultDir => {
+            let mut dir: PathBuf = ledger.dir().to_path_buf();
+            let mut name = dir
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_default();
+            name.push(".kek");
+            dir.set_file_name(name);
+            Arc::new(DirKekProvider::open(dir)?)
+        }
+        KekSource::Dir(dir) => Arc::new(DirKekProvider::open(dir.clone())?),
+        KekSource::Env(var) => Arc::new(EnvKekProvider::from_env(var)?),
+        KekSource::Provider(p) => Arc::clone(p),
+    })
+}
+
+impl Vault {
+    /// Opens the vault of `ledger`, creating its key store on first use,
+    /// finishing any erasure or KEK rotation a crash interrupted, and (with
+    /// immediate rotation configured) completing erasures still waiting for
+    /// a rotation.
+    pub fn open(ledger: Ledger, options: VaultOptions) -> Result<Vault, VaultOpenError> {
+        let provider = provider_for(&ledger, &options.kek_source)?;
+        let storage = Arc::clone(ledger.storage());
+        let ledger_id = ledger.ledger_id();
+        let kek_version = match store::meta_u32(storage.as_ref(), store::META_KEK_VERSION)? {
+            Some(v) => {
+                let format = store::meta_u32(storage.as_ref(), store::META_FORMAT)?;
+                if format != Some(store::VAULT_FORMAT) {
+                    return Err(VaultOpenError::Inconsistent {
+                        detail: format!("vault format {format:?}, this version reads 1"),
+                    });
+                }
+                v
+            }
+            None => init_key_store(storage.as_ref(), &ledger_id, provider.as_ref())?,
+        };
+        let kek = provider.load(kek_version)?;
+        let index_bytes = storage
+            .get(store::VAULT_META, store::META_INDEX_KEY)?
+            .ok_or_else(|| VaultOpenError::Inconsistent {
+                detail: "blind-index key missing".into(),
+            })?;
+        let index_wrapped =
+            WrappedKey::decode(&index_bytes).ok_or_else(|| VaultOpenError::Inconsistent {
+                detail: "blind-index key damaged".into(),
+            })?;
+        let index_key = unwrap_key(
+            provider.as_ref(),
+            &kek,
+            &index_wrapped,
+            &seal::index_wrap_ad(
+                &ledger_id,
+                &index_wrapped.key_ref,
+                index_wrapped.kek_version,
+            ),
+            SubjectId([0; 16]),
+        )?;
+        let (tx, rx) = mpsc::channel();
+        let vault = Vault {
+            inner: Arc::new(Inner {
+                ledger,
+                storage,
+                ledger_id,
+                provider,
+                options,
+                kek: RwLock::new(kek),
+                index_key,
+                keys: RwLock::new(()),
+                blind_lock: Mutex::new(()),
+                deks: Mutex::new(HashMap::new()),
+                shards: (0..SHARDS).map(|_| tokio::sync::RwLock::new(())).collect(),
+                shard_seed: Default::default(),
+                wakeup: Mutex::new(Some(tx)),
+                background: Mutex::new(None),
+            }),
+        };
+        vault.recover_pending_erasures()?;
+        if vault.rotation_in_progress()? {
+            vault
+                .rotate_kek()
+                .map_err(|e| VaultOpenError::Rotation(Box::new(e)))?;
+        }
+        match vault.inner.options.rotate_after_erasure {
+            Some(delay) if delay > Duration::ZERO => {
+                let weak = Arc::downgrade(&vault.inner);
+                let handle = std::thread::Builder::new()
+                    .name("vault-rotation".into())
+                    .spawn(move || background_rotation(weak, rx, delay))
+                    .map_err(|e| VaultOpenError::Inconsistent {
+                        detail: format!("cannot start the rotation thread: {e}"),
+                    })?;
+                *vault
+                    .inner
+                    .background
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(handle);
+                if vault.awaiting_rotation()? {
+                    vault.inner.notify_erasure();
+                }
+            }
+            Some(_) if vault.inner.provider.can_rotate() && vault.awaiting_rotation()? => {
+                vault
+                    .rotate_kek()
+                    .map_err(|e| VaultOpenError::Rotation(Box::new(e)))?;
+            }
+            Some(_) => {}
+            None => {}
+        }
+        Ok(vault)
+    }
+
+    /// The ledger underneath.
+    pub fn ledger(&self) -> &Ledger {
+        &self.inner.ledger
+    }
+
+    /// The KEK version every live key is wrapped under now.
+    pub fn kek_version(&self) -> u32 {
+        self.inner.current_kek().version
+    }
+
+    /// The KEK provider.
+    pub fn kek_provider(&self) -> &Arc<dyn KekProvider> {
+        &self.inner.provider
+    }
+
+    /// Creates a subject with a random id and a fresh DEK (wrapped under the
+    /// current KEK), and, if `email` is given, registers it in the blind
+    /// index. Durable before it returns.
+    pub fn create_subject(&self, email: Option<&str>) -> Result<SubjectId, CreateSubjectError> {
+        let mut subjects = self.create_subjects(&[email])?;
+        subjects
+            .pop()
+            .ok_or(CreateSubjectError::Store(StoreError::Damaged {
+                what: "subject batch",
+                detail: "empty".into(),
+            }))
+    }
+
+    /// Creates one subject per entry of `emails` (see
+    /// [`Vault::create_subject`]) in one atomic, durable write: for imports.
+    /// If any email is already indexed (or repeated), none is created.
+    pub fn create_subjects(
+        &self,
+        emails: &[Option<&str>],
+    ) -> Result<Vec<SubjectId>, CreateSubjectError> {
+        let inner = &self.inner;
+        let _keys = inner.keys_shared();
+        let _blind = inner
+            .blind_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let kek = inner.current_kek();
+        let mut batch = WriteBatch::new();
+        let mut created = Vec::with_capacity(emails.len());
+        let mut seen = HashMap::new();
+        for email in emails {
+            let subject = SubjectId::random();
+            if let Some(email) = email {
+                let blind = blind::blind(&inner.index_key, email);
+                if let Some(existing) = inner
+                    .storage
+                    .get(store::BLIND, &blind::forward_key(&blind))?
+                    .as_deref()
+                    .and_then(store::subject_from_key)
+                    .or_else(|| seen.get(&blind).copied())
+                {
+                    return Err(CreateSubjectError::EmailAlreadyIndexed { subject: existing });
+                }
+                seen.insert(blind, subject);
+                batch.put(
+                    store::BLIND,
+                    blind::forward_key(&blind),
+                    subject.as_bytes().to_vec(),
+                );
+                batch.put(
+                    store::BLIND,
+                    blind::reverse_key(&subject, &blind),
+                    Vec::new(),
+                );
+            }
+            let mut key_id = [0u8; 16];
+            rand::rngs::OsRng.fill_bytes(&mut key_id);
+            let key_ref = KeyRef { key_id, version: 1 };
+            let dek = SecretKey::random();
+            let ad = seal::dek_wrap_ad(&inner.ledger_id, &subject, &key_ref, kek.version);
+            let wrapped = WrappedKey {
+                key_ref,
+                kek_version: kek.version,
+                wrapped: seal::wrap(&kek.key, &ad, &dek),
+            };
+            batch.put(store::KEYS, subject.as_bytes().to_vec(), wrapped.encode());
+            created.push((subject, Dek { key_ref, key: dek }));
+        }
+        inner
+            .storage
+            .write(batch)
+            .and_then(|()| inner.storage.sync())
+            .map_err(StoreError::from)?;
+        let mut out = Vec::with_capacity(created.len());
+        for (subject, dek) in created {
+            inner.cache_insert(subject, dek);
+            out.push(subject);
+        }
+        tracing::debug!(count = out.len(), "subjects created");
+        Ok(out)
+    }
+
+    /// The live subject registered under `email` (trimmed, lowercased), if any.
+    pub fn find_by_email(&self, email: &str) -> Result<Option<SubjectId>, StoreError> {
+        let blind = blind::blind(&self.inner.index_key, email);
+        Ok(self
+            .inner
+            .storage
+            .get(store::BLIND, &blind::forward_key(&blind))?
+            .as_deref()
+            .and_then(store::subject_from_key))
+    }
+
+    /// Appends `event` with its payload sealed under its subject's DEK;
+    /// resolves once durable. The plaintext (`event.payload`) is zeroed.
+    ///
+    /// Refused with [`SealError::SubjectErased`] once the subject's erasure
+    /// fence exists: an erasure waits for in-flight sealed appends of the
+    /// subject, and none starts after it.
+    pub async fn append_sealed(&self, mut event: Event) -> Result<Receipt, SealError> {
+        let plaintext = Zeroizing::new(std::mem::take(&mut event.payload));
+        let subject = event.subject.ok_or(SealError::MissingSubject)?;
+        if event.key_ref.is_some() {
+            return Err(SealError::KeyRefGiven);
+        }
+        let _shard = self.inner.shard(&subject).read().await;
+        // A cached DEK proves there is no fence: erasure evicts the DEK
+        // right after writing the fence, under this shard's exclusive lock,
+        // and only this path (after checking the fence) refills the cache.
+        let dek = match self.inner.cached_dek(&subject) {
+            Some(dek) => dek,
+            None => {
+                if store::fence(self.inner.storage.as_ref(), &subject)?.is_some() {
+                    return Err(SealError::SubjectErased { subject });
+                }
+                let dek = self
+                    .inner
+                    .load_dek(&subject)?
+                    .ok_or(SealError::UnknownSubject { subject })?;
+                self.inner.cache_insert(subject, dek.clone());
+                dek
+            }
+        };
+        let ad = seal::payload_ad(&self.inner.ledger_id, &subject, &dek.key_ref);
+        event.payload = seal::seal(&dek.key, &ad, &plaintext);
+        event.key_ref = Some(dek.key_ref);
+        drop(dek);
+        Ok(self.inner.ledger.append(event).await?)
+    }
+
+    /// Blocking form of [`Vault::append_sealed`].
+    pub fn append_sealed_blocking(&self, event: Event) -> Result<Receipt, SealError> {
+        futures_executor::block_on(self.append_sealed(event))
+    }
+
+    /// Opens a record's payload: [`Payload::Plain`] for a sealed payload of a
+    /// live subject, [`Payload::Erased`] once the subject was erased,
+    /// [`Payload::Clear`] for a record without a key reference.
+    pub fn open_payload(&self, stored: &StoredRecord) -> Result<Payload, OpenPayloadError> {
+        let record = &stored.record;
+        let seq = stored.seq;
+        let Some(record_key) = record.key_ref else {
+            return Ok(Payload::Clear(record.payload.clone()));
+        };
+        let subject = record
+            .subject
+            .ok_or(OpenPayloadError::MissingSubject { seq })?;
+        if let Some(fence) = store::fence(self.inner.storage.as_ref(), &subject)? {
+            return Ok(Payload::Erased {
+                subject,
+                key_ref: record_key,
+                erasure: fence.state,
+            });
+        }
+        let dek = match self.inner.cached_dek(&subject) {
+            Some(dek) => dek,
+            // Readers do not fill the cache: only appends, which exclude
+            // erasure, may, so no erased key can linger in memory.
+            None => self
+                .inner
+                .load_dek(&subject)?
+                .ok_or(OpenPayloadError::UnknownKey { seq, subject })?,
+        };
+        if dek.key_ref != record_key {
+            return Err(OpenPayloadError::WrongKey {
+                seq,
+                subject,
+                record: record_key,
+                stored: dek.key_ref,
+            });
+        }
+        let ad = seal::payload_ad(&self.inner.ledger_id, &subject, &record_key);
+        match seal::open(&dek.key, &ad, &record.payload) {
+            Ok(plain) => Ok(Payload::Plain(plain)),
+            Err(OpenFailure::Unauthentic) => Err(OpenPayloadError::Tampered { seq, subject }),
+            Err(OpenFailure::UnknownFormat { format }) => {
+                Err(OpenPayloadError::UnknownFormat { seq, format })
+            }
+            Err(OpenFailure::Truncated { len }) => Err(OpenPayloadError::Truncated { seq, len }),
+        }
+    }
+
+    /// Reads record `seq` and opens its payload.
+    pub fn read(&self, seq: u64) -> Result<(StoredRecord, Payload), crate::VaultError> {
+        let stored = self
+            .inner
+            .ledger
+            .get(seq)
+            .map_err(|e| StoreError::Damaged {
+                what: "record",
+                detail: e.to_string(),
+            })?;
+        let payload = self.open_payload(&stored)?;
+        Ok((stored, payload))
+    }
+
+    /// Test hook: the subject's DEK bytes, so tests can check they appear
+    /// nowhere on disk. Not part of the API.
+    #[doc(hidden)]
+    pub fn dek_bytes_for_tests(&self, subject: &SubjectId) -> Option<Zeroizing<[u8; 32]>> {
+        let dek = self.inner.load_dek(subject).ok()??;
+        Some(Zeroizing::new(*dek.key.expose()))
+    }
+}
+
+/// First open: make sure a KEK exists, create the blind-index key, record the KEK version.
+fn init_key_store(
+    storage: &dyn Storage,
+    ledger_id: &[u8; 16],
+    provider: &dyn KekProvider,
+) -> Result<u32, VaultOpenError> {
+    if storage.last(store::KEYS)?.is_some() || storage.last(store::FENCES)?.is_some() {
+        return Err(VaultOpenError::Inconsistent {
+            detail: "keys or fences present but no KEK version recorded".into(),
+        });
+    }
+    let kek = match provider.versions()?.last() {
+        Some(&v) => provider.load(v)?,
+        None => provider.create(1)?,
+    };
+    let mut key_id = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut key_id);
+    let key_ref = KeyRef { key_id, version: 1 };
+    let index_key = SecretKey::random();
+    let ad = seal::index_wrap_ad(ledger_id, &key_ref, kek.version);
+    let wrapped = WrappedKey {
+        key_ref,
+        kek_version: kek.version,
+        wrapped: seal::wrap(&kek.key, &ad, &index_key),
+    };
+    let mut batch = WriteBatch::new();
+    batch.put(
+        store::VAULT_META,
+        store::META_FORMAT,
+        store::VAULT_FORMAT.to_be_bytes(),
+    );
+    batch.put(
+        store::VAULT_META,
+        store::META_KEK_VERSION,
+        kek.version.to_be_bytes(),
+    );
+    batch.put(store::VAULT_META, store::META_INDEX_KEY, wrapped.encode());
+    storage.write(batch)?;
+    storage.sync()?;
+    tracing::info!(kek_version = kek.version, "vault key store created");
+    Ok(kek.version)
+}
+
+/// Unwraps `wrapped` with `current` if its version matches, else with the
+/// provider's KEK of its version.
+pub(crate) fn unwrap_key(
+    provider: &dyn KekProvider,
+    current: &Kek,
+    wrapped: &WrappedKey,
+    ad: &[u8],
+    owner: SubjectId,
+) -> Result<SecretKey, KeyError> {
+    let loaded;
+    let kek = if wrapped.kek_version == current.version {
+        current
+    } else {
+        loaded = provider
+            .load(wrapped.kek_version)
+            .map_err(|source| KeyError::Kek {
+                kek_version: wrapped.kek_version,
+                source,
+            })?;
+        &loaded
+    };
+    seal::unwrap(&kek.key, ad, &wrapped.wrapped).map_err(|_| KeyError::Unauthentic {
+        owner,
+        key_ref: wrapped.key_ref,
+        kek_version: wrapped.kek_version,
+    })
+}
+
+impl Inner {
+    pub(crate) fn current_kek(&self) -> Kek {
+        self.kek
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn keys_shared(&self) -> RwLockReadGuard<'_, ()> {
+        self.keys.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn shard(&self, subject: &SubjectId) -> &tokio::sync::RwLock<()> {
+        let mut h = self.shard_seed.build_hasher();
+        h.write(subject.as_bytes());
+        // SHARDS is non-zero, so the index is in range.
+        &self.shards[(h.finish() % SHARDS as u64) as usize]
+    }
+
+    fn cached_dek(&self, subject: &SubjectId) -> Option<Dek> {
+        self.deks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(subject)
+            .cloned()
+    }
+
+    fn cache_insert(&self, subject: SubjectId, dek: Dek) {
+        let cap = self.options.dek_cache_capacity;
+        if cap == 0 {
+            return;
+        }
+        let mut deks = self.deks.lock().unwrap_or_else(PoisonError::into_inner);
+        if deks.len() >= cap {
+            deks.clear();
+        }
+        deks.insert(subject, dek);
+    }
+
+    pub(crate) fn cache_evict(&self, subject: &SubjectId) {
+        self.deks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(subject);
+    }
+
+    /// Reads and unwraps the subject's DEK (not through the cache).
+    pub(crate) fn load_dek(&self, subject: &SubjectId) -> Result<Option<Dek>, KeyError> {
+        let _keys = self.keys_shared();
+        let Some(wrapped) = store::wrapped_dek(self.storage.as_ref(), subject)? else {
+            return Ok(None);
+        };
+        let ad = seal::dek_wrap_ad(
+            &self.ledger_id,
+            subject,
+            &wrapped.key_ref,
+            wrapped.kek_version,
+        );
+        let kek = self.current_kek();
+        let key = unwrap_key(self.provider.as_ref(), &kek, &wrapped, &ad, *subject)?;
+        Ok(Some(Dek {
+            key_ref: wrapped.key_ref,
+            key,
+        }))
+    }
+
+    pub(crate) fn notify_erasure(&self) {
+        if let Some(tx) = self
+            .wakeup
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn background_rotation(weak: Weak<Inner>, rx: mpsc::Receiver<()>, delay: Duration) {
+    while rx.recv().is_ok() {
+        let deadline = std::time::Instant::now() + delay;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(()) => continue,
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        let vault = Vault { inner };
+        match vault.rotate_kek() {
+            Ok(report) => tracing::info!(
+                new_version = report.new_version,
+                certificates = report.certificates.len(),
+                "background KEK rotation done"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "background KEK rotation failed; retried on next erasure or open")
+            }
+        }
+    }
+}
