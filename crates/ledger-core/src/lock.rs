@@ -3,6 +3,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::error::OpenError;
 
@@ -31,17 +32,29 @@ impl WriteLock {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let holder = file
-                    .read_to_string(&mut text)
-                    .ok()
-                    .and_then(|_| text.trim().parse().ok());
-                return Err(OpenError::Locked { path, holder });
+        // A lock held by this very process may be one just released whose
+        // file description a child forked by another thread still shares
+        // until it execs; that clears within moments, so wait briefly before
+        // calling it taken. A lock held by another process is reported at once.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let mut text = String::new();
+                    file.seek(SeekFrom::Start(0)).map_err(io)?;
+                    let holder: Option<u32> = file
+                        .read_to_string(&mut text)
+                        .ok()
+                        .and_then(|_| text.trim().parse().ok());
+                    if holder == Some(std::process::id()) && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                    return Err(OpenError::Locked { path, holder });
+                }
+                Err(TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
         }
         file.set_len(0).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
