@@ -453,12 +453,13 @@ fn render(
         w,
         "- Events: type `{}`, actor `{}`, a random 16-byte subject id and a random \
          {}-byte payload (pool of 1024 pre-generated). The ledger stores each as a \
-         {}-byte value (32-byte chain hash + encoded record) under a 9-byte key, plus a \
-         subject-index key and on average one Merkle node.",
+         value of about {} bytes (32-byte chain hash, a node count, on average one \
+         32-byte Merkle node, and the encoded record) under a 9-byte key, plus a \
+         subject-index key.",
         workload::EVENT_TYPE,
         workload::ACTOR,
         workload.payload_len,
-        workload.value_len
+        workload.value_len + 33
     );
     let _ = writeln!(
         w,
@@ -537,8 +538,8 @@ fn render_appends(w: &mut String, settings: &Settings, cells: &BTreeMap<(usize, 
     let _ = writeln!(
         w,
         "\n\"Ledger's key set\" is a second, diagnostic baseline: raw sled writing, per event, \
-         what the ledger writes (the record value, a subject-index key that starts with the \
-         random subject id, and the Merkle nodes the event completes), same batching and sync, \
+         what the ledger writes (the record value grown by the Merkle nodes it carries, and \
+         a subject-index key that starts with the random subject id), same batching and sync, \
          1 thread. It separates the cost of the store layout from the cost of the ledger's own \
          code.\n"
     );
@@ -589,7 +590,7 @@ fn render_large(w: &mut String, settings: &Settings, large: &Large) {
     let _ = writeln!(
         w,
         "`Ledger::verify()` (chain hashes, seq continuity, timestamps, every stored Merkle \
-         node, every checkpoint signature). Baseline: the same store opened as raw sled, \
+         node, every checkpoint signature, and the subject index on a second thread). Baseline: the same store opened as raw sled, \
          iterating the record keyspace and blake3-hashing each stored value. Each is run \
          twice right after opening the store (1st pass: sled's cache empty, OS page cache \
          warm; 2nd pass: warm); ratios pair equal passes. Also shown: the same scan + \
