@@ -1,5 +1,6 @@
-//! The demo: a ledger filled by concurrent appenders, then checkpointed,
-//! proven and verified, with a summary of what an auditor would check.
+//! The demo: a ledger whose subjects' personal data is sealed under keys of
+//! their own, filled by concurrent appenders, then one subject is erased by
+//! crypto-shredding, and the whole log is checkpointed, proven and verified.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,21 +9,34 @@ use std::time::Instant;
 use anyhow::Context;
 use ledger_core::merkle::{leaf_hash, verify_inclusion};
 use ledger_core::{checkpoint, Event, Ledger, LedgerOptions, SubjectId};
+use ledger_vault::{ErasureRequest, ErasureStatus, Vault, VaultOptions};
 
-const EVENT_TYPES: &[&str] = &[
-    "record.created",
-    "record.read",
-    "record.updated",
-    "record.shared",
-    "record.exported",
+/// Synthetic activity: (event type, actor) pairs the demo cycles through.
+const ACTIVITY: &[(&str, &str)] = &[
+    ("contact.collected", "svc:crm"),
+    ("ticket.opened", "svc:helpdesk"),
+    ("ticket.note_added", "svc:helpdesk"),
+    ("data.accessed", "role:support"),
+    ("newsletter.sent", "svc:mailing"),
 ];
 
 pub(crate) fn run(dir: &Path, events: u64, tasks: u64) -> anyhow::Result<ExitCode> {
     let tasks = tasks.max(1);
     let ledger = Ledger::open(dir, LedgerOptions::default())
         .with_context(|| format!("opening ledger at {}", dir.display()))?;
+    let vault = Vault::open(ledger.clone(), VaultOptions::default())
+        .context("opening the key store (key-encryption keys live beside the ledger directory)")?;
     let start_size = ledger.len();
-    let subjects: Vec<SubjectId> = (0..100).map(|_| SubjectId::random()).collect();
+
+    // 100 subjects with synthetic (not real) addresses; the ledger keeps
+    // only a keyed blind index of each, never the address in clear.
+    let run_tag = SubjectId::random().to_string();
+    let emails: Vec<String> = (0..100)
+        .map(|i| format!("customer-{i}.{}@example.test", &run_tag[..8]))
+        .collect();
+    let subjects: Vec<SubjectId> = vault
+        .create_subjects(&emails.iter().map(|e| Some(e.as_str())).collect::<Vec<_>>())
+        .context("creating subjects")?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -31,15 +45,22 @@ pub(crate) fn run(dir: &Path, events: u64, tasks: u64) -> anyhow::Result<ExitCod
     runtime.block_on(async {
         let mut handles = Vec::new();
         for task in 0..tasks {
-            let ledger = ledger.clone();
+            let vault = vault.clone();
             let subjects = subjects.clone();
+            let emails = emails.clone();
             handles.push(tokio::spawn(async move {
                 let mut n = task;
                 while n < events {
-                    let event = Event::new(EVENT_TYPES[(n % 5) as usize], format!("svc-{task}"))
-                        .with_subject(subjects[(n % 100) as usize])
-                        .with_payload(opaque_payload(n));
-                    ledger.append(event).await?;
+                    let (event_type, actor) = ACTIVITY[(n % 5) as usize];
+                    let who = (n % 100) as usize;
+                    let personal = format!(
+                        "{{\"n\":{n},\"email\":\"{}\",\"note\":\"synthetic demo text {n}\"}}",
+                        emails[who]
+                    );
+                    let event = Event::new(event_type, actor)
+                        .with_subject(subjects[who])
+                        .with_payload(personal.into_bytes());
+                    vault.append_sealed(event).await?;
                     n += tasks;
                 }
                 anyhow::Ok(())
@@ -51,8 +72,35 @@ pub(crate) fn run(dir: &Path, events: u64, tasks: u64) -> anyhow::Result<ExitCod
         anyhow::Ok(())
     })?;
     let append_secs = started.elapsed().as_secs_f64();
+    let appended = ledger.len() - start_size;
 
-    let checkpoint = ledger.checkpoint_blocking()?;
+    // Erase one subject, found by email, as a DPO would on an Art. 17 request.
+    let target_email = &emails[7];
+    let target = vault
+        .find_by_email(target_email)?
+        .context("the blind index lost a subject")?;
+    let erase_started = Instant::now();
+    let receipt = vault.erase_subject(
+        target,
+        &ErasureRequest {
+            reason: "gdpr-art17-1a".into(),
+            request_ref: "DSR-DEMO-0001".into(),
+            operator: "op:dpo-demo".into(),
+        },
+    )?;
+    let erase_ms = erase_started.elapsed().as_secs_f64() * 1e3;
+    let target_seqs = ledger.subject_seqs(&target)?;
+    let erased_reads = target_seqs
+        .iter()
+        .filter(|&&seq| matches!(vault.read(seq), Ok((_, p)) if p.is_erased()))
+        .count();
+    let other_seq = ledger.subject_seqs(&subjects[8])?.first().copied();
+    let other_readable = match other_seq {
+        Some(seq) => vault.read(seq)?.1.plain().is_some(),
+        None => false,
+    };
+
+    let checkpoint = runtime.block_on(ledger.checkpoint())?;
     let size = checkpoint.checkpoint.tree_size;
     let probe = size / 2;
     let proof = ledger.inclusion_proof(probe, size)?;
@@ -68,16 +116,30 @@ pub(crate) fn run(dir: &Path, events: u64, tasks: u64) -> anyhow::Result<ExitCod
     println!("ledger        {}", dir.display());
     println!("origin        {}", ledger.origin());
     println!(
-        "appended      {} events from {tasks} concurrent tasks in {append_secs:.2} s ({:.0} events/s, each durable before acknowledged)",
-        size - start_size,
-        (size - start_size) as f64 / append_secs.max(1e-9)
+        "appended      {appended} sealed events for 100 subjects from {tasks} concurrent tasks in {append_secs:.2} s ({:.0} events/s, each durable before acknowledged)",
+        appended as f64 / append_secs.max(1e-9)
     );
-    println!("log size      {size} records");
     println!(
-        "subject       {} has {} records (from the subject index)",
-        subjects[0],
-        ledger.subject_seqs(&subjects[0])?.len()
+        "erased        subject {target} (found by its email through the blind index) in {erase_ms:.1} ms: {}",
+        match receipt.status {
+            ErasureStatus::Complete { .. } => "key destroyed, KEK rotated, certificate issued",
+            _ => "pending completion by the next KEK rotation",
+        }
     );
+    println!(
+        "              its {erased_reads} sealed records now read as Erased (its {} erasure records stay in clear, with no personal data); other subjects still decrypt: {other_readable}",
+        target_seqs.len() - erased_reads
+    );
+    if let Some(cert) = vault.certificate(&target)? {
+        println!(
+            "certificate   {} of key {} v{}, KEK v{} destroyed, verification: {}",
+            cert.method,
+            cert.key_id,
+            cert.key_version,
+            cert.kek_version_destroyed,
+            cert.verification.result
+        );
+    }
     println!(
         "proof         record {probe} is included under the signed root ({} hashes)",
         proof.path.len()
@@ -86,8 +148,11 @@ pub(crate) fn run(dir: &Path, events: u64, tasks: u64) -> anyhow::Result<ExitCod
     match report {
         Ok(report) => {
             println!(
-                "verify        OK: {} records, {} Merkle nodes, {} signed checkpoints in {verify_secs:.2} s",
-                report.size, report.nodes_checked, report.checkpoints_checked
+                "verify        OK: {} records, {} Merkle nodes, {} signed checkpoints, {} index entries in {verify_secs:.2} s (after the erasure: the chain hashes ciphertext)",
+                report.size,
+                report.nodes_checked,
+                report.checkpoints_checked,
+                report.index_entries_checked
             );
             println!(
                 "public key    {}",
@@ -100,22 +165,6 @@ pub(crate) fn run(dir: &Path, events: u64, tasks: u64) -> anyhow::Result<ExitCod
             Ok(ExitCode::from(1))
         }
     }
-}
-
-/// Stand-in for an encrypted payload: bytes that carry no meaning in clear.
-fn opaque_payload(n: u64) -> Vec<u8> {
-    blake3_like(n).to_vec()
-}
-
-fn blake3_like(n: u64) -> [u8; 48] {
-    let mut out = [0u8; 48];
-    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
-    for chunk in out.chunks_mut(8) {
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-        chunk.copy_from_slice(&x.to_le_bytes());
-    }
-    out
 }
 
 fn indent(text: &str) -> String {
