@@ -6,5 +6,6 @@ mod crash;
 mod durability;
 mod faults;
 mod fixture;
+mod logs;
 mod reopen;
 mod tamper;
