@@ -177,7 +177,7 @@ proptest! {
         for p in &payloads {
             let r = vault.append_sealed_blocking(sealed(s, p)).unwrap();
             let (stored, payload) = vault.read(r.seq).unwrap();
-            prop_assert_eq!(stored.record.payload.len(), p.len() + ledger_vault::seal::SEAL_OVERHEAD);
+            prop_assert_eq!(stored.record.payload.len(), p.len() + ledger_vault::seal::PAYLOAD_OVERHEAD);
             prop_assert_eq!(payload.plain().unwrap(), &p[..]);
         }
     }
