@@ -9,15 +9,40 @@ use std::time::Instant;
 use anyhow::Context;
 use ledger_core::merkle::{leaf_hash, verify_inclusion};
 use ledger_core::{checkpoint, Event, Ledger, LedgerOptions, SubjectId};
-use ledger_vault::{ErasureRequest, ErasureStatus, Vault, VaultOptions};
+use ledger_vault::{seal, AuditMetadata, ErasureRequest, ErasureStatus, Vault, VaultOptions};
 
-/// Synthetic activity: (event type, actor) pairs the demo cycles through.
-const ACTIVITY: &[(&str, &str)] = &[
-    ("contact.collected", "svc:crm"),
-    ("ticket.opened", "svc:helpdesk"),
-    ("ticket.note_added", "svc:helpdesk"),
-    ("data.accessed", "role:support"),
-    ("newsletter.sent", "svc:mailing"),
+/// Synthetic activity the demo cycles through: event type, actor, and the
+/// clear audit metadata codes (purpose, lawful basis, actor role).
+const ACTIVITY: &[(&str, &str, &str, &str, &str)] = &[
+    ("contact.collected", "svc:crm", "support", "art6-1b", "crm"),
+    (
+        "ticket.opened",
+        "svc:helpdesk",
+        "support",
+        "art6-1b",
+        "helpdesk",
+    ),
+    (
+        "ticket.note_added",
+        "svc:helpdesk",
+        "support",
+        "art6-1b",
+        "helpdesk",
+    ),
+    (
+        "data.accessed",
+        "role:support",
+        "support",
+        "art6-1b",
+        "support-agent",
+    ),
+    (
+        "newsletter.sent",
+        "svc:mailing",
+        "marketing",
+        "art6-1a",
+        "mailing",
+    ),
 ];
 
 pub(crate) fn run(dir: &Path, events: u64, tasks: u64) -> anyhow::Result<ExitCode> {
@@ -51,7 +76,7 @@ pub(crate) fn run(dir: &Path, events: u64, tasks: u64) -> anyhow::Result<ExitCod
             handles.push(tokio::spawn(async move {
                 let mut n = task;
                 while n < events {
-                    let (event_type, actor) = ACTIVITY[(n % 5) as usize];
+                    let (event_type, actor, purpose, basis, role) = ACTIVITY[(n % 5) as usize];
                     let who = (n % 100) as usize;
                     let personal = format!(
                         "{{\"n\":{n},\"email\":\"{}\",\"note\":\"synthetic demo text {n}\"}}",
@@ -60,7 +85,11 @@ pub(crate) fn run(dir: &Path, events: u64, tasks: u64) -> anyhow::Result<ExitCod
                     let event = Event::new(event_type, actor)
                         .with_subject(subjects[who])
                         .with_payload(personal.into_bytes());
-                    vault.append_sealed(event).await?;
+                    let metadata = AuditMetadata::new()
+                        .with_purpose(purpose)
+                        .with_lawful_basis(basis)
+                        .with_actor_role(role);
+                    vault.append_sealed_with_metadata(event, &metadata).await?;
                     n += tasks;
                 }
                 anyhow::Ok(())
@@ -94,6 +123,11 @@ pub(crate) fn run(dir: &Path, events: u64, tasks: u64) -> anyhow::Result<ExitCod
         .iter()
         .filter(|&&seq| matches!(vault.read(seq), Ok((_, p)) if p.is_erased()))
         .count();
+    // What an auditor without keys still reads of an erased record.
+    let erased_metadata = match target_seqs.first() {
+        Some(&seq) => seal::audit_metadata(&ledger.get(seq)?.record.payload)?,
+        None => None,
+    };
     let other_seq = ledger.subject_seqs(&subjects[8])?.first().copied();
     let other_readable = match other_seq {
         Some(seq) => vault.read(seq)?.1.plain().is_some(),
@@ -130,6 +164,14 @@ pub(crate) fn run(dir: &Path, events: u64, tasks: u64) -> anyhow::Result<ExitCod
         "              its {erased_reads} sealed records now read as Erased (its {} erasure records stay in clear, with no personal data); other subjects still decrypt: {other_readable}",
         target_seqs.len() - erased_reads
     );
+    if let Some(m) = erased_metadata {
+        println!(
+            "              their clear audit metadata is still readable without keys, e.g. purpose {}, lawful basis {}, actor role {}",
+            m.purpose.as_deref().unwrap_or("-"),
+            m.lawful_basis.as_deref().unwrap_or("-"),
+            m.actor_role.as_deref().unwrap_or("-")
+        );
+    }
     if let Some(cert) = vault.certificate(&target)? {
         println!(
             "certificate   {} of key {} v{}, KEK v{} destroyed, verification: {}",

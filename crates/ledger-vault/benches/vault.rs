@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use ledger_core::storage::{SledStorage, Storage, WriteBatch};
 use ledger_core::{Event, KeyRef, Ledger, LedgerOptions, SubjectId};
-use ledger_vault::{seal, ErasureRequest, KekSource, Vault, VaultOptions};
+use ledger_vault::{seal, AuditMetadata, ErasureRequest, KekSource, Vault, VaultOptions};
 
 const TASKS: usize = 32;
 const PAYLOAD: usize = 256;
@@ -134,22 +134,32 @@ fn main() {
     };
     // CPU cost of sealing alone, per event.
     let key = seal::SecretKey::random();
-    let ad = seal::payload_ad(
-        &[1; 16],
-        &SubjectId::random(),
-        &KeyRef {
-            key_id: [2; 16],
-            version: 1,
-        },
-    );
+    let key_ref = KeyRef {
+        key_id: [2; 16],
+        version: 1,
+    };
+    let subject = SubjectId::random();
+    let metadata = AuditMetadata::new()
+        .with_purpose("support")
+        .with_lawful_basis("art6-1b");
     let data = vec![7u8; PAYLOAD];
     let t = Instant::now();
     for _ in 0..100_000 {
-        std::hint::black_box(seal::seal(&key, &ad, std::hint::black_box(&data)));
+        std::hint::black_box(
+            seal::seal_payload(
+                &key,
+                &[1; 16],
+                &subject,
+                &key_ref,
+                &metadata,
+                std::hint::black_box(&data),
+            )
+            .unwrap(),
+        );
     }
     let seal_cost = t.elapsed() / 100_000;
     println!(
-        "append, {events} events x {PAYLOAD} B, {TASKS} tasks, 1000 subjects, {pairs} alternating pairs:\n  plain  median {:>7.0} ev/s  runs {plain:.0?}\n  sealed median {:>7.0} ev/s  runs {sealed:.0?}\n  ratio sealed/plain per pair {ratios:.3?}, median {:.3}\n  baseline: seal() alone {seal_cost:?} per {PAYLOAD} B payload",
+        "append, {events} events x {PAYLOAD} B, {TASKS} tasks, 1000 subjects, {pairs} alternating pairs:\n  plain  median {:>7.0} ev/s  runs {plain:.0?}\n  sealed median {:>7.0} ev/s  runs {sealed:.0?}\n  ratio sealed/plain per pair {ratios:.3?}, median {:.3}\n  baseline: seal_payload() alone {seal_cost:?} per {PAYLOAD} B payload (with purpose/lawful-basis metadata)",
         med(&plain),
         med(&sealed),
         med(&ratios)

@@ -179,6 +179,68 @@ pub enum CreateSubjectError {
     Store(#[from] StoreError),
 }
 
+/// Audit metadata was refused (on append) or could not be read.
+///
+/// Names fields and positions, never values: a value that fails the check
+/// may be anything, personal data included.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditMetadataError {
+    /// A named field is not a code (1..=128 bytes of printable ASCII).
+    #[error("audit metadata {field} must be 1..=128 bytes of printable ASCII (a code, never personal data)")]
+    NotACode {
+        /// Which field.
+        field: &'static str,
+    },
+    /// An `extra` key or value is not a code.
+    #[error("audit metadata extra entry {index}: the {part} must be 1..=128 bytes of printable ASCII (a code, never personal data)")]
+    NotACodeInExtra {
+        /// Position of the entry in key order.
+        index: usize,
+        /// `"key"` or `"value"`.
+        part: &'static str,
+    },
+    /// Too many `extra` entries.
+    #[error("audit metadata has {count} extra entries, at most {max} are allowed")]
+    TooManyEntries {
+        /// Entries given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The encoded metadata section is larger than allowed.
+    #[error("audit metadata of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Stored metadata is not the JSON object this version writes.
+    #[error("stored audit metadata is not valid (line {line}, column {column})")]
+    NotJson {
+        /// Line of the error (1-based; 0 if unknown).
+        line: usize,
+        /// Column of the error (1-based; 0 if unknown).
+        column: usize,
+    },
+    /// Stored metadata decodes, but is not in its canonical encoding.
+    #[error("stored audit metadata is not canonically encoded")]
+    NotCanonical,
+    /// The sealed payload is too short for its header or its declared metadata.
+    #[error("sealed payload of {len} bytes is truncated")]
+    Truncated {
+        /// Its length.
+        len: usize,
+    },
+    /// The sealed payload starts with an unknown version byte.
+    #[error("sealed payload format {format} unknown")]
+    UnknownFormat {
+        /// The byte found.
+        format: u8,
+    },
+}
+
 /// A sealed append was refused or failed; nothing was acknowledged.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -207,13 +269,18 @@ pub enum SealError {
     /// The key store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The audit metadata was refused.
+    #[error(transparent)]
+    Metadata(#[from] AuditMetadataError),
     /// The ledger refused or failed the append.
     #[error(transparent)]
     Append(#[from] AppendError),
 }
 
-/// A payload could not be opened. Never returned for an erased subject:
-/// that is [`crate::Payload::Erased`].
+/// A payload could not be opened. Never returned for an intact payload of
+/// an erased subject: that is [`crate::Payload::Erased`] (only a payload
+/// whose clear header or metadata is damaged, which the chain also reports,
+/// is an error then).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenPayloadError {
@@ -269,6 +336,15 @@ pub enum OpenPayloadError {
         seq: u64,
         /// Its length.
         len: usize,
+    },
+    /// The clear audit-metadata section is damaged.
+    #[error("record {seq}: {source}")]
+    Metadata {
+        /// The record.
+        seq: u64,
+        /// What is wrong.
+        #[source]
+        source: AuditMetadataError,
     },
     /// The subject's key did not unwrap.
     #[error(transparent)]

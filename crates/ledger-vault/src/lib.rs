@@ -14,10 +14,15 @@
 //!   log, backups, copies) is undecryptable. Each completed erasure gets a
 //!   key-destruction [`Certificate`] whose hash is recorded in the log.
 //! - [`Vault::find_by_email`] uses a keyed blind index.
+//! - Sealed payloads carry clear [`AuditMetadata`] (purpose, lawful basis,
+//!   recipient, actor role: codes, never personal data), bound to the
+//!   ciphertext and readable without keys, also after erasure
+//!   ([`seal::audit_metadata`]).
 //!
 //! `docs/ERASURE.md` states what this guarantees and what it does not;
 //! `docs/FORMAT.md` §9 gives every byte.
 
+pub mod audit;
 pub mod blind;
 mod erase;
 pub mod error;
@@ -28,12 +33,13 @@ pub mod seal;
 pub mod store;
 mod vault;
 
+pub use audit::AuditMetadata;
 pub use erase::{
     ErasedEventPayload, ErasureReceipt, ErasureRequest, ErasureStatus, SUBJECT_ERASED_EVENT,
 };
 pub use error::{
-    CreateSubjectError, EraseError, KekError, KeyError, OpenPayloadError, RotateError, SealError,
-    StoreError, VaultError, VaultOpenError,
+    AuditMetadataError, CreateSubjectError, EraseError, KekError, KeyError, OpenPayloadError,
+    RotateError, SealError, StoreError, VaultError, VaultOpenError,
 };
 pub use kek::{DirKekProvider, EnvKekProvider, Kek, KekProvider};
 pub use options::{KekSource, VaultOptions};

@@ -6,6 +6,11 @@
 //! data starts with a domain-separation tag and binds the ciphertext to the
 //! ledger, the subject and the exact key version, so a ciphertext moved to
 //! another subject, key version or ledger fails to open.
+//!
+//! A sealed payload also carries a clear audit-metadata section
+//! ([`AuditMetadata`]) that the associated data binds too: anyone can read
+//! it without keys ([`audit_metadata`]), also after erasure, but it cannot
+//! be altered or moved to another ciphertext without opening failing.
 
 use std::fmt;
 
@@ -15,17 +20,27 @@ use ledger_core::{KeyRef, SubjectId};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
+pub use crate::audit::{AuditMetadata, MAX_METADATA_LEN};
+use crate::error::AuditMetadataError;
+
 /// Version byte that starts every sealed payload this code writes.
-pub const SEALED_FORMAT: u8 = 1;
+pub const PAYLOAD_FORMAT: u8 = 2;
+/// Version byte that starts a sealed key (the AEAD part of a wrapped key).
+pub const KEY_SEAL_FORMAT: u8 = 1;
 /// Nonce length of XChaCha20-Poly1305.
 pub const NONCE_LEN: usize = 24;
 /// Poly1305 tag length.
 pub const TAG_LEN: usize = 16;
-/// Bytes a sealed payload adds to its plaintext: version, nonce, tag.
-pub const SEAL_OVERHEAD: usize = 1 + NONCE_LEN + TAG_LEN;
+/// Clear header of a sealed payload before its metadata: version, `u32le` metadata length.
+pub const PAYLOAD_HEADER_LEN: usize = 1 + 4;
+/// Bytes a sealed payload adds to its plaintext besides the metadata:
+/// header, nonce, tag.
+pub const PAYLOAD_OVERHEAD: usize = PAYLOAD_HEADER_LEN + NONCE_LEN + TAG_LEN;
+/// Bytes a sealed key adds to the key: version, nonce, tag.
+pub const KEY_SEAL_OVERHEAD: usize = 1 + NONCE_LEN + TAG_LEN;
 
 /// Domain tag of a payload's associated data.
-pub const PAYLOAD_AD_TAG: &[u8] = b"ledger-vault/payload/v1\0";
+pub const PAYLOAD_AD_TAG: &[u8] = b"ledger-vault/payload/v2\0";
 /// Domain tag of a wrapped DEK's associated data.
 pub const DEK_WRAP_AD_TAG: &[u8] = b"ledger-vault/dek-wrap/v1\0";
 /// Domain tag of the wrapped blind-index key's associated data.
@@ -73,16 +88,23 @@ pub struct Dek {
     pub key: SecretKey,
 }
 
-/// Associated data of a sealed payload:
-/// `PAYLOAD_AD_TAG || ledger_id (16) || subject (16) || key_id (16) || u32be(version) || u8(SEALED_FORMAT)`.
-pub fn payload_ad(ledger_id: &[u8; 16], subject: &SubjectId, key_ref: &KeyRef) -> Vec<u8> {
-    let mut ad = Vec::with_capacity(PAYLOAD_AD_TAG.len() + 53);
+/// Associated data of a sealed payload: `PAYLOAD_AD_TAG || ledger_id (16)
+/// || subject (16) || key_id (16) || u32be(version) || header`, where
+/// `header` is the payload's clear prefix verbatim: `u8(PAYLOAD_FORMAT) ||
+/// u32le(metadata length) || metadata`.
+pub fn payload_ad(
+    ledger_id: &[u8; 16],
+    subject: &SubjectId,
+    key_ref: &KeyRef,
+    header: &[u8],
+) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(PAYLOAD_AD_TAG.len() + 52 + header.len());
     ad.extend_from_slice(PAYLOAD_AD_TAG);
     ad.extend_from_slice(ledger_id);
     ad.extend_from_slice(subject.as_bytes());
     ad.extend_from_slice(&key_ref.key_id);
     ad.extend_from_slice(&key_ref.version.to_be_bytes());
-    ad.push(SEALED_FORMAT);
+    ad.extend_from_slice(header);
     ad
 }
 
@@ -134,54 +156,141 @@ fn random_nonce() -> [u8; NONCE_LEN] {
     nonce
 }
 
-/// Encrypts `plaintext`: `u8(SEALED_FORMAT) || nonce (24) || ciphertext || tag (16)`.
-pub fn seal(key: &SecretKey, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+/// A sealed payload split at its documented offsets (nothing authenticated yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedParts<'a> {
+    /// The clear prefix bound into the associated data:
+    /// `u8(PAYLOAD_FORMAT) || u32le(metadata length) || metadata`.
+    pub header: &'a [u8],
+    /// The metadata bytes (empty when none were given).
+    pub metadata: &'a [u8],
+    /// The 24-byte nonce.
+    pub nonce: &'a [u8],
+    /// Ciphertext followed by the 16-byte tag.
+    pub body: &'a [u8],
+}
+
+/// Splits a sealed payload, checking its version byte and lengths.
+pub fn split_payload(sealed: &[u8]) -> Result<SealedParts<'_>, OpenFailure> {
+    let truncated = OpenFailure::Truncated { len: sealed.len() };
+    let (&format, rest) = sealed.split_first().ok_or(truncated)?;
+    if format != PAYLOAD_FORMAT {
+        return Err(OpenFailure::UnknownFormat { format });
+    }
+    let len_bytes: [u8; 4] = rest
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(truncated)?;
+    let meta_len = u32::from_le_bytes(len_bytes) as usize;
+    if meta_len > MAX_METADATA_LEN {
+        return Err(OpenFailure::MetadataTooLarge { len: meta_len });
+    }
+    let header_len = PAYLOAD_HEADER_LEN + meta_len;
+    if sealed.len() < header_len + NONCE_LEN + TAG_LEN {
+        return Err(truncated);
+    }
+    let (header, rest) = sealed.split_at(header_len);
+    let (nonce, body) = rest.split_at(NONCE_LEN);
+    Ok(SealedParts {
+        header,
+        metadata: &header[PAYLOAD_HEADER_LEN..],
+        nonce,
+        body,
+    })
+}
+
+/// Seals `plaintext` under a subject's DEK with `metadata` in clear:
+/// `u8(PAYLOAD_FORMAT) || u32le(m) || metadata (m) || nonce (24) || ciphertext || tag (16)`.
+/// Refuses metadata that [`AuditMetadata::encode`] refuses.
+pub fn seal_payload(
+    key: &SecretKey,
+    ledger_id: &[u8; 16],
+    subject: &SubjectId,
+    key_ref: &KeyRef,
+    metadata: &AuditMetadata,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, AuditMetadataError> {
+    let encoded = metadata.encode()?;
+    Ok(seal_payload_encoded(
+        key, ledger_id, subject, key_ref, &encoded, plaintext,
+    ))
+}
+
+/// [`seal_payload`] with metadata already encoded (and so checked) by
+/// [`AuditMetadata::encode`].
+pub(crate) fn seal_payload_encoded(
+    key: &SecretKey,
+    ledger_id: &[u8; 16],
+    subject: &SubjectId,
+    key_ref: &KeyRef,
+    metadata: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(PAYLOAD_OVERHEAD + metadata.len() + plaintext.len());
+    out.push(PAYLOAD_FORMAT);
+    // encode() caps metadata at MAX_METADATA_LEN, far below u32::MAX.
+    out.extend_from_slice(&(metadata.len() as u32).to_le_bytes());
+    out.extend_from_slice(metadata);
+    let ad = payload_ad(ledger_id, subject, key_ref, &out);
     let nonce = random_nonce();
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&encrypt(key, &nonce, &ad, plaintext));
+    out
+}
+
+/// Opens what [`seal_payload`] produced for the same ledger, subject and key.
+pub fn open_payload(
+    key: &SecretKey,
+    ledger_id: &[u8; 16],
+    subject: &SubjectId,
+    key_ref: &KeyRef,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, OpenFailure> {
+    let parts = split_payload(sealed)?;
+    let ad = payload_ad(ledger_id, subject, key_ref, parts.header);
+    decrypt(key, parts.nonce, &ad, parts.body)
+}
+
+/// The clear audit metadata of a sealed payload, read without any key
+/// (so also after the subject's erasure): `None` if it was sealed without
+/// metadata. Structure only: whether the metadata belongs to the
+/// ciphertext is checked by opening it (the associated data binds it) or,
+/// without keys, by verifying the chain, which hashes the whole payload.
+pub fn audit_metadata(sealed: &[u8]) -> Result<Option<AuditMetadata>, AuditMetadataError> {
+    let parts = split_payload(sealed).map_err(|f| match f {
+        OpenFailure::UnknownFormat { format } => AuditMetadataError::UnknownFormat { format },
+        OpenFailure::MetadataTooLarge { len } => AuditMetadataError::TooLarge {
+            len,
+            max: MAX_METADATA_LEN,
+        },
+        // Splitting fails only on the three structural checks.
+        OpenFailure::Truncated { .. } | OpenFailure::Unauthentic => {
+            AuditMetadataError::Truncated { len: sealed.len() }
+        }
+    })?;
+    AuditMetadata::decode(parts.metadata)
+}
+
+fn encrypt(key: &SecretKey, nonce: &[u8; NONCE_LEN], ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     // Encryption with a valid key and in-memory buffers fails only past
     // ~256 GiB per message, far beyond the ledger's 8 MiB payload limit.
-    let body = key
-        .cipher()
+    key.cipher()
         .encrypt(
-            XNonce::from_slice(&nonce),
+            XNonce::from_slice(nonce),
             AeadPayload {
                 msg: plaintext,
                 aad: ad,
             },
         )
-        .unwrap_or_default();
-    let mut out = Vec::with_capacity(1 + NONCE_LEN + body.len());
-    out.push(SEALED_FORMAT);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&body);
-    out
+        .unwrap_or_default()
 }
 
-/// Why sealed bytes did not open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenFailure {
-    /// Shorter than version + nonce + tag.
-    Truncated {
-        /// Length found.
-        len: usize,
-    },
-    /// Unknown version byte.
-    UnknownFormat {
-        /// The byte found.
-        format: u8,
-    },
-    /// Authentication failed: wrong key, wrong associated data, or altered bytes.
-    Unauthentic,
-}
-
-/// Decrypts what [`seal`] produced under the same key and associated data.
-pub fn open(key: &SecretKey, ad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, OpenFailure> {
-    if sealed.len() < SEAL_OVERHEAD {
-        return Err(OpenFailure::Truncated { len: sealed.len() });
-    }
-    if sealed[0] != SEALED_FORMAT {
-        return Err(OpenFailure::UnknownFormat { format: sealed[0] });
-    }
-    let (nonce, body) = sealed[1..].split_at(NONCE_LEN);
+fn decrypt(
+    key: &SecretKey,
+    nonce: &[u8],
+    ad: &[u8],
+    body: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, OpenFailure> {
     key.cipher()
         .decrypt(
             XNonce::from_slice(nonce),
@@ -191,17 +300,67 @@ pub fn open(key: &SecretKey, ad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u
         .map_err(|_| OpenFailure::Unauthentic)
 }
 
-/// Length of a wrapped 32-byte key: version, nonce, 32 bytes, tag.
-pub const WRAPPED_KEY_LEN: usize = SEAL_OVERHEAD + 32;
+/// Why sealed bytes did not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenFailure {
+    /// Shorter than its header, metadata, nonce and tag.
+    Truncated {
+        /// Length found.
+        len: usize,
+    },
+    /// Unknown version byte.
+    UnknownFormat {
+        /// The byte found.
+        format: u8,
+    },
+    /// The declared metadata length exceeds [`MAX_METADATA_LEN`].
+    MetadataTooLarge {
+        /// The declared length.
+        len: usize,
+    },
+    /// Authentication failed: wrong key, wrong associated data, or altered bytes.
+    Unauthentic,
+}
 
-/// Wraps a 32-byte key under a KEK (a [`seal`] of the key bytes).
+/// Seals key bytes: `u8(KEY_SEAL_FORMAT) || nonce (24) || ciphertext || tag (16)`.
+fn seal_key_bytes(key: &SecretKey, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    let nonce = random_nonce();
+    let body = encrypt(key, &nonce, ad, plaintext);
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + body.len());
+    out.push(KEY_SEAL_FORMAT);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Opens what [`seal_key_bytes`] produced.
+fn open_key_bytes(
+    key: &SecretKey,
+    ad: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, OpenFailure> {
+    if sealed.len() < KEY_SEAL_OVERHEAD {
+        return Err(OpenFailure::Truncated { len: sealed.len() });
+    }
+    if sealed[0] != KEY_SEAL_FORMAT {
+        return Err(OpenFailure::UnknownFormat { format: sealed[0] });
+    }
+    let (nonce, body) = sealed[1..].split_at(NONCE_LEN);
+    decrypt(key, nonce, ad, body)
+}
+
+/// Length of a wrapped 32-byte key: version, nonce, 32 bytes, tag.
+pub const WRAPPED_KEY_LEN: usize = KEY_SEAL_OVERHEAD + 32;
+
+/// Wraps a 32-byte key under a KEK.
 pub fn wrap(kek: &SecretKey, ad: &[u8], key: &SecretKey) -> Vec<u8> {
-    seal(kek, ad, key.expose())
+    seal_key_bytes(kek, ad, key.expose())
 }
 
 /// Unwraps what [`wrap`] produced.
 pub fn unwrap(kek: &SecretKey, ad: &[u8], wrapped: &[u8]) -> Result<SecretKey, OpenFailure> {
-    let plain = open(kek, ad, wrapped)?;
+    let plain = open_key_bytes(kek, ad, wrapped)?;
     let bytes: [u8; 32] = plain
         .as_slice()
         .try_into()
@@ -215,6 +374,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const LEDGER: [u8; 16] = [1; 16];
+    const SUBJECT: SubjectId = SubjectId([2; 16]);
+
     fn key_ref(version: u32) -> KeyRef {
         KeyRef {
             key_id: [7; 16],
@@ -222,48 +384,207 @@ mod tests {
         }
     }
 
+    fn meta() -> AuditMetadata {
+        AuditMetadata::new()
+            .with_purpose("support")
+            .with_lawful_basis("art6-1b")
+    }
+
     #[test]
     fn associated_data_layout() {
-        let ad = payload_ad(&[1; 16], &SubjectId([2; 16]), &key_ref(3));
-        let mut expected = PAYLOAD_AD_TAG.to_vec();
+        let ad = payload_ad(
+            &LEDGER,
+            &SUBJECT,
+            &key_ref(3),
+            &[2, 3, 0, 0, 0, b'a', b'b', b'c'],
+        );
+        let mut expected = b"ledger-vault/payload/v2\0".to_vec();
         expected.extend_from_slice(&[1; 16]);
         expected.extend_from_slice(&[2; 16]);
         expected.extend_from_slice(&[7; 16]);
         expected.extend_from_slice(&[0, 0, 0, 3]);
-        expected.push(1);
+        expected.extend_from_slice(&[2, 3, 0, 0, 0, b'a', b'b', b'c']);
         assert_eq!(ad, expected);
-        let wad = dek_wrap_ad(&[1; 16], &SubjectId([2; 16]), &key_ref(3), 9);
+        let wad = dek_wrap_ad(&LEDGER, &SUBJECT, &key_ref(3), 9);
         assert_eq!(&wad[..DEK_WRAP_AD_TAG.len()], DEK_WRAP_AD_TAG);
         assert_eq!(&wad[wad.len() - 8..], &[0, 0, 0, 3, 0, 0, 0, 9]);
+    }
+
+    /// The layout of FORMAT.md §9.1, rebuilt by hand and opened with the raw
+    /// AEAD, not through this module's reader.
+    #[test]
+    fn payload_layout_is_pinned() {
+        let key = SecretKey::random();
+        let sealed = seal_payload(&key, &LEDGER, &SUBJECT, &key_ref(1), &meta(), b"hello").unwrap();
+        let json = br#"{"purpose":"support","lawful_basis":"art6-1b"}"#;
+        let m = json.len();
+        assert_eq!(sealed.len(), 1 + 4 + m + 24 + 5 + 16);
+        assert_eq!(sealed.len(), PAYLOAD_OVERHEAD + m + 5);
+        assert_eq!(sealed[0], 0x02);
+        assert_eq!(&sealed[1..5], &(m as u32).to_le_bytes());
+        assert_eq!(&sealed[5..5 + m], json);
+        let nonce = &sealed[5 + m..5 + m + 24];
+        let body = &sealed[5 + m + 24..];
+        let mut ad = b"ledger-vault/payload/v2\0".to_vec();
+        ad.extend_from_slice(&LEDGER);
+        ad.extend_from_slice(SUBJECT.as_bytes());
+        ad.extend_from_slice(&[7; 16]);
+        ad.extend_from_slice(&1u32.to_be_bytes());
+        ad.extend_from_slice(&sealed[..5 + m]);
+        let raw = XChaCha20Poly1305::new(Key::from_slice(key.expose()))
+            .decrypt(
+                XNonce::from_slice(nonce),
+                AeadPayload {
+                    msg: body,
+                    aad: &ad,
+                },
+            )
+            .unwrap();
+        assert_eq!(raw, b"hello");
+        assert_eq!(audit_metadata(&sealed).unwrap(), Some(meta()));
+
+        // Without metadata: a zero length and nothing else in clear.
+        let bare = seal_payload(
+            &key,
+            &LEDGER,
+            &SUBJECT,
+            &key_ref(1),
+            &AuditMetadata::new(),
+            b"hi",
+        )
+        .unwrap();
+        assert_eq!(bare.len(), PAYLOAD_OVERHEAD + 2);
+        assert_eq!(&bare[..5], &[2, 0, 0, 0, 0]);
+        assert_eq!(audit_metadata(&bare).unwrap(), None);
+        assert_eq!(
+            &open_payload(&key, &LEDGER, &SUBJECT, &key_ref(1), &bare).unwrap()[..],
+            b"hi"
+        );
     }
 
     #[test]
     fn layout_and_failures() {
         let key = SecretKey::random();
-        let ad = payload_ad(&[1; 16], &SubjectId([2; 16]), &key_ref(1));
-        let sealed = seal(&key, &ad, b"hello");
-        assert_eq!(sealed.len(), 5 + SEAL_OVERHEAD);
-        assert_eq!(sealed[0], SEALED_FORMAT);
-        assert_eq!(&open(&key, &ad, &sealed).unwrap()[..], b"hello");
-        // Every other subject, version, ledger or key fails.
-        let other_subject = payload_ad(&[1; 16], &SubjectId([3; 16]), &key_ref(1));
-        let other_version = payload_ad(&[1; 16], &SubjectId([2; 16]), &key_ref(2));
-        let other_ledger = payload_ad(&[9; 16], &SubjectId([2; 16]), &key_ref(1));
-        for bad in [other_subject, other_version, other_ledger] {
-            assert_eq!(open(&key, &bad, &sealed), Err(OpenFailure::Unauthentic));
-        }
+        let sealed = seal_payload(&key, &LEDGER, &SUBJECT, &key_ref(1), &meta(), b"hello").unwrap();
+        let open = |subject: &SubjectId, ledger: &[u8; 16], kr: &KeyRef, bytes: &[u8]| {
+            open_payload(&key, ledger, subject, kr, bytes)
+        };
         assert_eq!(
-            open(&SecretKey::random(), &ad, &sealed),
+            &open(&SUBJECT, &LEDGER, &key_ref(1), &sealed).unwrap()[..],
+            b"hello"
+        );
+        // Every other subject, version, ledger or key fails.
+        assert_eq!(
+            open(&SubjectId([3; 16]), &LEDGER, &key_ref(1), &sealed),
             Err(OpenFailure::Unauthentic)
         );
+        assert_eq!(
+            open(&SUBJECT, &LEDGER, &key_ref(2), &sealed),
+            Err(OpenFailure::Unauthentic)
+        );
+        assert_eq!(
+            open(&SUBJECT, &[9; 16], &key_ref(1), &sealed),
+            Err(OpenFailure::Unauthentic)
+        );
+        assert_eq!(
+            open_payload(
+                &SecretKey::random(),
+                &LEDGER,
+                &SUBJECT,
+                &key_ref(1),
+                &sealed
+            ),
+            Err(OpenFailure::Unauthentic)
+        );
+        // Any flipped bit, in the clear metadata too, is detected.
         for i in 0..sealed.len() {
             let mut t = sealed.clone();
             t[i] ^= 0x01;
-            assert!(open(&key, &ad, &t).is_err(), "flip at byte {i} undetected");
+            assert!(
+                open(&SUBJECT, &LEDGER, &key_ref(1), &t).is_err(),
+                "flip at byte {i} undetected"
+            );
         }
+        // Metadata swapped in from another payload does not open either.
+        let other = seal_payload(
+            &key,
+            &LEDGER,
+            &SUBJECT,
+            &key_ref(1),
+            &AuditMetadata::new()
+                .with_purpose("billing")
+                .with_lawful_basis("art6-1c"),
+            b"hello",
+        )
+        .unwrap();
+        let m = sealed.len() - PAYLOAD_OVERHEAD - 5;
+        let n = other.len() - PAYLOAD_OVERHEAD - 5;
+        let mut spliced = other[..5 + n].to_vec();
+        spliced.extend_from_slice(&sealed[5 + m..]);
         assert_eq!(
-            open(&key, &ad, &sealed[..10]),
+            audit_metadata(&spliced)
+                .unwrap()
+                .unwrap()
+                .purpose
+                .as_deref(),
+            Some("billing")
+        );
+        assert_eq!(
+            open(&SUBJECT, &LEDGER, &key_ref(1), &spliced),
+            Err(OpenFailure::Unauthentic)
+        );
+        // Structural damage.
+        assert_eq!(
+            open(&SUBJECT, &LEDGER, &key_ref(1), &sealed[..10]),
             Err(OpenFailure::Truncated { len: 10 })
+        );
+        let mut long = sealed.clone();
+        long[1..5].copy_from_slice(&(sealed.len() as u32).to_le_bytes());
+        assert_eq!(
+            open(&SUBJECT, &LEDGER, &key_ref(1), &long),
+            Err(OpenFailure::Truncated { len: sealed.len() })
+        );
+        assert_eq!(
+            audit_metadata(&long),
+            Err(AuditMetadataError::Truncated { len: sealed.len() })
+        );
+        let mut huge = sealed.clone();
+        huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            open(&SUBJECT, &LEDGER, &key_ref(1), &huge),
+            Err(OpenFailure::MetadataTooLarge {
+                len: u32::MAX as usize
+            })
+        );
+        assert!(matches!(
+            audit_metadata(&huge),
+            Err(AuditMetadataError::TooLarge { .. })
+        ));
+        let mut v1 = sealed.clone();
+        v1[0] = 1;
+        assert_eq!(
+            open(&SUBJECT, &LEDGER, &key_ref(1), &v1),
+            Err(OpenFailure::UnknownFormat { format: 1 })
+        );
+        assert_eq!(
+            audit_metadata(&v1),
+            Err(AuditMetadataError::UnknownFormat { format: 1 })
+        );
+        for len in 0..PAYLOAD_OVERHEAD {
+            assert!(audit_metadata(&sealed[..len]).is_err());
+            assert!(open(&SUBJECT, &LEDGER, &key_ref(1), &sealed[..len]).is_err());
+        }
+        // Invalid metadata is refused before anything is sealed.
+        assert_eq!(
+            seal_payload(
+                &key,
+                &LEDGER,
+                &SUBJECT,
+                &key_ref(1),
+                &AuditMetadata::new().with_recipient("jane\ndoe"),
+                b"x"
+            ),
+            Err(AuditMetadataError::NotACode { field: "recipient" })
         );
     }
 
@@ -271,24 +592,55 @@ mod tests {
     fn wrap_round_trip_is_bound_to_kek_version() {
         let kek = SecretKey::random();
         let dek = SecretKey::random();
-        let ad = dek_wrap_ad(&[1; 16], &SubjectId([2; 16]), &key_ref(1), 4);
+        let ad = dek_wrap_ad(&LEDGER, &SUBJECT, &key_ref(1), 4);
         let wrapped = wrap(&kek, &ad, &dek);
         assert_eq!(wrapped.len(), WRAPPED_KEY_LEN);
+        assert_eq!(wrapped[0], KEY_SEAL_FORMAT);
         assert_eq!(unwrap(&kek, &ad, &wrapped).unwrap().expose(), dek.expose());
-        let ad5 = dek_wrap_ad(&[1; 16], &SubjectId([2; 16]), &key_ref(1), 5);
+        let ad5 = dek_wrap_ad(&LEDGER, &SUBJECT, &key_ref(1), 5);
         assert!(unwrap(&kek, &ad5, &wrapped).is_err());
         assert_eq!(format!("{dek:?}"), "SecretKey(<redacted>)");
+    }
+
+    fn code() -> impl Strategy<Value = String> {
+        "[ -~]{1,128}"
+    }
+
+    fn any_metadata() -> impl Strategy<Value = AuditMetadata> {
+        (
+            proptest::option::of(code()),
+            proptest::option::of(code()),
+            proptest::option::of(code()),
+            proptest::option::of(code()),
+            proptest::collection::btree_map(code(), code(), 0..6),
+        )
+            .prop_map(|(purpose, lawful_basis, recipient, actor_role, extra)| {
+                AuditMetadata {
+                    purpose,
+                    lawful_basis,
+                    recipient,
+                    actor_role,
+                    extra,
+                }
+            })
     }
 
     proptest! {
         #[test]
         fn seal_open_round_trip(payload in proptest::collection::vec(any::<u8>(), 0..2048),
-                                subject in any::<[u8; 16]>(), version in any::<u32>()) {
+                                subject in any::<[u8; 16]>(), version in any::<u32>(),
+                                metadata in any_metadata()) {
             let key = SecretKey::random();
-            let ad = payload_ad(&[5; 16], &SubjectId(subject), &key_ref(version));
-            let sealed = seal(&key, &ad, &payload);
-            prop_assert_eq!(sealed.len(), payload.len() + SEAL_OVERHEAD);
-            prop_assert_eq!(&open(&key, &ad, &sealed).unwrap()[..], &payload[..]);
+            let subject = SubjectId(subject);
+            let sealed = seal_payload(&key, &[5; 16], &subject, &key_ref(version), &metadata, &payload).unwrap();
+            let encoded = metadata.encode().unwrap();
+            prop_assert_eq!(sealed.len(), payload.len() + encoded.len() + PAYLOAD_OVERHEAD);
+            prop_assert_eq!(
+                &open_payload(&key, &[5; 16], &subject, &key_ref(version), &sealed).unwrap()[..],
+                &payload[..]
+            );
+            let read = audit_metadata(&sealed).unwrap();
+            prop_assert_eq!(read.unwrap_or_default(), metadata);
         }
     }
 }

@@ -14,9 +14,11 @@ use ledger_core::{Event, KeyRef, Ledger, Receipt, StoredRecord, SubjectId};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
+use crate::audit::AuditMetadata;
 use crate::blind;
 use crate::error::{
-    CreateSubjectError, KekError, KeyError, OpenPayloadError, SealError, StoreError, VaultOpenError,
+    AuditMetadataError, CreateSubjectError, KekError, KeyError, OpenPayloadError, SealError,
+    StoreError, VaultOpenError,
 };
 use crate::kek::{DirKekProvider, EnvKekProvider, Kek, KekProvider};
 use crate::options::{KekSource, VaultOptions};
@@ -28,9 +30,15 @@ const SHARDS: usize = 64;
 
 /// What a record's payload turned out to be.
 pub enum Payload {
-    /// A sealed payload, decrypted. Zeroed when dropped.
-    Plain(Zeroizing<Vec<u8>>),
-    /// A sealed payload of an erased subject: its key no longer exists.
+    /// A sealed payload, decrypted, with its clear audit metadata.
+    Plain {
+        /// The plaintext. Zeroed when dropped.
+        plaintext: Zeroizing<Vec<u8>>,
+        /// The audit metadata it was sealed with, if any.
+        metadata: Option<AuditMetadata>,
+    },
+    /// A sealed payload of an erased subject: its key no longer exists; its
+    /// audit metadata (no personal data) is still readable.
     Erased {
         /// The subject.
         subject: SubjectId,
@@ -38,6 +46,9 @@ pub enum Payload {
         key_ref: KeyRef,
         /// Where the erasure stands.
         erasure: FenceState,
+        /// The audit metadata it was sealed with, if any. Not authenticated
+        /// any more (the key is gone); the chain still protects it.
+        metadata: Option<AuditMetadata>,
     },
     /// A payload stored in clear (no key reference): metadata only.
     Clear(Vec<u8>),
@@ -46,16 +57,28 @@ pub enum Payload {
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Payload::Plain(p) => write!(f, "Plain(<{} bytes redacted>)", p.len()),
+            Payload::Plain {
+                plaintext,
+                metadata,
+            } => f
+                .debug_struct("Plain")
+                .field(
+                    "plaintext",
+                    &format_args!("<{} bytes redacted>", plaintext.len()),
+                )
+                .field("metadata", metadata)
+                .finish(),
             Payload::Erased {
                 subject,
                 key_ref,
                 erasure,
+                metadata,
             } => f
                 .debug_struct("Erased")
                 .field("subject", subject)
                 .field("key_ref", key_ref)
                 .field("erasure", erasure)
+                .field("metadata", metadata)
                 .finish(),
             Payload::Clear(p) => write!(f, "Clear({} bytes)", p.len()),
         }
@@ -66,8 +89,17 @@ impl Payload {
     /// The decrypted bytes, if this is [`Payload::Plain`].
     pub fn plain(&self) -> Option<&[u8]> {
         match self {
-            Payload::Plain(p) => Some(p),
+            Payload::Plain { plaintext, .. } => Some(plaintext),
             _ => None,
+        }
+    }
+
+    /// The clear audit metadata of a sealed payload (plain or erased), if
+    /// it was sealed with any.
+    pub fn audit_metadata(&self) -> Option<&AuditMetadata> {
+        match self {
+            Payload::Plain { metadata, .. } | Payload::Erased { metadata, .. } => metadata.as_ref(),
+            Payload::Clear(_) => None,
         }
     }
 
@@ -359,13 +391,56 @@ impl Vault {
             .and_then(store::subject_from_key))
     }
 
-    /// Appends `event` with its payload sealed under its subject's DEK;
-    /// resolves once durable. The plaintext (`event.payload`) is zeroed.
+    /// Appends `event` with its payload sealed under its subject's DEK and
+    /// no audit metadata; resolves once durable. The plaintext
+    /// (`event.payload`) is zeroed.
     ///
     /// Refused with [`SealError::SubjectErased`] once the subject's erasure
     /// fence exists: an erasure waits for in-flight sealed appends of the
     /// subject, and none starts after it.
-    pub async fn append_sealed(&self, mut event: Event) -> Result<Receipt, SealError> {
+    pub async fn append_sealed(&self, event: Event) -> Result<Receipt, SealError> {
+        self.append_sealed_encoded(event, Vec::new()).await
+    }
+
+    /// Blocking form of [`Vault::append_sealed`].
+    pub fn append_sealed_blocking(&self, event: Event) -> Result<Receipt, SealError> {
+        futures_executor::block_on(self.append_sealed(event))
+    }
+
+    /// [`Vault::append_sealed`] with `metadata` stored in clear beside the
+    /// ciphertext and bound to it (`docs/FORMAT.md` §9.1). Anyone with the
+    /// log can read it, keys or not, also after the subject's erasure: every
+    /// value must be a code, never personal data. Invalid metadata is
+    /// refused with [`SealError::Metadata`] before anything is written.
+    pub async fn append_sealed_with_metadata(
+        &self,
+        mut event: Event,
+        metadata: &AuditMetadata,
+    ) -> Result<Receipt, SealError> {
+        let encoded = match metadata.encode() {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                drop(Zeroizing::new(std::mem::take(&mut event.payload)));
+                return Err(e.into());
+            }
+        };
+        self.append_sealed_encoded(event, encoded).await
+    }
+
+    /// Blocking form of [`Vault::append_sealed_with_metadata`].
+    pub fn append_sealed_with_metadata_blocking(
+        &self,
+        event: Event,
+        metadata: &AuditMetadata,
+    ) -> Result<Receipt, SealError> {
+        futures_executor::block_on(self.append_sealed_with_metadata(event, metadata))
+    }
+
+    async fn append_sealed_encoded(
+        &self,
+        mut event: Event,
+        metadata: Vec<u8>,
+    ) -> Result<Receipt, SealError> {
         let plaintext = Zeroizing::new(std::mem::take(&mut event.payload));
         let subject = event.subject.ok_or(SealError::MissingSubject)?;
         if event.key_ref.is_some() {
@@ -389,21 +464,23 @@ impl Vault {
                 dek
             }
         };
-        let ad = seal::payload_ad(&self.inner.ledger_id, &subject, &dek.key_ref);
-        event.payload = seal::seal(&dek.key, &ad, &plaintext);
+        event.payload = seal::seal_payload_encoded(
+            &dek.key,
+            &self.inner.ledger_id,
+            &subject,
+            &dek.key_ref,
+            &metadata,
+            &plaintext,
+        );
         event.key_ref = Some(dek.key_ref);
         drop(dek);
         Ok(self.inner.ledger.append(event).await?)
     }
 
-    /// Blocking form of [`Vault::append_sealed`].
-    pub fn append_sealed_blocking(&self, event: Event) -> Result<Receipt, SealError> {
-        futures_executor::block_on(self.append_sealed(event))
-    }
-
     /// Opens a record's payload: [`Payload::Plain`] for a sealed payload of a
     /// live subject, [`Payload::Erased`] once the subject was erased,
-    /// [`Payload::Clear`] for a record without a key reference.
+    /// [`Payload::Clear`] for a record without a key reference. The audit
+    /// metadata of a sealed payload comes with the first two.
     pub fn open_payload(&self, stored: &StoredRecord) -> Result<Payload, OpenPayloadError> {
         let record = &stored.record;
         let seq = stored.seq;
@@ -413,11 +490,16 @@ impl Vault {
         let subject = record
             .subject
             .ok_or(OpenPayloadError::MissingSubject { seq })?;
+        let parts =
+            seal::split_payload(&record.payload).map_err(|f| open_error(seq, subject, f))?;
+        let metadata = AuditMetadata::decode(parts.metadata)
+            .map_err(|source| OpenPayloadError::Metadata { seq, source })?;
         if let Some(fence) = store::fence(self.inner.storage.as_ref(), &subject)? {
             return Ok(Payload::Erased {
                 subject,
                 key_ref: record_key,
                 erasure: fence.state,
+                metadata,
             });
         }
         let dek = match self.inner.cached_dek(&subject) {
@@ -437,14 +519,18 @@ impl Vault {
                 stored: dek.key_ref,
             });
         }
-        let ad = seal::payload_ad(&self.inner.ledger_id, &subject, &record_key);
-        match seal::open(&dek.key, &ad, &record.payload) {
-            Ok(plain) => Ok(Payload::Plain(plain)),
-            Err(OpenFailure::Unauthentic) => Err(OpenPayloadError::Tampered { seq, subject }),
-            Err(OpenFailure::UnknownFormat { format }) => {
-                Err(OpenPayloadError::UnknownFormat { seq, format })
-            }
-            Err(OpenFailure::Truncated { len }) => Err(OpenPayloadError::Truncated { seq, len }),
+        match seal::open_payload(
+            &dek.key,
+            &self.inner.ledger_id,
+            &subject,
+            &record_key,
+            &record.payload,
+        ) {
+            Ok(plaintext) => Ok(Payload::Plain {
+                plaintext,
+                metadata,
+            }),
+            Err(f) => Err(open_error(seq, subject, f)),
         }
     }
 
@@ -468,6 +554,21 @@ impl Vault {
     pub fn dek_bytes_for_tests(&self, subject: &SubjectId) -> Option<Zeroizing<[u8; 32]>> {
         let dek = self.inner.load_dek(subject).ok()??;
         Some(Zeroizing::new(*dek.key.expose()))
+    }
+}
+
+fn open_error(seq: u64, subject: SubjectId, failure: OpenFailure) -> OpenPayloadError {
+    match failure {
+        OpenFailure::Unauthentic => OpenPayloadError::Tampered { seq, subject },
+        OpenFailure::UnknownFormat { format } => OpenPayloadError::UnknownFormat { seq, format },
+        OpenFailure::Truncated { len } => OpenPayloadError::Truncated { seq, len },
+        OpenFailure::MetadataTooLarge { len } => OpenPayloadError::Metadata {
+            seq,
+            source: AuditMetadataError::TooLarge {
+                len,
+                max: seal::MAX_METADATA_LEN,
+            },
+        },
     }
 }
 

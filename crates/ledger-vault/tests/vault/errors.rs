@@ -39,11 +39,34 @@ fn tampered_moved_and_wrong_version_payloads_are_typed_errors() {
         vault.open_payload(&tampered),
         Err(OpenPayloadError::Tampered { seq, subject }) if seq == ra.seq && subject == a
     ));
+    // Byte 5 starts the nonce (no metadata here).
     let mut nonce = good.clone();
-    nonce.record.payload[3] ^= 0x80;
+    nonce.record.payload[5 + 3] ^= 0x80;
     assert!(matches!(
         vault.open_payload(&nonce),
         Err(OpenPayloadError::Tampered { .. })
+    ));
+    // Bytes 1..5 are the metadata length: a declared metadata section
+    // beyond the limit or the payload is refused before any decryption.
+    let mut length = good.clone();
+    length.record.payload[3] ^= 0x80;
+    assert!(matches!(
+        vault.open_payload(&length),
+        Err(OpenPayloadError::Metadata {
+            source: ledger_vault::AuditMetadataError::TooLarge { .. },
+            ..
+        })
+    ));
+    let mut length = good.clone();
+    length.record.payload[1] = 200;
+    assert!(matches!(
+        vault.open_payload(&length),
+        Err(OpenPayloadError::Truncated { .. })
+    ));
+    length.record.payload[1] = 1;
+    assert!(matches!(
+        vault.open_payload(&length),
+        Err(OpenPayloadError::Metadata { .. } | OpenPayloadError::Tampered { .. })
     ));
 
     // Moved to subject b, still naming a's key: the key does not match b's.
@@ -177,7 +200,7 @@ proptest! {
         for p in &payloads {
             let r = vault.append_sealed_blocking(sealed(s, p)).unwrap();
             let (stored, payload) = vault.read(r.seq).unwrap();
-            prop_assert_eq!(stored.record.payload.len(), p.len() + ledger_vault::seal::SEAL_OVERHEAD);
+            prop_assert_eq!(stored.record.payload.len(), p.len() + ledger_vault::seal::PAYLOAD_OVERHEAD);
             prop_assert_eq!(payload.plain().unwrap(), &p[..]);
         }
     }

@@ -4,5 +4,6 @@
 mod crash;
 mod errors;
 mod lifecycle;
+mod metadata;
 mod shred;
 mod support;

@@ -5,8 +5,8 @@
 use ledger_core::SubjectId;
 use ledger_vault::store::{self, WrappedKey};
 use ledger_vault::{
-    seal, DirKekProvider, ErasureStatus, KekProvider, KekSource, Payload, SealError, Vault,
-    VaultOptions, ERASURE_CERTIFIED_EVENT, KEK_ROTATED_EVENT, SUBJECT_ERASED_EVENT,
+    seal, AuditMetadata, DirKekProvider, ErasureStatus, KekProvider, KekSource, Payload, SealError,
+    Vault, VaultOptions, ERASURE_CERTIFIED_EVENT, KEK_ROTATED_EVENT, SUBJECT_ERASED_EVENT,
 };
 
 use crate::support::{contains, copy_dir, files_under, open_ledger, request, sealed};
@@ -40,9 +40,16 @@ fn erased_subject_leaves_no_readable_trace() {
         ticket.clone(),
         format!("phone +31 6 {name}"),
     ];
+    // Audit metadata: codes, not personal data, kept in clear on purpose.
+    let metadata = AuditMetadata::new()
+        .with_purpose("support")
+        .with_lawful_basis("art6-1b")
+        .with_actor_role("role:agent")
+        .with_extra("case-type", "licence-issue");
+    let codes: [&str; 4] = ["support", "art6-1b", "role:agent", "licence-issue"];
     for p in &plaintexts {
         vault
-            .append_sealed_blocking(sealed(target, p.as_bytes()))
+            .append_sealed_with_metadata_blocking(sealed(target, p.as_bytes()), &metadata)
             .unwrap();
         vault
             .append_sealed_blocking(sealed(other, format!("other {p}").as_bytes()))
@@ -82,9 +89,18 @@ fn erased_subject_leaves_no_readable_trace() {
         needles.push(s.as_bytes().to_vec());
     }
     needles.push(dek.to_vec());
+    // The metadata codes are not personal data and are not searched for:
+    // no needle is, or contains, one of them.
+    for code in codes {
+        assert!(
+            !needles.iter().any(|n| contains(n, code.as_bytes())),
+            "metadata code {code} must not be a plaintext needle"
+        );
+    }
     let mut files = files_under(&ledger_dir);
     files.extend(files_under(&kek_dir));
     let mut subject_id_seen = false;
+    let mut metadata_seen = false;
     for file in &files {
         let bytes = std::fs::read(file).unwrap();
         for needle in &needles {
@@ -95,9 +111,15 @@ fn erased_subject_leaves_no_readable_trace() {
             );
         }
         subject_id_seen |= contains(&bytes, target.as_bytes());
+        metadata_seen |= contains(&bytes, br#""lawful_basis":"art6-1b""#);
     }
-    // Control: the scan does see what is stored in clear (the pseudonym).
+    // Control: the scan does see what is stored in clear (the pseudonym and
+    // the audit metadata).
     assert!(subject_id_seen, "scanner found not even the subject id");
+    assert!(
+        metadata_seen,
+        "scanner found not even the clear audit metadata"
+    );
 
     // The pre-erasure backup holds the wrapped DEK, but no current KEK opens it.
     {
@@ -141,7 +163,15 @@ fn erased_subject_leaves_no_readable_trace() {
             SUBJECT_ERASED_EVENT | ERASURE_CERTIFIED_EVENT => {
                 assert!(matches!(payload, Payload::Clear(_)))
             }
-            _ => assert!(payload.is_erased(), "seq {seq}: {payload:?}"),
+            _ => {
+                assert!(payload.is_erased(), "seq {seq}: {payload:?}");
+                // Erased, yet its audit metadata reads, with or without keys.
+                assert_eq!(payload.audit_metadata(), Some(&metadata));
+                assert_eq!(
+                    seal::audit_metadata(&stored.record.payload).unwrap(),
+                    Some(metadata.clone())
+                );
+            }
         }
     }
     for (seq, p) in vault
