@@ -441,6 +441,17 @@ pub enum RotateError {
         /// The KEK that opened it.
         kek_version: u32,
     },
+    /// A live key (or the blind-index key, owner all zeros) is still wrapped
+    /// under an older KEK right before destruction: nothing is destroyed.
+    #[error("key of {owner} is wrapped under KEK version {kek_version}, not {new_version}; no KEK destroyed")]
+    NotRewrapped {
+        /// Subject owning the key, or all zeros for the blind-index key.
+        owner: SubjectId,
+        /// The KEK version it is under.
+        kek_version: u32,
+        /// The version every key must be under.
+        new_version: u32,
+    },
     /// The stored rotation state is not something this version can continue from.
     #[error("rotation state is inconsistent: {detail}")]
     Inconsistent {

@@ -6,8 +6,11 @@
 //!
 //! - **re-wrap** (phase 1): record `{old, new, covers}`; create KEK `new`
 //!   (durable); re-wrap every live DEK and the blind-index key not yet under
-//!   `new`; then, in one batch, set `kek_version = new` and phase 2; sync.
-//! - **destroy** (phase 2): append `vault.kek_rotated` (once); destroy every
+//!   `new`; switch the in-memory KEK to `new`; then, in one batch, set
+//!   `kek_version = new` and phase 2; sync.
+//! - **destroy** (phase 2): re-run the re-wrap (a no-op unless a straggler
+//!   appeared); append `vault.kek_rotated` (once); check every key is under
+//!   `new` ([`RotateError::NotRewrapped`] otherwise); destroy every
 //!   KEK version but `new`; for each covered erasure, check its stale wrapped
 //!   DEK opens with no remaining KEK, store a certificate, append
 //!   `vault.erasure_certified` with its hash (once), mark the fence
@@ -226,26 +229,24 @@ impl Vault {
                 "resuming an interrupted KEK rotation"
             );
         }
-        let mut rewrapped = 0;
-        let mut live_keys = None;
         let mut state = state;
-        if state.phase == store::PHASE_REWRAP {
-            let (n, live) = self.rewrap_all(&state)?;
-            rewrapped = n;
-            live_keys = Some(live);
-            state.phase = store::PHASE_DESTROY;
-        } else if state.phase != store::PHASE_DESTROY {
+        if state.phase != store::PHASE_REWRAP && state.phase != store::PHASE_DESTROY {
             return Err(RotateError::Inconsistent {
                 detail: format!("unknown rotation phase {}", state.phase),
             });
         }
-        let new_kek = inner.provider.load(state.new_version)?;
-        *inner
-            .kek
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = new_kek.clone();
+        // Phase 1, and again on a resumed phase 2: re-wrap every key not
+        // under `new` (none, unless something wrapped a key under an older
+        // KEK after the switch) and switch the in-memory KEK with the
+        // durable one. Idempotent; nothing is destroyed before it succeeds.
+        let (rewrapped, live) = self.rewrap_all(&state)?;
+        let live_keys = Some(live);
+        state.phase = store::PHASE_DESTROY;
 
         let event_seq = self.record_rotation(&state, live_keys)?;
+        // Last check before anything is destroyed (the exclusive key lock
+        // is held since the re-wrap, so nothing can have changed).
+        self.check_all_under(state.new_version)?;
         let mut destroyed = Vec::new();
         for v in inner.provider.versions()? {
             if v != state.new_version {
@@ -304,7 +305,10 @@ impl Vault {
         let provider = inner.provider.as_ref();
         let new_kek = match provider.load(state.new_version) {
             Ok(k) => k,
-            Err(KekError::NotFound { .. }) => provider.create(state.new_version)?,
+            // Only phase 1 may create it: in phase 2 keys are already under it.
+            Err(KekError::NotFound { .. }) if state.phase == store::PHASE_REWRAP => {
+                provider.create(state.new_version)?
+            }
             Err(e) => return Err(e.into()),
         };
         let mut keks: HashMap<u32, Kek> = HashMap::new();
@@ -399,6 +403,14 @@ impl Vault {
         }
         let mut next = state.clone();
         next.phase = store::PHASE_DESTROY;
+        // Every key this process creates from now on is wrapped under `new`,
+        // even if the durable switch below fails half-way (the KEK `new` is
+        // durable already): a key under `old` created after the switch would
+        // be lost when phase 2 destroys `old`.
+        *inner
+            .kek
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = new_kek.clone();
         batch.put(
             store::VAULT_META,
             store::META_KEK_VERSION,
@@ -408,6 +420,47 @@ impl Vault {
         storage.write(batch)?;
         storage.sync()?;
         Ok((rewrapped, live))
+    }
+
+    /// Refuses (before any KEK is destroyed) if a live DEK or the blind-index
+    /// key is not wrapped under `new`.
+    fn check_all_under(&self, new: u32) -> Result<(), RotateError> {
+        let storage = self.inner.storage.as_ref();
+        let index_bytes = storage
+            .get(store::VAULT_META, store::META_INDEX_KEY)?
+            .ok_or_else(|| RotateError::Inconsistent {
+                detail: "blind-index key missing".into(),
+            })?;
+        let index = WrappedKey::decode(&index_bytes).ok_or_else(|| StoreError::Damaged {
+            what: "wrapped key",
+            detail: "blind-index key".into(),
+        })?;
+        if index.kek_version != new {
+            return Err(RotateError::NotRewrapped {
+                owner: SubjectId([0; 16]),
+                kek_version: index.kek_version,
+                new_version: new,
+            });
+        }
+        for entry in storage.range(store::KEYS, &[], None) {
+            let (key, value) = entry?;
+            let subject = store::subject_from_key(&key).ok_or_else(|| StoreError::Damaged {
+                what: "key-store key",
+                detail: format!("{} bytes", key.len()),
+            })?;
+            let wrapped = WrappedKey::decode(&value).ok_or_else(|| StoreError::Damaged {
+                what: "wrapped key",
+                detail: format!("subject {subject}"),
+            })?;
+            if wrapped.kek_version != new {
+                return Err(RotateError::NotRewrapped {
+                    owner: subject,
+                    kek_version: wrapped.kek_version,
+                    new_version: new,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Appends `vault.kek_rotated` unless a crashed attempt already did.

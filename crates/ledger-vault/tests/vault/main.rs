@@ -5,5 +5,6 @@ mod crash;
 mod errors;
 mod lifecycle;
 mod metadata;
+mod regress;
 mod shred;
 mod support;

@@ -1,0 +1,130 @@
+//! Regression tests for review findings (each failed before its fix).
+
+use std::sync::{Arc, Mutex};
+
+use ledger_vault::{
+    store, DirKekProvider, Kek, KekError, KekProvider, KekSource, Vault, VaultOptions,
+};
+
+use crate::support::{open_ledger, sealed};
+
+/// A directory provider whose next `load` of one version, or next
+/// `destroy`, can be made to fail once.
+#[derive(Debug)]
+struct Flaky {
+    inner: DirKekProvider,
+    /// `(version, loads to let through first)`.
+    fail_load: Mutex<Option<(u32, u32)>>,
+    fail_destroy: Mutex<bool>,
+}
+
+impl Flaky {
+    fn new(dir: &std::path::Path) -> Arc<Flaky> {
+        Arc::new(Flaky {
+            inner: DirKekProvider::open(dir).unwrap(),
+            fail_load: Mutex::new(None),
+            fail_destroy: Mutex::new(false),
+        })
+    }
+}
+
+impl KekProvider for Flaky {
+    fn versions(&self) -> Result<Vec<u32>, KekError> {
+        self.inner.versions()
+    }
+    fn load(&self, v: u32) -> Result<Kek, KekError> {
+        let mut g = self.fail_load.lock().unwrap();
+        if let Some((ver, n)) = *g {
+            if ver == v {
+                if n == 0 {
+                    *g = None;
+                    return Err(KekError::Unsupported {
+                        op: "load (injected)",
+                    });
+                }
+                *g = Some((ver, n - 1));
+            }
+        }
+        drop(g);
+        self.inner.load(v)
+    }
+    fn create(&self, v: u32) -> Result<Kek, KekError> {
+        self.inner.create(v)
+    }
+    fn destroy(&self, v: u32) -> Result<(), KekError> {
+        if std::mem::take(&mut *self.fail_destroy.lock().unwrap()) {
+            return Err(KekError::Unsupported {
+                op: "destroy (injected)",
+            });
+        }
+        self.inner.destroy(v)
+    }
+    fn describe(&self) -> String {
+        "flaky".into()
+    }
+}
+
+fn flaky_vault(dir: &std::path::Path, flaky: &Arc<Flaky>) -> Vault {
+    let provider: Arc<dyn KekProvider> = flaky.clone();
+    Vault::open(
+        open_ledger(&dir.join("ledger")),
+        VaultOptions {
+            kek_source: KekSource::Provider(provider),
+            rotate_after_erasure: None,
+            ..VaultOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+/// H1: a transient provider error right after phase 1 must not leave the
+/// in-memory KEK at the old version (a subject created then would be
+/// wrapped under the KEK the resumed phase 2 destroys).
+#[test]
+fn transient_kek_load_error_after_rewrap_loses_no_subject() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flaky = Flaky::new(&tmp.path().join("keks"));
+    let vault = flaky_vault(tmp.path(), &flaky);
+    let s = vault.create_subject(None).unwrap();
+    vault.append_sealed_blocking(sealed(s, b"s")).unwrap();
+    // The first load(2) (phase 1: not found, so created) passes, the second fails.
+    *flaky.fail_load.lock().unwrap() = Some((2, 1));
+    let _ = vault.rotate_kek();
+    *flaky.fail_load.lock().unwrap() = None;
+    assert_eq!(vault.kek_version(), 2);
+    let t = vault.create_subject(None).unwrap();
+    let r = vault.append_sealed_blocking(sealed(t, b"t")).unwrap();
+    vault.rotate_kek().unwrap();
+    drop(vault);
+    let vault = flaky_vault(tmp.path(), &flaky);
+    let (_, payload) = vault.read(r.seq).unwrap();
+    assert_eq!(payload.plain(), Some(&b"t"[..]));
+}
+
+/// H1: a live key found under an older KEK when a rotation resumes in phase
+/// 2 is re-wrapped before that KEK is destroyed.
+#[test]
+fn resumed_destroy_phase_rewraps_stragglers_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flaky = Flaky::new(&tmp.path().join("keks"));
+    let vault = flaky_vault(tmp.path(), &flaky);
+    let s = vault.create_subject(None).unwrap();
+    let r = vault.append_sealed_blocking(sealed(s, b"s")).unwrap();
+    let storage = Arc::clone(vault.ledger().storage());
+    let under_v1 = storage.get(store::KEYS, s.as_bytes()).unwrap().unwrap();
+    *flaky.fail_destroy.lock().unwrap() = true;
+    assert!(vault.rotate_kek().is_err());
+    assert_eq!(flaky.versions().unwrap(), vec![1, 2]);
+    // A straggler: the subject's key back under KEK 1.
+    let mut batch = ledger_core::storage::WriteBatch::new();
+    batch.put(store::KEYS, s.as_bytes().to_vec(), under_v1);
+    storage.write(batch).unwrap();
+    drop(storage);
+    let report = vault.rotate_kek().unwrap();
+    assert!(report.resumed);
+    assert_eq!(report.destroyed, vec![1]);
+    drop(vault);
+    let vault = flaky_vault(tmp.path(), &flaky);
+    let (_, payload) = vault.read(r.seq).unwrap();
+    assert_eq!(payload.plain(), Some(&b"s"[..]));
+}
