@@ -57,6 +57,22 @@ pub enum KekError {
         /// The operation.
         op: &'static str,
     },
+    /// The key directory is in use by another vault (its lock file is held).
+    #[error("key directory {} is in use by another vault", dir.display())]
+    DirInUse {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The key directory holds the keys of another ledger.
+    #[error("key directory {} belongs to ledger {bound_to}, not to ledger {ledger_id}", dir.display())]
+    BoundToOtherLedger {
+        /// The directory.
+        dir: PathBuf,
+        /// The ledger id in its `ledger-id` file (at most 32 characters).
+        bound_to: String,
+        /// The ledger id of the vault being opened, 32 hex digits.
+        ledger_id: String,
+    },
     /// The environment variable is missing or not 64 hex digits.
     #[error("environment variable {var} must hold a 256-bit key as 64 hex digits")]
     BadEnv {
@@ -150,6 +166,21 @@ pub enum VaultOpenError {
     /// Finishing an interrupted KEK rotation failed.
     #[error("could not finish the interrupted KEK rotation: {0}")]
     Rotation(#[source] Box<RotateError>),
+    /// The ledger directory could not be resolved.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A vault of this ledger is already open in this process.
+    #[error("a vault of the ledger in {} is already open in this process", dir.display())]
+    AlreadyOpen {
+        /// The ledger directory (canonical).
+        dir: PathBuf,
+    },
     /// The options are invalid.
     #[error("invalid vault option: {detail}")]
     InvalidOptions {

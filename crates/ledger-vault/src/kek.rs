@@ -13,10 +13,13 @@
 //!   rotation, and therefore completed erasure, is impossible with it.
 
 use std::fmt;
+use std::fs::TryLockError;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
@@ -57,16 +60,38 @@ pub trait KekProvider: Send + Sync + fmt::Debug {
     fn can_rotate(&self) -> bool {
         true
     }
+    /// Called by [`crate::Vault::open`] before any key is used: a provider
+    /// whose keys may belong to one ledger only binds itself to
+    /// `ledger_id` here (and may take an exclusive lock held until it is
+    /// dropped), refusing keys of another ledger. The default does nothing.
+    fn bind(&self, ledger_id: &[u8; 16]) -> Result<(), KekError> {
+        let _ = ledger_id;
+        Ok(())
+    }
 }
 
 /// KEK files in a directory (see the module documentation).
+///
+/// Bound to one ledger: the first [`KekProvider::bind`] writes the ledger id
+/// to `ledger-id` in the directory, and a directory bound to another ledger
+/// is refused. `bind` also takes an exclusive lock on the file `lock` in the
+/// directory, held until the provider (every clone) is dropped, so two vaults
+/// (in one process or several) never use one key directory at once.
 #[derive(Debug, Clone)]
 pub struct DirKekProvider {
     dir: PathBuf,
+    lock: Arc<Mutex<Option<File>>>,
 }
 
 const KEK_PREFIX: &str = "kek-";
 const KEK_SUFFIX: &str = ".key";
+/// The file naming the ledger a key directory belongs to.
+const MARKER: &str = "ledger-id";
+/// The file locked while a vault uses the directory.
+const LOCK: &str = "lock";
+/// How long `bind` retries a held lock (a child process forked by another
+/// thread holds a copy of the descriptor until it execs).
+const LOCK_WAIT: Duration = Duration::from_secs(1);
 
 impl DirKekProvider {
     /// Uses (creating with mode 0700 if needed) the directory `dir`.
@@ -82,7 +107,81 @@ impl DirKekProvider {
                 sync_dir(parent)?;
             }
         }
-        Ok(DirKekProvider { dir })
+        Ok(DirKekProvider {
+            dir,
+            lock: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    fn take_lock(&self) -> Result<(), KekError> {
+        let mut held = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.is_some() {
+            return Ok(());
+        }
+        let path = self.dir.join(LOCK);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| KekError::io(&path, e))?;
+        let deadline = Instant::now() + LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(KekError::DirInUse {
+                        dir: self.dir.clone(),
+                    })
+                }
+                Err(TryLockError::Error(e)) => return Err(KekError::io(&path, e)),
+            }
+        }
+        *held = Some(file);
+        Ok(())
+    }
+
+    fn check_marker(&self, ledger_id: &[u8; 16]) -> Result<(), KekError> {
+        let path = self.dir.join(MARKER);
+        let want = hex::encode(ledger_id);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let found = String::from_utf8_lossy(&bytes).trim().to_string();
+                if found == want {
+                    Ok(())
+                } else {
+                    Err(KekError::BoundToOtherLedger {
+                        dir: self.dir.clone(),
+                        bound_to: found.chars().take(32).collect(),
+                        ledger_id: want,
+                    })
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let tmp = self.dir.join(format!("{MARKER}.tmp"));
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)
+                    .map_err(|e| KekError::io(&tmp, e))?;
+                file.write_all(format!("{want}\n").as_bytes())
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| KekError::io(&tmp, e))?;
+                drop(file);
+                std::fs::rename(&tmp, &path).map_err(|e| KekError::io(&path, e))?;
+                sync_dir(&self.dir)?;
+                tracing::info!(ledger_id = %want, "key directory bound to its ledger");
+                Ok(())
+            }
+            Err(e) => Err(KekError::io(&path, e)),
+        }
     }
 
     /// The key directory.
@@ -202,6 +301,11 @@ impl KekProvider for DirKekProvider {
 
     fn describe(&self) -> String {
         format!("key directory {}", self.dir.display())
+    }
+
+    fn bind(&self, ledger_id: &[u8; 16]) -> Result<(), KekError> {
+        self.take_lock()?;
+        self.check_marker(ledger_id)
     }
 }
 

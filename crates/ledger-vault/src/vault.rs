@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, Weak};
 use std::thread::JoinHandle;
@@ -136,6 +136,8 @@ pub(crate) struct Inner {
     shard_seed: std::collections::hash_map::RandomState,
     pub(crate) wakeup: Mutex<Option<mpsc::Sender<()>>>,
     background: Mutex<Option<JoinHandle<()>>>,
+    /// Released after `Drop` joined the background thread.
+    _registration: Registration,
 }
 
 impl fmt::Debug for Inner {
@@ -169,10 +171,37 @@ impl Drop for Inner {
     }
 }
 
-fn provider_for(ledger: &Ledger, source: &KekSource) -> Result<Arc<dyn KekProvider>, KekError> {
+/// Canonical directories of the ledgers whose vault is open in this process.
+static OPEN_LEDGERS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// A ledger's entry in [`OPEN_LEDGERS`], removed when dropped (with the
+/// last clone of the vault).
+struct Registration(PathBuf);
+
+impl Registration {
+    fn new(dir: PathBuf) -> Result<Self, VaultOpenError> {
+        let mut open = OPEN_LEDGERS.lock().unwrap_or_else(PoisonError::into_inner);
+        if open.contains(&dir) {
+            return Err(VaultOpenError::AlreadyOpen { dir });
+        }
+        open.push(dir.clone());
+        Ok(Registration(dir))
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        OPEN_LEDGERS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|d| d != &self.0);
+    }
+}
+
+fn provider_for(ledger_dir: &Path, source: &KekSource) -> Result<Arc<dyn KekProvider>, KekError> {
     Ok(match source {
         KekSource::DefaultDir => {
-            let mut dir: PathBuf = ledger.dir().to_path_buf();
+            let mut dir: PathBuf = ledger_dir.to_path_buf();
             let mut name = dir
                 .file_name()
                 .map(|n| n.to_os_string())
@@ -193,9 +222,16 @@ impl Vault {
     /// immediate rotation configured) completing erasures still waiting for
     /// a rotation.
     pub fn open(ledger: Ledger, options: VaultOptions) -> Result<Vault, VaultOpenError> {
-        let provider = provider_for(&ledger, &options.kek_source)?;
+        let ledger_dir =
+            std::fs::canonicalize(ledger.dir()).map_err(|source| VaultOpenError::Io {
+                path: ledger.dir().to_path_buf(),
+                source,
+            })?;
+        let registration = Registration::new(ledger_dir.clone())?;
+        let provider = provider_for(&ledger_dir, &options.kek_source)?;
         let storage = Arc::clone(ledger.storage());
         let ledger_id = ledger.ledger_id();
+        provider.bind(&ledger_id)?;
         let kek_version = match store::meta_u32(storage.as_ref(), store::META_KEK_VERSION)? {
             Some(v) => {
                 let format = store::meta_u32(storage.as_ref(), store::META_FORMAT)?;
@@ -246,6 +282,7 @@ impl Vault {
                 shard_seed: Default::default(),
                 wakeup: Mutex::new(Some(tx)),
                 background: Mutex::new(None),
+                _registration: registration,
             }),
         };
         vault.recover_pending_erasures()?;

@@ -3,7 +3,8 @@
 use std::sync::{Arc, Mutex};
 
 use ledger_vault::{
-    store, DirKekProvider, Kek, KekError, KekProvider, KekSource, Vault, VaultOptions,
+    store, DirKekProvider, Kek, KekError, KekProvider, KekSource, Vault, VaultOpenError,
+    VaultOptions,
 };
 
 use crate::support::{open_ledger, sealed};
@@ -127,4 +128,70 @@ fn resumed_destroy_phase_rewraps_stragglers_first() {
     let vault = flaky_vault(tmp.path(), &flaky);
     let (_, payload) = vault.read(r.seq).unwrap();
     assert_eq!(payload.plain(), Some(&b"s"[..]));
+}
+
+fn dir_options(keks: &std::path::Path) -> VaultOptions {
+    VaultOptions {
+        kek_source: KekSource::Dir(keks.to_path_buf()),
+        ..VaultOptions::default()
+    }
+}
+
+/// H2: a second vault on the same ledger (a clone of its handle) is refused
+/// while the first lives, and allowed once every clone of it is dropped.
+#[test]
+fn second_vault_on_one_ledger_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keks = tmp.path().join("keks");
+    let ledger = open_ledger(&tmp.path().join("ledger"));
+    let a = Vault::open(ledger.clone(), dir_options(&keks)).unwrap();
+    let a2 = a.clone();
+    let err = Vault::open(ledger.clone(), dir_options(&keks)).unwrap_err();
+    assert!(matches!(err, VaultOpenError::AlreadyOpen { .. }), "{err:?}");
+    drop(a);
+    assert!(matches!(
+        Vault::open(ledger.clone(), dir_options(&keks)),
+        Err(VaultOpenError::AlreadyOpen { .. })
+    ));
+    drop(a2);
+    Vault::open(ledger, dir_options(&keks)).unwrap();
+}
+
+/// H2: a key directory is bound to the first ledger that uses it.
+#[test]
+fn key_directory_of_another_ledger_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keks = tmp.path().join("keks");
+    let a = Vault::open(open_ledger(&tmp.path().join("a")), dir_options(&keks)).unwrap();
+    let a_id = a.ledger().ledger_id();
+    drop(a);
+    assert_eq!(
+        std::fs::read_to_string(keks.join("ledger-id"))
+            .unwrap()
+            .trim(),
+        hex::encode(a_id)
+    );
+    let err = Vault::open(open_ledger(&tmp.path().join("b")), dir_options(&keks)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            VaultOpenError::Kek(KekError::BoundToOtherLedger { .. })
+        ),
+        "{err:?}"
+    );
+    // The first ledger still opens with it.
+    Vault::open(open_ledger(&tmp.path().join("a")), dir_options(&keks)).unwrap();
+}
+
+/// H2: a key directory in use by a vault cannot be bound by another user.
+#[test]
+fn key_directory_in_use_is_locked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keks = tmp.path().join("keks");
+    let vault = Vault::open(open_ledger(&tmp.path().join("a")), dir_options(&keks)).unwrap();
+    let other = DirKekProvider::open(&keks).unwrap();
+    let id = vault.ledger().ledger_id();
+    assert!(matches!(other.bind(&id), Err(KekError::DirInUse { .. })));
+    drop(vault);
+    other.bind(&id).unwrap();
 }
