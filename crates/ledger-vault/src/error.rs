@@ -175,6 +175,15 @@ pub enum VaultOpenError {
         #[source]
         source: std::io::Error,
     },
+    /// The key directory lies inside the ledger directory, so every copy of
+    /// the ledger would carry its KEKs.
+    #[error("key directory {} lies inside the ledger directory {}", kek_dir.display(), ledger_dir.display())]
+    KekDirInsideLedger {
+        /// The key directory (canonical).
+        kek_dir: PathBuf,
+        /// The ledger directory (canonical).
+        ledger_dir: PathBuf,
+    },
     /// A vault of this ledger is already open in this process.
     #[error("a vault of the ledger in {} is already open in this process", dir.display())]
     AlreadyOpen {

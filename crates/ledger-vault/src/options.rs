@@ -11,8 +11,9 @@ use crate::kek::KekProvider;
 /// Where the key-encryption keys come from.
 #[derive(Clone, Debug, Default)]
 pub enum KekSource {
-    /// Key files in `<ledger dir>.kek/` (a sibling of the ledger directory,
-    /// so a copy of the ledger directory never carries a KEK).
+    /// Key files in `<ledger dir>.kek/` (a sibling of the canonical ledger
+    /// directory, so a copy of the ledger directory never carries a KEK).
+    /// A key directory inside the ledger directory is refused.
     #[default]
     DefaultDir,
     /// Key files in this directory.

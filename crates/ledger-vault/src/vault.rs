@@ -17,8 +17,8 @@ use zeroize::Zeroizing;
 use crate::audit::AuditMetadata;
 use crate::blind;
 use crate::error::{
-    AuditMetadataError, CreateSubjectError, KekError, KeyError, OpenPayloadError, SealError,
-    StoreError, VaultOpenError,
+    AuditMetadataError, CreateSubjectError, KeyError, OpenPayloadError, SealError, StoreError,
+    VaultOpenError,
 };
 use crate::kek::{DirKekProvider, EnvKekProvider, Kek, KekProvider};
 use crate::options::{KekSource, VaultOptions};
@@ -198,7 +198,28 @@ impl Drop for Registration {
     }
 }
 
-fn provider_for(ledger_dir: &Path, source: &KekSource) -> Result<Arc<dyn KekProvider>, KekError> {
+/// Opens a key directory, refusing one inside the ledger directory (a copy
+/// of the ledger would carry its KEKs).
+fn dir_provider(ledger_dir: &Path, dir: PathBuf) -> Result<Arc<dyn KekProvider>, VaultOpenError> {
+    let provider = DirKekProvider::open(dir)?;
+    let kek_dir = std::fs::canonicalize(provider.dir()).map_err(|source| VaultOpenError::Io {
+        path: provider.dir().to_path_buf(),
+        source,
+    })?;
+    if kek_dir.starts_with(ledger_dir) {
+        return Err(VaultOpenError::KekDirInsideLedger {
+            kek_dir,
+            ledger_dir: ledger_dir.to_path_buf(),
+        });
+    }
+    Ok(Arc::new(provider))
+}
+
+/// `ledger_dir` must be canonical.
+fn provider_for(
+    ledger_dir: &Path,
+    source: &KekSource,
+) -> Result<Arc<dyn KekProvider>, VaultOpenError> {
     Ok(match source {
         KekSource::DefaultDir => {
             let mut dir: PathBuf = ledger_dir.to_path_buf();
@@ -208,9 +229,9 @@ fn provider_for(ledger_dir: &Path, source: &KekSource) -> Result<Arc<dyn KekProv
                 .unwrap_or_default();
             name.push(".kek");
             dir.set_file_name(name);
-            Arc::new(DirKekProvider::open(dir)?)
+            dir_provider(ledger_dir, dir)?
         }
-        KekSource::Dir(dir) => Arc::new(DirKekProvider::open(dir.clone())?),
+        KekSource::Dir(dir) => dir_provider(ledger_dir, dir.clone())?,
         KekSource::Env(var) => Arc::new(EnvKekProvider::from_env(var)?),
         KekSource::Provider(p) => Arc::clone(p),
     })

@@ -195,3 +195,34 @@ fn key_directory_in_use_is_locked() {
     drop(vault);
     other.bind(&id).unwrap();
 }
+
+/// M2: the default key directory of a ledger opened as `x/sub/..` is the
+/// sibling `x.kek`, not `x/.kek` inside the ledger; a key directory inside
+/// the ledger directory is refused.
+#[test]
+fn key_directory_never_lies_inside_the_ledger() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ldir = tmp.path().join("ledger");
+    std::fs::create_dir_all(ldir.join("sub")).unwrap();
+    let vault = Vault::open(
+        open_ledger(&ldir.join("sub").join("..")),
+        VaultOptions::default(),
+    )
+    .unwrap();
+    assert!(!ldir.join(".kek").exists());
+    assert!(tmp
+        .path()
+        .join("ledger.kek")
+        .join("kek-0000000001.key")
+        .exists());
+    drop(vault);
+    let err = Vault::open(
+        open_ledger(&ldir),
+        dir_options(&ldir.join("sub").join("keks")),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, VaultOpenError::KekDirInsideLedger { .. }),
+        "{err:?}"
+    );
+}
