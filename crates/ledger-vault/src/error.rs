@@ -57,6 +57,14 @@ pub enum KekError {
         /// The operation.
         op: &'static str,
     },
+    /// A file in the key directory starts with `kek-` but is not named
+    /// `kek-<10 digits>.key`: it is not clear whether it holds a key the
+    /// vault must know about (destroy on rotation), so nothing is done.
+    #[error("unexpected file {} in the key directory: KEK files are named kek-<10 digits>.key; move it away", path.display())]
+    StrayFile {
+        /// The file.
+        path: PathBuf,
+    },
     /// The key directory is in use by another vault (its lock file is held).
     #[error("key directory {} is in use by another vault", dir.display())]
     DirInUse {

@@ -7,7 +7,8 @@
 //! - [`DirKekProvider`] (the default): one file per KEK version in a
 //!   directory outside the ledger directory, `kek-<version as 10 digits>.key`
 //!   holding the 32 raw key bytes, mode 0600. A file with wider permissions
-//!   is refused. It can create and destroy versions, so it supports rotation.
+//!   is refused, and so is any other file whose name starts with `kek-`
+//!   (but a `kek-<10 digits>.key.tmp` a crash left behind). It can create and destroy versions, so it supports rotation.
 //! - [`EnvKekProvider`]: one fixed KEK (version 1) from an environment
 //!   variable holding 64 hex digits. It cannot create or destroy keys, so
 //!   rotation, and therefore completed erasure, is impossible with it.
@@ -208,13 +209,31 @@ impl KekProvider for DirKekProvider {
         for entry in std::fs::read_dir(&self.dir).map_err(|e| KekError::io(&self.dir, e))? {
             let entry = entry.map_err(|e| KekError::io(&self.dir, e))?;
             let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            let version = name
-                .strip_prefix(KEK_PREFIX)
-                .and_then(|n| n.strip_suffix(KEK_SUFFIX))
-                .and_then(|n| n.parse::<u32>().ok());
-            if let Some(v) = version {
-                out.push(v);
+            let stray = || KekError::StrayFile { path: entry.path() };
+            let Some(name) = name.to_str() else {
+                if name.as_encoded_bytes().starts_with(KEK_PREFIX.as_bytes()) {
+                    return Err(stray());
+                }
+                continue;
+            };
+            let Some(rest) = name.strip_prefix(KEK_PREFIX) else {
+                continue;
+            };
+            let digits = |n: &str| n.len() == 10 && n.bytes().all(|b| b.is_ascii_digit());
+            // A temp file a crash left in `create` (removed by the next create).
+            if rest
+                .strip_suffix(".key.tmp")
+                .is_some_and(|n| digits(n) && n.parse::<u32>().is_ok())
+            {
+                continue;
+            }
+            match rest
+                .strip_suffix(KEK_SUFFIX)
+                .filter(|n| digits(n))
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                Some(v) => out.push(v),
+                None => return Err(stray()),
             }
         }
         out.sort_unstable();
@@ -305,7 +324,9 @@ impl KekProvider for DirKekProvider {
 
     fn bind(&self, ledger_id: &[u8; 16]) -> Result<(), KekError> {
         self.take_lock()?;
-        self.check_marker(ledger_id)
+        self.check_marker(ledger_id)?;
+        // Refuses a stray `kek-*` file now rather than at the first rotation.
+        self.versions().map(drop)
     }
 }
 

@@ -226,3 +226,28 @@ fn key_directory_never_lies_inside_the_ledger() {
         "{err:?}"
     );
 }
+
+/// M3: a stray `kek-` file in the key directory is refused at open, naming
+/// it, instead of making every later rotation fail.
+#[test]
+fn stray_kek_file_is_refused_at_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keks = tmp.path().join("keks");
+    let vault = Vault::open(open_ledger(&tmp.path().join("ledger")), dir_options(&keks)).unwrap();
+    drop(vault);
+    std::fs::copy(keks.join("kek-0000000001.key"), keks.join("kek-1.key")).unwrap();
+    let err = Vault::open(open_ledger(&tmp.path().join("ledger")), dir_options(&keks)).unwrap_err();
+    match &err {
+        VaultOpenError::Kek(KekError::StrayFile { path }) => {
+            assert_eq!(path, &keks.join("kek-1.key"));
+            assert!(err.to_string().contains("kek-1.key"));
+        }
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_file(keks.join("kek-1.key")).unwrap();
+    // A temp file a crash left behind is no stray.
+    std::fs::write(keks.join("kek-0000000002.key.tmp"), b"x").unwrap();
+    let vault = Vault::open(open_ledger(&tmp.path().join("ledger")), dir_options(&keks)).unwrap();
+    let report = vault.rotate_kek().unwrap();
+    assert_eq!(report.destroyed, vec![1]);
+}
