@@ -125,7 +125,9 @@ impl Vault {
     /// every residual copy of the DEK becomes undecryptable.
     ///
     /// Blocks (fsyncs, KEK files); from async code call it in `spawn_blocking`.
-    /// Erasing twice returns [`EraseError::AlreadyErased`] and changes nothing.
+    /// Erasing twice returns [`EraseError::AlreadyErased`] and changes
+    /// nothing, except that an erasure left `Pending` (its record append
+    /// failed) is finished by the second call, with the first request.
     pub fn erase_subject(
         &self,
         subject: SubjectId,
@@ -140,12 +142,67 @@ impl Vault {
             let _shard = futures_executor::block_on(inner.shard(&subject).write());
             let _keys = inner.keys_shared();
             let storage = inner.storage.as_ref();
-            if let Some(fence) = store::fence(storage, &subject)? {
-                return Err(EraseError::AlreadyErased {
-                    subject,
-                    state: fence.state,
-                });
+            match store::fence(storage, &subject)? {
+                // An erasure cut short (its record append failed): finish it.
+                Some(fence) if fence.state == FenceState::Pending => {
+                    tracing::warn!(%subject, "finishing an interrupted erasure");
+                    let seq = self.finish_erasure(&subject, &fence)?;
+                    (seq, fence.key_ref)
+                }
+                Some(fence) => {
+                    return Err(EraseError::AlreadyErased {
+                        subject,
+                        state: fence.state,
+                    })
+                }
+                None => self.fence_and_erase(&subject, request)?,
             }
+        };
+        let mut rotation = None;
+        match inner.options.rotate_after_erasure {
+            Some(d) if d.is_zero() && inner.provider.can_rotate() => {
+                let rotate = || {
+                    self.rotate_kek().map_err(|e| EraseError::Rotation {
+                        subject,
+                        seq,
+                        source: Box::new(e),
+                    })
+                };
+                let mut report = rotate()?;
+                // That rotation may only have resumed an older one, which
+                // does not cover this erasure: rotate once more.
+                if !matches!(
+                    self.erasure_status(&subject)?,
+                    ErasureStatus::Complete { .. }
+                ) {
+                    report = rotate()?;
+                }
+                rotation = Some(report);
+            }
+            Some(_) => inner.notify_erasure(),
+            None => {}
+        }
+        let status = self.erasure_status(&subject)?;
+        Ok(ErasureReceipt {
+            subject,
+            key_ref,
+            seq,
+            status,
+            rotation,
+        })
+    }
+
+    /// Steps 1 to 3 of a new erasure; the caller holds the subject's shard
+    /// exclusively and the key-store lock shared.
+    fn fence_and_erase(
+        &self,
+        subject: &SubjectId,
+        request: &ErasureRequest,
+    ) -> Result<(u64, KeyRef), EraseError> {
+        let subject = *subject;
+        let inner = &self.inner;
+        let storage = inner.storage.as_ref();
+        {
             let wrapped = store::wrapped_dek(storage, &subject)?
                 .ok_or(EraseError::UnknownSubject { subject })?;
             let fence = Fence {
@@ -180,28 +237,8 @@ impl Vault {
             inner.cache_evict(&subject);
             tracing::info!(%subject, "erasure fence written");
             let seq = self.finish_erasure(&subject, &fence)?;
-            (seq, wrapped.key_ref)
-        };
-        let mut rotation = None;
-        match inner.options.rotate_after_erasure {
-            Some(d) if d.is_zero() && inner.provider.can_rotate() => {
-                rotation = Some(self.rotate_kek().map_err(|e| EraseError::Rotation {
-                    subject,
-                    seq,
-                    source: Box::new(e),
-                })?);
-            }
-            Some(_) => inner.notify_erasure(),
-            None => {}
+            Ok((seq, wrapped.key_ref))
         }
-        let status = self.erasure_status(&subject)?;
-        Ok(ErasureReceipt {
-            subject,
-            key_ref,
-            seq,
-            status,
-            rotation,
-        })
     }
 
     /// Steps 2 and 3 of an erasure whose fence is written; idempotent.

@@ -2,9 +2,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use ledger_vault::SUBJECT_ERASED_EVENT;
 use ledger_vault::{
-    store, DirKekProvider, Kek, KekError, KekProvider, KekSource, Vault, VaultOpenError,
-    VaultOptions,
+    store, DirKekProvider, EraseError, ErasureStatus, Kek, KekError, KekProvider, KekSource, Vault,
+    VaultOpenError, VaultOptions,
 };
 
 use crate::support::{open_ledger, sealed};
@@ -250,4 +251,77 @@ fn stray_kek_file_is_refused_at_open() {
     let vault = Vault::open(open_ledger(&tmp.path().join("ledger")), dir_options(&keks)).unwrap();
     let report = vault.rotate_kek().unwrap();
     assert_eq!(report.destroyed, vec![1]);
+}
+
+/// M4: an erasure left `Pending` (its record append failed) is finished by
+/// the next `erase_subject` in the running process, not answered with
+/// `AlreadyErased`.
+#[test]
+fn pending_erasure_is_finished_by_the_next_erase_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = crate::support::open(tmp.path(), Some(std::time::Duration::ZERO));
+    let s = vault.create_subject(Some("half@example.test")).unwrap();
+    vault.append_sealed_blocking(sealed(s, b"data")).unwrap();
+    // What a failed record append leaves: the fence, nothing else.
+    let storage = Arc::clone(vault.ledger().storage());
+    let wrapped = store::wrapped_dek(storage.as_ref(), &s).unwrap().unwrap();
+    let fence = store::Fence {
+        format: 1,
+        state: store::FenceState::Pending,
+        key_ref: wrapped.key_ref,
+        stale_wrapped: wrapped.encode(),
+        requested_micros: 0,
+        ledger_size_at_fence: vault.ledger().len(),
+        reason: "gdpr-art17-1a".into(),
+        request_ref: "DSR-1".into(),
+        operator: "op:dpo".into(),
+    };
+    let mut batch = ledger_core::storage::WriteBatch::new();
+    batch.put(store::FENCES, s.as_bytes().to_vec(), store::encode(&fence));
+    storage.write(batch).unwrap();
+    storage.sync().unwrap();
+    drop(storage);
+    let receipt = vault.erase_subject(s, &crate::support::request(2)).unwrap();
+    assert!(matches!(receipt.status, ErasureStatus::Complete { .. }));
+    assert_eq!(receipt.key_ref, wrapped.key_ref);
+    let erased = vault
+        .ledger()
+        .subject_records(&s)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.record.event_type == SUBJECT_ERASED_EVENT)
+        .count();
+    assert_eq!(erased, 1);
+    assert!(matches!(
+        vault.erase_subject(s, &crate::support::request(3)),
+        Err(EraseError::AlreadyErased { .. })
+    ));
+}
+
+/// L4: with inline rotation, an erasure whose rotation only resumed an
+/// older, interrupted one (not covering it) is still completed.
+#[test]
+fn inline_rotation_completes_erasure_after_resuming_an_older_rotation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flaky = Flaky::new(&tmp.path().join("keks"));
+    let provider: Arc<dyn KekProvider> = flaky.clone();
+    let vault = Vault::open(
+        open_ledger(&tmp.path().join("ledger")),
+        VaultOptions {
+            kek_source: KekSource::Provider(provider),
+            rotate_after_erasure: Some(std::time::Duration::ZERO),
+            ..VaultOptions::default()
+        },
+    )
+    .unwrap();
+    let s = vault.create_subject(None).unwrap();
+    *flaky.fail_destroy.lock().unwrap() = true;
+    assert!(vault.rotate_kek().is_err());
+    let receipt = vault.erase_subject(s, &crate::support::request(1)).unwrap();
+    assert!(
+        matches!(receipt.status, ErasureStatus::Complete { .. }),
+        "{:?}",
+        receipt.status
+    );
+    assert!(vault.certificate(&s).unwrap().is_some());
 }
