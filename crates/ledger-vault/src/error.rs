@@ -216,6 +216,15 @@ pub enum CreateSubjectError {
         /// The subject it points to.
         subject: SubjectId,
     },
+    /// Two entries of one `create_subjects` batch have the same email
+    /// address (after trimming and lowercasing); nothing was created.
+    #[error("entries {first} and {second} of the batch have the same email address")]
+    EmailRepeatedInBatch {
+        /// Position of the first entry.
+        first: usize,
+        /// Position of the repeat.
+        second: usize,
+    },
     /// The subject exists already or was erased.
     #[error("subject {subject} already has a key or was erased")]
     Exists {

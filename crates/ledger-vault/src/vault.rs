@@ -386,7 +386,7 @@ impl Vault {
         let mut batch = WriteBatch::new();
         let mut created = Vec::with_capacity(emails.len());
         let mut seen = HashMap::new();
-        for email in emails {
+        for (index, email) in emails.iter().enumerate() {
             let subject = SubjectId::random();
             if let Some(email) = email {
                 let blind = blind::blind(&inner.index_key, email);
@@ -395,11 +395,17 @@ impl Vault {
                     .get(store::BLIND, &blind::forward_key(&blind))?
                     .as_deref()
                     .and_then(store::subject_from_key)
-                    .or_else(|| seen.get(&blind).copied())
                 {
                     return Err(CreateSubjectError::EmailAlreadyIndexed { subject: existing });
                 }
-                seen.insert(blind, subject);
+                // The earlier subject of the batch is never created: name positions.
+                if let Some(&first) = seen.get(&blind) {
+                    return Err(CreateSubjectError::EmailRepeatedInBatch {
+                        first,
+                        second: index,
+                    });
+                }
+                seen.insert(blind, index);
                 batch.put(
                     store::BLIND,
                     blind::forward_key(&blind),

@@ -135,7 +135,10 @@ fn refusals_are_typed() {
     ));
     assert!(matches!(
         vault.create_subjects(&[Some("one@example.test"), Some("ONE@example.test")]),
-        Err(CreateSubjectError::EmailAlreadyIndexed { .. })
+        Err(CreateSubjectError::EmailRepeatedInBatch {
+            first: 0,
+            second: 1
+        })
     ));
     assert_eq!(vault.find_by_email("one@example.test").unwrap(), None);
     assert!(matches!(

@@ -325,3 +325,25 @@ fn inline_rotation_completes_erasure_after_resuming_an_older_rotation() {
     );
     assert!(vault.certificate(&s).unwrap().is_some());
 }
+
+/// L2: a repeated email inside one batch names batch positions, not a
+/// subject id that is never created.
+#[test]
+fn repeated_email_in_a_batch_names_positions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = crate::support::open(tmp.path(), None);
+    let err = vault
+        .create_subjects(&[None, Some("a@x.test"), Some(" A@x.test")])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ledger_vault::CreateSubjectError::EmailRepeatedInBatch {
+                first: 1,
+                second: 2
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(vault.find_by_email("a@x.test").unwrap(), None);
+}
