@@ -47,20 +47,28 @@ pub const DEK_WRAP_AD_TAG: &[u8] = b"ledger-vault/dek-wrap/v1\0";
 pub const INDEX_WRAP_AD_TAG: &[u8] = b"ledger-vault/index-key-wrap/v1\0";
 
 /// A 256-bit secret key that zeroes itself when dropped and never prints.
+///
+/// The bytes live in their own heap allocation (zeroed when dropped), so
+/// moving a key (a map of keys growing, rehashing) moves a pointer and
+/// leaves no copy of the bytes in freed memory. (`Zeroizing<Box<[u8; 32]>>`
+/// is not available: zeroize implements `Zeroize` for boxed slices only.)
 #[derive(Clone)]
-pub struct SecretKey(Zeroizing<[u8; 32]>);
+pub struct SecretKey(Box<Zeroizing<[u8; 32]>>);
 
 impl SecretKey {
     /// A fresh key from the operating system's random source.
     pub fn random() -> Self {
-        let mut key = Zeroizing::new([0u8; 32]);
-        rand::rngs::OsRng.fill_bytes(key.as_mut());
+        let mut key = Box::new(Zeroizing::new([0u8; 32]));
+        rand::rngs::OsRng.fill_bytes(key.as_mut_slice());
         SecretKey(key)
     }
 
-    /// Wraps existing key bytes.
+    /// Wraps existing key bytes (copied to the heap; `bytes` is zeroed when
+    /// dropped).
     pub fn from_bytes(bytes: Zeroizing<[u8; 32]>) -> Self {
-        SecretKey(bytes)
+        let mut key = Box::new(Zeroizing::new([0u8; 32]));
+        key.copy_from_slice(bytes.as_ref());
+        SecretKey(key)
     }
 
     /// The key bytes.
@@ -69,7 +77,7 @@ impl SecretKey {
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(Key::from_slice(self.0.as_ref()))
+        XChaCha20Poly1305::new(Key::from_slice(self.0.as_slice()))
     }
 }
 
@@ -586,6 +594,20 @@ mod tests {
             ),
             Err(AuditMetadataError::NotACode { field: "recipient" })
         );
+    }
+
+    #[test]
+    fn key_bytes_do_not_move_with_the_key() {
+        // A map rehash moves its values; the key bytes must stay put (and
+        // so leave no copy behind in freed memory).
+        let key = SecretKey::random();
+        let at = key.expose().as_ptr();
+        let mut map = std::collections::HashMap::new();
+        map.insert(0u32, key);
+        for i in 1..1000u32 {
+            map.insert(i, SecretKey::random());
+        }
+        assert_eq!(map[&0].expose().as_ptr(), at);
     }
 
     #[test]
