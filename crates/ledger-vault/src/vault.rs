@@ -613,8 +613,10 @@ impl Vault {
     }
 
     /// Test hook: the subject's DEK bytes, so tests can check they appear
-    /// nowhere on disk. Not part of the API.
+    /// nowhere on disk. Not part of the API; only with the `test-hooks`
+    /// feature.
     #[doc(hidden)]
+    #[cfg(feature = "test-hooks")]
     pub fn dek_bytes_for_tests(&self, subject: &SubjectId) -> Option<Zeroizing<[u8; 32]>> {
         let dek = self.inner.load_dek(subject).ok()??;
         Some(Zeroizing::new(*dek.key.expose()))
