@@ -150,6 +150,23 @@ pub struct Certificate {
     pub verification: CertificateVerification,
 }
 
+/// The blind-index key as stored, wrapped under some KEK version.
+fn wrapped_index_key(
+    storage: &dyn ledger_core::storage::Storage,
+) -> Result<WrappedKey, RotateError> {
+    let bytes = storage
+        .get(store::VAULT_META, store::META_INDEX_KEY)?
+        .ok_or_else(|| RotateError::Inconsistent {
+            detail: "blind-index key missing".into(),
+        })?;
+    Ok(
+        WrappedKey::decode(&bytes).ok_or_else(|| StoreError::Damaged {
+            what: "wrapped key",
+            detail: "blind-index key".into(),
+        })?,
+    )
+}
+
 fn rfc3339_micros(micros: i64) -> String {
     ledger_core::record::micros_to_datetime(micros)
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
@@ -317,15 +334,7 @@ impl Vault {
         let mut rewrapped = 0u64;
         let mut batch = WriteBatch::new();
         // The blind-index key.
-        let index_bytes = storage
-            .get(store::VAULT_META, store::META_INDEX_KEY)?
-            .ok_or_else(|| RotateError::Inconsistent {
-                detail: "blind-index key missing".into(),
-            })?;
-        let index = WrappedKey::decode(&index_bytes).ok_or_else(|| StoreError::Damaged {
-            what: "wrapped key",
-            detail: "blind-index key".into(),
-        })?;
+        let index = wrapped_index_key(storage)?;
         if index.kek_version != new {
             load_kek(provider, &mut keks, index.kek_version)?;
         }
@@ -426,15 +435,7 @@ impl Vault {
     /// key is not wrapped under `new`.
     fn check_all_under(&self, new: u32) -> Result<(), RotateError> {
         let storage = self.inner.storage.as_ref();
-        let index_bytes = storage
-            .get(store::VAULT_META, store::META_INDEX_KEY)?
-            .ok_or_else(|| RotateError::Inconsistent {
-                detail: "blind-index key missing".into(),
-            })?;
-        let index = WrappedKey::decode(&index_bytes).ok_or_else(|| StoreError::Damaged {
-            what: "wrapped key",
-            detail: "blind-index key".into(),
-        })?;
+        let index = wrapped_index_key(storage)?;
         if index.kek_version != new {
             return Err(RotateError::NotRewrapped {
                 owner: SubjectId([0; 16]),
