@@ -150,6 +150,19 @@ pub struct Certificate {
     pub verification: CertificateVerification,
 }
 
+/// A `k` entry: the subject it belongs to and its wrapped DEK.
+fn decode_key_entry(key: &[u8], value: &[u8]) -> Result<(SubjectId, WrappedKey), StoreError> {
+    let subject = store::subject_from_key(key).ok_or_else(|| StoreError::Damaged {
+        what: "key-store key",
+        detail: format!("{} bytes", key.len()),
+    })?;
+    let wrapped = WrappedKey::decode(value).ok_or_else(|| StoreError::Damaged {
+        what: "wrapped key",
+        detail: format!("subject {subject}"),
+    })?;
+    Ok((subject, wrapped))
+}
+
 /// The blind-index key as stored, wrapped under some KEK version.
 fn wrapped_index_key(
     storage: &dyn ledger_core::storage::Storage,
@@ -344,14 +357,7 @@ impl Vault {
         for entry in storage.range(store::KEYS, &[], None) {
             let (key, value) = entry?;
             live += 1;
-            let subject = store::subject_from_key(&key).ok_or_else(|| StoreError::Damaged {
-                what: "key-store key",
-                detail: format!("{} bytes", key.len()),
-            })?;
-            let wrapped = WrappedKey::decode(&value).ok_or_else(|| StoreError::Damaged {
-                what: "wrapped key",
-                detail: format!("subject {subject}"),
-            })?;
+            let (subject, wrapped) = decode_key_entry(&key, &value)?;
             if wrapped.kek_version != new {
                 load_kek(provider, &mut keks, wrapped.kek_version)?;
                 work.push((subject, wrapped));
@@ -445,14 +451,7 @@ impl Vault {
         }
         for entry in storage.range(store::KEYS, &[], None) {
             let (key, value) = entry?;
-            let subject = store::subject_from_key(&key).ok_or_else(|| StoreError::Damaged {
-                what: "key-store key",
-                detail: format!("{} bytes", key.len()),
-            })?;
-            let wrapped = WrappedKey::decode(&value).ok_or_else(|| StoreError::Damaged {
-                what: "wrapped key",
-                detail: format!("subject {subject}"),
-            })?;
+            let (subject, wrapped) = decode_key_entry(&key, &value)?;
             if wrapped.kek_version != new {
                 return Err(RotateError::NotRewrapped {
                     owner: subject,
