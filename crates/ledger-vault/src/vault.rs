@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ledger_core::storage::{Storage, WriteBatch};
-use ledger_core::{Event, KeyRef, Ledger, Receipt, StoredRecord, SubjectId};
+use ledger_core::{Event, KeyRef, Ledger, PendingAppend, Receipt, StoredRecord, SubjectId};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
@@ -500,6 +500,94 @@ impl Vault {
         futures_executor::block_on(self.append_sealed_with_metadata(event, metadata))
     }
 
+    /// Queues `events` as one atomic batch and returns once queued: await
+    /// the [`PendingAppend`] for the receipts. An event paired with metadata
+    /// is sealed like [`Vault::append_sealed_with_metadata`] (it must name a
+    /// subject); one paired with `None` is queued as given, its payload in
+    /// clear. Batches are committed in the order their calls return (see
+    /// [`Ledger::submit_batch`]). Nothing is queued if any event is refused.
+    pub async fn submit_batch(
+        &self,
+        events: Vec<(Event, Option<AuditMetadata>)>,
+    ) -> Result<PendingAppend, SealError> {
+        let mut sealed = Vec::with_capacity(events.len());
+        let mut subjects: Vec<SubjectId> = Vec::with_capacity(events.len());
+        let mut prepared = Vec::with_capacity(events.len());
+        // Every plaintext moves into zeroizing storage before anything can fail.
+        let events: Vec<(Event, Option<AuditMetadata>, Zeroizing<Vec<u8>>)> = events
+            .into_iter()
+            .map(|(mut event, metadata)| {
+                let plaintext = match metadata {
+                    Some(_) => Zeroizing::new(std::mem::take(&mut event.payload)),
+                    None => Zeroizing::new(Vec::new()),
+                };
+                (event, metadata, plaintext)
+            })
+            .collect();
+        for (event, metadata, plaintext) in events {
+            let Some(metadata) = metadata else {
+                prepared.push((event, None, plaintext));
+                continue;
+            };
+            let encoded = metadata.encode()?;
+            let subject = event.subject.ok_or(SealError::MissingSubject)?;
+            if event.key_ref.is_some() {
+                return Err(SealError::KeyRefGiven);
+            }
+            subjects.push(subject);
+            prepared.push((event, Some(encoded), plaintext));
+        }
+        // Shard locks in a fixed order, each once, so batches cannot deadlock.
+        let mut shards: Vec<usize> = subjects.iter().map(|s| self.inner.shard_index(s)).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        let mut guards = Vec::with_capacity(shards.len());
+        for index in shards {
+            guards.push(self.inner.shard_at(index).read().await);
+        }
+        for (mut event, encoded, plaintext) in prepared {
+            let Some(encoded) = encoded else {
+                sealed.push(event);
+                continue;
+            };
+            let subject = event.subject.ok_or(SealError::MissingSubject)?;
+            let dek = self.dek_for_append(&subject)?;
+            event.payload = seal::seal_payload_encoded(
+                &dek.key,
+                &self.inner.ledger_id,
+                &subject,
+                &dek.key_ref,
+                &encoded,
+                &plaintext,
+            );
+            event.key_ref = Some(dek.key_ref);
+            sealed.push(event);
+        }
+        let pending = self.inner.ledger.submit_batch(sealed).await?;
+        drop(guards);
+        Ok(pending)
+    }
+
+    /// The DEK to seal an append of `subject` with; the caller holds the
+    /// subject's shard lock (shared).
+    fn dek_for_append(&self, subject: &SubjectId) -> Result<Dek, SealError> {
+        // A cached DEK proves there is no fence: erasure evicts the DEK
+        // right after writing the fence, under this shard's exclusive lock,
+        // and only this path (after checking the fence) refills the cache.
+        if let Some(dek) = self.inner.cached_dek(subject) {
+            return Ok(dek);
+        }
+        if store::fence(self.inner.storage.as_ref(), subject)?.is_some() {
+            return Err(SealError::SubjectErased { subject: *subject });
+        }
+        let dek = self
+            .inner
+            .load_dek(subject)?
+            .ok_or(SealError::UnknownSubject { subject: *subject })?;
+        self.inner.cache_insert(*subject, dek.clone());
+        Ok(dek)
+    }
+
     async fn append_sealed_encoded(
         &self,
         mut event: Event,
@@ -511,23 +599,7 @@ impl Vault {
             return Err(SealError::KeyRefGiven);
         }
         let _shard = self.inner.shard(&subject).read().await;
-        // A cached DEK proves there is no fence: erasure evicts the DEK
-        // right after writing the fence, under this shard's exclusive lock,
-        // and only this path (after checking the fence) refills the cache.
-        let dek = match self.inner.cached_dek(&subject) {
-            Some(dek) => dek,
-            None => {
-                if store::fence(self.inner.storage.as_ref(), &subject)?.is_some() {
-                    return Err(SealError::SubjectErased { subject });
-                }
-                let dek = self
-                    .inner
-                    .load_dek(&subject)?
-                    .ok_or(SealError::UnknownSubject { subject })?;
-                self.inner.cache_insert(subject, dek.clone());
-                dek
-            }
-        };
+        let dek = self.dek_for_append(&subject)?;
         event.payload = seal::seal_payload_encoded(
             &dek.key,
             &self.inner.ledger_id,
@@ -722,10 +794,18 @@ impl Inner {
     }
 
     pub(crate) fn shard(&self, subject: &SubjectId) -> &tokio::sync::RwLock<()> {
+        self.shard_at(self.shard_index(subject))
+    }
+
+    pub(crate) fn shard_index(&self, subject: &SubjectId) -> usize {
         let mut h = self.shard_seed.build_hasher();
         h.write(subject.as_bytes());
         // SHARDS is non-zero, so the index is in range.
-        &self.shards[(h.finish() % SHARDS as u64) as usize]
+        (h.finish() % SHARDS as u64) as usize
+    }
+
+    pub(crate) fn shard_at(&self, index: usize) -> &tokio::sync::RwLock<()> {
+        &self.shards[index % SHARDS]
     }
 
     fn cached_dek(&self, subject: &SubjectId) -> Option<Dek> {

@@ -36,6 +36,27 @@ pub const SIGNING_KEY_FILE: &str = "checkpoint.key";
 /// Public verifier key of the checkpoint signer (C2SP vkey text).
 pub const VERIFIER_KEY_FILE: &str = "checkpoint.pub";
 
+/// Events queued by [`Ledger::submit_batch`]; resolves to their receipts
+/// once they are on stable storage (or to the error that failed the commit).
+#[derive(Debug)]
+#[must_use = "the events are durable only when this resolves to receipts"]
+pub struct PendingAppend {
+    rx: oneshot::Receiver<Result<Vec<Receipt>, AppendError>>,
+}
+
+impl std::future::Future for PendingAppend {
+    type Output = Result<Vec<Receipt>, AppendError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(AppendError::Closed)))
+    }
+}
+
 /// Proof that an append is durable: its position, chain hash and timestamp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Receipt {
@@ -250,6 +271,18 @@ impl Ledger {
     /// Appends events atomically and contiguously: all get consecutive seqs
     /// in one commit, or none is written.
     pub async fn append_batch(&self, events: Vec<Event>) -> Result<Vec<Receipt>, AppendError> {
+        self.submit_batch(events).await?.await
+    }
+
+    /// Queues `events` for the writer and returns once they are queued,
+    /// without waiting for them to be durable: await the returned
+    /// [`PendingAppend`] for the receipts.
+    ///
+    /// Batches are committed in the order their `submit_batch` calls
+    /// return, so a caller that serializes its submissions (e.g. to check
+    /// each event against the state the previous ones left) gets seqs in
+    /// that order while the writer still groups their commits.
+    pub async fn submit_batch(&self, events: Vec<Event>) -> Result<PendingAppend, AppendError> {
         if events.is_empty() {
             return Err(AppendError::EmptyBatch);
         }
@@ -258,7 +291,7 @@ impl Ledger {
             .send(Command::Append { events, reply })
             .await
             .map_err(|_| AppendError::Closed)?;
-        rx.await.map_err(|_| AppendError::Closed)?
+        Ok(PendingAppend { rx })
     }
 
     /// Blocking form of [`Ledger::append`], for callers without an async runtime.
@@ -343,6 +376,65 @@ impl Ledger {
     pub fn range(&self, seqs: Range<u64>) -> RecordIter<'_> {
         let end = seqs.end.min(self.len());
         RecordIter::new(self.inner.storage.as_ref(), seqs.start..end)
+    }
+
+    /// Calls `visit(seq, record_bytes)` for each committed record in `seqs`,
+    /// in order, lending the stored bytes without copying them, until it
+    /// returns `false`. The bytes are the record exactly as hashed (decode
+    /// them with [`crate::record::RecordRef::decode`]). A gap or a damaged
+    /// stored value is an error naming its seq.
+    pub fn visit_records(
+        &self,
+        seqs: Range<u64>,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), ReadError> {
+        let end = seqs.end.min(self.len());
+        if seqs.start >= end {
+            return Ok(());
+        }
+        let mut expected = seqs.start;
+        let mut failure = None;
+        let mut stopped = false;
+        let from = layout::record_key(seqs.start);
+        let to = layout::record_key(end);
+        self.inner
+            .storage
+            .visit_range(layout::RECORDS, &from, Some(&to), &mut |key, value| {
+                if layout::parse_record_key(key) != Some(expected) {
+                    failure = Some(ReadError::NotFound {
+                        seq: expected,
+                        size: end,
+                    });
+                    return std::ops::ControlFlow::Break(());
+                }
+                let Some((_, bytes)) = layout::split_record_value(value) else {
+                    failure = Some(ReadError::Corrupt {
+                        seq: expected,
+                        source: crate::error::DecodeError::Malformed {
+                            detail: "stored value too short".into(),
+                        },
+                    });
+                    return std::ops::ControlFlow::Break(());
+                };
+                let go_on = visit(expected, bytes);
+                expected += 1;
+                if go_on {
+                    std::ops::ControlFlow::Continue(())
+                } else {
+                    stopped = true;
+                    std::ops::ControlFlow::Break(())
+                }
+            })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if !stopped && expected < end {
+            return Err(ReadError::NotFound {
+                seq: expected,
+                size: end,
+            });
+        }
+        Ok(())
     }
 
     /// Seqs of every committed record about `subject`, ascending, read from

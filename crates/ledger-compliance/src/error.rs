@@ -1,0 +1,351 @@
+//! Typed errors of the compliance layer. None quotes personal data: they
+//! name kinds, fields, codes and pseudonymous ids.
+
+use ledger_core::SubjectId;
+
+use crate::event::{ScopeKind, TicketId};
+
+/// An event could not be encoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The event's scope does not fit its kind.
+    #[error("a {kind} event needs scope {expected:?}")]
+    WrongScope {
+        /// Event kind.
+        kind: &'static str,
+        /// Scope it needs.
+        expected: ScopeKind,
+    },
+    /// A fact is not a code (1..=128 printable ASCII bytes).
+    #[error("field {field} of a {kind} event is not a code (1..=128 printable ASCII bytes)")]
+    NotACode {
+        /// Event kind.
+        kind: &'static str,
+        /// Field.
+        field: &'static str,
+    },
+    /// The facts could not be serialized.
+    #[error("the facts of a {kind} event could not be encoded")]
+    Facts {
+        /// Event kind.
+        kind: &'static str,
+    },
+    /// Personal data on an event that is stored in clear.
+    #[error("a {kind} event is stored in clear and cannot carry personal data")]
+    PersonalDataNotAllowed {
+        /// Event kind.
+        kind: &'static str,
+    },
+    /// The personal data could not be serialized.
+    #[error("the personal data of a {kind} event could not be encoded")]
+    PersonalData {
+        /// Event kind.
+        kind: &'static str,
+    },
+    /// The actor is not a pseudonym (1..=128 printable ASCII bytes, no spaces, no `@`).
+    #[error("the actor must be a pseudonym: 1..=128 printable ASCII bytes without spaces or '@'")]
+    ActorNotPseudonym,
+}
+
+/// A record could not be read as a compliance event.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Not a `dp.*` record.
+    #[error("not a compliance record")]
+    NotCompliance,
+    /// The clear metadata is missing or malformed.
+    #[error("the clear metadata is malformed")]
+    BadMetadata,
+    /// The facts carry no version.
+    #[error("the facts carry no version")]
+    NoVersion,
+    /// The facts do not match their kind and version.
+    #[error("the facts of a {kind} event (version {version}) do not decode")]
+    BadFacts {
+        /// Event kind.
+        kind: String,
+        /// Stored version.
+        version: u32,
+    },
+    /// Written by a newer release.
+    #[error("a {kind} event has version {version}, newer than this release reads")]
+    UnsupportedVersion {
+        /// Event kind.
+        kind: String,
+        /// Stored version.
+        version: u32,
+    },
+    /// The record's subject does not fit the event kind.
+    #[error("a {kind} record needs scope {expected:?}")]
+    WrongScope {
+        /// Event kind.
+        kind: &'static str,
+        /// Scope it needs.
+        expected: ScopeKind,
+    },
+    /// A `vault.subject_erased` record is malformed.
+    #[error("an erasure record is malformed")]
+    BadErasure,
+}
+
+/// An event was refused by a rule before anything was appended.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// The scope (subject or ticket) was erased; nothing more may be recorded about it.
+    #[error("{scope} was erased; no event may be recorded for it")]
+    SubjectErased {
+        /// Erased key scope.
+        scope: SubjectId,
+    },
+    /// No such data subject.
+    #[error("subject {subject} is unknown; create it first")]
+    UnknownSubject {
+        /// Subject.
+        subject: SubjectId,
+    },
+    /// Sharing or transfer with a recipient that is not registered.
+    #[error(
+        "recipient {recipient} is not registered; register it (name, country, contract) first"
+    )]
+    UnregisteredRecipient {
+        /// Recipient code.
+        recipient: String,
+    },
+    /// The recipient is already registered.
+    #[error("recipient {recipient} is already registered")]
+    RecipientExists {
+        /// Recipient code.
+        recipient: String,
+    },
+    /// A transfer outside the EEA without a safeguard.
+    #[error("transfer to {country} (outside the EEA) needs a safeguard (adequacy, SCC 2021/914, BCR or an Art. 49 derogation)")]
+    TransferWithoutSafeguard {
+        /// Destination country.
+        country: String,
+    },
+    /// Not an ISO 3166-1 alpha-2 code.
+    #[error("{country:?} is not an ISO 3166-1 alpha-2 country code")]
+    BadCountry {
+        /// What was given (a code, not personal data).
+        country: String,
+    },
+    /// Remote access without a prior authorization for that ticket.
+    #[error(
+        "remote access on ticket {ticket} needs the customer's authorization {authorization} first"
+    )]
+    RemoteAccessNotAuthorized {
+        /// Ticket.
+        ticket: TicketId,
+        /// Authorization reference relied on.
+        authorization: String,
+    },
+    /// Marketing contact after an objection.
+    #[error("subject {subject} objected to marketing; no marketing contact is allowed")]
+    MarketingAfterObjection {
+        /// Subject.
+        subject: SubjectId,
+    },
+    /// Marketing contact without consent or legitimate interest recorded.
+    #[error("subject {subject} has no lawful basis for marketing (no consent or legitimate interest recorded)")]
+    MarketingWithoutBasis {
+        /// Subject.
+        subject: SubjectId,
+    },
+    /// No such ticket.
+    #[error("ticket {ticket} is unknown")]
+    UnknownTicket {
+        /// Ticket.
+        ticket: TicketId,
+    },
+    /// The ticket already exists.
+    #[error("ticket {ticket} is already open")]
+    TicketExists {
+        /// Ticket.
+        ticket: TicketId,
+    },
+    /// Closing a closed ticket.
+    #[error("ticket {ticket} is already closed")]
+    TicketAlreadyClosed {
+        /// Ticket.
+        ticket: TicketId,
+    },
+    /// Work on a closed ticket.
+    #[error("ticket {ticket} is closed; reopen it as a new ticket")]
+    TicketClosed {
+        /// Ticket.
+        ticket: TicketId,
+    },
+    /// Closing a ticket while support copies are not destroyed.
+    #[error("ticket {ticket} has {count} support copies not yet destroyed")]
+    CopiesOutstanding {
+        /// Ticket.
+        ticket: TicketId,
+        /// Copies outstanding.
+        count: usize,
+    },
+    /// Destroying a copy that was never made (or is already destroyed).
+    #[error("support copy {copy} of ticket {ticket} does not exist or was already destroyed")]
+    UnknownCopy {
+        /// Ticket.
+        ticket: TicketId,
+        /// Copy reference.
+        copy: String,
+    },
+    /// A copy with this reference exists.
+    #[error("support copy {copy} of ticket {ticket} already exists")]
+    CopyExists {
+        /// Ticket.
+        ticket: TicketId,
+        /// Copy reference.
+        copy: String,
+    },
+    /// No such request.
+    #[error("request {request} is unknown")]
+    UnknownRequest {
+        /// Request reference.
+        request: String,
+    },
+    /// The request reference is taken.
+    #[error("request {request} already exists")]
+    RequestExists {
+        /// Request reference.
+        request: String,
+    },
+    /// The request belongs to another subject.
+    #[error("request {request} belongs to another subject")]
+    RequestSubjectMismatch {
+        /// Request reference.
+        request: String,
+    },
+    /// Fulfilling, refusing or extending an answered request.
+    #[error("request {request} was already answered")]
+    RequestAlreadyAnswered {
+        /// Request reference.
+        request: String,
+    },
+    /// An extension past received + 3 months (Art. 12(3)).
+    #[error("request {request}: extended due date {due} is past the Art. 12(3) limit {limit}")]
+    ExtensionTooLong {
+        /// Request reference.
+        request: String,
+        /// Requested due date.
+        due: chrono::NaiveDate,
+        /// Latest allowed.
+        limit: chrono::NaiveDate,
+    },
+    /// The subject was told of the extension after the first month.
+    #[error("request {request}: the subject must be told of an extension within the first month (by {limit}), not on {notified_on}")]
+    ExtensionNotifiedLate {
+        /// Request reference.
+        request: String,
+        /// Notification date.
+        notified_on: chrono::NaiveDate,
+        /// Last allowed date.
+        limit: chrono::NaiveDate,
+    },
+    /// An extension that does not extend, or a notification before receipt or in the future.
+    #[error("request {request}: the extension dates are inconsistent")]
+    ExtensionDates {
+        /// Request reference.
+        request: String,
+    },
+    /// A refusal must tell the subject of the right to complain (Art. 12(4)).
+    #[error("request {request}: a refusal must tell the subject of the right to complain to a supervisory authority and a court")]
+    RefusalWithoutComplaintNotice {
+        /// Request reference.
+        request: String,
+    },
+    /// Notifying a policy version never published.
+    #[error("policy version {version} was never published")]
+    UnknownPolicy {
+        /// Version.
+        version: String,
+    },
+    /// Publishing a version twice.
+    #[error("policy version {version} is already published")]
+    PolicyExists {
+        /// Version.
+        version: String,
+    },
+    /// Unknown or already destroyed backup; or archiving a known one.
+    #[error("backup {backup}: {problem}")]
+    Backup {
+        /// Backup reference.
+        backup: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// Personal data of a category the event does not declare.
+    #[error("the personal data holds a category the event does not declare")]
+    UndeclaredCategory,
+    /// The event declares no category.
+    #[error("the event declares no data category")]
+    NoCategory,
+    /// A retention rule that has not expired.
+    #[error("{scope}: retention has not expired")]
+    RetentionNotExpired {
+        /// Scope.
+        scope: SubjectId,
+    },
+}
+
+/// Recording an event failed; nothing was appended unless the ledger failed
+/// during the commit (then it is poisoned and must be reopened).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The event is malformed.
+    #[error("event {index} of the batch: {source}")]
+    Encode {
+        /// Position in the batch.
+        index: usize,
+        /// Why.
+        source: EncodeError,
+    },
+    /// A rule refused the event.
+    #[error("event {index} of the batch: {source}")]
+    Invalid {
+        /// Position in the batch.
+        index: usize,
+        /// Why.
+        source: ValidationError,
+    },
+    /// Sealing or appending failed.
+    #[error(transparent)]
+    Seal(#[from] ledger_vault::SealError),
+    /// Creating a key scope failed.
+    #[error(transparent)]
+    Create(#[from] ledger_vault::CreateSubjectError),
+    /// An erasure failed.
+    #[error(transparent)]
+    Erase(#[from] ledger_vault::EraseError),
+    /// The ledger failed during a commit; the layer must be reopened.
+    #[error("an earlier commit failed; reopen the ledger")]
+    Failed,
+    /// The batch is empty.
+    #[error("empty batch")]
+    EmptyBatch,
+}
+
+/// Opening the compliance layer failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// Reading the log failed.
+    #[error(transparent)]
+    Read(#[from] ledger_core::ReadError),
+    /// A compliance record does not decode.
+    #[error("record {seq}: {source}")]
+    Decode {
+        /// Seq of the record.
+        seq: u64,
+        /// Why.
+        source: DecodeError,
+    },
+    /// The projection store failed.
+    #[error("projection store: {0}")]
+    Projection(String),
+}

@@ -1,0 +1,367 @@
+//! [`ComplianceLedger`]: records typed events through the vault after the
+//! rules accept them, and erases subjects with everything that belongs to
+//! them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ledger_core::record::RecordRef;
+use ledger_core::{Clock, Receipt, SubjectId};
+use ledger_vault::{AuditMetadata, ErasureReceipt, ErasureRequest, Vault};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::codec::{self, Encoded};
+use crate::error::{OpenError, RecordError, ValidationError};
+use crate::event::{ComplianceEvent, Decoded, Facts, Scope, TicketId};
+use crate::model::{categories_declared, Model};
+use crate::vocab::Right;
+
+/// How the compliance layer behaves.
+#[derive(Clone, Debug)]
+pub struct ComplianceOptions {
+    /// Check every event against the rules before appending (default on;
+    /// off only to measure what the checks cost).
+    pub validate: bool,
+    /// How long a closed ticket is kept (default 2 years = 730 days).
+    pub ticket_retention: chrono::Duration,
+}
+
+impl Default for ComplianceOptions {
+    fn default() -> Self {
+        ComplianceOptions {
+            validate: true,
+            ticket_retention: chrono::Duration::days(730),
+        }
+    }
+}
+
+/// The compliance layer over a vault.
+pub struct ComplianceLedger {
+    vault: Vault,
+    clock: Arc<dyn Clock>,
+    options: ComplianceOptions,
+    model: Mutex<Model>,
+    failed: AtomicBool,
+}
+
+impl std::fmt::Debug for ComplianceLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComplianceLedger")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the write model from the whole log (no keys needed).
+pub fn model_from_log(ledger: &ledger_core::Ledger) -> Result<Model, OpenError> {
+    let mut model = Model::default();
+    let mut error = None;
+    let len = ledger.len();
+    let result = ledger.visit_records(0..len, &mut |seq, bytes| {
+        let record = match RecordRef::decode(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                error = Some(OpenError::Read(ledger_core::ReadError::Corrupt {
+                    seq,
+                    source: e,
+                }));
+                return false;
+            }
+        };
+        match codec::decode(&record) {
+            Ok(decoded) => {
+                model.apply(Some(seq), record.timestamp(), &decoded);
+                true
+            }
+            Err(source) => {
+                error = Some(OpenError::Decode { seq, source });
+                false
+            }
+        }
+    });
+    result?;
+    if let Some(e) = error {
+        return Err(e);
+    }
+    Ok(model)
+}
+
+impl ComplianceLedger {
+    /// Opens the layer over `vault`, building the write model from the log.
+    pub fn open(
+        vault: Vault,
+        clock: Arc<dyn Clock>,
+        options: ComplianceOptions,
+    ) -> Result<Self, OpenError> {
+        let model = model_from_log(vault.ledger())?;
+        Ok(ComplianceLedger {
+            vault,
+            clock,
+            options,
+            model: Mutex::new(model),
+            failed: AtomicBool::new(false),
+        })
+    }
+
+    /// The vault underneath.
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &ComplianceOptions {
+        &self.options
+    }
+
+    /// The clock event times and retention use.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// A copy of the write model (for reports and tests).
+    pub async fn model(&self) -> Model {
+        self.model.lock().await.clone()
+    }
+
+    /// Blocking form of [`ComplianceLedger::model`].
+    pub fn model_blocking(&self) -> Model {
+        futures_executor::block_on(self.model())
+    }
+
+    /// Creates a data subject (a key scope), indexed by `email` if given.
+    pub fn new_subject(&self, email: Option<&str>) -> Result<SubjectId, RecordError> {
+        Ok(self.vault.create_subject(email)?)
+    }
+
+    /// Creates a ticket's key scope; record [`Facts::TicketOpened`] on it next.
+    pub fn new_ticket(&self) -> Result<TicketId, RecordError> {
+        Ok(TicketId(self.vault.create_subject(None)?))
+    }
+
+    /// Records one event; resolves once durable.
+    pub async fn record(&self, event: ComplianceEvent) -> Result<Receipt, RecordError> {
+        let mut receipts = self.record_batch(vec![event]).await?;
+        receipts.pop().ok_or(RecordError::EmptyBatch)
+    }
+
+    /// Blocking form of [`ComplianceLedger::record`].
+    pub fn record_blocking(&self, event: ComplianceEvent) -> Result<Receipt, RecordError> {
+        futures_executor::block_on(self.record(event))
+    }
+
+    /// Records `events` atomically, in order: each is checked against the
+    /// state the previous ones leave, and either all are appended or none.
+    pub async fn record_batch(
+        &self,
+        events: Vec<ComplianceEvent>,
+    ) -> Result<Vec<Receipt>, RecordError> {
+        if events.is_empty() {
+            return Err(RecordError::EmptyBatch);
+        }
+        let mut encoded = Vec::with_capacity(events.len());
+        for (index, event) in events.iter().enumerate() {
+            let e = codec::encode(event).map_err(|source| RecordError::Encode { index, source })?;
+            encoded.push(e);
+        }
+        let pending = {
+            let mut model = self.lock().await?;
+            let now = self.clock.now();
+            let mut undo = Vec::with_capacity(events.len());
+            let mut refused = None;
+            for (index, event) in events.iter().enumerate() {
+                let decoded = Decoded::Event {
+                    scope: event.scope,
+                    facts: event.facts.clone(),
+                };
+                if let Err(source) = self.check(&model, event, now) {
+                    refused = Some(RecordError::Invalid { index, source });
+                    break;
+                }
+                undo.push(model.undo_for(&decoded));
+                model.apply(None, now, &decoded);
+            }
+            let submitted = match refused {
+                Some(e) => Err(e),
+                None => self.submit(encoded).await,
+            };
+            match submitted {
+                Ok(pending) => pending,
+                Err(e) => {
+                    for u in undo.into_iter().rev() {
+                        model.undo(u);
+                    }
+                    return Err(e);
+                }
+            }
+        };
+        match pending.await {
+            Ok(receipts) => {
+                if let Some(last) = receipts.last() {
+                    let mut model = self.model.lock().await;
+                    model.last_seq = Some(model.last_seq.map_or(last.seq, |s| s.max(last.seq)));
+                }
+                Ok(receipts)
+            }
+            Err(e) => {
+                // The model already holds the batch's effects; the ledger is
+                // poisoned, so refuse everything until reopened.
+                self.failed.store(true, Ordering::SeqCst);
+                Err(RecordError::Seal(e.into()))
+            }
+        }
+    }
+
+    /// Blocking form of [`ComplianceLedger::record_batch`].
+    pub fn record_batch_blocking(
+        &self,
+        events: Vec<ComplianceEvent>,
+    ) -> Result<Vec<Receipt>, RecordError> {
+        futures_executor::block_on(self.record_batch(events))
+    }
+
+    async fn lock(&self) -> Result<MutexGuard<'_, Model>, RecordError> {
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(RecordError::Failed);
+        }
+        Ok(self.model.lock().await)
+    }
+
+    fn check(
+        &self,
+        model: &Model,
+        event: &ComplianceEvent,
+        now: DateTime<Utc>,
+    ) -> Result<(), ValidationError> {
+        if let (Some(declared), Some(personal)) =
+            (categories_declared(&event.facts), &event.personal)
+        {
+            if personal.fields.keys().any(|c| !declared.contains(c)) {
+                return Err(ValidationError::UndeclaredCategory);
+            }
+        }
+        if !self.options.validate {
+            // Erased scopes are refused by the vault in any case.
+            return Ok(());
+        }
+        model.validate(&event.scope, &event.facts, now)
+    }
+
+    async fn submit(
+        &self,
+        encoded: Vec<Encoded>,
+    ) -> Result<ledger_core::PendingAppend, RecordError> {
+        let batch: Vec<(ledger_core::Event, Option<AuditMetadata>)> = encoded
+            .into_iter()
+            .map(|e| match e.plaintext {
+                Some(plaintext) => {
+                    let mut event = e.event;
+                    event.payload = plaintext.to_vec();
+                    (event, Some(e.metadata))
+                }
+                None => {
+                    let mut event = e.event;
+                    // Metadata was validated by encode; an empty section
+                    // cannot happen (the version key is always there).
+                    event.payload = e.metadata.encode().unwrap_or_default();
+                    (event, None)
+                }
+            })
+            .collect();
+        Ok(self.vault.submit_batch(batch).await?)
+    }
+
+    /// Erases `subject` (Art. 17 or retention): destroys its key and the keys
+    /// of all its tickets, then, if `request.request_ref` names an open
+    /// erasure request of the subject, records it fulfilled. Blocks (fsyncs);
+    /// from async code call it in `spawn_blocking`.
+    pub fn erase_subject(
+        &self,
+        subject: SubjectId,
+        request: &ErasureRequest,
+    ) -> Result<Vec<ErasureReceipt>, RecordError> {
+        let mut model = futures_executor::block_on(self.lock())?;
+        if model.erased.contains(&subject) {
+            return Err(RecordError::Invalid {
+                index: 0,
+                source: ValidationError::SubjectErased { scope: subject },
+            });
+        }
+        let tickets: Vec<TicketId> = model
+            .subjects
+            .get(&subject)
+            .map(|s| {
+                s.tickets
+                    .iter()
+                    .copied()
+                    .filter(|t| !model.erased.contains(&t.0))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut receipts = Vec::with_capacity(tickets.len() + 1);
+        for ticket in tickets {
+            receipts.push(self.erase_scope(&mut model, ticket.0, request)?);
+        }
+        receipts.push(self.erase_scope(&mut model, subject, request)?);
+        let fulfils = model.requests.get(&request.request_ref).is_some_and(|r| {
+            r.subject == subject
+                && r.right == Right::Erasure
+                && r.status == crate::model::RequestStatus::Open
+        });
+        drop(model);
+        if fulfils {
+            let event = ComplianceEvent::subject(
+                subject,
+                request.operator.clone(),
+                Facts::RequestFulfilled {
+                    request: request.request_ref.clone(),
+                },
+            );
+            futures_executor::block_on(self.record(event))?;
+        }
+        Ok(receipts)
+    }
+
+    /// Erases one key scope (a ticket) under the model lock.
+    pub fn erase_ticket(
+        &self,
+        ticket: TicketId,
+        request: &ErasureRequest,
+    ) -> Result<ErasureReceipt, RecordError> {
+        let mut model = futures_executor::block_on(self.lock())?;
+        if let Some(scope) = model.is_erased(&Scope::Ticket(ticket)) {
+            return Err(RecordError::Invalid {
+                index: 0,
+                source: ValidationError::SubjectErased { scope },
+            });
+        }
+        if !model.tickets.contains_key(&ticket) {
+            return Err(RecordError::Invalid {
+                index: 0,
+                source: ValidationError::UnknownTicket { ticket },
+            });
+        }
+        self.erase_scope(&mut model, ticket.0, request)
+    }
+
+    fn erase_scope(
+        &self,
+        model: &mut Model,
+        scope: SubjectId,
+        request: &ErasureRequest,
+    ) -> Result<ErasureReceipt, RecordError> {
+        match self.vault.erase_subject(scope, request) {
+            Ok(receipt) => {
+                model.erased.insert(scope);
+                model.last_seq = Some(model.last_seq.map_or(receipt.seq, |s| s.max(receipt.seq)));
+                Ok(receipt)
+            }
+            Err(e) => {
+                if matches!(e, ledger_vault::EraseError::AlreadyErased { .. }) {
+                    model.erased.insert(scope);
+                }
+                Err(e.into())
+            }
+        }
+    }
+}

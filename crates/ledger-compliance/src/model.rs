@@ -1,0 +1,768 @@
+//! The write model: the little state the rules need, kept in memory, built
+//! from the log on open and advanced by every event the layer records.
+//!
+//! It is a pure function of the log (apply in seq order), so rebuilding it
+//! gives exactly the state reached incrementally. It holds codes and ids
+//! only, never personal data.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Days, Months, NaiveDate, Utc};
+use ledger_core::SubjectId;
+
+use crate::error::ValidationError;
+use crate::event::{Decoded, Facts, Scope, TicketId};
+use crate::vocab::{in_eea, DataCategory, LawfulBasis, Purpose, Right};
+
+/// What the model knows of a data subject.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SubjectState {
+    /// Purposes with a live lawful basis.
+    pub bases: BTreeMap<Purpose, LawfulBasis>,
+    /// Whether any data was ever collected (a basis existed).
+    pub collected: bool,
+    /// Objected to marketing.
+    pub objected: bool,
+    /// The subject's tickets.
+    pub tickets: BTreeSet<TicketId>,
+    /// Open requests (references).
+    pub open_requests: BTreeSet<String>,
+    /// Last event time.
+    pub last_event: Option<DateTime<Utc>>,
+}
+
+/// What the model knows of a ticket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketState {
+    /// Its customer.
+    pub customer: SubjectId,
+    /// When it was opened.
+    pub opened_at: DateTime<Utc>,
+    /// When it was closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Remote-access authorizations given.
+    pub authorizations: BTreeSet<String>,
+    /// Copies made and not yet destroyed.
+    pub open_copies: BTreeSet<String>,
+    /// Copies ever made.
+    pub copies: BTreeSet<String>,
+}
+
+/// Status of a rights request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequestStatus {
+    /// Waiting for an answer.
+    Open,
+    /// Answered in full.
+    Fulfilled,
+    /// Refused.
+    Refused,
+}
+
+/// What the model knows of a rights request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestState {
+    /// Requester.
+    pub subject: SubjectId,
+    /// Right exercised.
+    pub right: Right,
+    /// Date received (UTC).
+    pub received: NaiveDate,
+    /// Due date without extension.
+    pub due: NaiveDate,
+    /// Extended due date, if extended.
+    pub extended_due: Option<NaiveDate>,
+    /// Status.
+    pub status: RequestStatus,
+    /// Date answered.
+    pub answered: Option<NaiveDate>,
+}
+
+impl RequestState {
+    /// The due date in force.
+    pub fn effective_due(&self) -> NaiveDate {
+        self.extended_due.unwrap_or(self.due)
+    }
+}
+
+/// Due date of a request received on `received`: the earlier of the
+/// policy's 30 days and Art. 12(3)'s one calendar month.
+pub fn due_date(received: NaiveDate) -> NaiveDate {
+    let thirty = received + Days::new(30);
+    let month = received
+        .checked_add_months(Months::new(1))
+        .unwrap_or(thirty);
+    thirty.min(month)
+}
+
+/// Latest extended due date: received + one month + two further months.
+pub fn extension_limit(received: NaiveDate) -> NaiveDate {
+    received
+        .checked_add_months(Months::new(3))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// Last day the subject may be told of an extension: within the first month.
+pub fn notification_limit(received: NaiveDate) -> NaiveDate {
+    received
+        .checked_add_months(Months::new(1))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// A registered recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecipientState {
+    /// Country, ISO 3166-1 alpha-2.
+    pub country: String,
+}
+
+/// The write model.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Model {
+    /// Erased key scopes.
+    pub erased: HashSet<SubjectId>,
+    /// Known subjects.
+    pub subjects: HashMap<SubjectId, SubjectState>,
+    /// Tickets.
+    pub tickets: HashMap<TicketId, TicketState>,
+    /// Requests by reference.
+    pub requests: HashMap<String, RequestState>,
+    /// Registered recipients by code.
+    pub recipients: HashMap<String, RecipientState>,
+    /// Published policy versions.
+    pub policies: HashSet<String>,
+    /// Backups: reference → destroyed?
+    pub backups: HashMap<String, bool>,
+    /// Seq of the last record applied, if any.
+    pub last_seq: Option<u64>,
+}
+
+/// Entries one event may change, saved so a refused batch can be undone.
+#[derive(Debug)]
+pub(crate) struct Undo {
+    subject: Option<(SubjectId, Option<SubjectState>)>,
+    ticket: Option<(TicketId, Option<TicketState>)>,
+    request: Option<(String, Option<RequestState>)>,
+    recipient: Option<(String, Option<RecipientState>)>,
+    policy: Option<(String, bool)>,
+    backup: Option<(String, Option<bool>)>,
+    erased: Option<(SubjectId, bool)>,
+    last_seq: Option<u64>,
+}
+
+fn country_ok(country: &str) -> bool {
+    country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+impl Model {
+    /// The subject a scope's data belongs to (a ticket's customer).
+    pub fn owner(&self, scope: &Scope) -> Option<SubjectId> {
+        match scope {
+            Scope::Subject(s) => Some(*s),
+            Scope::Ticket(t) => self.tickets.get(t).map(|t| t.customer),
+            Scope::None => None,
+        }
+    }
+
+    /// Whether `scope` (or, for a ticket, its customer) was erased.
+    pub fn is_erased(&self, scope: &Scope) -> Option<SubjectId> {
+        let key = scope.key_scope()?;
+        if self.erased.contains(&key) {
+            return Some(key);
+        }
+        let owner = self.owner(scope)?;
+        self.erased.contains(&owner).then_some(owner)
+    }
+
+    /// Checks `facts` on `scope`, to be recorded at `now`, against the rules.
+    /// `known_subject` tells whether a subject scope has a key (the caller
+    /// asks the vault); personal data categories are checked by the caller.
+    pub fn validate(
+        &self,
+        scope: &Scope,
+        facts: &Facts,
+        now: DateTime<Utc>,
+    ) -> Result<(), ValidationError> {
+        use Facts::*;
+        // Answers to a request stay recordable after erasure: the erasure
+        // request is answered by the erasure itself.
+        if !facts.is_request_answer() {
+            if let Some(scope) = self.is_erased(scope) {
+                return Err(ValidationError::SubjectErased { scope });
+            }
+        }
+        let today = now.date_naive();
+        match facts {
+            DataCollected { categories, .. }
+            | DataRectified { categories, .. }
+            | DataShared { categories, .. }
+            | TransferMade { categories, .. }
+            | DisclosureMade { categories, .. }
+                if categories.is_empty() =>
+            {
+                return Err(ValidationError::NoCategory)
+            }
+            _ => {}
+        }
+        match (facts, scope) {
+            (TicketOpened { customer, .. }, Scope::Ticket(ticket)) => {
+                if self.tickets.contains_key(ticket) {
+                    return Err(ValidationError::TicketExists { ticket: *ticket });
+                }
+                if self.erased.contains(customer) {
+                    return Err(ValidationError::SubjectErased { scope: *customer });
+                }
+                if self.erased.contains(&ticket.0) {
+                    return Err(ValidationError::SubjectErased { scope: ticket.0 });
+                }
+            }
+            (
+                TicketNoteAdded { .. }
+                | TicketHandedOver { .. }
+                | TicketEscalated { .. }
+                | RemoteAccessAuthorized { .. }
+                | RemoteAccessPerformed { .. }
+                | SupportCopyMade { .. },
+                Scope::Ticket(ticket),
+            ) => {
+                let t = self.ticket(ticket)?;
+                if t.closed_at.is_some() {
+                    return Err(ValidationError::TicketClosed { ticket: *ticket });
+                }
+                match facts {
+                    RemoteAccessPerformed { authorization }
+                        if !t.authorizations.contains(authorization) =>
+                    {
+                        return Err(ValidationError::RemoteAccessNotAuthorized {
+                            ticket: *ticket,
+                            authorization: authorization.clone(),
+                        });
+                    }
+                    SupportCopyMade { copy, .. } if t.copies.contains(copy) => {
+                        return Err(ValidationError::CopyExists {
+                            ticket: *ticket,
+                            copy: copy.clone(),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            (SupportCopyDestroyed { copy, .. }, Scope::Ticket(ticket)) => {
+                let t = self.ticket(ticket)?;
+                if !t.open_copies.contains(copy) {
+                    return Err(ValidationError::UnknownCopy {
+                        ticket: *ticket,
+                        copy: copy.clone(),
+                    });
+                }
+            }
+            (TicketClosed { .. }, Scope::Ticket(ticket)) => {
+                let t = self.ticket(ticket)?;
+                if t.closed_at.is_some() {
+                    return Err(ValidationError::TicketAlreadyClosed { ticket: *ticket });
+                }
+                if !t.open_copies.is_empty() {
+                    return Err(ValidationError::CopiesOutstanding {
+                        ticket: *ticket,
+                        count: t.open_copies.len(),
+                    });
+                }
+            }
+            (
+                RecipientRegistered {
+                    recipient, country, ..
+                },
+                _,
+            ) => {
+                if self.recipients.contains_key(recipient) {
+                    return Err(ValidationError::RecipientExists {
+                        recipient: recipient.clone(),
+                    });
+                }
+                if !country_ok(country) {
+                    return Err(ValidationError::BadCountry {
+                        country: country.clone(),
+                    });
+                }
+            }
+            (DataShared { recipient, .. }, _) if !self.recipients.contains_key(recipient) => {
+                return Err(ValidationError::UnregisteredRecipient {
+                    recipient: recipient.clone(),
+                });
+            }
+            (
+                TransferMade {
+                    recipient,
+                    country,
+                    safeguard,
+                    ..
+                },
+                _,
+            ) => {
+                if !self.recipients.contains_key(recipient) {
+                    return Err(ValidationError::UnregisteredRecipient {
+                        recipient: recipient.clone(),
+                    });
+                }
+                if !country_ok(country) {
+                    return Err(ValidationError::BadCountry {
+                        country: country.clone(),
+                    });
+                }
+                if !in_eea(country) && safeguard.is_none() {
+                    return Err(ValidationError::TransferWithoutSafeguard {
+                        country: country.clone(),
+                    });
+                }
+            }
+            (BusinessTransfer { country, .. }, _) if !country_ok(country) => {
+                return Err(ValidationError::BadCountry {
+                    country: country.clone(),
+                });
+            }
+            (MarketingContacted { .. }, Scope::Subject(subject)) => {
+                let s = self.subjects.get(subject);
+                if s.is_some_and(|s| s.objected) {
+                    return Err(ValidationError::MarketingAfterObjection { subject: *subject });
+                }
+                if !s.is_some_and(|s| s.bases.contains_key(&Purpose::Marketing)) {
+                    return Err(ValidationError::MarketingWithoutBasis { subject: *subject });
+                }
+            }
+            (
+                DataCollected {
+                    purpose: Purpose::Marketing,
+                    lawful_basis,
+                    ..
+                },
+                Scope::Subject(subject),
+            ) if *lawful_basis == LawfulBasis::LegitimateInterests
+                && self.subjects.get(subject).is_some_and(|s| s.objected) =>
+            {
+                return Err(ValidationError::MarketingAfterObjection { subject: *subject });
+            }
+            (RequestReceived { request, .. }, _) if self.requests.contains_key(request) => {
+                return Err(ValidationError::RequestExists {
+                    request: request.clone(),
+                });
+            }
+            (
+                RequestFulfilled { request } | RequestRefused { request, .. },
+                Scope::Subject(subject),
+            ) => {
+                let r = self.request(request, subject)?;
+                if r.status != RequestStatus::Open {
+                    return Err(ValidationError::RequestAlreadyAnswered {
+                        request: request.clone(),
+                    });
+                }
+                if let RequestRefused {
+                    complaint_notice: false,
+                    ..
+                } = facts
+                {
+                    return Err(ValidationError::RefusalWithoutComplaintNotice {
+                        request: request.clone(),
+                    });
+                }
+            }
+            (
+                RequestExtended {
+                    request,
+                    notified_on,
+                    due,
+                    ..
+                },
+                Scope::Subject(subject),
+            ) => {
+                let r = self.request(request, subject)?;
+                if r.status != RequestStatus::Open {
+                    return Err(ValidationError::RequestAlreadyAnswered {
+                        request: request.clone(),
+                    });
+                }
+                let limit = extension_limit(r.received);
+                if *due > limit {
+                    return Err(ValidationError::ExtensionTooLong {
+                        request: request.clone(),
+                        due: *due,
+                        limit,
+                    });
+                }
+                let notify_limit = notification_limit(r.received);
+                if *notified_on > notify_limit {
+                    return Err(ValidationError::ExtensionNotifiedLate {
+                        request: request.clone(),
+                        notified_on: *notified_on,
+                        limit: notify_limit,
+                    });
+                }
+                if *due <= r.effective_due() || *notified_on < r.received || *notified_on > today {
+                    return Err(ValidationError::ExtensionDates {
+                        request: request.clone(),
+                    });
+                }
+            }
+            (PolicyPublished { version, .. }, _) if self.policies.contains(version) => {
+                return Err(ValidationError::PolicyExists {
+                    version: version.clone(),
+                });
+            }
+            (PolicyNotified { version, .. }, _) if !self.policies.contains(version) => {
+                return Err(ValidationError::UnknownPolicy {
+                    version: version.clone(),
+                });
+            }
+            (BackupArchived { backup, .. }, _) if self.backups.contains_key(backup) => {
+                return Err(ValidationError::Backup {
+                    backup: backup.clone(),
+                    problem: "already archived",
+                });
+            }
+            (BackupDestroyed { backup, .. }, _) => match self.backups.get(backup) {
+                None => {
+                    return Err(ValidationError::Backup {
+                        backup: backup.clone(),
+                        problem: "never archived",
+                    })
+                }
+                Some(true) => {
+                    return Err(ValidationError::Backup {
+                        backup: backup.clone(),
+                        problem: "already destroyed",
+                    })
+                }
+                Some(false) => {}
+            },
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn ticket(&self, ticket: &TicketId) -> Result<&TicketState, ValidationError> {
+        self.tickets
+            .get(ticket)
+            .ok_or(ValidationError::UnknownTicket { ticket: *ticket })
+    }
+
+    fn request(
+        &self,
+        request: &str,
+        subject: &SubjectId,
+    ) -> Result<&RequestState, ValidationError> {
+        let r = self
+            .requests
+            .get(request)
+            .ok_or_else(|| ValidationError::UnknownRequest {
+                request: request.to_owned(),
+            })?;
+        if r.subject != *subject {
+            return Err(ValidationError::RequestSubjectMismatch {
+                request: request.to_owned(),
+            });
+        }
+        Ok(r)
+    }
+
+    /// Saves the entries `decoded` may change.
+    pub(crate) fn undo_for(&self, decoded: &Decoded) -> Undo {
+        let mut undo = Undo {
+            subject: None,
+            ticket: None,
+            request: None,
+            recipient: None,
+            policy: None,
+            backup: None,
+            erased: None,
+            last_seq: self.last_seq,
+        };
+        match decoded {
+            Decoded::Erased(e) => undo.erased = Some((e.scope, self.erased.contains(&e.scope))),
+            Decoded::Other => {}
+            Decoded::Event { scope, facts } => {
+                let owner = match (scope, facts) {
+                    (_, Facts::TicketOpened { customer, .. }) => Some(*customer),
+                    _ => self.owner(scope),
+                };
+                if let Some(owner) = owner {
+                    undo.subject = Some((owner, self.subjects.get(&owner).cloned()));
+                }
+                if let Scope::Ticket(t) = scope {
+                    undo.ticket = Some((*t, self.tickets.get(t).cloned()));
+                }
+                match facts {
+                    Facts::RequestReceived { request, .. }
+                    | Facts::RequestExtended { request, .. }
+                    | Facts::RequestFulfilled { request }
+                    | Facts::RequestRefused { request, .. } => {
+                        undo.request = Some((request.clone(), self.requests.get(request).cloned()));
+                    }
+                    Facts::RecipientRegistered { recipient, .. } => {
+                        undo.recipient =
+                            Some((recipient.clone(), self.recipients.get(recipient).cloned()));
+                    }
+                    Facts::PolicyPublished { version, .. } => {
+                        undo.policy = Some((version.clone(), self.policies.contains(version)));
+                    }
+                    Facts::BackupArchived { backup, .. }
+                    | Facts::BackupDestroyed { backup, .. } => {
+                        undo.backup = Some((backup.clone(), self.backups.get(backup).copied()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        undo
+    }
+
+    /// Restores what [`Model::undo_for`] saved.
+    pub(crate) fn undo(&mut self, undo: Undo) {
+        fn put<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: Option<V>) {
+            match value {
+                Some(v) => {
+                    map.insert(key, v);
+                }
+                None => {
+                    map.remove(&key);
+                }
+            }
+        }
+        if let Some((k, v)) = undo.subject {
+            put(&mut self.subjects, k, v);
+        }
+        if let Some((k, v)) = undo.ticket {
+            put(&mut self.tickets, k, v);
+        }
+        if let Some((k, v)) = undo.request {
+            put(&mut self.requests, k, v);
+        }
+        if let Some((k, v)) = undo.recipient {
+            put(&mut self.recipients, k, v);
+        }
+        if let Some((k, v)) = undo.backup {
+            put(&mut self.backups, k, v);
+        }
+        if let Some((k, was)) = undo.policy {
+            if !was {
+                self.policies.remove(&k);
+            }
+        }
+        if let Some((k, was)) = undo.erased {
+            if !was {
+                self.erased.remove(&k);
+            }
+        }
+        self.last_seq = undo.last_seq;
+    }
+
+    /// Applies one decoded record (seq `seq`, committed at `at`).
+    pub fn apply(&mut self, seq: Option<u64>, at: DateTime<Utc>, decoded: &Decoded) {
+        if seq.is_some() {
+            self.last_seq = seq;
+        }
+        let (scope, facts) = match decoded {
+            Decoded::Other => return,
+            Decoded::Erased(e) => {
+                self.erased.insert(e.scope);
+                return;
+            }
+            Decoded::Event { scope, facts } => (scope, facts),
+        };
+        use Facts::*;
+        if let TicketOpened { customer, .. } = facts {
+            if let Scope::Ticket(ticket) = scope {
+                self.tickets.insert(
+                    *ticket,
+                    TicketState {
+                        customer: *customer,
+                        opened_at: at,
+                        closed_at: None,
+                        authorizations: BTreeSet::new(),
+                        open_copies: BTreeSet::new(),
+                        copies: BTreeSet::new(),
+                    },
+                );
+                let s = self.subjects.entry(*customer).or_default();
+                s.tickets.insert(*ticket);
+                s.last_event = Some(at);
+            }
+            return;
+        }
+        if let Scope::Ticket(ticket) = scope {
+            if let Some(t) = self.tickets.get_mut(ticket) {
+                match facts {
+                    TicketClosed { .. } => t.closed_at = Some(at),
+                    RemoteAccessAuthorized { authorization, .. } => {
+                        t.authorizations.insert(authorization.clone());
+                    }
+                    SupportCopyMade { copy, .. } => {
+                        t.copies.insert(copy.clone());
+                        t.open_copies.insert(copy.clone());
+                    }
+                    SupportCopyDestroyed { copy, .. } => {
+                        t.open_copies.remove(copy);
+                    }
+                    _ => {}
+                }
+                let customer = t.customer;
+                if let Some(s) = self.subjects.get_mut(&customer) {
+                    s.last_event = Some(at);
+                }
+            }
+            return;
+        }
+        match facts {
+            RecipientRegistered {
+                recipient, country, ..
+            } => {
+                self.recipients.insert(
+                    recipient.clone(),
+                    RecipientState {
+                        country: country.clone(),
+                    },
+                );
+                return;
+            }
+            PolicyPublished { version, .. } => {
+                self.policies.insert(version.clone());
+                return;
+            }
+            BackupArchived { backup, .. } => {
+                self.backups.insert(backup.clone(), false);
+                return;
+            }
+            BackupDestroyed { backup, .. } => {
+                self.backups.insert(backup.clone(), true);
+                return;
+            }
+            _ => {}
+        }
+        let Scope::Subject(subject) = scope else {
+            return;
+        };
+        match facts {
+            RequestReceived { request, right, .. } => {
+                let received = at.date_naive();
+                self.requests.insert(
+                    request.clone(),
+                    RequestState {
+                        subject: *subject,
+                        right: *right,
+                        received,
+                        due: due_date(received),
+                        extended_due: None,
+                        status: RequestStatus::Open,
+                        answered: None,
+                    },
+                );
+            }
+            RequestExtended { request, due, .. } => {
+                if let Some(r) = self.requests.get_mut(request) {
+                    r.extended_due = Some(*due);
+                }
+            }
+            RequestFulfilled { request } | RequestRefused { request, .. } => {
+                if let Some(r) = self.requests.get_mut(request) {
+                    r.status = if matches!(facts, RequestFulfilled { .. }) {
+                        RequestStatus::Fulfilled
+                    } else {
+                        RequestStatus::Refused
+                    };
+                    r.answered = Some(at.date_naive());
+                }
+            }
+            _ => {}
+        }
+        let s = self.subjects.entry(*subject).or_default();
+        s.last_event = Some(at);
+        match facts {
+            DataCollected {
+                purpose,
+                lawful_basis,
+                ..
+            } => {
+                s.collected = true;
+                let objected_marketing = *purpose == Purpose::Marketing && s.objected;
+                if !objected_marketing || *lawful_basis == LawfulBasis::Consent {
+                    s.bases.insert(*purpose, *lawful_basis);
+                }
+            }
+            ConsentGiven { purpose, .. } => {
+                s.collected = true;
+                s.bases.insert(*purpose, LawfulBasis::Consent);
+                if *purpose == Purpose::Marketing {
+                    // Fresh consent overrides an earlier objection.
+                    s.objected = false;
+                }
+            }
+            ConsentWithdrawn { purpose, .. }
+                if s.bases.get(purpose) == Some(&LawfulBasis::Consent) =>
+            {
+                s.bases.remove(purpose);
+            }
+            MarketingObjected { .. } => {
+                s.objected = true;
+                s.bases.remove(&Purpose::Marketing);
+            }
+            ContractEnded { .. } => {
+                s.bases.retain(|_, basis| *basis != LawfulBasis::Contract);
+            }
+            RequestReceived { request, .. } => {
+                s.open_requests.insert(request.clone());
+            }
+            RequestFulfilled { request } | RequestRefused { request, .. } => {
+                s.open_requests.remove(request);
+            }
+            _ => {}
+        }
+    }
+
+    /// Tickets closed at or before `now - retention` and not erased.
+    pub fn expired_tickets(
+        &self,
+        now: DateTime<Utc>,
+        retention: chrono::Duration,
+    ) -> Vec<TicketId> {
+        let mut out: Vec<TicketId> = self
+            .tickets
+            .iter()
+            .filter(|(id, t)| {
+                !self.erased.contains(&id.0)
+                    && !self.erased.contains(&t.customer)
+                    && t.closed_at.is_some_and(|c| c + retention <= now)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Subjects that had data and have no lawful basis left (and no open
+    /// request, which keeps data for the answer), not erased.
+    pub fn subjects_without_basis(&self) -> Vec<SubjectId> {
+        let mut out: Vec<SubjectId> = self
+            .subjects
+            .iter()
+            .filter(|(id, s)| {
+                s.collected
+                    && s.bases.is_empty()
+                    && s.open_requests.is_empty()
+                    && !self.erased.contains(id)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// Personal data must stay within the categories the event declares.
+pub(crate) fn categories_declared(facts: &Facts) -> Option<&[DataCategory]> {
+    match facts {
+        Facts::DataCollected { categories, .. } | Facts::DataRectified { categories, .. } => {
+            Some(categories)
+        }
+        _ => None,
+    }
+}

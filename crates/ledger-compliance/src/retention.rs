@@ -1,0 +1,248 @@
+//! Retention: erase what is kept past its limit, report request deadlines.
+//!
+//! A sweep erases, with reason `retention-expired`, every ticket closed more
+//! than the retention period ago and every subject with no lawful basis
+//! left (a [`crate::Facts::RetentionExpired`] record first, then the key's
+//! destruction), and lists requests due within N days or overdue. It is
+//! idempotent (erased scopes are skipped) and safe beside appends: every
+//! erasure runs under the write model's lock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use ledger_core::SubjectId;
+use ledger_vault::ErasureRequest;
+use serde::Serialize;
+
+use crate::error::RecordError;
+use crate::event::{ComplianceEvent, Facts, TicketId};
+use crate::ledger::ComplianceLedger;
+use crate::model::{Model, RequestStatus};
+use crate::vocab::{RetentionRule, Right};
+
+/// Reason code of retention erasures.
+pub const RETENTION_REASON: &str = "retention-expired";
+
+/// How a sweep runs.
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    /// Report only; erase nothing.
+    pub dry_run: bool,
+    /// Report requests due within this many days.
+    pub due_within_days: u64,
+    /// Pseudonymous operator recorded as the actor.
+    pub operator: String,
+}
+
+impl Default for SweepOptions {
+    fn default() -> Self {
+        SweepOptions {
+            dry_run: false,
+            due_within_days: 7,
+            operator: "svc:retention".into(),
+        }
+    }
+}
+
+/// A request's deadline as the sweep sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RequestDeadline {
+    /// Request reference.
+    pub request: String,
+    /// Requester (pseudonymous id).
+    pub subject: String,
+    /// Right exercised.
+    pub right: Right,
+    /// Date received.
+    pub received: NaiveDate,
+    /// Due date in force (extended if extended).
+    pub due: NaiveDate,
+    /// Whether it was extended.
+    pub extended: bool,
+    /// Days left (negative = overdue).
+    pub days_left: i64,
+}
+
+/// What a sweep found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    /// When it ran.
+    pub at: Option<DateTime<Utc>>,
+    /// Whether it only reported.
+    pub dry_run: bool,
+    /// Tickets erased (or, dry run, to erase).
+    pub tickets_expired: Vec<String>,
+    /// Subjects erased (or, dry run, to erase).
+    pub subjects_expired: Vec<String>,
+    /// Open requests due within the window.
+    pub due_soon: Vec<RequestDeadline>,
+    /// Open requests past their due date.
+    pub overdue: Vec<RequestDeadline>,
+}
+
+/// Open requests due within `within` days of `today`, and overdue ones.
+pub fn deadlines(
+    model: &Model,
+    today: NaiveDate,
+    within: u64,
+) -> (Vec<RequestDeadline>, Vec<RequestDeadline>) {
+    let horizon = today
+        .checked_add_days(Days::new(within))
+        .unwrap_or(NaiveDate::MAX);
+    let mut soon = Vec::new();
+    let mut overdue = Vec::new();
+    for (reference, r) in &model.requests {
+        if r.status != RequestStatus::Open {
+            continue;
+        }
+        let due = r.effective_due();
+        let entry = RequestDeadline {
+            request: reference.clone(),
+            subject: r.subject.to_string(),
+            right: r.right,
+            received: r.received,
+            due,
+            extended: r.extended_due.is_some(),
+            days_left: (due - today).num_days(),
+        };
+        if due < today {
+            overdue.push(entry);
+        } else if due <= horizon {
+            soon.push(entry);
+        }
+    }
+    soon.sort_by(|a, b| (a.due, &a.request).cmp(&(b.due, &b.request)));
+    overdue.sort_by(|a, b| (a.due, &a.request).cmp(&(b.due, &b.request)));
+    (soon, overdue)
+}
+
+impl ComplianceLedger {
+    /// Runs one retention sweep at the clock's now. Blocks (erasures fsync);
+    /// from async code call it in `spawn_blocking`.
+    pub fn sweep(&self, options: &SweepOptions) -> Result<SweepReport, RecordError> {
+        let now = self.clock().now();
+        let model = self.model_blocking();
+        let tickets = model.expired_tickets(now, self.options().ticket_retention);
+        let subjects = model.subjects_without_basis();
+        let (due_soon, overdue) = deadlines(&model, now.date_naive(), options.due_within_days);
+        drop(model);
+        let mut report = SweepReport {
+            at: Some(now),
+            dry_run: options.dry_run,
+            tickets_expired: Vec::new(),
+            subjects_expired: Vec::new(),
+            due_soon,
+            overdue,
+        };
+        for ticket in tickets {
+            if options.dry_run || self.expire_ticket(ticket, options)? {
+                report.tickets_expired.push(ticket.to_string());
+            }
+        }
+        for subject in subjects {
+            if options.dry_run || self.expire_subject(subject, options)? {
+                report.subjects_expired.push(subject.to_string());
+            }
+        }
+        tracing::info!(
+            tickets = report.tickets_expired.len(),
+            subjects = report.subjects_expired.len(),
+            overdue = report.overdue.len(),
+            dry_run = options.dry_run,
+            "retention sweep"
+        );
+        Ok(report)
+    }
+
+    fn expire_ticket(&self, ticket: TicketId, options: &SweepOptions) -> Result<bool, RecordError> {
+        let event = ComplianceEvent::ticket(
+            ticket,
+            options.operator.clone(),
+            Facts::RetentionExpired {
+                rule: RetentionRule::TicketClosed,
+            },
+        );
+        if !self.record_unless_erased(event)? {
+            return Ok(false);
+        }
+        let request = ErasureRequest {
+            reason: RETENTION_REASON.into(),
+            request_ref: format!("retention:{}", RetentionRule::TicketClosed),
+            operator: options.operator.clone(),
+        };
+        self.erase_ticket(ticket, &request)?;
+        Ok(true)
+    }
+
+    fn expire_subject(
+        &self,
+        subject: SubjectId,
+        options: &SweepOptions,
+    ) -> Result<bool, RecordError> {
+        // Re-check under the current model: a concurrent event may have
+        // given the subject a basis since the sweep looked.
+        if !self
+            .model_blocking()
+            .subjects_without_basis()
+            .contains(&subject)
+        {
+            return Ok(false);
+        }
+        let event = ComplianceEvent::subject(
+            subject,
+            options.operator.clone(),
+            Facts::RetentionExpired {
+                rule: RetentionRule::NoLawfulBasis,
+            },
+        );
+        if !self.record_unless_erased(event)? {
+            return Ok(false);
+        }
+        let request = ErasureRequest {
+            reason: RETENTION_REASON.into(),
+            request_ref: format!("retention:{}", RetentionRule::NoLawfulBasis),
+            operator: options.operator.clone(),
+        };
+        self.erase_subject(subject, &request)?;
+        Ok(true)
+    }
+
+    /// Records `event`, or returns `false` if its scope was erased meanwhile
+    /// (a concurrent sweep got there first).
+    fn record_unless_erased(&self, event: ComplianceEvent) -> Result<bool, RecordError> {
+        match self.record_blocking(event) {
+            Ok(_) => Ok(true),
+            Err(RecordError::Invalid {
+                source: crate::ValidationError::SubjectErased { .. },
+                ..
+            }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Runs [`ComplianceLedger::sweep`] every `every` on the tokio runtime until
+/// the handle is aborted; each report goes to `on_report`.
+pub fn spawn_sweeper(
+    ledger: Arc<ComplianceLedger>,
+    every: Duration,
+    options: SweepOptions,
+    on_report: impl Fn(Result<SweepReport, RecordError>) + Send + Sync + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let on_report = Arc::new(on_report);
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let ledger = Arc::clone(&ledger);
+            let options = options.clone();
+            let result = tokio::task::spawn_blocking(move || ledger.sweep(&options)).await;
+            match result {
+                Ok(report) => on_report(report),
+                Err(_) => return,
+            }
+        }
+    })
+}

@@ -1,0 +1,96 @@
+//! Smoke test: record, validate, reopen, erase through the public API.
+
+use std::sync::Arc;
+
+use ledger_compliance::vocab::{Channel, DataCategory, LawfulBasis, Purpose};
+use ledger_compliance::{
+    ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData, RecordError,
+    ValidationError,
+};
+use ledger_core::{Ledger, LedgerOptions, SystemClock};
+use ledger_vault::{ErasureRequest, Vault, VaultOptions};
+
+fn open(dir: &std::path::Path) -> ComplianceLedger {
+    let ledger = Ledger::open(dir, LedgerOptions::default()).expect("ledger");
+    let vault = Vault::open(ledger, VaultOptions::default()).expect("vault");
+    ComplianceLedger::open(vault, Arc::new(SystemClock), ComplianceOptions::default())
+        .expect("compliance")
+}
+
+#[test]
+fn record_validate_reopen_erase() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("l");
+    let subject;
+    {
+        let c = open(&dir);
+        subject = c.new_subject(Some("ada@example.com")).expect("subject");
+        let collected = ComplianceEvent::subject(
+            subject,
+            "svc:crm",
+            Facts::DataCollected {
+                categories: vec![DataCategory::Name, DataCategory::CompanyEmail],
+                channel: Channel::ContactForm,
+                purpose: Purpose::Contract,
+                lawful_basis: LawfulBasis::Contract,
+            },
+        )
+        .with_personal(
+            PersonalData::new()
+                .with(DataCategory::Name, "Ada")
+                .with(DataCategory::CompanyEmail, "ada@example.com"),
+        );
+        c.record_blocking(collected).expect("collected");
+        let share = ComplianceEvent::subject(
+            subject,
+            "svc:crm",
+            Facts::DataShared {
+                recipient: "mailer".into(),
+                categories: vec![DataCategory::CompanyEmail],
+                purpose: Purpose::Marketing,
+            },
+        );
+        let err = c.record_blocking(share).expect_err("unregistered");
+        assert!(
+            matches!(
+                err,
+                RecordError::Invalid {
+                    source: ValidationError::UnregisteredRecipient { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(c.vault().ledger().len(), 1);
+    }
+    let c = open(&dir);
+    let model = c.model_blocking();
+    assert!(model.subjects[&subject].collected);
+    let req = ErasureRequest {
+        reason: "gdpr-art17-1a".into(),
+        request_ref: "DSR-1".into(),
+        operator: "op:dpo".into(),
+    };
+    c.erase_subject(subject, &req).expect("erase");
+    let again = ComplianceEvent::subject(
+        subject,
+        "svc:crm",
+        Facts::MarketingObjected {
+            channel: Channel::UnsubscribeLink,
+        },
+    );
+    let err = c.record_blocking(again).expect_err("erased");
+    assert!(
+        matches!(
+            err,
+            RecordError::Invalid {
+                source: ValidationError::SubjectErased { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    drop(c);
+    let c = open(&dir);
+    assert!(c.model_blocking().erased.contains(&subject));
+}
