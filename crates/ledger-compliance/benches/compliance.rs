@@ -1,0 +1,245 @@
+//! Benchmarks of the compliance layer beside baselines measured in the same
+//! run (results in `docs/BENCHMARKS.md`):
+//!
+//! - appends with the rules on vs off (same events, same ledger settings);
+//!
+//! Run: `cargo bench -p ledger-compliance --bench compliance --locked`
+//! (env `COMPLIANCE_BENCH_SECS`, `COMPLIANCE_BENCH_REPS` shorten it).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ledger_compliance::vocab::*;
+use ledger_compliance::{
+    ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData, TicketId,
+};
+use ledger_core::{Ledger, LedgerOptions, SubjectId, SystemClock};
+use ledger_vault::{Vault, VaultOptions};
+use rand::{Rng, SeedableRng};
+
+const SUBJECTS: usize = 1_000;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct World {
+    _tmp: tempfile::TempDir,
+    c: Arc<ComplianceLedger>,
+    subjects: Vec<SubjectId>,
+    tickets: Vec<TicketId>,
+}
+
+fn world(validate: bool) -> World {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ledger = Ledger::open(tmp.path().join("l"), LedgerOptions::default()).expect("ledger");
+    let vault = Vault::open(
+        ledger,
+        VaultOptions {
+            rotate_after_erasure: None,
+            ..VaultOptions::default()
+        },
+    )
+    .expect("vault");
+    let options = ComplianceOptions {
+        validate,
+        ..ComplianceOptions::default()
+    };
+    let c = Arc::new(ComplianceLedger::open(vault, Arc::new(SystemClock), options).expect("open"));
+    c.record_blocking(ComplianceEvent::general(
+        "op:dpo",
+        Facts::RecipientRegistered {
+            recipient: "helpdesk-us".into(),
+            name: "Helpdesk Cloud Inc".into(),
+            country: "US".into(),
+            contract: "DPA-1".into(),
+            recipient_role: RecipientRole::Processor,
+        },
+    ))
+    .expect("recipient");
+    let mut subjects = Vec::with_capacity(SUBJECTS);
+    let mut tickets = Vec::with_capacity(SUBJECTS);
+    for chunk in 0..SUBJECTS / 100 {
+        let mut batch = Vec::new();
+        for i in 0..100 {
+            let s = c.new_subject(None).expect("subject");
+            let t = c.new_ticket().expect("ticket");
+            batch.push(
+                ComplianceEvent::subject(
+                    s,
+                    "svc:crm",
+                    Facts::DataCollected {
+                        categories: vec![DataCategory::Name, DataCategory::CompanyEmail],
+                        channel: Channel::ContactForm,
+                        purpose: Purpose::Contract,
+                        lawful_basis: LawfulBasis::Contract,
+                    },
+                )
+                .with_personal(
+                    PersonalData::new()
+                        .with(DataCategory::Name, format!("Customer {chunk}-{i}"))
+                        .with(
+                            DataCategory::CompanyEmail,
+                            format!("c{chunk}-{i}@example.com"),
+                        ),
+                ),
+            );
+            batch.push(ComplianceEvent::subject(
+                s,
+                "svc:web",
+                Facts::ConsentGiven {
+                    purpose: Purpose::Marketing,
+                    channel: Channel::ContactForm,
+                },
+            ));
+            batch.push(ComplianceEvent::ticket(
+                t,
+                "agent:1",
+                Facts::TicketOpened {
+                    customer: s,
+                    channel: Channel::Email,
+                },
+            ));
+            batch.push(ComplianceEvent::ticket(
+                t,
+                "agent:1",
+                Facts::RemoteAccessAuthorized {
+                    authorization: "RA-1".into(),
+                    channel: Channel::Email,
+                },
+            ));
+            subjects.push(s);
+            tickets.push(t);
+        }
+        c.record_batch_blocking(batch).expect("setup");
+    }
+    World {
+        _tmp: tmp,
+        c,
+        subjects,
+        tickets,
+    }
+}
+
+/// One event of the steady-state mix, valid under the rules.
+fn event(rng: &mut impl Rng, w: &World) -> ComplianceEvent {
+    let i = rng.gen_range(0..w.subjects.len());
+    let (s, t) = (w.subjects[i], w.tickets[i]);
+    match rng.gen_range(0..10) {
+        0..=3 => ComplianceEvent::subject(
+            s,
+            "agent:7",
+            Facts::DataAccessed {
+                role: Role::Support,
+                purpose: Purpose::Support,
+            },
+        ),
+        4 => ComplianceEvent::subject(
+            s,
+            "svc:mailer",
+            Facts::MarketingContacted {
+                campaign: "news".into(),
+                channel: Channel::Email,
+            },
+        ),
+        5 => ComplianceEvent::subject(
+            s,
+            "svc:crm",
+            Facts::TransferMade {
+                recipient: "helpdesk-us".into(),
+                country: "US".into(),
+                safeguard: Some(Safeguard::StandardContractualClauses),
+                categories: vec![DataCategory::Name],
+            },
+        ),
+        6 => ComplianceEvent::ticket(
+            t,
+            "agent:7",
+            Facts::RemoteAccessPerformed {
+                authorization: "RA-1".into(),
+            },
+        ),
+        _ => ComplianceEvent::ticket(
+            t,
+            "agent:7",
+            Facts::TicketNoteAdded {
+                role: Role::Support,
+            },
+        )
+        .with_personal(
+            PersonalData::new()
+                .with_text("The export to SPSS fails with error 17 on the second wave."),
+        ),
+    }
+}
+
+/// Events/s appended by `tasks` concurrent tasks, each recording batches of `batch`.
+fn appends(w: &World, tasks: usize, batch: usize, secs: f64) -> f64 {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let start = Instant::now();
+    rt.block_on(async {
+        let mut handles = Vec::new();
+        for task in 0..tasks {
+            let c = Arc::clone(&w.c);
+            let done = Arc::clone(&done);
+            let events: Vec<Vec<ComplianceEvent>> = {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(task as u64);
+                (0..256)
+                    .map(|_| (0..batch).map(|_| event(&mut rng, w)).collect())
+                    .collect()
+            };
+            handles.push(tokio::spawn(async move {
+                let mut n = 0;
+                while Instant::now() < deadline {
+                    let b = events[n % events.len()].clone();
+                    n += 1;
+                    let len = b.len() as u64;
+                    c.record_batch(b).await.expect("append");
+                    done.fetch_add(len, Ordering::Relaxed);
+                }
+            }));
+        }
+        for h in handles {
+            h.await.expect("task");
+        }
+    });
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let secs: f64 = env_or("COMPLIANCE_BENCH_SECS", 3.0);
+    let reps: usize = env_or("COMPLIANCE_BENCH_REPS", 3);
+    println!("## Appends with the rules on vs off ({secs} s per cell, median of {reps}, rules-off measured right before rules-on)\n");
+    println!("| appenders x batch | rules off (ev/s) | rules on (ev/s) | on / off |");
+    println!("|---|---:|---:|---:|");
+    for (tasks, batch) in [(1, 1), (32, 1), (1, 100), (4, 100)] {
+        let (mut off, mut on) = (Vec::new(), Vec::new());
+        for _ in 0..reps {
+            let w = world(false);
+            off.push(appends(&w, tasks, batch, secs));
+            drop(w);
+            let w = world(true);
+            on.push(appends(&w, tasks, batch, secs));
+        }
+        let (off, on) = (median(off), median(on));
+        println!(
+            "| {tasks} x {batch} | {off:.0} | {on:.0} | {:.3} |",
+            on / off
+        );
+    }
+}
