@@ -248,3 +248,58 @@ pub(crate) fn latest_checkpoint(
         Some((key, value)) => parse_checkpoint(&key, value).map(Some),
     }
 }
+
+/// Visits stored record bytes of `seqs` (clamped to `len`) in order; see
+/// [`super::Ledger::visit_records`].
+pub(crate) fn visit_records(
+    storage: &dyn Storage,
+    len: u64,
+    seqs: Range<u64>,
+    visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+) -> Result<(), ReadError> {
+    let end = seqs.end.min(len);
+    if seqs.start >= end {
+        return Ok(());
+    }
+    let mut expected = seqs.start;
+    let mut failure = None;
+    let mut stopped = false;
+    let from = layout::record_key(seqs.start);
+    let to = layout::record_key(end);
+    storage.visit_range(layout::RECORDS, &from, Some(&to), &mut |key, value| {
+        if layout::parse_record_key(key) != Some(expected) {
+            failure = Some(ReadError::NotFound {
+                seq: expected,
+                size: end,
+            });
+            return std::ops::ControlFlow::Break(());
+        }
+        let Some((_, bytes)) = layout::split_record_value(value) else {
+            failure = Some(ReadError::Corrupt {
+                seq: expected,
+                source: crate::error::DecodeError::Malformed {
+                    detail: "stored value too short".into(),
+                },
+            });
+            return std::ops::ControlFlow::Break(());
+        };
+        let go_on = visit(expected, bytes);
+        expected += 1;
+        if go_on {
+            std::ops::ControlFlow::Continue(())
+        } else {
+            stopped = true;
+            std::ops::ControlFlow::Break(())
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if !stopped && expected < end {
+        return Err(ReadError::NotFound {
+            seq: expected,
+            size: end,
+        });
+    }
+    Ok(())
+}

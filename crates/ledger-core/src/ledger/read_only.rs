@@ -182,6 +182,17 @@ impl ReadOnlyLedger {
         }
     }
 
+    /// Calls `visit(seq, record_bytes)` for each stored record in `seqs`, in
+    /// order, without copying, until it returns `false`; as
+    /// [`Ledger::visit_records`](super::Ledger::visit_records).
+    pub fn visit_records(
+        &self,
+        seqs: Range<u64>,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), ReadError> {
+        read::visit_records(self.storage.as_ref(), self.size, seqs, visit)
+    }
+
     /// Verifies the whole stored log under `key`, as
     /// [`verify_store`](crate::verify::verify_store) does; `progress` is
     /// called with the number of records checked so far.
