@@ -1,0 +1,650 @@
+//! Writing and checking a bundle.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use ledger_compliance::model::RequestStatus;
+use ledger_core::merkle::{leaf_hash, verify_inclusion};
+use ledger_core::{ReadOnlyLedger, VerifierKey};
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::Digest;
+
+use crate::controls::{section, ControlSection};
+use crate::facts::{gather, requests, Gathered, RequestFact};
+use crate::{html, oscal, EvidenceError};
+
+/// Bundle format written into the manifest.
+pub const BUNDLE_FORMAT: &str = "ledger-evidence/v1";
+
+/// What a bundle covers and how it judges.
+#[derive(Clone, Debug)]
+pub struct BundleOptions {
+    /// First day of the period (UTC).
+    pub from: NaiveDate,
+    /// Last day of the period (UTC); retention and deadlines are judged as of it.
+    pub to: NaiveDate,
+    /// Ticket retention after closing (the policy: 2 years).
+    pub ticket_retention: chrono::Duration,
+    /// How the ledger's clock is synchronized (stated by the operator).
+    pub time_source: String,
+    /// When the bundle is generated.
+    pub generated_at: DateTime<Utc>,
+    /// Records sampled for inclusion proofs.
+    pub samples: usize,
+}
+
+/// What [`write_bundle`] produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct BundleSummary {
+    /// Bundle directory.
+    pub dir: PathBuf,
+    /// blake3 of `manifest.json`, hex.
+    pub manifest_blake3: String,
+    /// SHA-256 of `manifest.json`, hex.
+    pub manifest_sha256: String,
+    /// Tree size of the checkpoint the bundle is bound to.
+    pub checkpoint_size: u64,
+    /// Whether the whole log verified.
+    pub verified: bool,
+    /// Records in the log.
+    pub records: u64,
+    /// Records in the period.
+    pub records_in_period: u64,
+    /// `control: exception` for every exception found.
+    pub findings: Vec<String>,
+    /// Files listed in the manifest.
+    pub files: usize,
+}
+
+struct Writer {
+    root: PathBuf,
+    files: BTreeMap<String, (u64, String, String)>,
+}
+
+impl Writer {
+    fn put(&mut self, rel: &str, bytes: &[u8]) -> Result<(), EvidenceError> {
+        let path = self.root.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| EvidenceError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::write(&path, bytes).map_err(|source| EvidenceError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        self.files.insert(rel.to_owned(), digest(bytes));
+        Ok(())
+    }
+
+    fn json(&mut self, rel: &str, value: &impl Serialize) -> Result<(), EvidenceError> {
+        let mut bytes =
+            serde_json::to_vec_pretty(value).map_err(|e| EvidenceError::Bundle(e.to_string()))?;
+        bytes.push(b'\n');
+        self.put(rel, &bytes)
+    }
+}
+
+fn digest(bytes: &[u8]) -> (u64, String, String) {
+    (
+        bytes.len() as u64,
+        blake3::hash(bytes).to_hex().to_string(),
+        hex::encode(sha2::Sha256::digest(bytes)),
+    )
+}
+
+/// Request statistics of the period.
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct RequestStats {
+    pub(crate) received: u64,
+    pub(crate) answered_in_time: u64,
+    pub(crate) answered_late: u64,
+    pub(crate) extended: u64,
+    pub(crate) refused: u64,
+    pub(crate) open: u64,
+    pub(crate) overdue: u64,
+}
+
+fn request_stats(list: &[RequestFact]) -> RequestStats {
+    let mut s = RequestStats::default();
+    for r in list {
+        s.received += 1;
+        s.extended += u64::from(r.extended);
+        match r.status {
+            RequestStatus::Open => {
+                s.open += 1;
+                s.overdue += u64::from(!r.in_time);
+            }
+            RequestStatus::Refused | RequestStatus::Fulfilled => {
+                if r.status == RequestStatus::Refused {
+                    s.refused += 1;
+                }
+                if r.in_time {
+                    s.answered_in_time += 1;
+                } else {
+                    s.answered_late += 1;
+                }
+            }
+        }
+    }
+    s
+}
+
+/// Builds the bundle for `log` into `out` (created; files in it are replaced).
+/// `progress(stage, records)` reports long passes.
+pub fn write_bundle(
+    log: &ReadOnlyLedger,
+    key: &VerifierKey,
+    options: &BundleOptions,
+    out: &Path,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<BundleSummary, EvidenceError> {
+    std::fs::create_dir_all(out).map_err(|source| EvidenceError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let mut w = Writer {
+        root: out.to_path_buf(),
+        files: BTreeMap::new(),
+    };
+
+    // 1. Integrity of the whole log, with the public key only.
+    let verification = log.verify(key, &mut |n| progress("verify", n));
+    let (verified, verification_json) = match &verification {
+        Ok(r) => (
+            true,
+            json!({
+                "result": "verified",
+                "records": r.size,
+                "records_checked": r.records_checked,
+                "merkle_nodes_checked": r.nodes_checked,
+                "checkpoints_checked": r.checkpoints_checked,
+                "subject_index_entries_checked": r.index_entries_checked,
+                "latest_checkpoint": r.latest_checkpoint,
+                "unsigned_tail": r.unsigned_tail,
+                "root": hex::encode(r.root),
+                "last_hash": hex::encode(r.last_hash),
+                "first_timestamp": r.first_timestamp,
+                "last_timestamp": r.last_timestamp,
+                "verifier_key": key.vkey(),
+            }),
+        ),
+        Err(e) => (
+            false,
+            json!({
+                "result": "failed",
+                "error": e.to_string(),
+                "first_bad_seq": match e { ledger_core::VerifyError::Failed { seq, .. } => Some(*seq), _ => None },
+                "verifier_key": key.vkey(),
+            }),
+        ),
+    };
+    w.json("verification.json", &verification_json)?;
+
+    // 2. The signed checkpoint the bundle is bound to.
+    let signed = log
+        .latest_checkpoint()?
+        .ok_or(EvidenceError::NoCheckpoint)?;
+    let checkpoint_ok = ledger_core::checkpoint::open(&signed.note, key).is_ok();
+    w.put("checkpoint.txt", signed.note.as_bytes())?;
+    let size = signed.checkpoint.tree_size;
+    let root = signed.checkpoint.root;
+
+    // 3. One pass over the log.
+    let g = gather(log, options.from, options.to, &mut |n| progress("read", n))?;
+
+    // 4. Sampled inclusion proofs against the checkpoint.
+    let mut proofs = Vec::new();
+    let mut proof_failures = Vec::new();
+    let n = options
+        .samples
+        .min(usize::try_from(size).unwrap_or(usize::MAX)) as u64;
+    for i in 0..n {
+        let seq = size.saturating_sub(1) * i / n.saturating_sub(1).max(1);
+        let stored = log.get(seq)?;
+        let leaf = leaf_hash(&stored.hash);
+        let proof = log.inclusion_proof(seq, size)?;
+        let ok = verify_inclusion(&leaf, &proof, &root).is_ok();
+        if !ok {
+            proof_failures.push(seq);
+        }
+        proofs.push(json!({
+            "seq": seq,
+            "event_type": stored.record.event_type,
+            "record_hash": hex::encode(stored.hash),
+            "leaf_hash": hex::encode(leaf),
+            "tree_size": size,
+            "path": proof.path.iter().map(hex::encode).collect::<Vec<_>>(),
+            "verified": ok,
+        }));
+    }
+    w.json(
+        "proofs.json",
+        &json!({ "checkpoint_root": hex::encode(root), "tree_size": size, "proofs": proofs }),
+    )?;
+
+    // 5. Key-destruction certificates, as stored, checked against the log.
+    let mut certificate_problems = Vec::new();
+    let mut certificates = 0u64;
+    let by_scope: BTreeMap<&str, Option<&String>> = g
+        .erasures
+        .iter()
+        .map(|e| (e.scope.as_str(), e.certificate_hash.as_ref()))
+        .collect();
+    for item in log
+        .storage()
+        .range(ledger_vault::store::CERTIFICATES, &[], None)
+    {
+        let (k, v) = item.map_err(|e| EvidenceError::Read(e.into()))?;
+        let scope = hex::encode(&k);
+        let hash = blake3::hash(&v).to_hex().to_string();
+        match by_scope.get(scope.as_str()) {
+            Some(Some(logged)) if **logged == hash => {}
+            _ => certificate_problems.push(format!(
+                "certificate of {scope} does not match the hash recorded in the log"
+            )),
+        }
+        certificates += 1;
+        w.put(&format!("erasure-certificates/{scope}.json"), &v)?;
+    }
+
+    // 6. Facts judged as of the end of the period.
+    let as_of = options.to;
+    let as_of_time = as_of
+        .checked_add_days(Days::new(1))
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or(options.generated_at);
+    let request_list: Vec<RequestFact> = requests(&g.model, as_of)
+        .into_iter()
+        .filter(|r| r.received >= options.from && r.received <= options.to)
+        .collect();
+    let stats = request_stats(&request_list);
+    w.json(
+        "requests.json",
+        &json!({ "as_of": as_of, "statistics": stats, "requests": request_list }),
+    )?;
+
+    let expired = g
+        .model
+        .expired_tickets(as_of_time, options.ticket_retention);
+    let backups_kept: Vec<&crate::facts::BackupFact> = g
+        .backups
+        .values()
+        .filter(|b| b.destroyed.is_none() && b.retain_until < as_of)
+        .collect();
+    w.json(
+        "retention.json",
+        &json!({
+            "as_of": as_of,
+            "ticket_retention_days": options.ticket_retention.num_days(),
+            "tickets_kept_past_limit": expired.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            "backups": g.backups.values().collect::<Vec<_>>(),
+            "backups_kept_past_limit": backups_kept.iter().map(|b| &b.backup).collect::<Vec<_>>(),
+        }),
+    )?;
+    let transfers: Vec<Value> = g
+        .transfers
+        .iter()
+        .map(|((r, c, s), n)| json!({"recipient": r, "country": c, "safeguard": s, "count": n}))
+        .collect();
+    w.json(
+        "register.json",
+        &json!({
+            "recipients": g.recipients,
+            "transfers": transfers,
+            "disclosures": g.disclosures,
+            "business_transfers": g.business_transfers.iter().map(|(seq, c, k, country)| json!({"seq": seq, "counterparty": c, "kind": k, "country": country})).collect::<Vec<_>>(),
+        }),
+    )?;
+    w.json(
+        "key-lifecycle.json",
+        &json!({ "rotations": g.rotations, "erasures": g.erasures, "certificates_stored": certificates }),
+    )?;
+    w.json("events-by-month.json", &g.by_month)?;
+
+    // 7. Controls.
+    let controls = build_controls(&ControlInput {
+        g: &g,
+        verification: &verification_json,
+        verified,
+        checkpoint_ok,
+        size,
+        proofs: proofs.len(),
+        proof_failures: &proof_failures,
+        stats: &stats,
+        requests: &request_list,
+        expired: expired.len(),
+        backups_kept: backups_kept.len(),
+        certificate_problems: &certificate_problems,
+        time_source: &options.time_source,
+        checkpoints: log.checkpoints()?.len(),
+    });
+    w.json("controls.json", &controls)?;
+    let findings: Vec<String> = controls
+        .iter()
+        .flat_map(|c| c.exceptions.iter().map(move |e| format!("{}: {e}", c.id)))
+        .collect();
+
+    let meta = html::Meta {
+        origin: log.origin().to_owned(),
+        ledger_id: hex::encode(log.ledger_id()),
+        from: options.from,
+        to: options.to,
+        generated_at: options.generated_at,
+        checkpoint_size: size,
+        checkpoint_root: hex::encode(root),
+        verified,
+        records: g.records,
+        records_in_period: g.in_period,
+    };
+    w.put(
+        "report.html",
+        html::render(&meta, &controls, &g, &stats, &request_list).as_bytes(),
+    )?;
+    let (plan, results) = oscal::render(&meta, &controls);
+    w.json("oscal/assessment-plan.json", &plan)?;
+    w.json("oscal/assessment-results.json", &results)?;
+
+    // 8. The manifest binds every file, the ledger and the checkpoint.
+    let manifest = json!({
+        "format": BUNDLE_FORMAT,
+        "ledger_id": hex::encode(log.ledger_id()),
+        "origin": log.origin(),
+        "period": { "from": options.from, "to": options.to },
+        "generated_at": options.generated_at,
+        "checkpoint": { "tree_size": size, "root": hex::encode(root), "note": signed.note, "signature_valid": checkpoint_ok },
+        "verifier_key": key.vkey(),
+        "verified": verified,
+        "findings": findings.len(),
+        "files": w.files.iter().map(|(p, (len, b3, sha))| json!({"path": p, "bytes": len, "blake3": b3, "sha256": sha})).collect::<Vec<_>>(),
+    });
+    let mut manifest_bytes =
+        serde_json::to_vec_pretty(&manifest).map_err(|e| EvidenceError::Bundle(e.to_string()))?;
+    manifest_bytes.push(b'\n');
+    let (_, b3, sha) = digest(&manifest_bytes);
+    let path = out.join("manifest.json");
+    std::fs::write(&path, &manifest_bytes).map_err(|source| EvidenceError::Io { path, source })?;
+    let path = out.join("MANIFEST.hash");
+    std::fs::write(
+        &path,
+        format!("blake3 {b3}  manifest.json\nsha256 {sha}  manifest.json\n"),
+    )
+    .map_err(|source| EvidenceError::Io { path, source })?;
+    Ok(BundleSummary {
+        dir: out.to_path_buf(),
+        manifest_blake3: b3,
+        manifest_sha256: sha,
+        checkpoint_size: size,
+        verified,
+        records: g.records,
+        records_in_period: g.in_period,
+        findings,
+        files: w.files.len(),
+    })
+}
+
+struct ControlInput<'a> {
+    g: &'a Gathered,
+    verification: &'a Value,
+    verified: bool,
+    checkpoint_ok: bool,
+    size: u64,
+    proofs: usize,
+    proof_failures: &'a [u64],
+    stats: &'a RequestStats,
+    requests: &'a [RequestFact],
+    expired: usize,
+    backups_kept: usize,
+    certificate_problems: &'a [String],
+    time_source: &'a str,
+    checkpoints: usize,
+}
+
+fn build_controls(i: &ControlInput<'_>) -> Vec<ControlSection> {
+    let g = i.g;
+    let mut integrity = Vec::new();
+    if !i.verified {
+        integrity.push(format!(
+            "the log failed verification: {}",
+            i.verification["error"]
+        ));
+    }
+    if !i.checkpoint_ok {
+        integrity.push(
+            "the latest checkpoint's signature does not verify under the given key".to_owned(),
+        );
+    }
+    let mut logging = integrity.clone();
+    for (seq, why) in g.undecodable.iter().take(10) {
+        logging.push(format!(
+            "record {seq} is not a readable compliance record: {why}"
+        ));
+    }
+    let access_total: u64 = g.access_by_role.values().sum();
+    let erasure_reasons = g
+        .erasures
+        .iter()
+        .fold(BTreeMap::<&str, u64>::new(), |mut m, e| {
+            *m.entry(e.reason.as_str()).or_default() += 1;
+            m
+        });
+    let uncertified: Vec<&crate::facts::ErasureFact> = g
+        .erasures
+        .iter()
+        .filter(|e| e.certificate_hash.is_none())
+        .collect();
+    let mut deletion: Vec<String> = Vec::new();
+    if i.expired > 0 {
+        deletion.push(format!(
+            "{} ticket(s) kept past the retention limit",
+            i.expired
+        ));
+    }
+    for e in uncertified.iter().take(10) {
+        deletion.push(format!(
+            "erasure of {} (seq {}) has no key-destruction certificate yet (KEK rotation pending)",
+            e.scope, e.seq
+        ));
+    }
+    deletion.extend(i.certificate_problems.iter().cloned());
+    let mut privacy = Vec::new();
+    for r in i.requests.iter().filter(|r| !r.in_time) {
+        privacy.push(match r.status {
+            RequestStatus::Open => format!("request {} is overdue (due {})", r.request, r.due),
+            _ => format!(
+                "request {} was answered late ({} days, {} allowed)",
+                r.request, r.days_taken, r.days_allowed
+            ),
+        });
+    }
+    let mut proofs_exc = integrity.clone();
+    for seq in i.proof_failures {
+        proofs_exc.push(format!("inclusion proof of record {seq} does not verify"));
+    }
+    let sample_seqs = |pred: &dyn Fn(&str) -> bool| -> Vec<Value> {
+        g.by_type
+            .keys()
+            .filter(|t| pred(t))
+            .take(5)
+            .map(|t| json!({"event_type": t, "count": g.by_type[t]}))
+            .collect()
+    };
+    vec![
+        section(
+            "8.15",
+            format!("{} records, every one hash-chained and covered by signed checkpoints; {access_total} staff accesses logged with role and purpose in the period.", g.records),
+            json!({
+                "records": g.records,
+                "records_in_period": g.in_period,
+                "by_type": g.by_type,
+                "accesses_by_role": g.access_by_role,
+                "accesses_by_purpose": g.access_by_purpose,
+                "ticket_accesses": g.ticket_access,
+                "verification": i.verification["result"],
+            }),
+            sample_seqs(&|t| t.contains("access") || t.contains("handed") || t.contains("escalated")),
+            logging,
+        ),
+        section(
+            "8.17",
+            format!("Timestamps come from one clock ({}) and never go backwards.", i.time_source),
+            json!({"time_source": i.time_source, "first": g.first, "last": g.last, "regressions": g.clock_regressions.len()}),
+            g.clock_regressions.iter().take(5).map(|s| json!({"seq": s})).collect(),
+            g.clock_regressions.iter().take(10).map(|s| format!("record {s} is older than its predecessor")).collect(),
+        ),
+        section(
+            "5.28",
+            format!("{} signed checkpoints; {} sampled records proven included in the checkpoint of size {}.", i.checkpoints, i.proofs, i.size),
+            json!({"checkpoints": i.checkpoints, "checkpoint_size": i.size, "proofs_sampled": i.proofs, "proofs_failed": i.proof_failures.len()}),
+            vec![json!({"file": "proofs.json"}), json!({"file": "checkpoint.txt"})],
+            proofs_exc,
+        ),
+        section(
+            "5.33",
+            "Records are protected by a BLAKE3 hash chain, an RFC 9162 Merkle tree and Ed25519-signed checkpoints, verified here with the public key only.".to_owned(),
+            i.verification.clone(),
+            vec![],
+            integrity.clone(),
+        ),
+        section(
+            "5.34",
+            format!(
+                "{} rights requests received in the period: {} answered in time, {} extended, {} refused, {} open, {} overdue.",
+                i.stats.received, i.stats.answered_in_time, i.stats.extended, i.stats.refused, i.stats.open, i.stats.overdue
+            ),
+            json!({"requests": i.stats, "policies": g.policies.iter().map(|(v, (at, n))| json!({"version": v, "published": at, "notifications": n})).collect::<Vec<_>>()}),
+            i.requests.iter().take(5).map(|r| json!({"request": r.request, "right": r.right, "received": r.received, "due": r.due, "answered": r.answered})).collect(),
+            privacy,
+        ),
+        section(
+            "8.10",
+            format!(
+                "{} erasures by crypto-shredding ({} certified); retention limits checked as of the end of the period.",
+                g.erasures.len(),
+                g.erasures.len() - uncertified.len()
+            ),
+            json!({"erasures": g.erasures.len(), "by_reason": erasure_reasons, "certified": g.erasures.len() - uncertified.len(), "tickets_kept_past_limit": i.expired}),
+            g.erasures.iter().take(5).map(|e| json!({"seq": e.seq, "scope": e.scope, "kind": e.kind, "reason": e.reason, "certificate": e.certificate_hash})).collect(),
+            deletion,
+        ),
+        section(
+            "8.24",
+            format!("Per-subject XChaCha20-Poly1305 keys wrapped under a versioned KEK; {} KEK rotations on record.", g.rotations.len()),
+            json!({"rotations": g.rotations.len(), "current_kek_version": g.rotations.last().map(|r| r.new_version), "live_keys_at_last_rotation": g.rotations.last().map(|r| r.live_keys)}),
+            g.rotations.iter().rev().take(5).map(|r| json!({"seq": r.seq, "from": r.old_version, "to": r.new_version, "at": r.at})).collect(),
+            vec![],
+        ),
+        section(
+            "8.13",
+            format!("{} backups archived, {} destroyed.", g.backups.len(), g.backups.values().filter(|b| b.destroyed.is_some()).count()),
+            json!({"archived": g.backups.len(), "destroyed": g.backups.values().filter(|b| b.destroyed.is_some()).count(), "kept_past_limit": i.backups_kept}),
+            g.backups.values().take(5).map(|b| json!({"backup": b.backup, "retain_until": b.retain_until, "destroyed": b.destroyed})).collect(),
+            if i.backups_kept > 0 { vec![format!("{} backup(s) kept past their retention period", i.backups_kept)] } else { vec![] },
+        ),
+        section(
+            "5.19-5.22",
+            format!("{} recipients registered with country and contract before any sharing.", g.recipients.values().filter(|r| r.registered.is_some()).count()),
+            json!({"recipients": g.recipients}),
+            vec![],
+            g.unregistered_shares.iter().take(10).map(|s| format!("record {s} shares data with an unregistered recipient")).collect(),
+        ),
+        section(
+            "5.14",
+            format!("{} transfers and {} disclosures to authorities in the period, each with its safeguard or instrument.", g.transfers.values().sum::<u64>(), g.disclosures.len()),
+            json!({"transfers": g.transfers.iter().map(|((r, c, s), n)| json!({"recipient": r, "country": c, "safeguard": s, "count": n})).collect::<Vec<_>>(), "disclosures": g.disclosures.len(), "business_transfers": g.business_transfers.len()}),
+            g.disclosures.iter().take(5).map(|d| json!({"seq": d.seq, "authority": d.authority, "instrument": d.instrument, "reference": d.reference})).collect(),
+            g.unsafe_transfers.iter().take(10).map(|s| format!("record {s} transfers data outside the EEA without a safeguard")).collect(),
+        ),
+        section(
+            "5.15-5.18",
+            "Every record names a pseudonymous actor; remote access only after the customer's authorization.".to_owned(),
+            json!({"actors_by_kind": g.actors_by_prefix.iter().map(|(k, v)| (k.clone(), v.len())).collect::<BTreeMap<_, _>>(), "remote_accesses": g.ticket_access.get("remote-access"), "support_copies_made": g.copies.0, "support_copies_destroyed": g.copies.1}),
+            vec![],
+            g.unauthorized_remote.iter().take(10).map(|s| format!("record {s}: remote access without an authorization on record")).collect(),
+        ),
+    ]
+}
+
+/// What [`check_bundle`] found.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    /// No problem found.
+    pub ok: bool,
+    /// Files checked.
+    pub files: usize,
+    /// Problems.
+    pub problems: Vec<String>,
+}
+
+/// Re-checks a bundle: `MANIFEST.hash` against `manifest.json`, every file
+/// against the manifest, the checkpoint's signature under `key`, and, given
+/// the ledger, that it still has the checkpoint's root at that size.
+pub fn check_bundle(
+    dir: &Path,
+    key: &VerifierKey,
+    log: Option<&ReadOnlyLedger>,
+) -> Result<CheckReport, EvidenceError> {
+    let read = |rel: &str| -> Result<Vec<u8>, EvidenceError> {
+        let path = dir.join(rel);
+        std::fs::read(&path).map_err(|source| EvidenceError::Io { path, source })
+    };
+    let manifest_bytes = read("manifest.json")?;
+    let mut problems = Vec::new();
+    let (_, b3, sha) = digest(&manifest_bytes);
+    let hashes = String::from_utf8_lossy(&read("MANIFEST.hash")?).into_owned();
+    if !hashes.contains(&format!("blake3 {b3} ")) || !hashes.contains(&format!("sha256 {sha} ")) {
+        problems.push("manifest.json does not match MANIFEST.hash".to_owned());
+    }
+    let manifest: Value = serde_json::from_slice(&manifest_bytes)
+        .map_err(|e| EvidenceError::Bundle(format!("manifest.json: {e}")))?;
+    let files = manifest["files"].as_array().cloned().unwrap_or_default();
+    for f in &files {
+        let rel = f["path"].as_str().unwrap_or_default();
+        if rel.contains("..") || rel.starts_with('/') {
+            problems.push(format!("{rel}: path leaves the bundle"));
+            continue;
+        }
+        match read(rel) {
+            Ok(bytes) => {
+                let (_, fb3, fsha) = digest(&bytes);
+                if f["blake3"].as_str() != Some(&fb3) || f["sha256"].as_str() != Some(&fsha) {
+                    problems.push(format!("{rel}: content differs from the manifest"));
+                }
+            }
+            Err(_) => problems.push(format!("{rel}: missing")),
+        }
+    }
+    let note = manifest["checkpoint"]["note"].as_str().unwrap_or_default();
+    match ledger_core::checkpoint::open(note, key) {
+        Err(e) => problems.push(format!("checkpoint: {e}")),
+        Ok(cp) => {
+            if let Some(log) = log {
+                match log.root_at(cp.tree_size) {
+                    Ok(root) if root == cp.root => {}
+                    Ok(_) => problems.push(format!(
+                        "the ledger's root at size {} differs from the bundle's checkpoint",
+                        cp.tree_size
+                    )),
+                    Err(e) => {
+                        problems.push(format!("the ledger cannot show size {}: {e}", cp.tree_size))
+                    }
+                }
+                if hex::encode(log.ledger_id())
+                    != manifest["ledger_id"].as_str().unwrap_or_default()
+                {
+                    problems.push("the bundle belongs to another ledger".to_owned());
+                }
+            }
+        }
+    }
+
+    Ok(CheckReport {
+        ok: problems.is_empty(),
+        files: files.len(),
+        problems,
+    })
+}

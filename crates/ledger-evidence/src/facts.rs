@@ -1,0 +1,478 @@
+//! One keyless pass over the log: everything the evidence is made of.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ledger_compliance::codec;
+use ledger_compliance::model::{Model, RequestStatus};
+use ledger_compliance::vocab::in_eea;
+use ledger_compliance::{Decoded, Facts, Scope};
+use ledger_core::record::RecordRef;
+use ledger_core::ReadOnlyLedger;
+use ledger_vault::{
+    CertifiedEventPayload, RotatedEventPayload, ERASURE_CERTIFIED_EVENT, KEK_ROTATED_EVENT,
+};
+use serde::Serialize;
+
+use crate::EvidenceError;
+
+/// An erasure found in the log.
+#[derive(Clone, Debug, Serialize)]
+pub struct ErasureFact {
+    /// Seq of the `vault.subject_erased` record.
+    pub seq: u64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Erased key scope (pseudonymous id).
+    pub scope: String,
+    /// `subject` or `ticket`.
+    pub kind: &'static str,
+    /// Reason code.
+    pub reason: String,
+    /// Request reference.
+    pub request_ref: String,
+    /// blake3 of the key-destruction certificate, once certified.
+    pub certificate_hash: Option<String>,
+}
+
+/// A KEK rotation found in the log.
+#[derive(Clone, Debug, Serialize)]
+pub struct RotationFact {
+    /// Seq of the record.
+    pub seq: u64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// KEK version before.
+    pub old_version: u32,
+    /// KEK version after.
+    pub new_version: u32,
+    /// Live keys re-wrapped.
+    pub live_keys: u64,
+    /// Erasures it completed.
+    pub completes: usize,
+}
+
+/// A registered recipient and what went to it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RecipientFact {
+    /// Organisation name.
+    pub name: String,
+    /// Country.
+    pub country: String,
+    /// Contract reference.
+    pub contract: String,
+    /// Role code.
+    pub role: String,
+    /// When registered (None = never registered: a finding).
+    pub registered: Option<DateTime<Utc>>,
+    /// Shares in the period.
+    pub shares: u64,
+    /// Transfers in the period.
+    pub transfers: u64,
+}
+
+/// Transfers by destination and safeguard.
+#[derive(Clone, Debug, Serialize)]
+pub struct TransferFact {
+    /// Recipient code.
+    pub recipient: String,
+    /// Country.
+    pub country: String,
+    /// Safeguard code, or `none (EEA)`.
+    pub safeguard: String,
+    /// Count in the period.
+    pub count: u64,
+}
+
+/// A disclosure to an authority.
+#[derive(Clone, Debug, Serialize)]
+pub struct DisclosureFact {
+    /// Seq.
+    pub seq: u64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Authority code.
+    pub authority: String,
+    /// Instrument code.
+    pub instrument: String,
+    /// Instrument reference.
+    pub reference: String,
+    /// Categories disclosed.
+    pub categories: Vec<String>,
+}
+
+/// A backup's lifecycle.
+#[derive(Clone, Debug, Serialize)]
+pub struct BackupFact {
+    /// Reference.
+    pub backup: String,
+    /// Archived at.
+    pub archived: DateTime<Utc>,
+    /// Keep until.
+    pub retain_until: NaiveDate,
+    /// Destroyed at.
+    pub destroyed: Option<DateTime<Utc>>,
+}
+
+/// A request with its turnaround.
+#[derive(Clone, Debug, Serialize)]
+pub struct RequestFact {
+    /// Reference.
+    pub request: String,
+    /// Right code.
+    pub right: String,
+    /// Received.
+    pub received: NaiveDate,
+    /// Due date in force.
+    pub due: NaiveDate,
+    /// Extended?
+    pub extended: bool,
+    /// `open`, `fulfilled`, `refused`.
+    pub status: RequestStatus,
+    /// Answered on.
+    pub answered: Option<NaiveDate>,
+    /// Days from receipt to answer (or to the report date, if open).
+    pub days_taken: i64,
+    /// Days allowed (to the due date in force).
+    pub days_allowed: i64,
+    /// Answered by the due date (open: not yet overdue).
+    pub in_time: bool,
+}
+
+/// Everything the bundle reports, gathered in one pass.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    /// Records in the log.
+    pub records: u64,
+    /// Records in the period.
+    pub in_period: u64,
+    /// Per month (`YYYY-MM`) per event type, in the period.
+    pub by_month: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Per event type, in the period.
+    pub by_type: BTreeMap<String, u64>,
+    /// Actors (pseudonyms) per role seen, in the period.
+    pub actors_by_prefix: BTreeMap<String, BTreeSet<String>>,
+    /// Access events per role.
+    pub access_by_role: BTreeMap<String, u64>,
+    /// Access events per purpose.
+    pub access_by_purpose: BTreeMap<String, u64>,
+    /// Ticket handovers, escalations, remote accesses in the period.
+    pub ticket_access: BTreeMap<String, u64>,
+    /// Erasures (all time).
+    pub erasures: Vec<ErasureFact>,
+    /// KEK rotations (all time).
+    pub rotations: Vec<RotationFact>,
+    /// Recipients.
+    pub recipients: BTreeMap<String, RecipientFact>,
+    /// Transfers, by (recipient, country, safeguard).
+    pub transfers: BTreeMap<(String, String, String), u64>,
+    /// Transfers outside the EEA without a safeguard (must be none).
+    pub unsafe_transfers: Vec<u64>,
+    /// Shares with a recipient not registered before (must be none).
+    pub unregistered_shares: Vec<u64>,
+    /// Disclosures.
+    pub disclosures: Vec<DisclosureFact>,
+    /// Business transfers: (seq, counterparty, kind, country).
+    pub business_transfers: Vec<(u64, String, String, String)>,
+    /// Backups.
+    pub backups: BTreeMap<String, BackupFact>,
+    /// Policy versions: version → (published, notifications).
+    pub policies: BTreeMap<String, (DateTime<Utc>, u64)>,
+    /// Remote accesses performed without authorization on record (must be none).
+    pub unauthorized_remote: Vec<u64>,
+    /// Support copies made / destroyed in the period.
+    pub copies: (u64, u64),
+    /// Timestamps going backwards (seq), must be none.
+    pub clock_regressions: Vec<u64>,
+    /// First and last record time.
+    pub first: Option<DateTime<Utc>>,
+    /// Last record time.
+    pub last: Option<DateTime<Utc>>,
+    /// The write model at the end of the log.
+    pub model: Model,
+    /// Records that did not decode as compliance records: (seq, reason).
+    pub undecodable: Vec<(u64, String)>,
+}
+
+/// Reads the whole log once.
+pub fn gather(
+    log: &ReadOnlyLedger,
+    from: NaiveDate,
+    to: NaiveDate,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Gathered, EvidenceError> {
+    let mut g = Gathered::default();
+    let mut failure: Option<EvidenceError> = None;
+    let mut erasure_index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut previous: Option<DateTime<Utc>> = None;
+    log.visit_records(0..log.len(), &mut |seq, bytes| {
+        let record = match RecordRef::decode(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                failure = Some(EvidenceError::Record {
+                    seq,
+                    detail: e.to_string(),
+                });
+                return false;
+            }
+        };
+        let at = record.timestamp();
+        g.records += 1;
+        if seq % 65_536 == 0 {
+            progress(seq);
+        }
+        if previous.is_some_and(|p| at < p) {
+            g.clock_regressions.push(seq);
+        }
+        previous = Some(at);
+        g.first.get_or_insert(at);
+        g.last = Some(at);
+        let day = at.date_naive();
+        let in_period = day >= from && day <= to;
+        let decoded = match codec::decode(&record) {
+            Ok(d) => d,
+            Err(e) => {
+                g.undecodable.push((seq, e.to_string()));
+                Decoded::Other
+            }
+        };
+        if in_period {
+            g.in_period += 1;
+            let month = at.format("%Y-%m").to_string();
+            *g.by_month
+                .entry(month)
+                .or_default()
+                .entry(record.event_type.to_owned())
+                .or_default() += 1;
+            *g.by_type.entry(record.event_type.to_owned()).or_default() += 1;
+            let prefix = record.actor.split(':').next().unwrap_or("").to_owned();
+            g.actors_by_prefix
+                .entry(prefix)
+                .or_default()
+                .insert(record.actor.to_owned());
+        }
+        match record.event_type {
+            t if t == KEK_ROTATED_EVENT => {
+                if let Ok(p) = serde_json::from_slice::<RotatedEventPayload>(record.payload) {
+                    g.rotations.push(RotationFact {
+                        seq,
+                        at,
+                        old_version: p.old_version,
+                        new_version: p.new_version,
+                        live_keys: p.live_keys,
+                        completes: p.completes.len(),
+                    });
+                }
+            }
+            t if t == ERASURE_CERTIFIED_EVENT => {
+                if let Ok(p) = serde_json::from_slice::<CertifiedEventPayload>(record.payload) {
+                    if let Some(i) = erasure_index.get(&p.subject) {
+                        g.erasures[*i].certificate_hash = Some(p.certificate_hash);
+                    }
+                }
+            }
+            _ => {}
+        }
+        match &decoded {
+            Decoded::Erased(e) => {
+                let scope = e.scope.to_string();
+                let kind = if g
+                    .model
+                    .tickets
+                    .contains_key(&ledger_compliance::TicketId(e.scope))
+                {
+                    "ticket"
+                } else {
+                    "subject"
+                };
+                erasure_index.insert(scope.clone(), g.erasures.len());
+                g.erasures.push(ErasureFact {
+                    seq,
+                    at,
+                    scope,
+                    kind,
+                    reason: e.reason.clone(),
+                    request_ref: e.request_ref.clone(),
+                    certificate_hash: None,
+                });
+            }
+            Decoded::Event { scope, facts } => observe(&mut g, seq, at, in_period, scope, facts),
+            Decoded::Other => {}
+        }
+        g.model.apply(Some(seq), at, &decoded);
+        true
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(g)
+}
+
+fn observe(
+    g: &mut Gathered,
+    seq: u64,
+    at: DateTime<Utc>,
+    in_period: bool,
+    scope: &Scope,
+    facts: &Facts,
+) {
+    use Facts::*;
+    match facts {
+        RecipientRegistered {
+            recipient,
+            name,
+            country,
+            contract,
+            recipient_role,
+        } => {
+            let r = g.recipients.entry(recipient.clone()).or_default();
+            r.name = name.clone();
+            r.country = country.clone();
+            r.contract = contract.clone();
+            r.role = recipient_role.code().to_owned();
+            r.registered = Some(at);
+        }
+        DataShared { recipient, .. } => {
+            if !g.model.recipients.contains_key(recipient) {
+                g.unregistered_shares.push(seq);
+            }
+            if in_period {
+                g.recipients.entry(recipient.clone()).or_default().shares += 1;
+            }
+        }
+        TransferMade {
+            recipient,
+            country,
+            safeguard,
+            ..
+        } => {
+            if !in_eea(country) && safeguard.is_none() {
+                g.unsafe_transfers.push(seq);
+            }
+            if !g.model.recipients.contains_key(recipient) {
+                g.unregistered_shares.push(seq);
+            }
+            if in_period {
+                g.recipients.entry(recipient.clone()).or_default().transfers += 1;
+                let s = safeguard.map_or_else(|| "none (EEA)".to_owned(), |s| s.code().to_owned());
+                *g.transfers
+                    .entry((recipient.clone(), country.clone(), s))
+                    .or_default() += 1;
+            }
+        }
+        DisclosureMade {
+            authority,
+            instrument,
+            reference,
+            categories,
+        } if in_period => {
+            g.disclosures.push(DisclosureFact {
+                seq,
+                at,
+                authority: authority.clone(),
+                instrument: instrument.code().to_owned(),
+                reference: reference.clone(),
+                categories: categories.iter().map(|c| c.code().to_owned()).collect(),
+            });
+        }
+        BusinessTransfer {
+            counterparty,
+            kind,
+            country,
+        } if in_period => {
+            g.business_transfers.push((
+                seq,
+                counterparty.clone(),
+                kind.code().to_owned(),
+                country.clone(),
+            ));
+        }
+        BackupArchived {
+            backup,
+            retain_until,
+            ..
+        } => {
+            g.backups.insert(
+                backup.clone(),
+                BackupFact {
+                    backup: backup.clone(),
+                    archived: at,
+                    retain_until: *retain_until,
+                    destroyed: None,
+                },
+            );
+        }
+        BackupDestroyed { backup, .. } => {
+            if let Some(b) = g.backups.get_mut(backup) {
+                b.destroyed = Some(at);
+            }
+        }
+        PolicyPublished { version, .. } => {
+            g.policies.insert(version.clone(), (at, 0));
+        }
+        PolicyNotified { version, .. } => {
+            if let Some(p) = g.policies.get_mut(version) {
+                p.1 += 1;
+            }
+        }
+        RemoteAccessPerformed { authorization } => {
+            let authorized = match scope {
+                Scope::Ticket(t) => g
+                    .model
+                    .tickets
+                    .get(t)
+                    .is_some_and(|t| t.authorizations.contains(authorization)),
+                _ => false,
+            };
+            if !authorized {
+                g.unauthorized_remote.push(seq);
+            }
+            if in_period {
+                *g.ticket_access.entry("remote-access".into()).or_default() += 1;
+            }
+        }
+        DataAccessed { role, purpose } if in_period => {
+            *g.access_by_role.entry(role.code().to_owned()).or_default() += 1;
+            *g.access_by_purpose
+                .entry(purpose.code().to_owned())
+                .or_default() += 1;
+        }
+        TicketHandedOver { .. } if in_period => {
+            *g.ticket_access.entry("handover".into()).or_default() += 1
+        }
+        TicketEscalated { to } if in_period => {
+            *g.ticket_access
+                .entry(format!("escalation:{}", to.code()))
+                .or_default() += 1
+        }
+        SupportCopyMade { .. } if in_period => g.copies.0 += 1,
+        SupportCopyDestroyed { .. } if in_period => g.copies.1 += 1,
+        _ => {}
+    }
+}
+
+/// Every request with its turnaround, as of `today`.
+pub fn requests(model: &Model, today: NaiveDate) -> Vec<RequestFact> {
+    let mut out: Vec<RequestFact> = model
+        .requests
+        .iter()
+        .map(|(reference, r)| {
+            let due = r.effective_due();
+            let end = r.answered.unwrap_or(today);
+            RequestFact {
+                request: reference.clone(),
+                right: r.right.code().to_owned(),
+                received: r.received,
+                due,
+                extended: r.extended_due.is_some(),
+                status: r.status,
+                answered: r.answered,
+                days_taken: (end - r.received).num_days(),
+                days_allowed: (due - r.received).num_days(),
+                in_time: end <= due,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (a.received, &a.request).cmp(&(b.received, &b.request)));
+    out
+}
