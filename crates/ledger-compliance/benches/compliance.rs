@@ -2,6 +2,8 @@
 //! run (results in `docs/BENCHMARKS.md`):
 //!
 //! - appends with the rules on vs off (same events, same ledger settings);
+//! - on a large ledger (1M events by default): rebuilding the write model
+//!   from the log, beside a raw scan that only decodes every record.
 //!
 //! Run: `cargo bench -p ledger-compliance --bench compliance --locked`
 //! (env `COMPLIANCE_BENCH_SECS`, `COMPLIANCE_BENCH_REPS` shorten it).
@@ -221,9 +223,79 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// A ledger of `events` events of the steady-state mix over [`SUBJECTS`] subjects.
+fn large(events: u64) -> World {
+    let w = world(true);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let started = Instant::now();
+    while w.c.vault().ledger().len() < events {
+        let left = events - w.c.vault().ledger().len();
+        let n = left.min(1000) as usize;
+        let batch: Vec<ComplianceEvent> = (0..n).map(|_| event(&mut rng, &w)).collect();
+        w.c.record_batch_blocking(batch).expect("fill");
+    }
+    w.c.vault()
+        .ledger()
+        .checkpoint_blocking()
+        .expect("checkpoint");
+    eprintln!(
+        "filled {events} events in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    w
+}
+
+/// Events/s of a scan that decodes every record and nothing more.
+fn raw_scan(w: &World) -> f64 {
+    let ledger = w.c.vault().ledger();
+    let started = Instant::now();
+    let mut n = 0u64;
+    ledger
+        .visit_records(0..ledger.len(), &mut |_, bytes| {
+            let r = ledger_core::record::RecordRef::decode(bytes).expect("decode");
+            n += r.payload.len() as u64 & 1;
+            true
+        })
+        .expect("scan");
+    std::hint::black_box(n);
+    ledger.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+fn model_rebuild(w: &World) -> f64 {
+    let ledger = w.c.vault().ledger();
+    let started = Instant::now();
+    let model = ledger_compliance::model_from_log(ledger).expect("model");
+    std::hint::black_box(model);
+    ledger.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+fn large_section(events: u64, reps: usize) {
+    let w = large(events);
+    println!("\n## Large ledger ({events} events)\n");
+    println!("| measurement | ev/s | baseline: raw scan + decode (ev/s) | ratio |");
+    println!("|---|---:|---:|---:|");
+    let (mut base, mut model) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        base.push(raw_scan(&w));
+        model.push(model_rebuild(&w));
+    }
+    let (base, model) = (median(base), median(model));
+    println!(
+        "| write model rebuilt from the log (on open) | {model:.0} | {base:.0} | {:.3} |",
+        model / base
+    );
+}
+
 fn main() {
     let secs: f64 = env_or("COMPLIANCE_BENCH_SECS", 3.0);
     let reps: usize = env_or("COMPLIANCE_BENCH_REPS", 3);
+    let sections: String = env_or("COMPLIANCE_BENCH", "appends,large".to_owned());
+    if sections.contains("large") {
+        large_section(env_or("COMPLIANCE_BENCH_EVENTS", 1_000_000), reps);
+    }
+    if !sections.contains("appends") {
+        return;
+    }
     println!("## Appends with the rules on vs off ({secs} s per cell, median of {reps}, rules-off measured right before rules-on)\n");
     println!("| appenders x batch | rules off (ev/s) | rules on (ev/s) | on / off |");
     println!("|---|---:|---:|---:|");
