@@ -22,10 +22,12 @@ use crate::Hash;
 
 mod options;
 mod read;
+mod read_only;
 mod writer;
 
 pub use options::LedgerOptions;
 pub use read::{RecordIter, StoredNodes, StoredRecord};
+pub use read_only::ReadOnlyLedger;
 
 use writer::{ChainState, Command, Writer};
 
@@ -438,51 +440,57 @@ fn load_or_init_meta(
     storage: &dyn Storage,
     options: &LedgerOptions,
 ) -> Result<([u8; 16], String), OpenError> {
-    let inconsistent = |detail: String| OpenError::Inconsistent { detail };
-    match storage.get(layout::META, layout::META_LEDGER_ID)? {
-        Some(id) => {
-            let id: [u8; 16] = id
-                .as_slice()
-                .try_into()
-                .map_err(|_| inconsistent(format!("ledger id has {} bytes", id.len())))?;
-            let format = storage
-                .get(layout::META, layout::META_FORMAT)?
-                .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
-                .map(u32::from_be_bytes);
-            if format != Some(layout::STORE_FORMAT) {
-                return Err(inconsistent(format!(
-                    "store format {format:?}, this version reads {}",
-                    layout::STORE_FORMAT
-                )));
-            }
-            let origin = storage
-                .get(layout::META, layout::META_ORIGIN)?
-                .and_then(|v| String::from_utf8(v).ok())
-                .ok_or_else(|| inconsistent("origin missing or not UTF-8".into()))?;
-            Ok((id, origin))
-        }
-        None => {
-            if storage.last(layout::RECORDS)?.is_some() {
-                return Err(inconsistent("records present but no ledger id".into()));
-            }
-            let id = *SubjectId::random().as_bytes();
-            let origin = options
-                .origin
-                .clone()
-                .unwrap_or_else(|| format!("ledger-core/{}", hex::encode(id)));
-            let mut batch = WriteBatch::new();
-            batch.put(layout::META, layout::META_LEDGER_ID, id);
-            batch.put(
-                layout::META,
-                layout::META_FORMAT,
-                layout::STORE_FORMAT.to_be_bytes(),
-            );
-            batch.put(layout::META, layout::META_ORIGIN, origin.as_bytes());
-            storage.write(batch)?;
-            storage.sync()?;
-            Ok((id, origin))
-        }
+    if let Some(meta) = read_meta(storage)? {
+        return Ok(meta);
     }
+    if storage.last(layout::RECORDS)?.is_some() {
+        return Err(OpenError::Inconsistent {
+            detail: "records present but no ledger id".into(),
+        });
+    }
+    let id = *SubjectId::random().as_bytes();
+    let origin = options
+        .origin
+        .clone()
+        .unwrap_or_else(|| format!("ledger-core/{}", hex::encode(id)));
+    let mut batch = WriteBatch::new();
+    batch.put(layout::META, layout::META_LEDGER_ID, id);
+    batch.put(
+        layout::META,
+        layout::META_FORMAT,
+        layout::STORE_FORMAT.to_be_bytes(),
+    );
+    batch.put(layout::META, layout::META_ORIGIN, origin.as_bytes());
+    storage.write(batch)?;
+    storage.sync()?;
+    Ok((id, origin))
+}
+
+/// Reads the ledger id and origin; `None` for a store no ledger was created in.
+fn read_meta(storage: &dyn Storage) -> Result<Option<([u8; 16], String)>, OpenError> {
+    let inconsistent = |detail: String| OpenError::Inconsistent { detail };
+    let Some(id) = storage.get(layout::META, layout::META_LEDGER_ID)? else {
+        return Ok(None);
+    };
+    let id: [u8; 16] = id
+        .as_slice()
+        .try_into()
+        .map_err(|_| inconsistent(format!("ledger id has {} bytes", id.len())))?;
+    let format = storage
+        .get(layout::META, layout::META_FORMAT)?
+        .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
+        .map(u32::from_be_bytes);
+    if format != Some(layout::STORE_FORMAT) {
+        return Err(inconsistent(format!(
+            "store format {format:?}, this version reads {}",
+            layout::STORE_FORMAT
+        )));
+    }
+    let origin = storage
+        .get(layout::META, layout::META_ORIGIN)?
+        .and_then(|v| String::from_utf8(v).ok())
+        .ok_or_else(|| inconsistent("origin missing or not UTF-8".into()))?;
+    Ok(Some((id, origin)))
 }
 
 /// Verifies what no signed checkpoint covers yet before anything is appended

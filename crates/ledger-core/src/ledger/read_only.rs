@@ -1,0 +1,349 @@
+//! A ledger opened for reading and verification only.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::read::{self, RecordIter, StoredRecord};
+use super::{read_meta, writer, SignedCheckpoint, STORE_DIR};
+use crate::checkpoint::VerifierKey;
+use crate::error::{OpenError, ReadError};
+use crate::layout;
+use crate::lock::WriteLock;
+use crate::merkle::{ConsistencyProof, InclusionProof};
+use crate::storage::{SledStorage, Storage};
+use crate::verify::{self, VerifyError, VerifyReport, Violation};
+use crate::Hash;
+
+/// Page cache given to sled by [`ReadOnlyLedger::open`]: reads stream, so a
+/// small cache is enough.
+const READ_ONLY_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A ledger opened without a writer: for auditors, exporters and provers.
+///
+/// Opening never creates a ledger, never reads or creates the signing key,
+/// starts no writer thread and appends nothing; every read and proof comes
+/// from what is stored, and verification takes the public key as an
+/// argument (an auditor may pin one obtained independently). The store must
+/// still be opened by one process at a time (sled takes an exclusive lock),
+/// so [`ReadOnlyLedger::open`] takes the directory's lock like a writer
+/// does: while it is open, a writer gets [`OpenError::Locked`] naming this
+/// process, and while a writer is open, this gets the same error naming the
+/// writer.
+///
+/// Unlike [`Ledger::open`](super::Ledger::open), opening does not check the
+/// log: a damaged store opens, and [`ReadOnlyLedger::verify`] reports where
+/// it is damaged.
+#[derive(Debug)]
+pub struct ReadOnlyLedger {
+    storage: Arc<dyn Storage>,
+    dir: Option<PathBuf>,
+    ledger_id: [u8; 16],
+    origin: String,
+    size: u64,
+    _lock: Option<WriteLock>,
+}
+
+impl ReadOnlyLedger {
+    /// Opens the ledger in `dir` for reading.
+    ///
+    /// Fails with [`OpenError::Io`] (kind `NotFound`) if `dir` holds no event
+    /// store, creating nothing; with [`OpenError::Locked`] if another process
+    /// has the ledger open; with [`OpenError::Inconsistent`] if the store's
+    /// identity (ledger id, origin, format) is missing or of another format.
+    pub fn open(dir: impl AsRef<Path>) -> Result<ReadOnlyLedger, OpenError> {
+        let dir = dir.as_ref();
+        let store = dir.join(STORE_DIR);
+        if !store.join("db").is_file() {
+            return Err(OpenError::Io {
+                path: store,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no ledger event store here",
+                ),
+            });
+        }
+        let lock = WriteLock::acquire(dir)?;
+        if writer::poisoned_in_this_process(dir) {
+            return Err(OpenError::PoisonedInProcess {
+                path: dir.to_path_buf(),
+            });
+        }
+        let storage = SledStorage::open(&store, READ_ONLY_CACHE_BYTES)?;
+        let mut ledger = Self::open_on(Arc::new(storage))?;
+        ledger.dir = Some(dir.to_path_buf());
+        ledger._lock = Some(lock);
+        Ok(ledger)
+    }
+
+    /// Reads a ledger from any [`Storage`] engine. No lock is taken: the
+    /// caller must make sure nothing writes to `storage` meanwhile.
+    pub fn open_on(storage: Arc<dyn Storage>) -> Result<ReadOnlyLedger, OpenError> {
+        let (ledger_id, origin) =
+            read_meta(storage.as_ref())?.ok_or_else(|| OpenError::Inconsistent {
+                detail: "no ledger id: this store holds no ledger".into(),
+            })?;
+        let size = match storage.last(layout::RECORDS)? {
+            None => 0,
+            Some((key, _)) => layout::parse_record_key(&key)
+                .and_then(|seq| seq.checked_add(1))
+                .ok_or(OpenError::Damaged {
+                    seq: 0,
+                    violation: Violation::BadKey { len: key.len() },
+                })?,
+        };
+        Ok(ReadOnlyLedger {
+            storage,
+            dir: None,
+            ledger_id,
+            origin,
+            size,
+            _lock: None,
+        })
+    }
+
+    /// Number of records stored: one more than the highest seq present
+    /// (records missing below it are reported by [`ReadOnlyLedger::verify`]).
+    pub fn len(&self) -> u64 {
+        self.size
+    }
+
+    /// True when no record is stored.
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// The ledger's random 16-byte identity.
+    pub fn ledger_id(&self) -> [u8; 16] {
+        self.ledger_id
+    }
+
+    /// The checkpoint origin line.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The ledger directory, when opened with [`ReadOnlyLedger::open`].
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// The storage engine.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// The record at `seq`.
+    pub fn get(&self, seq: u64) -> Result<StoredRecord, ReadError> {
+        read::get(self.storage.as_ref(), seq, self.size)
+    }
+
+    /// Streams the stored records whose seq is in `seqs`.
+    pub fn range(&self, seqs: Range<u64>) -> RecordIter<'_> {
+        let end = seqs.end.min(self.size);
+        RecordIter::new(self.storage.as_ref(), seqs.start..end)
+    }
+
+    /// Merkle root of the first `tree_size` records, from the stored nodes.
+    pub fn root_at(&self, tree_size: u64) -> Result<Hash, ReadError> {
+        read::root_at(self.storage.as_ref(), tree_size, self.size)
+    }
+
+    /// Proof that record `seq` is in the tree of the first `tree_size` records.
+    pub fn inclusion_proof(&self, seq: u64, tree_size: u64) -> Result<InclusionProof, ReadError> {
+        read::inclusion_proof(self.storage.as_ref(), seq, tree_size, self.size)
+    }
+
+    /// Proof that the tree of `old_size` records is a prefix of the tree of `new_size`.
+    pub fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, ReadError> {
+        read::consistency_proof(self.storage.as_ref(), old_size, new_size, self.size)
+    }
+
+    /// Every stored checkpoint, oldest first (signatures not checked).
+    pub fn checkpoints(&self) -> Result<Vec<SignedCheckpoint>, ReadError> {
+        read::checkpoints(self.storage.as_ref())
+    }
+
+    /// The newest stored checkpoint, if any (signature not checked).
+    pub fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, ReadError> {
+        read::latest_checkpoint(self.storage.as_ref())
+    }
+
+    /// The checkpoint stored for `tree_size`, if any (signature not checked).
+    pub fn checkpoint_at(&self, tree_size: u64) -> Result<Option<SignedCheckpoint>, ReadError> {
+        let key = layout::checkpoint_key(tree_size);
+        match self.storage.get(layout::CHECKPOINTS, &key)? {
+            None => Ok(None),
+            Some(value) => read::parse_checkpoint(&key, value).map(Some),
+        }
+    }
+
+    /// Verifies the whole stored log under `key`, as
+    /// [`verify_store`](crate::verify::verify_store) does; `progress` is
+    /// called with the number of records checked so far.
+    pub fn verify(
+        &self,
+        key: &VerifierKey,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<VerifyReport, VerifyError> {
+        verify::verify_store(self.storage.as_ref(), key, Some(self.size), progress)
+    }
+
+    /// Verifies the stored log against a trusted older checkpoint note, as
+    /// [`verify_store_from`](crate::verify::verify_store_from) does.
+    pub fn verify_from(
+        &self,
+        key: &VerifierKey,
+        trusted_note: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<VerifyReport, VerifyError> {
+        verify::verify_store_from(
+            self.storage.as_ref(),
+            key,
+            trusted_note,
+            Some(self.size),
+            progress,
+        )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::merkle;
+    use crate::storage::WriteBatch;
+    use crate::{Event, Ledger, LedgerOptions, VERIFIER_KEY_FILE};
+
+    fn key_of(dir: &Path) -> VerifierKey {
+        let text = std::fs::read_to_string(dir.join(VERIFIER_KEY_FILE)).unwrap();
+        VerifierKey::parse(text.trim()).unwrap()
+    }
+
+    /// A closed ledger of 20 records with a checkpoint at 10 and at 20.
+    fn closed_ledger() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let options = LedgerOptions {
+            checkpoint_every: Some(10),
+            checkpoint_interval: None,
+            ..LedgerOptions::default()
+        };
+        let ledger = Ledger::open(dir.path(), options).unwrap();
+        // Two groups of ten: the writer signs a checkpoint after each.
+        for group in 0..2u64 {
+            let events = (group * 10..group * 10 + 10)
+                .map(|n| {
+                    Event::new("test.event", "svc:test").with_payload(n.to_be_bytes().to_vec())
+                })
+                .collect();
+            ledger.append_batch_blocking(events).unwrap();
+        }
+        ledger.checkpoint_blocking().unwrap();
+        dir
+    }
+
+    #[test]
+    fn reads_proves_and_verifies_without_a_writer_or_signing_key() {
+        let dir = closed_ledger();
+        std::fs::remove_file(dir.path().join(crate::SIGNING_KEY_FILE)).unwrap();
+        let key = key_of(dir.path());
+        let ledger = ReadOnlyLedger::open(dir.path()).unwrap();
+        assert_eq!(ledger.len(), 20);
+        assert!(ledger.origin().starts_with("ledger-core/"));
+        assert_eq!(ledger.dir(), Some(dir.path()));
+        let record = ledger.get(7).unwrap();
+        assert_eq!(record.record.payload, 7u64.to_be_bytes().to_vec());
+        assert_eq!(ledger.range(0..100).count(), 20);
+
+        let latest = ledger.latest_checkpoint().unwrap().unwrap();
+        assert_eq!(latest.checkpoint.tree_size, 20);
+        assert_eq!(
+            ledger
+                .checkpoint_at(10)
+                .unwrap()
+                .unwrap()
+                .checkpoint
+                .tree_size,
+            10
+        );
+        assert!(ledger.checkpoint_at(11).unwrap().is_none());
+        let root = ledger.root_at(20).unwrap();
+        assert_eq!(root, key.open(&latest.note).unwrap().root);
+        let proof = ledger.inclusion_proof(7, 20).unwrap();
+        merkle::verify_inclusion(&merkle::leaf_hash(&record.hash), &proof, &root).unwrap();
+        let old = ledger.root_at(10).unwrap();
+        let proof = ledger.consistency_proof(10, 20).unwrap();
+        merkle::verify_consistency(&old, &root, &proof).unwrap();
+
+        let report = ledger.verify(&key, &mut |_| {}).unwrap();
+        assert_eq!((report.size, report.checkpoints_checked), (20, 2));
+        let trusted = ledger.checkpoint_at(10).unwrap().unwrap().note;
+        let report = ledger.verify_from(&key, &trusted, &mut |_| {}).unwrap();
+        assert_eq!((report.size, report.trusted_size), (20, 10));
+        // Nothing was recreated: the signing key stays absent.
+        drop(ledger);
+        assert!(!dir.path().join(crate::SIGNING_KEY_FILE).exists());
+    }
+
+    #[test]
+    fn a_missing_ledger_is_refused_and_nothing_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nothing-here");
+        let e = ReadOnlyLedger::open(&missing).unwrap_err();
+        assert!(
+            matches!(&e, OpenError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+            "{e}"
+        );
+        assert!(!missing.exists());
+        // A directory without a store stays untouched too.
+        let e = ReadOnlyLedger::open(dir.path()).unwrap_err();
+        assert!(matches!(e, OpenError::Io { .. }), "{e}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn excludes_a_writer_and_is_excluded_by_one() {
+        let dir = closed_ledger();
+        let reader = ReadOnlyLedger::open(dir.path()).unwrap();
+        let e = Ledger::open(dir.path(), LedgerOptions::default()).unwrap_err();
+        assert!(matches!(e, OpenError::Locked { .. }), "{e}");
+        drop(reader);
+        let writer = Ledger::open(dir.path(), LedgerOptions::default()).unwrap();
+        let e = ReadOnlyLedger::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(e, OpenError::Locked { holder, .. } if holder == Some(std::process::id())),
+            "{e}"
+        );
+        drop(writer);
+    }
+
+    #[test]
+    fn a_damaged_store_opens_and_verification_names_the_seq() {
+        let dir = closed_ledger();
+        {
+            let store = SledStorage::open(&dir.path().join(STORE_DIR), 1 << 20).unwrap();
+            let key = layout::record_key(13);
+            let mut value = store.get(layout::RECORDS, &key).unwrap().unwrap();
+            let last = value.len() - 1;
+            value[last] ^= 1;
+            let mut batch = WriteBatch::new();
+            batch.put(layout::RECORDS, key, value);
+            store.write(batch).unwrap();
+            store.sync().unwrap();
+        }
+        let ledger = ReadOnlyLedger::open(dir.path()).unwrap();
+        let e = ledger.verify(&key_of(dir.path()), &mut |_| {}).unwrap_err();
+        assert_eq!(e.seq(), Some(13), "{e}");
+    }
+
+    #[test]
+    fn a_store_without_a_ledger_is_refused() {
+        let storage = Arc::new(crate::storage::MemoryStorage::new());
+        let e = ReadOnlyLedger::open_on(storage).unwrap_err();
+        assert!(matches!(e, OpenError::Inconsistent { .. }), "{e}");
+    }
+}
