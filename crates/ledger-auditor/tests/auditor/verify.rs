@@ -29,7 +29,24 @@ fn an_intact_ledger_verifies_and_a_flipped_record_byte_is_named_by_seq() {
     assert!(report["first_violation"].is_null());
     assert_eq!(report["root"].as_str().unwrap().len(), 64);
 
+    // No secret is needed: without the signing key everything still works,
+    // and nothing recreates it.
     let copy = ledger.copy();
+    std::fs::remove_file(copy.path().join("checkpoint.key")).unwrap();
+    for args in [
+        vec!["verify"],
+        vec!["checkpoint"],
+        vec!["prove", "--seq", "3"],
+        vec!["export-log", "--out", "-"],
+    ] {
+        auditor()
+            .args(&args)
+            .args(["--ledger", arg(copy.path())])
+            .assert()
+            .code(0);
+    }
+    assert!(!copy.path().join("checkpoint.key").exists());
+
     flip_record_byte(copy.path(), 137);
     let out = auditor()
         .args(["verify", "--json", "--ledger", arg(copy.path())])
