@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent verifier of a ledger export (docs/FORMAT.md section 10).
+"""Independent verifier of a ledger export (docs/FORMAT.md section 11).
 
 Written from FORMAT.md alone, not from the Rust code: it recomputes, from the
 export's lines, every record's chain hash from its bytes, every leaf hash,

@@ -61,7 +61,7 @@ enum Command {
     Consistency(cmd::consistency::Args),
     /// Check a proof offline: the checkpoint's signature, then the proof.
     CheckProof(cmd::check_proof::Args),
-    /// Export the log as NDJSON (docs/FORMAT.md §10) for independent verification.
+    /// Export the log as NDJSON (docs/FORMAT.md §11) for independent verification.
     ExportLog(cmd::export_log::Args),
 }
 

@@ -1,5 +1,5 @@
 //! The proof files `prove` and `consistency` write and `check-proof` reads
-//! (JSON; docs/FORMAT.md §10.3). Hashes are lowercase hex.
+//! (JSON; docs/FORMAT.md §11.3). Hashes are lowercase hex.
 
 use ledger_core::Hash;
 use serde::{Deserialize, Serialize};

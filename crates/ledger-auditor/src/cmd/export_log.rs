@@ -1,4 +1,4 @@
-//! `export-log`: the log as NDJSON (docs/FORMAT.md §10), for verification
+//! `export-log`: the log as NDJSON (docs/FORMAT.md §11), for verification
 //! elsewhere without the store.
 
 use std::io::{BufWriter, Write};

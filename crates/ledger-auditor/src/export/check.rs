@@ -1,4 +1,4 @@
-//! Verifying an export from its lines alone (docs/FORMAT.md §10.2):
+//! Verifying an export from its lines alone (docs/FORMAT.md §11.2):
 //! record bytes → chain hashes → leaf hashes → Merkle roots → checkpoint
 //! signatures. Every hash the export states is compared with the one
 //! recomputed, and the first difference is reported with its line and seq.

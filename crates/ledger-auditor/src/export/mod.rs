@@ -1,4 +1,4 @@
-//! The export format (docs/FORMAT.md §10): NDJSON, one header line, one
+//! The export format (docs/FORMAT.md §11): NDJSON, one header line, one
 //! line per record, one line per signed checkpoint.
 //!
 //! [`write`] produces it from a ledger; [`check`] verifies one from nothing
