@@ -1,0 +1,221 @@
+//! `check-proof`: verify a proof document offline, with nothing but the
+//! log's public key, the checkpoint note(s) and the proof.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use ledger_core::merkle::{self, ConsistencyProof, InclusionProof};
+use ledger_core::{Checkpoint, VerifierKey};
+use serde::Serialize;
+
+use crate::files::read_text;
+use crate::keys::read_vkey;
+use crate::output::{hex32, print_json, Context, Outcome};
+use crate::proof::{parse_hash, parse_path, ConsistencyFile, InclusionFile, ProofFile};
+
+/// Arguments of `check-proof`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The log's verifier key (vkey file), obtained independently.
+    #[arg(long, value_name = "FILE")]
+    pubkey: PathBuf,
+    /// The proof document written by `prove --json` or `consistency`.
+    #[arg(long, value_name = "FILE")]
+    proof: PathBuf,
+    /// The signed checkpoint note the proof leads to (for a consistency
+    /// proof: the newer one). Default: the note embedded in the proof.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// For a consistency proof: the older signed checkpoint note. Default:
+    /// the note embedded in the proof.
+    #[arg(long, value_name = "FILE")]
+    old_checkpoint: Option<PathBuf>,
+    /// Print the result as a JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    ok: bool,
+    proof: &'static str,
+    tree_size: Option<u64>,
+    old_size: Option<u64>,
+    root: Option<String>,
+    reason: Option<String>,
+}
+
+/// Why a proof did not verify.
+struct Refused(String);
+
+pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
+    let key = read_vkey(&args.pubkey)?;
+    let text = read_text(&args.proof, "proof file")?;
+    let proof: ProofFile = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a proof document", args.proof.display()))?;
+    let (kind, result) = match &proof {
+        ProofFile::Inclusion(p) => ("inclusion", check_inclusion(p, &key, &args)?),
+        ProofFile::Consistency(p) => ("consistency", check_consistency(p, &key, &args)?),
+    };
+    let mut report = Report {
+        ok: result.is_ok(),
+        proof: kind,
+        tree_size: None,
+        old_size: None,
+        root: None,
+        reason: None,
+    };
+    match &result {
+        Ok(summary) => {
+            report.tree_size = Some(summary.tree_size);
+            report.old_size = summary.old_size;
+            report.root = Some(hex32(&summary.root));
+        }
+        Err(Refused(reason)) => report.reason = Some(reason.clone()),
+    }
+    if args.json {
+        print_json(&report)?;
+    } else {
+        match (&result, &proof) {
+            (Ok(s), ProofFile::Inclusion(p)) => println!(
+                "OK: record hash {} is leaf {} of the tree of {} records whose root {} is signed by {}",
+                p.record_hash,
+                p.leaf_index,
+                s.tree_size,
+                hex32(&s.root),
+                key.name()
+            ),
+            (Ok(s), ProofFile::Consistency(_)) => println!(
+                "OK: the tree of {} records is a prefix of the tree of {} records (root {}), both signed by {}",
+                s.old_size.unwrap_or(0),
+                s.tree_size,
+                hex32(&s.root),
+                key.name()
+            ),
+            (Err(Refused(reason)), _) => println!("FAILED: {kind} proof does not verify: {reason}"),
+        }
+    }
+    Ok(Outcome::from_ok(report.ok))
+}
+
+/// What a verified proof established.
+struct Verified {
+    tree_size: u64,
+    old_size: Option<u64>,
+    root: [u8; 32],
+}
+
+/// The note from `file`, else the one embedded in the proof.
+fn note_from(file: Option<&Path>, embedded: Option<&String>, what: &str) -> anyhow::Result<String> {
+    match (file, embedded) {
+        (Some(path), _) => read_text(path, what),
+        (None, Some(note)) => Ok(note.clone()),
+        (None, None) => bail!("the proof carries no {what}: pass it as a file"),
+    }
+}
+
+fn open_note(key: &VerifierKey, note: &str, what: &str) -> Result<Checkpoint, Refused> {
+    key.open(note)
+        .map_err(|e| Refused(format!("the {what} does not verify under {key}: {e}")))
+}
+
+fn check_inclusion(
+    p: &InclusionFile,
+    key: &VerifierKey,
+    args: &Args,
+) -> anyhow::Result<Result<Verified, Refused>> {
+    let note = note_from(
+        args.checkpoint.as_deref(),
+        p.checkpoint.as_ref(),
+        "checkpoint",
+    )?;
+    Ok((|| {
+        let checkpoint = open_note(key, &note, "checkpoint")?;
+        if checkpoint.tree_size != p.tree_size {
+            return Err(Refused(format!(
+                "the proof is for a tree of {} records, the checkpoint for {}",
+                p.tree_size, checkpoint.tree_size
+            )));
+        }
+        let record_hash = parse_hash(&p.record_hash, "record_hash").map_err(Refused)?;
+        let leaf = merkle::leaf_hash(&record_hash);
+        if parse_hash(&p.leaf_hash, "leaf_hash").map_err(Refused)? != leaf {
+            return Err(Refused(
+                "leaf_hash is not the leaf hash of record_hash".into(),
+            ));
+        }
+        let proof = InclusionProof {
+            index: p.leaf_index,
+            tree_size: checkpoint.tree_size,
+            path: parse_path(&p.audit_path, "audit_path").map_err(Refused)?,
+        };
+        merkle::verify_inclusion(&leaf, &proof, &checkpoint.root)
+            .map_err(|e| Refused(e.to_string()))?;
+        if parse_hash(&p.root, "root").ok() != Some(checkpoint.root) {
+            return Err(Refused(
+                "the proof's root field is not the checkpoint's root".into(),
+            ));
+        }
+        Ok(Verified {
+            tree_size: checkpoint.tree_size,
+            old_size: None,
+            root: checkpoint.root,
+        })
+    })())
+}
+
+fn check_consistency(
+    p: &ConsistencyFile,
+    key: &VerifierKey,
+    args: &Args,
+) -> anyhow::Result<Result<Verified, Refused>> {
+    let new_note = note_from(
+        args.checkpoint.as_deref(),
+        p.new_checkpoint.as_ref(),
+        "checkpoint",
+    )?;
+    // Every log extends the empty tree: no older checkpoint is needed then.
+    let old_note = if p.old_size == 0 && args.old_checkpoint.is_none() {
+        None
+    } else {
+        Some(note_from(
+            args.old_checkpoint.as_deref(),
+            p.old_checkpoint.as_ref(),
+            "old checkpoint",
+        )?)
+    };
+    Ok((|| {
+        let new = open_note(key, &new_note, "checkpoint")?;
+        let (old_size, old_root) = match &old_note {
+            Some(note) => {
+                let old = open_note(key, note, "old checkpoint")?;
+                if old.origin != new.origin {
+                    return Err(Refused(format!(
+                        "the checkpoints are of two logs: {:?} and {:?}",
+                        old.origin, new.origin
+                    )));
+                }
+                (old.tree_size, old.root)
+            }
+            None => (0, merkle::empty_root()),
+        };
+        if (old_size, new.tree_size) != (p.old_size, p.new_size) {
+            return Err(Refused(format!(
+                "the proof is for sizes {} -> {}, the checkpoints for {} -> {}",
+                p.old_size, p.new_size, old_size, new.tree_size
+            )));
+        }
+        let proof = ConsistencyProof {
+            old_size,
+            new_size: new.tree_size,
+            path: parse_path(&p.consistency_path, "consistency_path").map_err(Refused)?,
+        };
+        merkle::verify_consistency(&old_root, &new.root, &proof)
+            .map_err(|e| Refused(e.to_string()))?;
+        Ok(Verified {
+            tree_size: new.tree_size,
+            old_size: Some(old_size),
+            root: new.root,
+        })
+    })())
+}

@@ -1,0 +1,70 @@
+//! Opening a ledger for reading, and saying who holds it when that fails.
+
+use std::path::Path;
+
+use anyhow::anyhow;
+use ledger_core::{OpenError, ReadOnlyLedger, StorageError, LOCK_FILE};
+
+/// Longest command line quoted for the process holding a ledger.
+const MAX_CMDLINE: usize = 300;
+
+/// Opens the ledger in `dir` without a writer. A ledger held by another
+/// process is refused with a message naming it and the ways to audit a copy.
+pub(crate) fn open_ledger(dir: &Path) -> anyhow::Result<ReadOnlyLedger> {
+    match ReadOnlyLedger::open(dir) {
+        Ok(ledger) => Ok(ledger),
+        Err(OpenError::Locked { holder, .. }) => Err(held(dir, holder)),
+        Err(OpenError::Storage(e)) if is_engine_lock(&e) => Err(held(dir, lock_file_pid(dir))),
+        Err(e) => Err(anyhow!(e).context(format!("cannot open the ledger at {}", dir.display()))),
+    }
+}
+
+/// sled refuses a second process with an I/O error saying so.
+fn is_engine_lock(e: &StorageError) -> bool {
+    e.to_string().contains("could not acquire lock")
+}
+
+/// The pid written in the ledger's lock file, if readable.
+fn lock_file_pid(dir: &Path) -> Option<u32> {
+    std::fs::read_to_string(dir.join(LOCK_FILE))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+}
+
+/// The command line of process `pid`, if `/proc` shows it.
+fn command_of(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let words: Vec<String> = raw
+        .split(|&b| b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    let mut line = words.join(" ");
+    if line.chars().count() > MAX_CMDLINE {
+        line = line.chars().take(MAX_CMDLINE).collect::<String>() + "…";
+    }
+    Some(line)
+}
+
+fn held(dir: &Path, holder: Option<u32>) -> anyhow::Error {
+    let who = match holder {
+        Some(pid) => match command_of(pid) {
+            Some(cmd) => format!("process {pid} ({cmd})"),
+            None => format!("process {pid}"),
+        },
+        None => "another process (its pid is not readable)".to_string(),
+    };
+    anyhow!(
+        "the ledger at {dir} is held by {who}.\n\
+         Its store admits one process at a time, so the auditor cannot open it while \
+         that process runs. Audit a consistent copy instead:\n  \
+         - have the writer make one with `ledger snapshot --out DIR`, then run \
+         `ledger-auditor verify --ledger DIR`;\n  \
+         - or verify an export made earlier with `ledger-auditor export-log`: \
+         `ledger-auditor verify --export FILE`.",
+        dir = dir.display()
+    )
+}

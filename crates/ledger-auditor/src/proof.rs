@@ -1,0 +1,79 @@
+//! The proof files `prove` and `consistency` write and `check-proof` reads
+//! (JSON; docs/FORMAT.md §11.3). Hashes are lowercase hex.
+
+use ledger_core::Hash;
+use serde::{Deserialize, Serialize};
+
+/// A proof document; `"proof"` names the kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "proof", rename_all = "snake_case")]
+pub(crate) enum ProofFile {
+    /// A record is in a tree.
+    Inclusion(InclusionFile),
+    /// An older tree is a prefix of a newer one.
+    Consistency(ConsistencyFile),
+}
+
+/// Inclusion of one record (leaf) in the tree of `tree_size` records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct InclusionFile {
+    /// The log's checkpoint origin.
+    pub(crate) origin: String,
+    /// Leaf index, which is the record's seq.
+    pub(crate) leaf_index: u64,
+    /// Size of the tree the proof leads to.
+    pub(crate) tree_size: u64,
+    /// The record's chain hash.
+    pub(crate) record_hash: String,
+    /// `LH(record_hash)`.
+    pub(crate) leaf_hash: String,
+    /// Sibling hashes from the leaf up (RFC 9162 `PATH`).
+    pub(crate) audit_path: Vec<String>,
+    /// Root of the tree of `tree_size` records.
+    pub(crate) root: String,
+    /// The signed checkpoint note for `tree_size`, if the log has one.
+    pub(crate) checkpoint: Option<String>,
+}
+
+/// Consistency of the tree of `old_size` records with the tree of `new_size`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ConsistencyFile {
+    /// The log's checkpoint origin.
+    pub(crate) origin: String,
+    /// Size of the older tree.
+    pub(crate) old_size: u64,
+    /// Size of the newer tree.
+    pub(crate) new_size: u64,
+    /// Root of the older tree.
+    pub(crate) old_root: String,
+    /// Root of the newer tree.
+    pub(crate) new_root: String,
+    /// RFC 9162 `PROOF(old_size, D[0:new_size])`.
+    pub(crate) consistency_path: Vec<String>,
+    /// The signed checkpoint note for `old_size`, if the log has one.
+    pub(crate) old_checkpoint: Option<String>,
+    /// The signed checkpoint note for `new_size`, if the log has one.
+    pub(crate) new_checkpoint: Option<String>,
+}
+
+/// Parses 64 hex digits; the error names `field`.
+pub(crate) fn parse_hash(text: &str, field: &str) -> Result<Hash, String> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text, &mut out)
+        .map(|()| out)
+        .map_err(|_| format!("{field} is not 64 hex digits"))
+}
+
+/// Parses a list of hashes; the error names the position.
+pub(crate) fn parse_path(items: &[String], field: &str) -> Result<Vec<Hash>, String> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, h)| parse_hash(h, &format!("{field}[{i}]")))
+        .collect()
+}
+
+/// Hex of each hash.
+pub(crate) fn hex_path(path: &[Hash]) -> Vec<String> {
+    path.iter().map(hex::encode).collect()
+}

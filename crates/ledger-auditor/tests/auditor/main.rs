@@ -1,0 +1,10 @@
+//! End-to-end tests of the `ledger-auditor` binary: ledgers are made with
+//! the ledger-core API, the auditor runs as a separate process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod export;
+mod proofs;
+mod support;
+mod verify;
+mod witness;
