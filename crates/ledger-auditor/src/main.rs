@@ -63,6 +63,8 @@ enum Command {
     CheckProof(cmd::check_proof::Args),
     /// Export the log as NDJSON (docs/FORMAT.md §11) for independent verification.
     ExportLog(cmd::export_log::Args),
+    /// Write an ISO/IEC 27001:2022 and GDPR evidence bundle (or re-check one with --check).
+    Evidence(cmd::evidence::Args),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         Command::Consistency(args) => cmd::consistency::run(args, &ctx),
         Command::CheckProof(args) => cmd::check_proof::run(args, &ctx),
         Command::ExportLog(args) => cmd::export_log::run(args, &ctx),
+        Command::Evidence(args) => cmd::evidence::run(args, &ctx),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),

@@ -4,6 +4,7 @@
 pub(crate) mod check_proof;
 pub(crate) mod checkpoint;
 pub(crate) mod consistency;
+pub(crate) mod evidence;
 pub(crate) mod export_log;
 pub(crate) mod prove;
 pub(crate) mod verify;
