@@ -56,8 +56,8 @@ pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, VerifierKey}
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppendError, DecodeError, Error, EventError, OpenError, ReadError, StorageError};
 pub use ledger::{
-    Head, Ledger, LedgerOptions, PendingAppend, Receipt, RecordIter, SignedCheckpoint, StoredNodes,
-    StoredRecord, SIGNING_KEY_FILE, STORE_DIR, VERIFIER_KEY_FILE,
+    Head, Ledger, LedgerOptions, PendingAppend, Receipt, RecordIter, SignedCheckpoint,
+    SnapshotError, StoredNodes, StoredRecord, SIGNING_KEY_FILE, STORE_DIR, VERIFIER_KEY_FILE,
 };
 pub use lock::LOCK_FILE;
 pub use merkle::{ConsistencyProof, InclusionProof};

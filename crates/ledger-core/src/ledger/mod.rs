@@ -22,10 +22,12 @@ use crate::Hash;
 
 mod options;
 mod read;
+mod snapshot;
 mod writer;
 
 pub use options::LedgerOptions;
 pub use read::{RecordIter, StoredNodes, StoredRecord};
+pub use snapshot::SnapshotError;
 
 use writer::{ChainState, Command, Writer};
 
