@@ -33,7 +33,10 @@ impl Default for OpenSpec {
 
 /// The key directory of the ledger in `dir`: the sibling `<dir>.kek`.
 pub(crate) fn kek_dir(dir: &Path) -> PathBuf {
-    let mut name = dir.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".kek");
     dir.with_file_name(name)
 }

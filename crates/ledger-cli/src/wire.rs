@@ -115,12 +115,14 @@ impl Names {
 }
 
 /// Parses one line. `Err` is a message safe to print (no input values).
-pub(crate) fn parse(
-    text: &str,
-    names: &Names,
-    resolver: &dyn Resolver,
-) -> Result<Request, String> {
-    let line: Line = serde_json::from_str(text).map_err(|e| redact(&e.to_string()))?;
+pub(crate) fn parse(text: &str, names: &Names, resolver: &dyn Resolver) -> Result<Request, String> {
+    let line: Line = serde_json::from_str(text).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            format!("not JSON: {e}")
+        } else {
+            redact(&e.to_string())
+        }
+    })?;
     if let Some(name) = &line.name {
         if !ledger_vault::audit::is_code(name) {
             return Err("\"ref\" must be 1..=128 printable ASCII bytes".into());
@@ -226,7 +228,9 @@ fn resolve(
             .parse::<SubjectId>()
             .ok()
             .filter(|_| hex.len() == 32)
-            .ok_or_else(|| format!("\"{field}\" must be 32 hex digits, {{\"ref\":NAME}} or {{\"email\":ADDR}}")),
+            .ok_or_else(|| {
+                format!("\"{field}\" must be 32 hex digits, {{\"ref\":NAME}} or {{\"email\":ADDR}}")
+            }),
         ScopeRef::Ref { name } => names.names.get(name).copied().ok_or_else(|| {
             format!("\"{field}\": no scope was named with this \"ref\" earlier in the input")
         }),
@@ -236,7 +240,9 @@ fn resolve(
             }
             match resolver.find_by_email(email) {
                 Ok(Some(s)) => Ok(s),
-                Ok(None) => Err("\"subject\": no live subject is registered under that email".into()),
+                Ok(None) => {
+                    Err("\"subject\": no live subject is registered under that email".into())
+                }
                 Err(e) => Err(format!("\"subject\": email lookup failed: {e}")),
             }
         }

@@ -62,7 +62,10 @@ enum Outcome {
     /// Blank line: no receipt.
     Skip,
     /// Subject created.
-    Created { subject: SubjectId, name: Option<String> },
+    Created {
+        subject: SubjectId,
+        name: Option<String>,
+    },
     /// Event waiting to be recorded.
     Pending {
         event: ComplianceEvent,

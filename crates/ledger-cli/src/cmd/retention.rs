@@ -83,7 +83,10 @@ pub(crate) fn run(command: &Command, global: &Global) -> anyhow::Result<ExitCode
             println!("    subject {s}");
         }
         if let Some(r) = &rotation {
-            println!("KEK rotated to v{}: every erasure above is complete", r.new_version);
+            println!(
+                "KEK rotated to v{}: every erasure above is complete",
+                r.new_version
+            );
         }
         print_deadlines(
             &format!("requests due within {} days", args.due_within),

@@ -59,9 +59,10 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let plan = plan::plan(args.customers as usize, &mut rng);
-    let clock = Arc::new(ManualClock::new(
-        chrono::TimeZone::from_utc_datetime(&chrono::Utc, &plan::prologue_start().into()),
-    ));
+    let clock = Arc::new(ManualClock::new(chrono::TimeZone::from_utc_datetime(
+        &chrono::Utc,
+        &plan::prologue_start().into(),
+    )));
     let spec = OpenSpec {
         create: true,
         rotate_inline: false,
@@ -79,7 +80,9 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let simulated = started.elapsed();
 
     let ledger = compliance.vault().ledger();
-    let checkpoint = ledger.checkpoint_blocking().context("signing a checkpoint")?;
+    let checkpoint = ledger
+        .checkpoint_blocking()
+        .context("signing a checkpoint")?;
     let bar = crate::progress::bar(Some(ledger.len()), "verifying");
     let verify_started = Instant::now();
     let report = ledger_core::verify::verify_store(
@@ -154,7 +157,10 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
             requests.overdue
         );
         if stats.refused > 0 {
-            println!("REFUSED       {} generated events broke a rule", stats.refused);
+            println!(
+                "REFUSED       {} generated events broke a rule",
+                stats.refused
+            );
         }
         match &verified {
             Ok(r) => println!(
@@ -202,7 +208,10 @@ fn after_simulation(
         dir.join(ledger_core::SIGNING_KEY_FILE).display(),
         open::kek_dir(dir).display()
     );
-    println!("try           ledger --dir {} retention sweep --dry-run", dir.display());
+    println!(
+        "try           ledger --dir {} retention sweep --dry-run",
+        dir.display()
+    );
     println!(
         "              ledger --dir {} snapshot --out {}-snapshot",
         dir.display(),
@@ -261,16 +270,19 @@ fn count_kinds(compliance: &ComplianceLedger) -> anyhow::Result<BTreeMap<String,
     let ledger = compliance.vault().ledger();
     let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
     let mut bad = None;
-    ledger.visit_records(0..ledger.len(), &mut |seq, bytes| match RecordRef::decode(bytes) {
-        Ok(r) => {
-            *kinds.entry(r.event_type.to_owned()).or_default() += 1;
-            true
-        }
-        Err(e) => {
-            bad = Some((seq, e));
-            false
-        }
-    })?;
+    ledger.visit_records(
+        0..ledger.len(),
+        &mut |seq, bytes| match RecordRef::decode(bytes) {
+            Ok(r) => {
+                *kinds.entry(r.event_type.to_owned()).or_default() += 1;
+                true
+            }
+            Err(e) => {
+                bad = Some((seq, e));
+                false
+            }
+        },
+    )?;
     if let Some((seq, e)) = bad {
         anyhow::bail!("record {seq} does not decode: {e}");
     }
@@ -283,7 +295,10 @@ fn count_requests(compliance: &ComplianceLedger) -> RequestCounts {
     let mut counts = RequestCounts::default();
     for r in model.requests.values() {
         counts.total += 1;
-        *counts.by_right.entry(r.right.code().to_owned()).or_default() += 1;
+        *counts
+            .by_right
+            .entry(r.right.code().to_owned())
+            .or_default() += 1;
         if r.extended_due.is_some() {
             counts.extended += 1;
         }

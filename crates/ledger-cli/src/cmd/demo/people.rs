@@ -6,8 +6,9 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 const FIRST: &[&str] = &[
-    "Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "John", "Margaret", "Niklaus",
-    "Radia", "Ken", "Sophie", "Tim", "Hedy", "Linus", "Annie", "Dennis", "Karen", "Guido",
+    "Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "John", "Margaret",
+    "Niklaus", "Radia", "Ken", "Sophie", "Tim", "Hedy", "Linus", "Annie", "Dennis", "Karen",
+    "Guido",
 ];
 const LAST: &[&str] = &[
     "Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Backus", "Hamilton",
@@ -15,10 +16,24 @@ const LAST: &[&str] = &[
     "Jones", "Rossum",
 ];
 const COMPANIES: &[&str] = &[
-    "acme", "globex", "initech", "umbrella", "hooli", "vandelay", "stark", "wayne", "tyrell",
+    "acme",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "vandelay",
+    "stark",
+    "wayne",
+    "tyrell",
     "cyberdyne",
 ];
-const CITIES: &[&str] = &["Amsterdam", "Utrecht", "Rotterdam", "Eindhoven", "Groningen"];
+const CITIES: &[&str] = &[
+    "Amsterdam",
+    "Utrecht",
+    "Rotterdam",
+    "Eindhoven",
+    "Groningen",
+];
 
 /// One customer's synthetic contact data.
 #[derive(Debug, Clone)]

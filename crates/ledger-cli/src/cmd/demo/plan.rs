@@ -217,7 +217,10 @@ pub(crate) fn plan(customers: usize, rng: &mut ChaCha8Rng) -> Plan {
             material: true,
         },
     );
-    p.add(at(ymd(2025, 7, 1), 10), Action::NotifyPolicy("privacy-2025-2"));
+    p.add(
+        at(ymd(2025, 7, 1), 10),
+        Action::NotifyPolicy("privacy-2025-2"),
+    );
     // Backups: one in the prologue, then monthly, kept 90 days.
     let mut backups = vec![ymd(2023, 6, 30)];
     backups.extend((1..=12).map(|m| ymd(2025, m, 1)));

@@ -12,7 +12,9 @@ use ledger_compliance::vocab::{
     Channel, CredentialChange, DataCategory, ExtensionReason, Instrument, LawfulBasis, Purpose,
     RecipientRole, RefusalReason, Right, Role, Safeguard,
 };
-use ledger_compliance::{ComplianceEvent, ComplianceLedger, Facts, PersonalData, RecordError, TicketId};
+use ledger_compliance::{
+    ComplianceEvent, ComplianceLedger, Facts, PersonalData, RecordError, TicketId,
+};
 use ledger_core::{ManualClock, SubjectId};
 use ledger_vault::ErasureRequest;
 use rand::seq::SliceRandom;
@@ -245,9 +247,7 @@ impl<'a> Sim<'a> {
                     let kind = ledger_compliance::codec::kind(&event.facts);
                     match self.ledger.record_blocking(event) {
                         Ok(_) => {}
-                        Err(
-                            e @ (RecordError::Invalid { .. } | RecordError::Encode { .. }),
-                        ) => {
+                        Err(e @ (RecordError::Invalid { .. } | RecordError::Encode { .. })) => {
                             self.stats.refused += 1;
                             eprintln!("demo: a {kind} event was refused: {e}");
                         }
@@ -352,7 +352,11 @@ impl<'a> Sim<'a> {
             Action::ContractEnd(c) => {
                 if let Some(s) = self.live(c) {
                     self.customers[c].contract = false;
-                    let reason = if self.rng.gen_bool(0.5) { "terminated" } else { "expired" };
+                    let reason = if self.rng.gen_bool(0.5) {
+                        "terminated"
+                    } else {
+                        "expired"
+                    };
                     self.push(ComplianceEvent::subject(
                         s,
                         "svc:crm",
@@ -414,7 +418,12 @@ impl<'a> Sim<'a> {
     fn register_recipients(&mut self) {
         for (recipient, name, country, contract) in [
             (MAILER, "Mailing Service Ltd", "IE", "DPA-2023-001"),
-            (HELPDESK, "Cloud Helpdesk Inc", "US", "DPA-2023-002-SCC-2021-914"),
+            (
+                HELPDESK,
+                "Cloud Helpdesk Inc",
+                "US",
+                "DPA-2023-002-SCC-2021-914",
+            ),
             (CRM, "CRM Cloud UK Ltd", "GB", "DPA-2023-003"),
         ] {
             self.push(ComplianceEvent::general(
@@ -434,10 +443,15 @@ impl<'a> Sim<'a> {
         let Some(s) = self.live(c) else { return };
         self.stats.customers += 1;
         let rng = &mut self.rng;
-        let channel = [Channel::ContactForm, Channel::ContactForm, Channel::Email, Channel::Telephone]
-            .choose(rng)
-            .copied()
-            .unwrap_or(Channel::ContactForm);
+        let channel = [
+            Channel::ContactForm,
+            Channel::ContactForm,
+            Channel::Email,
+            Channel::Telephone,
+        ]
+        .choose(rng)
+        .copied()
+        .unwrap_or(Channel::ContactForm);
         let actor = match channel {
             Channel::ContactForm => "svc:web-form".to_owned(),
             _ => format!("agent:{:02}", rng.gen_range(1..=12)),
@@ -588,7 +602,9 @@ impl<'a> Sim<'a> {
     }
 
     fn open_ticket(&mut self, t: usize) {
-        let Some(ticket) = self.ticket_live(t) else { return };
+        let Some(ticket) = self.ticket_live(t) else {
+            return;
+        };
         let c = self.plan.tickets[t];
         let Some(s) = self.live(c) else { return };
         self.stats.tickets += 1;
@@ -609,8 +625,14 @@ impl<'a> Sim<'a> {
             },
         ));
         self.push(
-            ComplianceEvent::ticket(ticket, agent.clone(), Facts::TicketNoteAdded { role: Role::Support })
-                .with_personal(PersonalData::new().with_text(note)),
+            ComplianceEvent::ticket(
+                ticket,
+                agent.clone(),
+                Facts::TicketNoteAdded {
+                    role: Role::Support,
+                },
+            )
+            .with_personal(PersonalData::new().with_text(note)),
         );
         self.push(ComplianceEvent::subject(
             s,
@@ -637,7 +659,9 @@ impl<'a> Sim<'a> {
     }
 
     fn ticket_step(&mut self, t: usize, step: Step) {
-        let Some(ticket) = self.ticket_live(t) else { return };
+        let Some(ticket) = self.ticket_live(t) else {
+            return;
+        };
         let c = self.plan.tickets[t];
         let Some(s) = self.live(c) else { return };
         let agent = format!("agent:{:02}", self.rng.gen_range(1..=12));
@@ -648,8 +672,10 @@ impl<'a> Sim<'a> {
             Step::Note => {
                 let note = people::ticket_note(&mut self.rng);
                 self.push(
-                    event(Facts::TicketNoteAdded { role: Role::Support })
-                        .with_personal(PersonalData::new().with_text(note)),
+                    event(Facts::TicketNoteAdded {
+                        role: Role::Support,
+                    })
+                    .with_personal(PersonalData::new().with_text(note)),
                 );
             }
             Step::HandOver(to) => self.push(event(Facts::TicketHandedOver {
@@ -734,9 +760,7 @@ impl<'a> Sim<'a> {
             (Answer::Extend, _) => {
                 let today = plan::date_of(self.now());
                 let received = today - chrono::Days::new(20);
-                let due = received
-                    .checked_add_months(Months::new(2))
-                    .unwrap_or(today);
+                let due = received.checked_add_months(Months::new(2)).unwrap_or(today);
                 self.push(dpo(Facts::RequestExtended {
                     request: reference,
                     reason: ExtensionReason::Complexity,
