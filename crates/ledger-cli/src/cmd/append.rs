@@ -88,7 +88,9 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         .spawn(move || {
             let stdin = std::io::stdin();
             for line in stdin.lock().lines() {
-                let stop = line.is_err();
+                // A line that is not UTF-8 is consumed and reported; any
+                // other read error ends the input.
+                let stop = matches!(&line, Err(e) if e.kind() != std::io::ErrorKind::InvalidData);
                 if tx.send(line).is_err() || stop {
                     return;
                 }
