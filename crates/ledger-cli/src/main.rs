@@ -1,34 +1,53 @@
-//! `ledger`: the operator's command-line tool.
+//! `ledger`: the operator's command-line tool for the compliance ledger.
+//!
+//! One module per command under `cmd/`; opening a ledger (and saying who
+//! holds it when it is busy) in `open.rs`; the NDJSON wire form of events in
+//! `wire.rs`. Exit codes: 0 ok, 1 a finding (verification failed, a line
+//! refused, an overdue request), 2 usage or I/O error.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-mod demo;
+mod cmd;
+mod open;
+mod progress;
+mod wire;
 
-/// Operator tool for the compliance ledger.
+/// Exit code of a finding: verification failed, a line was refused, a
+/// request is overdue.
+pub(crate) const EXIT_FINDING: u8 = 1;
+/// Exit code of a usage or I/O error (clap uses it for bad arguments too).
+pub(crate) const EXIT_ERROR: u8 = 2;
+
+/// Operator tool for the compliance ledger: run the demo, create a ledger,
+/// append events, erase subjects, rotate keys, run retention, snapshot.
+///
+/// Exit codes: 0 ok; 1 a finding (verification failed, a line refused, a
+/// request overdue); 2 usage or I/O error (including a ledger held by another
+/// process, which is named).
 #[derive(Parser, Debug)]
-#[command(name = "ledger", version, about)]
+#[command(name = "ledger", version, about, long_about)]
 struct Cli {
+    /// Ledger directory. Its key-encryption keys live in the sibling
+    /// directory `<DIR>.kek`.
+    #[arg(long, global = true, env = "LEDGER_DIR", default_value = "demo-ledger")]
+    dir: PathBuf,
+    /// Machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
-    command: Command,
+    command: cmd::Command,
 }
 
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Create a ledger, append concurrently, checkpoint, prove and verify it.
-    Demo {
-        /// Ledger directory (created; an existing ledger there is extended).
-        #[arg(long, default_value = "demo-ledger")]
-        dir: PathBuf,
-        /// Number of events to append.
-        #[arg(long, default_value_t = 20_000)]
-        events: u64,
-        /// Number of concurrent appending tasks.
-        #[arg(long, default_value_t = 32)]
-        tasks: u64,
-    },
+/// What every command gets.
+#[derive(Debug)]
+pub(crate) struct Global {
+    /// Ledger directory.
+    pub(crate) dir: PathBuf,
+    /// JSON output.
+    pub(crate) json: bool,
 }
 
 fn main() -> ExitCode {
@@ -39,14 +58,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Demo { dir, events, tasks } => demo::run(&dir, events, tasks),
+    let global = Global {
+        dir: cli.dir,
+        json: cli.json,
     };
-    match result {
+    match cmd::run(cli.command, &global) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(EXIT_ERROR)
         }
     }
 }

@@ -57,7 +57,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppendError, DecodeError, Error, EventError, OpenError, ReadError, StorageError};
 pub use ledger::{
     Head, Ledger, LedgerOptions, PendingAppend, ReadOnlyLedger, Receipt, RecordIter,
-    SignedCheckpoint, StoredNodes, StoredRecord, SIGNING_KEY_FILE, STORE_DIR, VERIFIER_KEY_FILE,
+    SignedCheckpoint, SnapshotError, StoredNodes, StoredRecord, SIGNING_KEY_FILE, STORE_DIR,
+    VERIFIER_KEY_FILE,
 };
 pub use lock::LOCK_FILE;
 pub use merkle::{ConsistencyProof, InclusionProof};

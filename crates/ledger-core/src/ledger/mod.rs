@@ -23,11 +23,13 @@ use crate::Hash;
 mod options;
 mod read;
 mod read_only;
+mod snapshot;
 mod writer;
 
 pub use options::LedgerOptions;
 pub use read::{RecordIter, StoredNodes, StoredRecord};
 pub use read_only::ReadOnlyLedger;
+pub use snapshot::SnapshotError;
 
 use writer::{ChainState, Command, Writer};
 

@@ -1,0 +1,320 @@
+//! `ledger demo`: a year of a software company's data protection, simulated
+//! in a new ledger, then verified and checkpointed.
+//!
+//! `plan.rs` draws what happens when from the seeded RNG, `sim.rs` turns it
+//! into events through the compliance layer (the same rules a service's
+//! appends meet), `people.rs` makes up synthetic contact data.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use ledger_compliance::{ComplianceLedger, RequestStatus};
+use ledger_core::record::RecordRef;
+use ledger_core::ManualClock;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use crate::open::{self, OpenSpec};
+use crate::Global;
+
+mod people;
+mod plan;
+mod sim;
+
+/// Arguments of `ledger demo` (the ledger goes to --dir, default `demo-ledger`).
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Number of customers.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    customers: u32,
+    /// Seed of the simulation: the same seed gives the same events.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Delete an existing ledger at --dir (and its key directory) first.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Requests at the end of the year, by outcome.
+#[derive(Debug, Default, serde::Serialize)]
+struct RequestCounts {
+    total: u64,
+    answered_in_time: u64,
+    extended: u64,
+    refused: u64,
+    answered_late: u64,
+    open: u64,
+    overdue: u64,
+    by_right: BTreeMap<String, u64>,
+}
+
+pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
+    let dir = &global.dir;
+    prepare_dir(dir, args.force)?;
+    let started = Instant::now();
+    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    let plan = plan::plan(args.customers as usize, &mut rng);
+    let clock = Arc::new(ManualClock::new(chrono::TimeZone::from_utc_datetime(
+        &chrono::Utc,
+        &plan::prologue_start().into(),
+    )));
+    let spec = OpenSpec {
+        create: true,
+        rotate_inline: false,
+        clock: clock.clone(),
+    };
+    let compliance = open::open(dir, &spec)?;
+    let days = (plan::year_end() - plan::prologue_start()).num_days() as u64 + 1;
+    let bar = crate::progress::bar(Some(days), "simulating");
+    let mut sim = sim::Sim::new(&compliance, clock, rng, plan);
+    sim.run(&mut |date| {
+        bar.set_position((date - plan::prologue_start()).num_days().max(0) as u64);
+        bar.set_message(date.to_string());
+    })?;
+    bar.finish_and_clear();
+    let simulated = started.elapsed();
+
+    let ledger = compliance.vault().ledger();
+    let checkpoint = ledger
+        .checkpoint_blocking()
+        .context("signing a checkpoint")?;
+    let bar = crate::progress::bar(Some(ledger.len()), "verifying");
+    let verify_started = Instant::now();
+    let report = ledger_core::verify::verify_store(
+        ledger.storage().as_ref(),
+        ledger.verifier_key(),
+        Some(ledger.len()),
+        &mut |n| bar.set_position(n),
+    );
+    bar.finish_and_clear();
+    let verify_secs = verify_started.elapsed().as_secs_f64();
+    let kinds = count_kinds(&compliance)?;
+    let requests = count_requests(&compliance);
+    let stats = sim.stats.clone();
+    let sweep = sim.last_sweep.clone();
+    let total_secs = started.elapsed().as_secs_f64();
+    let verified = report.as_ref().map_err(|e| e.to_string());
+
+    if global.json {
+        crate::cmd::print_json(&json!({
+            "ledger": dir,
+            "seed": args.seed,
+            "customers": args.customers,
+            "records": ledger.len(),
+            "events": kinds,
+            "stats": stats,
+            "requests": requests,
+            "year_end_sweep": sweep,
+            "checkpoint": { "tree_size": checkpoint.checkpoint.tree_size, "root": hex::encode(checkpoint.checkpoint.root) },
+            "verified": verified.as_ref().is_ok(),
+            "verify_error": verified.as_ref().err(),
+            "seconds": { "simulation": simulated.as_secs_f64(), "verify": verify_secs, "total": total_secs },
+        }))?;
+    } else {
+        println!(
+            "simulated     {} customers, seed {}: a prologue from {} (the first customers and their tickets), then {} to {}",
+            args.customers,
+            args.seed,
+            plan::prologue_start(),
+            plan::year_start(),
+            plan::year_end()
+        );
+        println!(
+            "appended      {} records in {} atomic batches, {:.1} s (every batch durable before the next)",
+            ledger.len(),
+            stats.batches,
+            simulated.as_secs_f64()
+        );
+        println!("events by kind");
+        for (kind, n) in &kinds {
+            println!("    {kind:<32} {n:>7}");
+        }
+        println!(
+            "scopes        {} customers, {} tickets (a key each)",
+            stats.customers, stats.tickets
+        );
+        println!(
+            "erasures      on request: {} customers (with their {} tickets); by retention: {} tickets closed > 2 years ago, {} customers with no lawful basis left; {} KEK rotations",
+            stats.erased_on_request,
+            stats.tickets_erased_with_subject,
+            stats.tickets_erased_by_retention,
+            stats.subjects_erased_by_retention,
+            stats.kek_rotations
+        );
+        println!(
+            "requests      {}: {} answered in time ({} of them after an extension told within the first month), {} refused with the complaint notice, {} answered late, {} open at year end ({} overdue)",
+            requests.total,
+            requests.answered_in_time,
+            requests.extended,
+            requests.refused,
+            requests.answered_late,
+            requests.open,
+            requests.overdue
+        );
+        if stats.refused > 0 {
+            println!(
+                "REFUSED       {} generated events broke a rule",
+                stats.refused
+            );
+        }
+        match &verified {
+            Ok(r) => println!(
+                "verify        OK: {} records chained, {} Merkle nodes, {} signed checkpoints, {} subject-index entries in {verify_secs:.2} s",
+                r.size, r.nodes_checked, r.checkpoints_checked, r.index_entries_checked
+            ),
+            Err(e) => println!("verify        FAILED: {e}"),
+        }
+        println!(
+            "checkpoint    tree size {}, root {}",
+            checkpoint.checkpoint.tree_size,
+            hex::encode(checkpoint.checkpoint.root)
+        );
+        println!("took          {total_secs:.1} s");
+    }
+    let live = sim.sample_live_subject();
+    after_simulation(dir, &compliance, live, global.json)?;
+    Ok(if verified.is_ok() && stats.refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_FINDING)
+    })
+}
+
+/// What follows the simulation. Today: where to look and what to try next.
+///
+/// TODO(evidence): write an evidence bundle and one subject's access
+/// package here once the projections and the auditor land.
+fn after_simulation(
+    dir: &Path,
+    _compliance: &ComplianceLedger,
+    live_subject: Option<ledger_core::SubjectId>,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        return Ok(());
+    }
+    println!("ledger        {}", dir.display());
+    println!(
+        "verifier key  {} (public: all an auditor needs)",
+        dir.join(ledger_core::VERIFIER_KEY_FILE).display()
+    );
+    println!(
+        "secret keys   {} (checkpoint signing key) and {} (key-encryption keys)",
+        dir.join(ledger_core::SIGNING_KEY_FILE).display(),
+        open::kek_dir(dir).display()
+    );
+    println!(
+        "try           ledger --dir {} retention sweep --dry-run",
+        dir.display()
+    );
+    println!(
+        "              ledger --dir {} snapshot --out {}-snapshot",
+        dir.display(),
+        dir.display()
+    );
+    if let Some(s) = live_subject {
+        println!(
+            "              ledger --dir {} erase --subject {s} --reason gdpr-art17-1a --request DSR-2026-0001",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Refuses to overwrite a ledger unless `force`, which deletes it and its keys.
+fn prepare_dir(dir: &Path, force: bool) -> anyhow::Result<()> {
+    let kek = open::kek_dir(dir);
+    let exists = dir.exists() || kek.exists();
+    if !exists {
+        return Ok(());
+    }
+    if !force {
+        anyhow::bail!(
+            "{} already exists{}; the demo builds a new ledger: pass --force to delete it (and its keys), or choose another --dir",
+            dir.display(),
+            if kek.exists() {
+                format!(" (with its keys in {})", kek.display())
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(pid) = open::lock_holder(dir) {
+        anyhow::bail!(
+            "not deleting {}: it is held by {}",
+            dir.display(),
+            open::describe_process(Some(pid))
+        );
+    }
+    for path in [dir.to_path_buf(), kek] {
+        remove(&path)?;
+    }
+    Ok(())
+}
+
+fn remove(path: &PathBuf) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("deleting {}", path.display())),
+    }
+}
+
+/// Records per event type, read back from the log.
+fn count_kinds(compliance: &ComplianceLedger) -> anyhow::Result<BTreeMap<String, u64>> {
+    let ledger = compliance.vault().ledger();
+    let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+    let mut bad = None;
+    ledger.visit_records(
+        0..ledger.len(),
+        &mut |seq, bytes| match RecordRef::decode(bytes) {
+            Ok(r) => {
+                *kinds.entry(r.event_type.to_owned()).or_default() += 1;
+                true
+            }
+            Err(e) => {
+                bad = Some((seq, e));
+                false
+            }
+        },
+    )?;
+    if let Some((seq, e)) = bad {
+        anyhow::bail!("record {seq} does not decode: {e}");
+    }
+    Ok(kinds)
+}
+
+fn count_requests(compliance: &ComplianceLedger) -> RequestCounts {
+    let model = compliance.model_blocking();
+    let today = compliance.clock().now().date_naive();
+    let mut counts = RequestCounts::default();
+    for r in model.requests.values() {
+        counts.total += 1;
+        *counts
+            .by_right
+            .entry(r.right.code().to_owned())
+            .or_default() += 1;
+        if r.extended_due.is_some() {
+            counts.extended += 1;
+        }
+        match (r.status, r.answered) {
+            (RequestStatus::Open, _) => {
+                counts.open += 1;
+                if r.effective_due() < today {
+                    counts.overdue += 1;
+                }
+            }
+            (RequestStatus::Refused, _) => counts.refused += 1,
+            (RequestStatus::Fulfilled, Some(day)) if day > r.effective_due() => {
+                counts.answered_late += 1
+            }
+            (RequestStatus::Fulfilled, _) => counts.answered_in_time += 1,
+        }
+    }
+    counts
+}

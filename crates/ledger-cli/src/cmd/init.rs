@@ -1,0 +1,50 @@
+//! `ledger init`: create a ledger and its key store.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::open::{self, OpenSpec};
+use crate::Global;
+
+/// Arguments of `ledger init`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {}
+
+pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
+    let dir = &global.dir;
+    if open::ledger_exists(dir) {
+        anyhow::bail!("a ledger already exists at {}", dir.display());
+    }
+    let spec = OpenSpec {
+        create: true,
+        ..OpenSpec::default()
+    };
+    let compliance = open::open(dir, &spec)?;
+    let ledger = compliance.vault().ledger();
+    let verifier = dir.join(ledger_core::VERIFIER_KEY_FILE);
+    let kek = open::kek_dir(dir);
+    let id = hex::encode(ledger.ledger_id());
+    if global.json {
+        crate::cmd::print_json(&json!({
+            "ledger": dir,
+            "ledger_id": id,
+            "origin": ledger.origin(),
+            "verifier_key": verifier,
+            "kek_dir": kek,
+        }))?;
+    } else {
+        let vkey = std::fs::read_to_string(&verifier)
+            .with_context(|| format!("reading {}", verifier.display()))?;
+        println!("ledger        {}", dir.display());
+        println!("ledger id     {id}");
+        println!("origin        {}", ledger.origin());
+        println!("verifier key  {} ({})", verifier.display(), vkey.trim());
+        println!(
+            "KEKs          {} (secret: keep it out of backups of the ledger)",
+            kek.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

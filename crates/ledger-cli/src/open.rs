@@ -1,0 +1,137 @@
+//! Opening a ledger for a command, and saying who holds it when it is busy.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use ledger_compliance::{ComplianceLedger, ComplianceOptions};
+use ledger_core::{Clock, Ledger, LedgerOptions, OpenError, StorageError, SystemClock};
+use ledger_vault::{Vault, VaultOptions};
+
+/// How a command opens the ledger.
+#[derive(Clone, Debug)]
+pub(crate) struct OpenSpec {
+    /// Create the ledger if it does not exist (only `init` and `demo`).
+    pub(crate) create: bool,
+    /// Rotate the KEK inline after every erasure (`false`: the command
+    /// rotates once itself, after all its erasures).
+    pub(crate) rotate_inline: bool,
+    /// Source of event timestamps.
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Default for OpenSpec {
+    fn default() -> Self {
+        OpenSpec {
+            create: false,
+            rotate_inline: true,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The key directory of the ledger in `dir`: the sibling `<dir>.kek`.
+pub(crate) fn kek_dir(dir: &Path) -> PathBuf {
+    let mut name = dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".kek");
+    dir.with_file_name(name)
+}
+
+/// Whether `dir` holds a ledger's event store.
+pub(crate) fn ledger_exists(dir: &Path) -> bool {
+    dir.join(ledger_core::STORE_DIR).join("db").is_file()
+}
+
+/// Opens the compliance layer over the ledger in `dir`.
+pub(crate) fn open(dir: &Path, spec: &OpenSpec) -> anyhow::Result<ComplianceLedger> {
+    if !spec.create && !ledger_exists(dir) {
+        anyhow::bail!(
+            "no ledger at {} (create one with `ledger init --dir {}`, or pass --dir)",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let options = LedgerOptions {
+        clock: Arc::clone(&spec.clock),
+        ..LedgerOptions::default()
+    };
+    let ledger = Ledger::open(dir, options).map_err(|e| open_error(dir, e))?;
+    let vault_options = VaultOptions {
+        rotate_after_erasure: spec.rotate_inline.then_some(std::time::Duration::ZERO),
+        clock: Arc::clone(&spec.clock),
+        actor: "svc:ledger-cli".into(),
+        ..VaultOptions::default()
+    };
+    let vault = Vault::open(ledger, vault_options).with_context(|| {
+        format!(
+            "opening the key store (key-encryption keys in {})",
+            kek_dir(dir).display()
+        )
+    })?;
+    ComplianceLedger::open(vault, Arc::clone(&spec.clock), ComplianceOptions::default())
+        .context("reading the log into the compliance write model")
+}
+
+/// Turns an open failure into a message that names the holder of a busy ledger.
+fn open_error(dir: &Path, e: OpenError) -> anyhow::Error {
+    let busy = match &e {
+        OpenError::Locked { holder, .. } => Some(*holder),
+        OpenError::Storage(StorageError::Engine { source, .. })
+            if source.to_string().contains("could not acquire lock") =>
+        {
+            Some(lock_holder(dir))
+        }
+        _ => None,
+    };
+    match busy {
+        Some(holder) => anyhow::anyhow!(
+            "the ledger at {} is held by {}; stop that process (or, from it, take a snapshot to read elsewhere) and retry",
+            dir.display(),
+            describe_process(holder)
+        ),
+        None => anyhow::Error::new(e).context(format!("opening the ledger at {}", dir.display())),
+    }
+}
+
+/// The pid written in the ledger's LOCK file, if the file is locked by
+/// another process; `None` if it is free or unreadable.
+pub(crate) fn lock_holder(dir: &Path) -> Option<u32> {
+    let path = dir.join(ledger_core::LOCK_FILE);
+    let file = OpenOptions::new().read(true).write(true).open(&path).ok()?;
+    match file.try_lock() {
+        Ok(()) => {
+            drop(file.unlock());
+            None
+        }
+        Err(std::fs::TryLockError::WouldBlock) => std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| t.trim().parse().ok()),
+        Err(std::fs::TryLockError::Error(_)) => None,
+    }
+}
+
+/// "process 1234 (`ledger append`)", with the command line when readable.
+pub(crate) fn describe_process(pid: Option<u32>) -> String {
+    let Some(pid) = pid else {
+        return "another process (its pid is not readable from the LOCK file)".into();
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .ok()
+        .map(|bytes| {
+            bytes
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|c| !c.is_empty());
+    match cmdline {
+        Some(c) => format!("process {pid} (`{c}`)"),
+        None => format!("process {pid}"),
+    }
+}

@@ -1,0 +1,353 @@
+//! The NDJSON wire form of compliance events (`ledger append`), documented
+//! in `docs/CLI.md`.
+//!
+//! One JSON object per line, either a subject to create:
+//!
+//! ```json
+//! {"new_subject":{"email":"ada@example.test"},"ref":"ada"}
+//! ```
+//!
+//! or an event: its scope (`"subject"` or `"ticket"`, each a 32-hex id, a
+//! `{"ref":NAME}` given to a scope created earlier in the same input, or,
+//! for a subject, `{"email":ADDR}` looked up in the blind index), the
+//! pseudonymous `"actor"`, the clear `"facts"` (a `"type"` and the same
+//! field codes as the stored facts) and the optional sealed `"personal"`
+//! data:
+//!
+//! ```json
+//! {"subject":{"ref":"ada"},"actor":"svc:crm","facts":{"type":"data_collected","categories":"name,company-email","channel":"contact-form","purpose":"contract","lawful_basis":"art6-1b"},"personal":{"fields":{"name":"Ada L."}}}
+//! ```
+//!
+//! A `ticket_opened` event without `"ticket"` creates the ticket's key scope
+//! (its id is in the receipt, and `"ref"` names it); its `"subject"` is the
+//! customer when `facts.customer` is left out.
+//!
+//! Error messages never quote a value from the input: only field names,
+//! codes the vocabulary defines and line numbers.
+
+use std::collections::HashMap;
+
+use ledger_compliance::{ComplianceEvent, Facts, PersonalData, Scope, TicketId};
+use ledger_core::SubjectId;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One input line, before its scopes are resolved.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    #[serde(default)]
+    new_subject: Option<NewSubject>,
+    #[serde(default)]
+    subject: Option<ScopeRef>,
+    #[serde(default)]
+    ticket: Option<ScopeRef>,
+    #[serde(default)]
+    actor: Option<String>,
+    #[serde(default, rename = "ref")]
+    name: Option<String>,
+    #[serde(default)]
+    facts: Option<Value>,
+    #[serde(default)]
+    personal: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSubject {
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// How a line names a scope.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ScopeRef {
+    /// 32 hex digits.
+    Id(String),
+    /// A name given with `"ref"` earlier in the same input.
+    Ref {
+        #[serde(rename = "ref")]
+        name: String,
+    },
+    /// A subject's email, looked up in the blind index.
+    Email { email: String },
+}
+
+/// What a line asks for.
+#[derive(Debug)]
+pub(crate) enum Request {
+    /// Create a subject (indexed by `email` if given), named `name` for later lines.
+    NewSubject {
+        /// Email to index the subject under.
+        email: Option<String>,
+        /// Name for later lines.
+        name: Option<String>,
+    },
+    /// Record an event.
+    Event {
+        /// The event (its scope resolved, except a ticket to create).
+        event: ComplianceEvent,
+        /// True when the ticket scope is to be created (`ticket_opened` without `"ticket"`).
+        create_ticket: bool,
+        /// Name for the created ticket.
+        name: Option<String>,
+    },
+}
+
+/// Resolves scope names: ids given with `"ref"` and emails.
+pub(crate) trait Resolver {
+    /// The subject registered under `email`, if any.
+    fn find_by_email(&self, email: &str) -> anyhow::Result<Option<SubjectId>>;
+}
+
+/// Scopes named with `"ref"` so far.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    names: HashMap<String, SubjectId>,
+}
+
+impl Names {
+    /// Names `id` `name` for later lines (a later `"ref"` of the same name wins).
+    pub(crate) fn insert(&mut self, name: String, id: SubjectId) {
+        self.names.insert(name, id);
+    }
+}
+
+/// Parses one line. `Err` is a message safe to print (no input values).
+pub(crate) fn parse(text: &str, names: &Names, resolver: &dyn Resolver) -> Result<Request, String> {
+    let line: Line = serde_json::from_str(text).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            format!("not JSON: {e}")
+        } else {
+            redact(&e.to_string())
+        }
+    })?;
+    if let Some(name) = &line.name {
+        if !ledger_vault::audit::is_code(name) {
+            return Err("\"ref\" must be 1..=128 printable ASCII bytes".into());
+        }
+    }
+    if let Some(new) = line.new_subject {
+        if line.subject.is_some()
+            || line.ticket.is_some()
+            || line.facts.is_some()
+            || line.personal.is_some()
+            || line.actor.is_some()
+        {
+            return Err(
+                "a \"new_subject\" line holds only \"new_subject\" and \"ref\"; record its events on later lines"
+                    .into(),
+            );
+        }
+        return Ok(Request::NewSubject {
+            email: new.email,
+            name: line.name,
+        });
+    }
+    let Some(mut facts) = line.facts else {
+        return Err("a line needs \"facts\" (an event) or \"new_subject\"".into());
+    };
+    let actor = line
+        .actor
+        .ok_or_else(|| "an event needs an \"actor\" (a pseudonym such as agent:7)".to_string())?;
+    let subject = line
+        .subject
+        .map(|s| resolve(&s, "subject", names, resolver))
+        .transpose()?;
+    let ticket = line
+        .ticket
+        .map(|t| resolve(&t, "ticket", names, resolver))
+        .transpose()?;
+    let is_ticket_opened = facts.get("type").and_then(Value::as_str) == Some("ticket_opened");
+    let mut create_ticket = false;
+    let scope = if is_ticket_opened {
+        if let (Some(customer), Value::Object(map)) = (subject, &mut facts) {
+            if map.contains_key("customer") {
+                return Err(
+                    "ticket_opened: give the customer either as \"subject\" or as facts.customer, not both"
+                        .into(),
+                );
+            }
+            map.insert("customer".into(), Value::String(customer.to_string()));
+        }
+        match ticket {
+            Some(t) => Scope::Ticket(TicketId(t)),
+            None => {
+                create_ticket = true;
+                // Placeholder until the ticket's scope is created.
+                Scope::Ticket(TicketId(SubjectId([0; 16])))
+            }
+        }
+    } else {
+        match (subject, ticket) {
+            (Some(_), Some(_)) => {
+                return Err("give \"subject\" or \"ticket\", not both".into());
+            }
+            (Some(s), None) => Scope::Subject(s),
+            (None, Some(t)) => Scope::Ticket(TicketId(t)),
+            (None, None) => Scope::None,
+        }
+    };
+    if line.name.is_some() && !create_ticket {
+        return Err(
+            "\"ref\" names a scope the line creates: only on \"new_subject\" or a ticket_opened without \"ticket\""
+                .into(),
+        );
+    }
+    let facts: Facts =
+        serde_json::from_value(facts).map_err(|e| format!("facts: {}", redact(&e.to_string())))?;
+    let personal = line
+        .personal
+        .map(serde_json::from_value::<PersonalData>)
+        .transpose()
+        .map_err(|_| {
+            "personal: expected {\"fields\":{CATEGORY:STRING,...},\"text\":STRING} with categories of the vocabulary"
+                .to_string()
+        })?;
+    Ok(Request::Event {
+        event: ComplianceEvent {
+            scope,
+            facts,
+            actor,
+            personal,
+        },
+        create_ticket,
+        name: line.name,
+    })
+}
+
+fn resolve(
+    r: &ScopeRef,
+    field: &str,
+    names: &Names,
+    resolver: &dyn Resolver,
+) -> Result<SubjectId, String> {
+    match r {
+        ScopeRef::Id(hex) => hex
+            .parse::<SubjectId>()
+            .ok()
+            .filter(|_| hex.len() == 32)
+            .ok_or_else(|| {
+                format!("\"{field}\" must be 32 hex digits, {{\"ref\":NAME}} or {{\"email\":ADDR}}")
+            }),
+        ScopeRef::Ref { name } => names.names.get(name).copied().ok_or_else(|| {
+            format!("\"{field}\": no scope was named with this \"ref\" earlier in the input")
+        }),
+        ScopeRef::Email { email } => {
+            if field != "subject" {
+                return Err(format!("\"{field}\" cannot be given by email"));
+            }
+            match resolver.find_by_email(email) {
+                Ok(Some(s)) => Ok(s),
+                Ok(None) => {
+                    Err("\"subject\": no live subject is registered under that email".into())
+                }
+                Err(e) => Err(format!("\"subject\": email lookup failed: {e}")),
+            }
+        }
+    }
+}
+
+/// Removes input values that serde quotes in its messages (`unknown variant
+/// `x``, `invalid type: string "x"`), keeping field names and expectations.
+pub(crate) fn redact(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    loop {
+        let variant = rest.find("variant `").map(|i| (i + "variant `".len(), '`'));
+        let string = rest.find("string \"").map(|i| (i + "string \"".len(), '"'));
+        let next = match (variant, string) {
+            (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        let Some((start, close)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..start]);
+        out.push('…');
+        let tail = &rest[start..];
+        let mut end = tail.len();
+        let mut escaped = false;
+        for (i, c) in tail.char_indices() {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && close == '"' {
+                escaped = true;
+            } else if c == close {
+                end = i;
+                break;
+            }
+        }
+        rest = &tail[end..];
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    struct NoEmails;
+    impl Resolver for NoEmails {
+        fn find_by_email(&self, _: &str) -> anyhow::Result<Option<SubjectId>> {
+            Ok(None)
+        }
+    }
+
+    #[test]
+    fn an_event_line_parses_with_the_stored_codes() {
+        let names = Names::default();
+        let line = r#"{"subject":"000102030405060708090a0b0c0d0e0f","actor":"svc:crm","facts":{"type":"data_collected","categories":"name,company-email","channel":"contact-form","purpose":"contract","lawful_basis":"art6-1b"},"personal":{"fields":{"name":"Ada"}}}"#;
+        let Request::Event { event, .. } = parse(line, &names, &NoEmails).unwrap() else {
+            panic!("not an event")
+        };
+        assert!(matches!(event.scope, Scope::Subject(_)));
+        assert!(matches!(event.facts, Facts::DataCollected { .. }));
+        assert_eq!(event.personal.unwrap().fields.len(), 1);
+    }
+
+    #[test]
+    fn a_ticket_opened_without_ticket_creates_one_for_the_subject() {
+        let mut names = Names::default();
+        names.insert("c".into(), SubjectId([7; 16]));
+        let line = r#"{"subject":{"ref":"c"},"ref":"t","actor":"svc:helpdesk","facts":{"type":"ticket_opened","channel":"email"}}"#;
+        let Request::Event {
+            event,
+            create_ticket,
+            name,
+        } = parse(line, &names, &NoEmails).unwrap()
+        else {
+            panic!("not an event")
+        };
+        assert!(create_ticket);
+        assert_eq!(name.as_deref(), Some("t"));
+        assert!(
+            matches!(event.facts, Facts::TicketOpened { customer, .. } if customer == SubjectId([7; 16]))
+        );
+    }
+
+    #[test]
+    fn errors_never_quote_input_values() {
+        let names = Names::default();
+        for line in [
+            r#"{"actor":"a","facts":{"type":"ada@example.test"}}"#,
+            r#"{"actor":"a","facts":{"type":"policy_published","version":"v1","effective":"2025-01-01","material":"ada@example.test"}}"#,
+            r#"{"actor":"a","facts":{"type":"marketing_objected","channel":"ada@example.test"},"subject":"000102030405060708090a0b0c0d0e0f"}"#,
+            r#"{"actor":"a","facts":{"type":"backup_destroyed","backup":"b","method":"m"},"personal":{"fields":"ada@example.test"}}"#,
+            r#"{"subject":{"email":"ada@example.test"},"actor":"a","facts":{"type":"contract_ended","reason":"x"}}"#,
+            r#"{"actor":7,"facts":"ada@example.test"}"#,
+        ] {
+            let e = match parse(line, &names, &NoEmails) {
+                Err(e) => e,
+                Ok(r) => panic!("accepted {r:?}"),
+            };
+            assert!(!e.contains("ada@"), "{e}");
+        }
+        assert_eq!(
+            redact(r#"invalid type: string "a \"b\" c", expected x"#),
+            "invalid type: string \"…\", expected x"
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests of the `ledger` binary: one test binary made of modules.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod append;
+mod demo;
+mod erase;
+mod errors;
+mod support;
