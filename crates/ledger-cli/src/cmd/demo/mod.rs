@@ -185,19 +185,56 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// What follows the simulation. Today: where to look and what to try next.
-///
-/// TODO(evidence): write an evidence bundle and one subject's access
-/// package here once the projections and the auditor land.
+/// What follows the simulation: the auditor's evidence bundle for the
+/// simulated year (made from the log and the public key only, as an auditor
+/// would), then where to look and what to try next.
 fn after_simulation(
     dir: &Path,
-    _compliance: &ComplianceLedger,
+    compliance: &ComplianceLedger,
     live_subject: Option<ledger_core::SubjectId>,
     json: bool,
 ) -> anyhow::Result<()> {
+    let ledger = compliance.vault().ledger();
+    let log = ledger_core::ReadOnlyLedger::open_on(std::sync::Arc::clone(ledger.storage()))?;
+    let evidence_dir = sibling(dir, "evidence");
+    if evidence_dir.exists() {
+        std::fs::remove_dir_all(&evidence_dir)?;
+    }
+    let options = ledger_evidence::BundleOptions {
+        from: plan::year_start(),
+        to: plan::year_end(),
+        ticket_retention: compliance.options().ticket_retention,
+        time_source: "simulated clock of the demo (UTC)".into(),
+        generated_at: compliance.clock().now(),
+        samples: 8,
+    };
+    let bundle = ledger_evidence::write_bundle(
+        &log,
+        ledger.verifier_key(),
+        &options,
+        &evidence_dir,
+        &mut |_, _| {},
+    )?;
     if json {
+        crate::cmd::print_json(&json!({ "evidence": bundle }))?;
         return Ok(());
     }
+    println!(
+        "evidence      {} ({} files, manifest blake3 {}); {} finding(s){}",
+        evidence_dir.display(),
+        bundle.files + 2,
+        &bundle.manifest_blake3[..16],
+        bundle.findings.len(),
+        if bundle.findings.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", bundle.findings.join("; "))
+        }
+    );
+    println!(
+        "open          {}",
+        evidence_dir.join("report.html").display()
+    );
     println!("ledger        {}", dir.display());
     println!(
         "verifier key  {} (public: all an auditor needs)",
@@ -224,6 +261,15 @@ fn after_simulation(
         );
     }
     Ok(())
+}
+
+/// `<dir>-<what>` beside the ledger directory.
+fn sibling(dir: &Path, what: &str) -> std::path::PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "ledger".into());
+    dir.with_file_name(format!("{name}-{what}"))
 }
 
 /// Refuses to overwrite a ledger unless `force`, which deletes it and its keys.
