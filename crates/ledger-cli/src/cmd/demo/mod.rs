@@ -100,6 +100,8 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let total_secs = started.elapsed().as_secs_f64();
     let verified = report.as_ref().map_err(|e| e.to_string());
 
+    let live = sim.sample_live_subject();
+    let outputs = write_outputs(dir, &compliance)?;
     if global.json {
         crate::cmd::print_json(&json!({
             "ledger": dir,
@@ -114,6 +116,8 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
             "verified": verified.as_ref().is_ok(),
             "verify_error": verified.as_ref().err(),
             "seconds": { "simulation": simulated.as_secs_f64(), "verify": verify_secs, "total": total_secs },
+            "evidence": outputs.evidence,
+            "evidence_dir": outputs.evidence_dir,
         }))?;
     } else {
         println!(
@@ -176,8 +180,10 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         );
         println!("took          {total_secs:.1} s");
     }
-    let live = sim.sample_live_subject();
-    after_simulation(dir, &compliance, live, global.json)?;
+    if !global.json {
+        print_outputs(&outputs);
+        print_next_steps(dir, live);
+    }
     Ok(if verified.is_ok() && stats.refused == 0 {
         ExitCode::SUCCESS
     } else {
@@ -185,17 +191,17 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// What follows the simulation: the auditor's evidence bundle for the
-/// simulated year (made from the log and the public key only, as an auditor
-/// would), then where to look and what to try next.
-fn after_simulation(
-    dir: &Path,
-    compliance: &ComplianceLedger,
-    live_subject: Option<ledger_core::SubjectId>,
-    json: bool,
-) -> anyhow::Result<()> {
+/// What the demo leaves beside the ledger for a person to open.
+struct Outputs {
+    evidence_dir: PathBuf,
+    evidence: ledger_evidence::BundleSummary,
+}
+
+/// Writes the auditor's evidence bundle for the simulated year, made from
+/// the log and the public key only, as an auditor would.
+fn write_outputs(dir: &Path, compliance: &ComplianceLedger) -> anyhow::Result<Outputs> {
     let ledger = compliance.vault().ledger();
-    let log = ledger_core::ReadOnlyLedger::open_on(std::sync::Arc::clone(ledger.storage()))?;
+    let log = ledger_core::ReadOnlyLedger::open_on(Arc::clone(ledger.storage()))?;
     let evidence_dir = sibling(dir, "evidence");
     if evidence_dir.exists() {
         std::fs::remove_dir_all(&evidence_dir)?;
@@ -208,22 +214,25 @@ fn after_simulation(
         generated_at: compliance.clock().now(),
         samples: 8,
     };
-    let bundle = ledger_evidence::write_bundle(
+    let evidence = ledger_evidence::write_bundle(
         &log,
         ledger.verifier_key(),
         &options,
         &evidence_dir,
         &mut |_, _| {},
     )?;
-    if json {
-        crate::cmd::print_json(&json!({ "evidence": bundle }))?;
-        return Ok(());
-    }
+    Ok(Outputs {
+        evidence_dir,
+        evidence,
+    })
+}
+
+fn print_outputs(outputs: &Outputs) {
+    let bundle = &outputs.evidence;
     println!(
-        "evidence      {} ({} files, manifest blake3 {}); {} finding(s){}",
-        evidence_dir.display(),
-        bundle.files + 2,
-        &bundle.manifest_blake3[..16],
+        "evidence      {} (manifest blake3 {}…); {} finding(s){}",
+        outputs.evidence_dir.display(),
+        bundle.manifest_blake3.get(..16).unwrap_or_default(),
         bundle.findings.len(),
         if bundle.findings.is_empty() {
             String::new()
@@ -233,8 +242,12 @@ fn after_simulation(
     );
     println!(
         "open          {}",
-        evidence_dir.join("report.html").display()
+        outputs.evidence_dir.join("report.html").display()
     );
+}
+
+/// Where to look and what to try next.
+fn print_next_steps(dir: &Path, live_subject: Option<ledger_core::SubjectId>) {
     println!("ledger        {}", dir.display());
     println!(
         "verifier key  {} (public: all an auditor needs)",
@@ -260,7 +273,6 @@ fn after_simulation(
             dir.display()
         );
     }
-    Ok(())
 }
 
 /// `<dir>-<what>` beside the ledger directory.
