@@ -66,6 +66,10 @@ impl Harness {
         Harness { dir, clock, c, _tmp }
     }
 
+    pub(crate) fn clock_now(&self) -> DateTime<Utc> {
+        ledger_core::Clock::now(self.clock.as_ref())
+    }
+
     pub(crate) fn set(&self, t: DateTime<Utc>) {
         self.clock.set(t);
     }

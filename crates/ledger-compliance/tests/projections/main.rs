@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod harness;
+mod incremental;
 mod queries;
 mod store;
 mod transitions;
