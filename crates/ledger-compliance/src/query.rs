@@ -222,7 +222,11 @@ impl<'a> Queries<'a> {
 
     /// The internal access log of `subject` (with pseudonymous actors), by seq.
     pub fn access_log(&self, subject: &SubjectId) -> Result<Vec<AccessEntry>, ProjectionError> {
-        self.all(&keys::access_prefix(subject))
+        Ok(self
+            .all::<Vec<AccessEntry>>(&keys::access_prefix(subject))?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     /// The Art. 15 access log of `subject`: dates, purposes and roles only.
@@ -239,7 +243,11 @@ impl<'a> Queries<'a> {
 
     /// Shares, transfers and disclosures of `subject`'s data, by seq.
     pub fn flows(&self, subject: &SubjectId) -> Result<Vec<Flow>, ProjectionError> {
-        self.all(&keys::flow_prefix(subject))
+        Ok(self
+            .all::<Vec<Flow>>(&keys::flow_prefix(subject))?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     /// One recipient.

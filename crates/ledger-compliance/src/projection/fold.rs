@@ -26,12 +26,119 @@ use crate::vocab::{LawfulBasis, Purpose, RetentionRule, Role};
 /// Reads stored entities for the fold.
 pub(crate) trait Lookup {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ProjectionError>;
+    /// The last entry whose key starts with `prefix`.
+    fn last_in(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, ProjectionError>;
 }
 
 impl Lookup for sled::Tree {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ProjectionError> {
         Ok(sled::Tree::get(self, key)?.map(|v| v.to_vec()))
     }
+
+    fn last_in(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, ProjectionError> {
+        Ok(self
+            .scan_prefix(prefix)
+            .next_back()
+            .transpose()?
+            .map(|(k, v)| (k.to_vec(), v.to_vec())))
+    }
+}
+
+/// Entries per chunk of a per-subject log (access log, flows).
+pub(crate) const LOG_CHUNK: usize = 256;
+
+/// The chunk of a per-subject log that takes new entries: keyed by the
+/// subject and the seq of its first entry, closed at [`LOG_CHUNK`]
+/// entries. Chunking depends only on the entries, so a rebuild and a
+/// catch-up cut the same chunks; a catch-up rewrites at most one chunk
+/// per subject instead of the whole log, a rebuild writes about one value
+/// per subject instead of one per entry.
+struct OpenChunk<T> {
+    first_seq: u64,
+    entries: Vec<T>,
+    dirty: bool,
+}
+
+type Logs<T> = HashMap<SubjectId, Option<OpenChunk<T>>>;
+
+fn push_log<T: Serialize + DeserializeOwned>(
+    logs: &mut Logs<T>,
+    lookup: Option<&dyn Lookup>,
+    appended: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    prefix: fn(&SubjectId) -> Vec<u8>,
+    subject: SubjectId,
+    seq: u64,
+    entry: T,
+) -> Result<(), ProjectionError> {
+    let slot = match logs.entry(subject) {
+        Entry::Occupied(o) => o.into_mut(),
+        Entry::Vacant(v) => {
+            let mut open = None;
+            if let Some(lookup) = lookup {
+                if let Some((key, value)) = lookup.last_in(&prefix(&subject))? {
+                    let entries: Vec<T> = decode(&key, &value)?;
+                    let first_seq = key
+                        .len()
+                        .checked_sub(8)
+                        .and_then(|at| key.get(at..))
+                        .and_then(|b| b.try_into().ok())
+                        .map(u64::from_be_bytes)
+                        .ok_or_else(|| ProjectionError::Entry {
+                            key: keys::describe(&key),
+                        })?;
+                    if entries.len() < LOG_CHUNK {
+                        open = Some(OpenChunk {
+                            first_seq,
+                            entries,
+                            dirty: false,
+                        });
+                    }
+                }
+            }
+            v.insert(open)
+        }
+    };
+    match slot {
+        Some(chunk) if chunk.entries.len() < LOG_CHUNK => {
+            chunk.entries.push(entry);
+            chunk.dirty = true;
+        }
+        _ => {
+            if let Some(full) = slot.take() {
+                if full.dirty {
+                    appended.push((
+                        keys::chunk(&prefix(&subject), full.first_seq),
+                        encode(&full.entries)?,
+                    ));
+                }
+            }
+            *slot = Some(OpenChunk {
+                first_seq: seq,
+                entries: vec![entry],
+                dirty: true,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn drain_logs<T: Serialize>(
+    logs: &mut Logs<T>,
+    prefix: fn(&SubjectId) -> Vec<u8>,
+    out: &mut dyn FnMut(Vec<u8>, Vec<u8>),
+) -> Result<(), ProjectionError> {
+    for (subject, chunk) in logs.iter_mut() {
+        if let Some(chunk) = chunk {
+            if chunk.dirty {
+                out(
+                    keys::chunk(&prefix(subject), chunk.first_seq),
+                    encode(&chunk.entries)?,
+                );
+                chunk.dirty = false;
+            }
+        }
+    }
+    Ok(())
 }
 
 struct Slot<T> {
@@ -49,6 +156,8 @@ pub(crate) struct Fold<'l> {
     policies: HashMap<String, Slot<PolicyVersion>>,
     backups: HashMap<String, Slot<Backup>>,
     summary: Option<Slot<ProcessingSummary>>,
+    access_logs: Logs<AccessEntry>,
+    flow_logs: Logs<Flow>,
     appended: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
@@ -106,6 +215,8 @@ impl<'l> Fold<'l> {
             policies: HashMap::new(),
             backups: HashMap::new(),
             summary: None,
+            access_logs: HashMap::new(),
+            flow_logs: HashMap::new(),
             appended: Vec::new(),
         }
     }
@@ -118,6 +229,8 @@ impl<'l> Fold<'l> {
             + self.recipients.len()
             + self.policies.len()
             + self.backups.len()
+            + self.access_logs.len()
+            + self.flow_logs.len()
     }
 
     /// Forgets every cached entity (after a drain), so later touches read
@@ -130,6 +243,8 @@ impl<'l> Fold<'l> {
         self.policies.clear();
         self.backups.clear();
         self.summary = None;
+        self.access_logs.clear();
+        self.flow_logs.clear();
         self.lookup = Some(lookup);
     }
 
@@ -168,6 +283,8 @@ impl<'l> Fold<'l> {
                 slot.dirty = false;
             }
         }
+        drain_logs(&mut self.access_logs, keys::access_prefix, out)?;
+        drain_logs(&mut self.flow_logs, keys::flow_prefix, out)?;
         for (k, v) in self.appended.drain(..) {
             out(k, v);
         }
@@ -232,15 +349,31 @@ impl<'l> Fold<'l> {
     }
 
     fn access(&mut self, subject: SubjectId, entry: AccessEntry) -> Result<(), ProjectionError> {
-        let key = keys::access(&subject, entry.seq);
-        self.appended.push((key, encode(&entry)?));
         self.summary()?.accesses += 1;
+        let seq = entry.seq;
+        push_log(
+            &mut self.access_logs,
+            self.lookup,
+            &mut self.appended,
+            keys::access_prefix,
+            subject,
+            seq,
+            entry,
+        )?;
         Ok(())
     }
 
     fn flow(&mut self, subject: SubjectId, flow: Flow) -> Result<(), ProjectionError> {
-        let key = keys::flow(&subject, flow.seq);
-        self.appended.push((key, encode(&flow)?));
+        let seq = flow.seq;
+        push_log(
+            &mut self.flow_logs,
+            self.lookup,
+            &mut self.appended,
+            keys::flow_prefix,
+            subject,
+            seq,
+            flow,
+        )?;
         Ok(())
     }
 

@@ -22,9 +22,9 @@ pub(crate) const POLICY: u8 = b'v';
 pub(crate) const BACKUP: u8 = b'k';
 /// The processing summary (`g`).
 pub(crate) const SUMMARY: u8 = b'g';
-/// Access log (`a` + subject id + seq).
+/// Access log chunks (`a` + subject id + seq of the chunk's first entry).
 pub(crate) const ACCESS: u8 = b'a';
-/// Shares, transfers and disclosures per subject (`f` + subject id + seq).
+/// Shares, transfers and disclosures per subject, in chunks like the access log.
 pub(crate) const FLOW: u8 = b'f';
 /// Disclosures to authorities (`d` + seq).
 pub(crate) const DISCLOSURE: u8 = b'd';
@@ -76,20 +76,20 @@ pub(crate) fn summary() -> Vec<u8> {
     vec![SUMMARY]
 }
 
-pub(crate) fn access(subject: &SubjectId, seq: u64) -> Vec<u8> {
-    with(ACCESS, &[&subject.0, &seq.to_be_bytes()])
-}
-
 pub(crate) fn access_prefix(subject: &SubjectId) -> Vec<u8> {
     with(ACCESS, &[&subject.0])
 }
 
-pub(crate) fn flow(subject: &SubjectId, seq: u64) -> Vec<u8> {
-    with(FLOW, &[&subject.0, &seq.to_be_bytes()])
-}
-
 pub(crate) fn flow_prefix(subject: &SubjectId) -> Vec<u8> {
     with(FLOW, &[&subject.0])
+}
+
+/// A chunk of a per-subject log: its prefix and the seq of its first entry.
+pub(crate) fn chunk(prefix: &[u8], first_seq: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + 8);
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(&first_seq.to_be_bytes());
+    key
 }
 
 pub(crate) fn disclosure(seq: u64) -> Vec<u8> {

@@ -51,7 +51,7 @@ use ledger_core::{Ledger, ReadError};
 
 use crate::codec;
 use crate::error::DecodeError;
-use crate::event::Decoded;
+use crate::event::{Decoded, Facts};
 use crate::query::Queries;
 use fold::{Fold, Lookup};
 
@@ -150,6 +150,15 @@ struct MemoryEntries(BTreeMap<Vec<u8>, Vec<u8>>);
 impl Lookup for MemoryEntries {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ProjectionError> {
         Ok(self.0.get(key).cloned())
+    }
+
+    fn last_in(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, ProjectionError> {
+        Ok(self
+            .0
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .last()
+            .map(|(k, v)| (k.clone(), v.clone())))
     }
 }
 
@@ -431,8 +440,16 @@ fn decode_record(seq: u64, bytes: &[u8]) -> Result<Item, ProjectionError> {
         RecordRef::decode(bytes).map_err(|source| ProjectionError::Corrupt { seq, source })?;
     let decoded =
         codec::decode(&record).map_err(|source| ProjectionError::Decode { seq, source })?;
-    let actor = match decoded {
-        Decoded::Event { .. } => record.actor.to_owned(),
+    // Only the access log keeps the actor.
+    let actor = match &decoded {
+        Decoded::Event {
+            facts:
+                Facts::DataAccessed { .. }
+                | Facts::TicketNoteAdded { .. }
+                | Facts::TicketEscalated { .. }
+                | Facts::RemoteAccessPerformed { .. },
+            ..
+        } => record.actor.to_owned(),
         _ => String::new(),
     };
     Ok(Item {

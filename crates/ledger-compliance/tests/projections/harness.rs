@@ -24,7 +24,11 @@ pub(crate) fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
-pub(crate) fn open_at(dir: &Path, clock: &Arc<ManualClock>, options: ComplianceOptions) -> ComplianceLedger {
+pub(crate) fn open_at(
+    dir: &Path,
+    clock: &Arc<ManualClock>,
+    options: ComplianceOptions,
+) -> ComplianceLedger {
     let ledger_options = LedgerOptions {
         clock: clock.clone(),
         max_wait: std::time::Duration::from_millis(0),
@@ -59,11 +63,21 @@ impl Harness {
 
     /// Drops the layer and opens it again on the same directory.
     pub(crate) fn reopen(self) -> Self {
-        let Harness { dir, clock, c, _tmp } = self;
+        let Harness {
+            dir,
+            clock,
+            c,
+            _tmp,
+        } = self;
         let options = c.options().clone();
         drop(c);
         let c = open_at(&dir, &clock, options);
-        Harness { dir, clock, c, _tmp }
+        Harness {
+            dir,
+            clock,
+            c,
+            _tmp,
+        }
     }
 
     pub(crate) fn clock_now(&self) -> DateTime<Utc> {
@@ -91,7 +105,11 @@ impl Harness {
     /// A subject with contract data collected.
     pub(crate) fn customer(&self, email: &str) -> SubjectId {
         let s = self.c.new_subject(Some(email)).unwrap();
-        self.record(ComplianceEvent::subject(s, "svc:crm", collected(Purpose::Contract, LawfulBasis::Contract)));
+        self.record(ComplianceEvent::subject(
+            s,
+            "svc:crm",
+            collected(Purpose::Contract, LawfulBasis::Contract),
+        ));
         s
     }
 }

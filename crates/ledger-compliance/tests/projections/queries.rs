@@ -76,8 +76,14 @@ fn subject_report_decrypts_current_data_and_erasure_leaves_no_plaintext() {
         },
     ));
     h.record(
-        ComplianceEvent::ticket(t, "staff:p1", Facts::TicketNoteAdded { role: Role::Support })
-            .with_personal(PersonalData::new().with_text(NOTE_NEEDLE)),
+        ComplianceEvent::ticket(
+            t,
+            "staff:p1",
+            Facts::TicketNoteAdded {
+                role: Role::Support,
+            },
+        )
+        .with_personal(PersonalData::new().with_text(NOTE_NEEDLE)),
     );
     h.record(ComplianceEvent::subject(
         s,
@@ -105,7 +111,13 @@ fn subject_report_decrypts_current_data_and_erasure_leaves_no_plaintext() {
     // Projections never hold plaintext, before or after erasure.
     let projections = h.dir.join("projections");
     h.c.projections().flush().unwrap();
-    for needle in [NAME_NEEDLE, NEW_NAME_NEEDLE, PHONE_NEEDLE, NOTE_NEEDLE, EMAIL] {
+    for needle in [
+        NAME_NEEDLE,
+        NEW_NAME_NEEDLE,
+        PHONE_NEEDLE,
+        NOTE_NEEDLE,
+        EMAIL,
+    ] {
         let hits = files_contain(&projections, needle.as_bytes());
         assert!(hits.is_empty(), "plaintext in {hits:?}");
     }
@@ -120,10 +132,19 @@ fn subject_report_decrypts_current_data_and_erasure_leaves_no_plaintext() {
     let report = h.c.subject_report(&s).unwrap().unwrap();
     assert!(report.erased);
     assert_eq!(report.current_data, CurrentData::Erased);
-    assert_eq!(report.contact.erased.as_ref().unwrap().reason, "gdpr-art17-1a");
+    assert_eq!(
+        report.contact.erased.as_ref().unwrap().reason,
+        "gdpr-art17-1a"
+    );
     assert!(report.tickets[0].ticket.erased.is_some());
     h.c.projections().flush().unwrap();
-    for needle in [NAME_NEEDLE, NEW_NAME_NEEDLE, PHONE_NEEDLE, NOTE_NEEDLE, EMAIL] {
+    for needle in [
+        NAME_NEEDLE,
+        NEW_NAME_NEEDLE,
+        PHONE_NEEDLE,
+        NOTE_NEEDLE,
+        EMAIL,
+    ] {
         let hits = files_contain(&projections, needle.as_bytes());
         assert!(hits.is_empty(), "plaintext in {hits:?}");
     }
@@ -139,7 +160,11 @@ fn unknown_subject_has_no_report() {
     let h = Harness::new();
     let s = h.c.new_subject(None).unwrap();
     assert!(h.c.subject_report(&s).unwrap().is_none());
-    assert!(h.c.subject_report_by_email("nobody@example.com").unwrap().is_none());
+    assert!(h
+        .c
+        .subject_report_by_email("nobody@example.com")
+        .unwrap()
+        .is_none());
 }
 
 #[test]
@@ -196,7 +221,10 @@ fn record_of_processing_is_derived_from_events_and_computable_without_keys() {
     let ropa = h.c.ropa().unwrap();
     assert_eq!(ropa.dpo.email, "dpo@company.example");
     let purposes: Vec<Purpose> = ropa.activities.iter().map(|a| a.purpose).collect();
-    assert_eq!(purposes, [Purpose::Contract, Purpose::Marketing, Purpose::Support]);
+    assert_eq!(
+        purposes,
+        [Purpose::Contract, Purpose::Marketing, Purpose::Support]
+    );
     let marketing = &ropa.activities[1];
     assert!(marketing.lawful_bases.contains(&LawfulBasis::Consent));
     assert_eq!(marketing.recipients, ["mailer"]);

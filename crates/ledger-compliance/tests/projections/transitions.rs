@@ -13,8 +13,12 @@ fn contacts_follow_collection_consent_marketing_and_contract() {
     let s = h.c.new_subject(Some("c1@example.com")).unwrap();
     h.set(at(2025, 1, 6));
     h.record(
-        ComplianceEvent::subject(s, "svc:crm", collected(Purpose::Contract, LawfulBasis::Contract))
-            .with_personal(PersonalData::new().with(DataCategory::Name, "N1")),
+        ComplianceEvent::subject(
+            s,
+            "svc:crm",
+            collected(Purpose::Contract, LawfulBasis::Contract),
+        )
+        .with_personal(PersonalData::new().with(DataCategory::Name, "N1")),
     );
     h.set(at(2025, 1, 7));
     h.subject(
@@ -45,14 +49,29 @@ fn contacts_follow_collection_consent_marketing_and_contract() {
         s,
     );
     let c = h.c.query(|q| q.contact(&s)).unwrap().unwrap();
-    assert_eq!(c.categories[&DataCategory::Name].collected_at, Some(at(2025, 1, 6)));
-    assert_eq!(c.categories[&DataCategory::Name].rectified_at, Some(at(2025, 1, 8)));
+    assert_eq!(
+        c.categories[&DataCategory::Name].collected_at,
+        Some(at(2025, 1, 6))
+    );
+    assert_eq!(
+        c.categories[&DataCategory::Name].rectified_at,
+        Some(at(2025, 1, 8))
+    );
     assert_eq!(c.categories[&DataCategory::CompanyEmail].rectified_at, None);
     assert!(c.channels.contains(&Channel::ContactForm) && c.channels.contains(&Channel::Email));
-    assert_eq!(c.purposes[&Purpose::Contract].lawful_basis, LawfulBasis::Contract);
-    assert_eq!(c.purposes[&Purpose::Marketing].lawful_basis, LawfulBasis::Consent);
+    assert_eq!(
+        c.purposes[&Purpose::Contract].lawful_basis,
+        LawfulBasis::Contract
+    );
+    assert_eq!(
+        c.purposes[&Purpose::Marketing].lawful_basis,
+        LawfulBasis::Consent
+    );
     assert!(c.consents[&Purpose::Marketing].given);
-    assert_eq!(c.consents[&Purpose::Marketing].given_at, Some(at(2025, 1, 7)));
+    assert_eq!(
+        c.consents[&Purpose::Marketing].given_at,
+        Some(at(2025, 1, 7))
+    );
     assert_eq!(c.marketing.contacts, 1);
     assert_eq!(c.marketing.last_campaign.as_deref(), Some("spring-25"));
     assert_eq!(c.credential.as_ref().map(|x| x.at), Some(at(2025, 1, 8)));
@@ -69,7 +88,10 @@ fn contacts_follow_collection_consent_marketing_and_contract() {
     let c = h.c.query(|q| q.contact(&s)).unwrap().unwrap();
     assert!(c.marketing.objected);
     assert_eq!(c.marketing.objected_at, Some(at(2025, 2, 1)));
-    assert_eq!(c.marketing.objection_channel, Some(Channel::UnsubscribeLink));
+    assert_eq!(
+        c.marketing.objection_channel,
+        Some(Channel::UnsubscribeLink)
+    );
     assert!(!c.purposes.contains_key(&Purpose::Marketing));
 
     h.set(at(2025, 2, 2));
@@ -87,12 +109,20 @@ fn contacts_follow_collection_consent_marketing_and_contract() {
     );
     let c = h.c.query(|q| q.contact(&s)).unwrap().unwrap();
     assert!(!c.consents[&Purpose::Marketing].given);
-    assert_eq!(c.consents[&Purpose::Marketing].withdrawn_at, Some(at(2025, 2, 2)));
-    assert_eq!(c.contract_ended.as_ref().map(|e| e.at), Some(at(2025, 2, 2)));
+    assert_eq!(
+        c.consents[&Purpose::Marketing].withdrawn_at,
+        Some(at(2025, 2, 2))
+    );
+    assert_eq!(
+        c.contract_ended.as_ref().map(|e| e.at),
+        Some(at(2025, 2, 2))
+    );
     assert!(c.purposes.is_empty());
     let summary = h.c.query(|q| q.summary()).unwrap();
     assert_eq!(summary.contacts, 1);
-    assert!(summary.subject_categories.contains(&SubjectCategory::CustomerContact));
+    assert!(summary
+        .subject_categories
+        .contains(&SubjectCategory::CustomerContact));
     assert!(summary.purposes[&Purpose::Marketing]
         .lawful_bases
         .contains(&LawfulBasis::Consent));
@@ -111,8 +141,10 @@ fn tickets_record_their_history_and_feed_the_access_log() {
     }));
     h.set(at(2025, 3, 2));
     h.record(
-        tk(Facts::TicketNoteAdded { role: Role::Support })
-            .with_personal(PersonalData::new().with_text("note text")),
+        tk(Facts::TicketNoteAdded {
+            role: Role::Support,
+        })
+        .with_personal(PersonalData::new().with_text("note text")),
     );
     h.record(tk(Facts::TicketHandedOver {
         from_role: Role::Support,
@@ -153,11 +185,17 @@ fn tickets_record_their_history_and_feed_the_access_log() {
     assert_eq!(v.ticket.handovers.len(), 1);
     assert_eq!(v.ticket.handovers[0].to_actor, "staff:p42");
     assert_eq!(v.ticket.escalations[0].to, EscalationTarget::Development);
-    assert_eq!(v.ticket.remote_access[0].authorized_at, Some(at(2025, 3, 2)));
+    assert_eq!(
+        v.ticket.remote_access[0].authorized_at,
+        Some(at(2025, 3, 2))
+    );
     assert_eq!(v.ticket.remote_access[0].performed[0].at, at(2025, 3, 3));
     assert_eq!(v.ticket.copies[0].made_at, at(2025, 3, 3));
     assert_eq!(v.ticket.copies[0].destroyed_at, Some(at(2025, 3, 4)));
-    assert_eq!(v.retention_deadline, Some(at(2025, 3, 5) + Duration::days(730)));
+    assert_eq!(
+        v.retention_deadline,
+        Some(at(2025, 3, 5) + Duration::days(730))
+    );
     assert!(!v.retention_due);
     h.set(at(2027, 3, 5));
     assert!(h.c.ticket_view(&t).unwrap().unwrap().retention_due);
@@ -176,7 +214,9 @@ fn tickets_record_their_history_and_feed_the_access_log() {
     assert_eq!(log[1].role, Role::ThirdLineSupport);
     assert_eq!(log[1].actor, "staff:p42");
     assert_eq!(log[2].role, Role::Development);
-    assert!(log.iter().all(|e| e.purpose == Purpose::Support && e.ticket == Some(t)));
+    assert!(log
+        .iter()
+        .all(|e| e.purpose == Purpose::Support && e.ticket == Some(t)));
 
     // The subject-facing report names no staff member.
     let report = h.c.subject_report(&s).unwrap().unwrap();
@@ -192,7 +232,13 @@ fn tickets_record_their_history_and_feed_the_access_log() {
     assert!(v.ticket.erased.is_some());
     assert!(v.ticket.retention_expired_at.is_some());
     assert!(!v.retention_due);
-    assert!(h.c.query(|q| q.contact(&s)).unwrap().unwrap().erased.is_none());
+    assert!(h
+        .c
+        .query(|q| q.contact(&s))
+        .unwrap()
+        .unwrap()
+        .erased
+        .is_none());
 }
 
 #[test]
