@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::entity::*;
 use super::keys;
-use super::ProjectionError;
+use super::{ProjectionError, RawEntry};
 use crate::event::{Decoded, Facts, Scope, TicketId};
 use crate::model::{due_date, RequestStatus};
 use crate::vocab::{LawfulBasis, Purpose, RetentionRule, Role};
@@ -27,7 +27,7 @@ use crate::vocab::{LawfulBasis, Purpose, RetentionRule, Role};
 pub(crate) trait Lookup {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ProjectionError>;
     /// The last entry whose key starts with `prefix`.
-    fn last_in(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, ProjectionError>;
+    fn last_in(&self, prefix: &[u8]) -> Result<Option<RawEntry>, ProjectionError>;
 }
 
 impl Lookup for sled::Tree {
@@ -35,7 +35,7 @@ impl Lookup for sled::Tree {
         Ok(sled::Tree::get(self, key)?.map(|v| v.to_vec()))
     }
 
-    fn last_in(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, ProjectionError> {
+    fn last_in(&self, prefix: &[u8]) -> Result<Option<RawEntry>, ProjectionError> {
         Ok(self
             .scan_prefix(prefix)
             .next_back()
@@ -64,7 +64,7 @@ type Logs<T> = HashMap<SubjectId, Option<OpenChunk<T>>>;
 fn push_log<T: Serialize + DeserializeOwned>(
     logs: &mut Logs<T>,
     lookup: Option<&dyn Lookup>,
-    appended: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    appended: &mut Vec<RawEntry>,
     prefix: fn(&SubjectId) -> Vec<u8>,
     subject: SubjectId,
     seq: u64,
@@ -158,7 +158,7 @@ pub(crate) struct Fold<'l> {
     summary: Option<Slot<ProcessingSummary>>,
     access_logs: Logs<AccessEntry>,
     flow_logs: Logs<Flow>,
-    appended: Vec<(Vec<u8>, Vec<u8>)>,
+    appended: Vec<RawEntry>,
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, ProjectionError> {
@@ -269,8 +269,8 @@ impl<'l> Fold<'l> {
             }
             Ok(())
         }
-        put(&mut self.contacts, |s| keys::contact(s), out)?;
-        put(&mut self.tickets, |t| keys::ticket(t), out)?;
+        put(&mut self.contacts, keys::contact, out)?;
+        put(&mut self.tickets, keys::ticket, out)?;
         put(&mut self.requests, |r| keys::request(r), out)?;
         put(&mut self.recipients, |r| keys::recipient(r), out)?;
         put(&mut self.policies, |v| keys::policy(v), out)?;

@@ -78,6 +78,12 @@ pub const DIR_NAME: &str = "projections";
 
 const TREE: &str = "projections";
 
+/// One stored projection entry: key and value bytes.
+pub type RawEntry = (Vec<u8>, Vec<u8>);
+
+/// Visits stored entries (key, value).
+pub(crate) type Visit<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), ProjectionError> + 'a;
+
 /// The projection store failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -122,19 +128,11 @@ pub enum ProjectionError {
 /// Reads the projection entries, wherever they are kept.
 pub(crate) trait Source: Lookup {
     /// Visits entries whose key starts with `prefix`, in key order.
-    fn scan(
-        &self,
-        prefix: &[u8],
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), ProjectionError>,
-    ) -> Result<(), ProjectionError>;
+    fn scan(&self, prefix: &[u8], visit: &mut Visit<'_>) -> Result<(), ProjectionError>;
 }
 
 impl Source for sled::Tree {
-    fn scan(
-        &self,
-        prefix: &[u8],
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), ProjectionError>,
-    ) -> Result<(), ProjectionError> {
+    fn scan(&self, prefix: &[u8], visit: &mut Visit<'_>) -> Result<(), ProjectionError> {
         for item in self.scan_prefix(prefix) {
             let (k, v) = item?;
             visit(&k, &v)?;
@@ -152,7 +150,7 @@ impl Lookup for MemoryEntries {
         Ok(self.0.get(key).cloned())
     }
 
-    fn last_in(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, ProjectionError> {
+    fn last_in(&self, prefix: &[u8]) -> Result<Option<RawEntry>, ProjectionError> {
         Ok(self
             .0
             .range(prefix.to_vec()..)
@@ -163,11 +161,7 @@ impl Lookup for MemoryEntries {
 }
 
 impl Source for MemoryEntries {
-    fn scan(
-        &self,
-        prefix: &[u8],
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), ProjectionError>,
-    ) -> Result<(), ProjectionError> {
+    fn scan(&self, prefix: &[u8], visit: &mut Visit<'_>) -> Result<(), ProjectionError> {
         for (k, v) in self.0.range(prefix.to_vec()..) {
             if !k.starts_with(prefix) {
                 break;
@@ -344,7 +338,7 @@ impl Projections {
 
     /// Every entry in key order (meta included): a canonical dump for
     /// comparing two stores.
-    pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ProjectionError> {
+    pub fn dump(&self) -> Result<Vec<RawEntry>, ProjectionError> {
         let store = self.lock();
         let mut out = Vec::new();
         for item in store.tree.iter() {
@@ -356,7 +350,7 @@ impl Projections {
 
     /// Every projection entry in key order, without the meta entries:
     /// comparable with [`ProjectionSnapshot::entries`].
-    pub fn entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ProjectionError> {
+    pub fn entries(&self) -> Result<Vec<RawEntry>, ProjectionError> {
         let mut all = self.dump()?;
         all.retain(|(k, _)| k.first() != Some(&keys::META));
         Ok(all)
@@ -653,7 +647,7 @@ impl ProjectionSnapshot {
 
     /// Every projection entry in key order (no meta): compare with
     /// [`Projections::dump`] without its `m` entries.
-    pub fn entries(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+    pub fn entries(&self) -> Vec<RawEntry> {
         self.entries
             .0
             .iter()
