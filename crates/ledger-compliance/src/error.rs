@@ -346,6 +346,6 @@ pub enum OpenError {
         source: DecodeError,
     },
     /// The projection store failed.
-    #[error("projection store: {0}")]
-    Projection(String),
+    #[error(transparent)]
+    Projection(#[from] crate::projection::ProjectionError),
 }

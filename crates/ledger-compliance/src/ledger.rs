@@ -15,6 +15,8 @@ use crate::codec::{self, Encoded};
 use crate::error::{OpenError, RecordError, ValidationError};
 use crate::event::{ComplianceEvent, Decoded, Facts, Scope, TicketId};
 use crate::model::{categories_declared, Model};
+use crate::projection::Projections;
+use crate::ropa::RopaConfig;
 use crate::vocab::Right;
 
 /// How the compliance layer behaves.
@@ -25,6 +27,9 @@ pub struct ComplianceOptions {
     pub validate: bool,
     /// How long a closed ticket is kept (default 2 years = 730 days).
     pub ticket_retention: chrono::Duration,
+    /// Controller, DPO and organisational measures for the record of
+    /// processing activities.
+    pub ropa: RopaConfig,
 }
 
 impl Default for ComplianceOptions {
@@ -32,6 +37,7 @@ impl Default for ComplianceOptions {
         ComplianceOptions {
             validate: true,
             ticket_retention: chrono::Duration::days(730),
+            ropa: RopaConfig::default(),
         }
     }
 }
@@ -42,6 +48,7 @@ pub struct ComplianceLedger {
     clock: Arc<dyn Clock>,
     options: ComplianceOptions,
     model: Mutex<Model>,
+    projections: Projections,
     failed: AtomicBool,
 }
 
@@ -88,20 +95,30 @@ pub fn model_from_log(ledger: &ledger_core::Ledger) -> Result<Model, OpenError> 
 }
 
 impl ComplianceLedger {
-    /// Opens the layer over `vault`, building the write model from the log.
+    /// Opens the layer over `vault`: builds the write model from the log
+    /// and opens the projections at `<ledger dir>/projections/`, catching
+    /// them up (or rebuilding them if they are not this ledger's).
     pub fn open(
         vault: Vault,
         clock: Arc<dyn Clock>,
         options: ComplianceOptions,
     ) -> Result<Self, OpenError> {
         let model = model_from_log(vault.ledger())?;
+        let projections = Projections::open(vault.ledger())?;
         Ok(ComplianceLedger {
             vault,
             clock,
             options,
             model: Mutex::new(model),
+            projections,
             failed: AtomicBool::new(false),
         })
+    }
+
+    /// The projection store. Appends do not update it; queries
+    /// ([`ComplianceLedger::query`]) catch it up first.
+    pub fn projections(&self) -> &Projections {
+        &self.projections
     }
 
     /// The vault underneath.

@@ -13,7 +13,10 @@ pub mod error;
 pub mod event;
 mod ledger;
 pub mod model;
+pub mod projection;
+pub mod query;
 pub mod retention;
+pub mod ropa;
 pub mod vocab;
 
 pub use error::{DecodeError, EncodeError, OpenError, RecordError, ValidationError};
@@ -22,3 +25,6 @@ pub use event::{
 };
 pub use ledger::{model_from_log, ComplianceLedger, ComplianceOptions};
 pub use model::{Model, RequestStatus};
+pub use projection::{ProjectionError, ProjectionSnapshot, Projections};
+pub use query::{CurrentData, Queries, QueryError, SubjectReport};
+pub use ropa::{Ropa, RopaConfig};

@@ -1,0 +1,10 @@
+//! Projections and queries: transitions of each projection, due dates,
+//! the record of processing, erasure, reopening, and incremental = rebuilt.
+
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+mod incremental;
+mod queries;
+mod store;
+mod transitions;
