@@ -63,6 +63,8 @@ enum Command {
     CheckProof(cmd::check_proof::Args),
     /// Export the log as NDJSON (docs/FORMAT.md §11) for independent verification.
     ExportLog(cmd::export_log::Args),
+    /// The GDPR Art. 30 record of processing activities, derived from the log (JSON or CSV).
+    Ropa(cmd::ropa::Args),
     /// Write an ISO/IEC 27001:2022 and GDPR evidence bundle (or re-check one with --check).
     Evidence(cmd::evidence::Args),
 }
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::CheckProof(args) => cmd::check_proof::run(args, &ctx),
         Command::ExportLog(args) => cmd::export_log::run(args, &ctx),
         Command::Evidence(args) => cmd::evidence::run(args, &ctx),
+        Command::Ropa(args) => cmd::ropa::run(args, &ctx),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),

@@ -61,7 +61,7 @@ impl std::fmt::Debug for ComplianceLedger {
 }
 
 /// Builds the write model from the whole log (no keys needed).
-pub fn model_from_log(ledger: &ledger_core::Ledger) -> Result<Model, OpenError> {
+pub fn model_from_log(ledger: &dyn ledger_core::RecordSource) -> Result<Model, OpenError> {
     let mut model = Model::default();
     let mut error = None;
     let len = ledger.len();

@@ -467,7 +467,7 @@ impl SubjectCategory {
 /// clear facts alone (no vault, no key, no projection store): what an
 /// auditor runs on a copy of the log.
 pub fn ropa_from_ledger(
-    ledger: &ledger_core::Ledger,
+    ledger: &dyn ledger_core::RecordSource,
     config: &RopaConfig,
     options: &ComplianceOptions,
 ) -> Result<Ropa, crate::projection::ProjectionError> {

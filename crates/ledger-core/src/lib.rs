@@ -56,7 +56,7 @@ pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, VerifierKey}
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppendError, DecodeError, Error, EventError, OpenError, ReadError, StorageError};
 pub use ledger::{
-    Head, Ledger, LedgerOptions, PendingAppend, ReadOnlyLedger, Receipt, RecordIter,
+    Head, Ledger, LedgerOptions, PendingAppend, ReadOnlyLedger, Receipt, RecordIter, RecordSource,
     SignedCheckpoint, SnapshotError, StoredNodes, StoredRecord, SIGNING_KEY_FILE, STORE_DIR,
     VERIFIER_KEY_FILE,
 };

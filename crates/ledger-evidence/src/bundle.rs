@@ -33,6 +33,9 @@ pub struct BundleOptions {
     pub generated_at: DateTime<Utc>,
     /// Records sampled for inclusion proofs.
     pub samples: usize,
+    /// What the record of processing states that the log cannot know
+    /// (controller, DPO, authority, organisational measures).
+    pub ropa: ledger_compliance::ropa::RopaConfig,
 }
 
 /// What [`write_bundle`] produced.
@@ -305,6 +308,15 @@ pub fn write_bundle(
         &json!({ "rotations": g.rotations, "erasures": g.erasures, "certificates_stored": certificates }),
     )?;
     w.json("events-by-month.json", &g.by_month)?;
+    let compliance_options = ledger_compliance::ComplianceOptions {
+        ticket_retention: options.ticket_retention,
+        ropa: options.ropa.clone(),
+        ..ledger_compliance::ComplianceOptions::default()
+    };
+    let ropa = ledger_compliance::ropa::ropa_from_ledger(log, &options.ropa, &compliance_options)
+        .map_err(|e| EvidenceError::Bundle(format!("record of processing: {e}")))?;
+    w.json("ropa.json", &ropa)?;
+    w.put("ropa.csv", ropa.to_csv().as_bytes())?;
 
     // 7. Controls.
     let controls = build_controls(&ControlInput {

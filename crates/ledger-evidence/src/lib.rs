@@ -18,6 +18,7 @@
 //! | `erasure-certificates/*.json` | the key-destruction certificates as stored |
 //! | `proofs.json` | inclusion proofs of sampled records against the checkpoint |
 //! | `events-by-month.json` | record counts per month and type |
+//! | `ropa.json`, `ropa.csv` | the GDPR Art. 30(1) record of processing activities, derived from the events |
 //! | `report.html` | the same for a person: no script, no external asset, inline SVG |
 //! | `oscal/assessment-plan.json`, `oscal/assessment-results.json` | NIST OSCAL 1.1.2 |
 //!

@@ -125,6 +125,7 @@ fn bundle_reports_controls_and_detects_changes() {
         time_source: "test clock".into(),
         generated_at: clock.now(),
         samples: 4,
+        ropa: ledger_compliance::ropa::RopaConfig::default(),
     };
     let summary = write_bundle(&log, &key, &options, &out, &mut |_, _| {}).expect("bundle");
     assert!(summary.verified);

@@ -50,6 +50,10 @@ pub(crate) struct Args {
     /// Records sampled for inclusion proofs.
     #[arg(long, value_name = "N", default_value_t = 8)]
     samples: usize,
+    /// JSON file with the controller and DPO contact, supervisory authority
+    /// and organisational measures for the record of processing (see `ropa`).
+    #[arg(long, value_name = "FILE")]
+    ropa_config: Option<PathBuf>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -93,6 +97,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         time_source: args.time_source,
         generated_at: Utc::now(),
         samples: args.samples,
+        ropa: crate::cmd::ropa::load_config(args.ropa_config.as_deref())?,
     };
     if options.from > options.to {
         bail!("--from {} is after --to {}", options.from, options.to);

@@ -7,5 +7,6 @@ pub(crate) mod consistency;
 pub(crate) mod evidence;
 pub(crate) mod export_log;
 pub(crate) mod prove;
+pub(crate) mod ropa;
 pub(crate) mod verify;
 pub(crate) mod witness;

@@ -47,6 +47,7 @@ use std::sync::{mpsc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use ledger_core::record::RecordRef;
+use ledger_core::RecordSource;
 use ledger_core::{Ledger, ReadError};
 
 use crate::codec;
@@ -612,7 +613,7 @@ pub struct ProjectionSnapshot {
 
 impl ProjectionSnapshot {
     /// Folds every committed record of `ledger`.
-    pub fn fold(ledger: &Ledger) -> Result<ProjectionSnapshot, ProjectionError> {
+    pub fn fold(ledger: &dyn RecordSource) -> Result<ProjectionSnapshot, ProjectionError> {
         let to = ledger.len();
         let mut fold = Fold::new(None);
         let mut failure = None;

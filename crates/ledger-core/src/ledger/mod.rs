@@ -40,6 +40,55 @@ pub const SIGNING_KEY_FILE: &str = "checkpoint.key";
 /// Public verifier key of the checkpoint signer (C2SP vkey text).
 pub const VERIFIER_KEY_FILE: &str = "checkpoint.pub";
 
+/// Anything that can lend a log's stored records in order: a [`Ledger`] or a
+/// [`ReadOnlyLedger`]. Layers above fold logs through it without caring
+/// whether they hold the writer.
+pub trait RecordSource {
+    /// Number of records.
+    fn len(&self) -> u64;
+
+    /// Whether there is no record.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `visit(seq, record_bytes)` for each record in `seqs`, in order,
+    /// until it returns `false` (see [`Ledger::visit_records`]).
+    fn visit_records(
+        &self,
+        seqs: Range<u64>,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), ReadError>;
+}
+
+impl RecordSource for Ledger {
+    fn len(&self) -> u64 {
+        Ledger::len(self)
+    }
+
+    fn visit_records(
+        &self,
+        seqs: Range<u64>,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), ReadError> {
+        Ledger::visit_records(self, seqs, visit)
+    }
+}
+
+impl RecordSource for ReadOnlyLedger {
+    fn len(&self) -> u64 {
+        ReadOnlyLedger::len(self)
+    }
+
+    fn visit_records(
+        &self,
+        seqs: Range<u64>,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), ReadError> {
+        ReadOnlyLedger::visit_records(self, seqs, visit)
+    }
+}
+
 /// Events queued by [`Ledger::submit_batch`]; resolves to their receipts
 /// once they are on stable storage (or to the error that failed the commit).
 #[derive(Debug)]

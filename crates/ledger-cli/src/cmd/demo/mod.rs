@@ -213,6 +213,7 @@ fn write_outputs(dir: &Path, compliance: &ComplianceLedger) -> anyhow::Result<Ou
         time_source: "simulated clock of the demo (UTC)".into(),
         generated_at: compliance.clock().now(),
         samples: 8,
+        ropa: compliance.options().ropa.clone(),
     };
     let evidence = ledger_evidence::write_bundle(
         &log,

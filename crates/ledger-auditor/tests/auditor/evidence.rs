@@ -1,0 +1,285 @@
+//! `evidence` and `ropa` on a ledger of compliance events.
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use ledger_compliance::vocab::*;
+use ledger_compliance::{
+    ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData,
+};
+use ledger_core::{Ledger, LedgerOptions, ManualClock};
+use ledger_vault::{Vault, VaultOptions};
+
+use crate::support::{auditor, json};
+
+/// A small compliance ledger in `dir`; one request left unanswered past its due date.
+fn compliance_ledger(dir: &std::path::Path) {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+            .single()
+            .expect("t"),
+    ));
+    let ledger = Ledger::open(
+        dir,
+        LedgerOptions {
+            clock: clock.clone(),
+            ..LedgerOptions::default()
+        },
+    )
+    .expect("ledger");
+    let vault = Vault::open(
+        ledger,
+        VaultOptions {
+            clock: clock.clone(),
+            ..VaultOptions::default()
+        },
+    )
+    .expect("vault");
+    let c =
+        ComplianceLedger::open(vault, clock.clone(), ComplianceOptions::default()).expect("open");
+    c.record_blocking(ComplianceEvent::general(
+        "op:dpo",
+        Facts::RecipientRegistered {
+            recipient: "helpdesk-us".into(),
+            name: "Helpdesk Cloud Inc".into(),
+            country: "US".into(),
+            contract: "DPA-7".into(),
+            recipient_role: RecipientRole::Processor,
+        },
+    ))
+    .expect("recipient");
+    let s = c.new_subject(Some("olga@example.com")).expect("s");
+    c.record_blocking(
+        ComplianceEvent::subject(
+            s,
+            "svc:crm",
+            Facts::DataCollected {
+                categories: vec![DataCategory::Name, DataCategory::CompanyEmail],
+                channel: Channel::ContactForm,
+                purpose: Purpose::Contract,
+                lawful_basis: LawfulBasis::Contract,
+            },
+        )
+        .with_personal(
+            PersonalData::new()
+                .with(DataCategory::Name, "Olga Orlova")
+                .with(DataCategory::CompanyEmail, "olga@example.com"),
+        ),
+    )
+    .expect("collect");
+    c.record_blocking(ComplianceEvent::subject(
+        s,
+        "svc:crm",
+        Facts::TransferMade {
+            recipient: "helpdesk-us".into(),
+            country: "US".into(),
+            safeguard: Some(Safeguard::StandardContractualClauses),
+            categories: vec![DataCategory::Name],
+        },
+    ))
+    .expect("transfer");
+    c.record_blocking(ComplianceEvent::subject(
+        s,
+        "op:dpo",
+        Facts::RequestReceived {
+            request: "DSR-9".into(),
+            right: Right::Access,
+            channel: Channel::Email,
+        },
+    ))
+    .expect("request");
+    clock.advance(Duration::days(45));
+    c.record_blocking(ComplianceEvent::subject(
+        s,
+        "agent:2",
+        Facts::DataAccessed {
+            role: Role::Support,
+            purpose: Purpose::Support,
+        },
+    ))
+    .expect("access");
+    c.vault()
+        .ledger()
+        .checkpoint_blocking()
+        .expect("checkpoint");
+}
+
+#[test]
+fn evidence_writes_a_bundle_reports_the_overdue_request_and_rechecks() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("l");
+    compliance_ledger(&dir);
+    let out = tmp.path().join("bundle");
+    let run = auditor()
+        .args(["evidence", "--ledger"])
+        .arg(&dir)
+        .args([
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-12-31",
+            "--json",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("run");
+    // The overdue request is a finding: exit 1, bundle written.
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary = json(&run);
+    assert_eq!(summary["verified"], true);
+    assert!(summary["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .any(|f| f.as_str().is_some_and(|f| f.contains("DSR-9"))));
+    for file in [
+        "report.html",
+        "manifest.json",
+        "oscal/assessment-results.json",
+        "ropa.json",
+        "ropa.csv",
+        "controls.json",
+    ] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    let results: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("oscal/assessment-results.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(
+        results["assessment-results"]["metadata"]["oscal-version"],
+        "1.1.2"
+    );
+    assert_eq!(
+        results["assessment-results"]["import-ap"]["href"],
+        "assessment-plan.json"
+    );
+    // No personal data is in the bundle.
+    for entry in walk(&out) {
+        let bytes = std::fs::read(&entry).expect("read");
+        for needle in ["Olga Orlova", "olga@example.com"] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} in {}",
+                entry.display()
+            );
+        }
+    }
+    let check = auditor()
+        .args(["evidence", "--ledger"])
+        .arg(&dir)
+        .arg("--check")
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    std::fs::write(out.join("ropa.csv"), "changed\n").expect("write");
+    let check = auditor()
+        .args(["evidence", "--ledger"])
+        .arg(&dir)
+        .arg("--check")
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert_eq!(check.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("ropa.csv"));
+}
+
+#[test]
+fn evidence_needs_no_secret_key() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("l");
+    compliance_ledger(&dir);
+    std::fs::remove_file(dir.join(ledger_core::SIGNING_KEY_FILE)).expect("remove signing key");
+    let kek = tmp.path().join("l.kek");
+    if kek.exists() {
+        std::fs::remove_dir_all(&kek).expect("remove kek dir");
+    }
+    let out = tmp.path().join("bundle");
+    let run = auditor()
+        .args(["evidence", "--quiet", "--ledger"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert!(
+        matches!(run.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.join("manifest.json").is_file());
+}
+
+#[test]
+fn ropa_derives_purposes_recipients_and_transfers_from_the_log() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("l");
+    compliance_ledger(&dir);
+    let run = auditor()
+        .args(["ropa", "--ledger"])
+        .arg(&dir)
+        .output()
+        .expect("run");
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = String::from_utf8_lossy(&run.stdout).into_owned();
+    for needle in [
+        "Helpdesk Cloud Inc",
+        "scc-2021-914",
+        "contract",
+        "dpo@company.example",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from the RoPA");
+    }
+    assert!(!text.contains("Olga"));
+    let out = tmp.path().join("ropa");
+    let run = auditor()
+        .args(["ropa", "--ledger"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert_eq!(run.status.code(), Some(0));
+    let csv = std::fs::read_to_string(out.join("ropa.csv")).expect("csv");
+    assert!(
+        csv.starts_with("section,item,field,value"),
+        "{}",
+        &csv[..40.min(csv.len())]
+    );
+    let csv_out = auditor()
+        .args(["ropa", "--format", "csv", "--ledger"])
+        .arg(&dir)
+        .output()
+        .expect("run");
+    assert_eq!(String::from_utf8_lossy(&csv_out.stdout), csv);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
