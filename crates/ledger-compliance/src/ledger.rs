@@ -50,6 +50,9 @@ pub struct ComplianceLedger {
     model: Mutex<Model>,
     projections: Projections,
     failed: AtomicBool,
+    /// Held for a whole retention sweep: two overlapping sweeps would both
+    /// record the expiry of the same scope and the second erasure fail.
+    sweeping: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for ComplianceLedger {
@@ -112,6 +115,7 @@ impl ComplianceLedger {
             model: Mutex::new(model),
             projections,
             failed: AtomicBool::new(false),
+            sweeping: std::sync::Mutex::new(()),
         })
     }
 
@@ -134,6 +138,13 @@ impl ComplianceLedger {
     /// The clock event times and retention use.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Serializes retention sweeps (see [`crate::retention`]).
+    pub(crate) fn sweep_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The guarded value is `()`: a sweep that panicked leaves nothing
+        // inconsistent behind it.
+        self.sweeping.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A copy of the write model (for reports and tests).

@@ -323,7 +323,13 @@ impl<'a> Queries<'a> {
         let today = now.date_naive();
         let mut tickets = Vec::with_capacity(contact.tickets.len());
         for t in &contact.tickets {
-            if let Some(ticket) = self.ticket(t)? {
+            if let Some(mut ticket) = self.ticket(t)? {
+                // Art. 15 tells the subject when and why their data was
+                // consulted, not by whom: the handover keeps its date and
+                // roles but not the staff member's pseudonym.
+                for handover in &mut ticket.handovers {
+                    handover.to_actor.clear();
+                }
                 tickets.push(TicketView::new(ticket, options.ticket_retention, now));
             }
         }
@@ -402,7 +408,9 @@ pub struct SubjectReport {
     /// Contacts projection: categories, channels, purposes and bases,
     /// consents, marketing status, notifications, contract, erasure.
     pub contact: Contact,
-    /// The subject's tickets with their histories.
+    /// The subject's tickets with their histories; handovers name the
+    /// roles but not the staff member (`to_actor` is empty; the internal
+    /// view is [`ComplianceLedger::ticket_view`]).
     pub tickets: Vec<TicketView>,
     /// The subject's requests.
     pub requests: Vec<RequestView>,

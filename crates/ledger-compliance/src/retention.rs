@@ -4,8 +4,9 @@
 //! than the retention period ago and every subject with no lawful basis
 //! left (a [`crate::Facts::RetentionExpired`] record first, then the key's
 //! destruction), and lists requests due within N days or overdue. It is
-//! idempotent (erased scopes are skipped) and safe beside appends: every
-//! erasure runs under the write model's lock.
+//! idempotent (erased scopes are skipped), safe beside appends (every
+//! erasure runs under the write model's lock) and beside another sweep
+//! (sweeps are serialized).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,8 +120,10 @@ pub fn deadlines(
 
 impl ComplianceLedger {
     /// Runs one retention sweep at the clock's now. Blocks (erasures fsync);
-    /// from async code call it in `spawn_blocking`.
+    /// from async code call it in `spawn_blocking`. Sweeps run one at a
+    /// time: a second waits for the first and then finds nothing it erased.
     pub fn sweep(&self, options: &SweepOptions) -> Result<SweepReport, RecordError> {
+        let _sweeping = self.sweep_lock();
         let now = self.clock().now();
         let model = self.model_blocking();
         let tickets = model.expired_tickets(now, self.options().ticket_retention);

@@ -6,5 +6,6 @@
 mod harness;
 mod incremental;
 mod queries;
+mod retention;
 mod store;
 mod transitions;

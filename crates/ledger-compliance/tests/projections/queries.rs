@@ -156,6 +156,42 @@ fn subject_report_decrypts_current_data_and_erasure_leaves_no_plaintext() {
 }
 
 #[test]
+fn subject_report_does_not_name_the_staff_member_a_ticket_was_handed_to() {
+    let h = Harness::new();
+    let s = h.customer("handover@customer.example");
+    let t = h.c.new_ticket().unwrap();
+    h.record(ComplianceEvent::ticket(
+        t,
+        "staff:p1",
+        Facts::TicketOpened {
+            customer: s,
+            channel: Channel::Telephone,
+        },
+    ));
+    h.record(ComplianceEvent::ticket(
+        t,
+        "staff:p1",
+        Facts::TicketHandedOver {
+            from_role: Role::Support,
+            to_role: Role::ThirdLineSupport,
+            to_actor: "staff:p42".into(),
+        },
+    ));
+
+    let report = h.c.subject_report(&s).unwrap().unwrap();
+    let handover = &report.tickets[0].ticket.handovers[0];
+    assert_eq!(
+        (handover.from_role, handover.to_role),
+        (Role::Support, Role::ThirdLineSupport)
+    );
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains("staff:"), "{json}");
+    // The internal view keeps who took the ticket over.
+    let internal = h.c.ticket_view(&t).unwrap().unwrap();
+    assert_eq!(internal.ticket.handovers[0].to_actor, "staff:p42");
+}
+
+#[test]
 fn unknown_subject_has_no_report() {
     let h = Harness::new();
     let s = h.c.new_subject(None).unwrap();
