@@ -271,9 +271,10 @@ fn pick_showcase(
             let Some(contact) = q.contact(subject)? else {
                 return Ok(false);
             };
-            let transferred = q.flows(subject)?.iter().any(|f| {
-                matches!(&f.kind, FlowKind::Transfer { country, .. } if !in_eea(country))
-            });
+            let transferred = q
+                .flows(subject)?
+                .iter()
+                .any(|f| matches!(&f.kind, FlowKind::Transfer { country, .. } if !in_eea(country)));
             Ok(!contact.tickets.is_empty() && !contact.consents.is_empty() && transferred)
         })?;
         if complete {

@@ -132,10 +132,7 @@ pub(crate) fn write_package(
     let access_json = out.join("access.json");
     let access_html = out.join("access.html");
     let portability_json = out.join("portability.json");
-    write_file(
-        &access_json,
-        &serde_json::to_vec_pretty(&package.access)?,
-    )?;
+    write_file(&access_json, &serde_json::to_vec_pretty(&package.access)?)?;
     write_file(&access_html, html::render(&package.access).as_bytes())?;
     write_file(
         &portability_json,

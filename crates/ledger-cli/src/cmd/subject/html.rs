@@ -92,10 +92,13 @@ pub(crate) fn render(answer: &AccessAnswer) -> String {
     table(
         &mut out,
         &["", "Name", "Address", "Email"],
-        [("Controller", &answer.controller), ("Data Protection Officer", &answer.dpo)]
-            .into_iter()
-            .map(|(what, p)| vec![esc(what), esc(&p.name), esc(&p.address), esc(&p.email)])
-            .collect(),
+        [
+            ("Controller", &answer.controller),
+            ("Data Protection Officer", &answer.dpo),
+        ]
+        .into_iter()
+        .map(|(what, p)| vec![esc(what), esc(&p.name), esc(&p.address), esc(&p.email)])
+        .collect(),
     );
 
     if let Some(p) = &answer.processing {
@@ -263,7 +266,14 @@ fn processing(out: &mut String, p: &Processing) {
     heading(out, "Who received it");
     table(
         out,
-        &["Organisation", "Country", "Role", "Contract", "What", "When"],
+        &[
+            "Organisation",
+            "Country",
+            "Role",
+            "Contract",
+            "What",
+            "When",
+        ],
         p.recipients
             .iter()
             .map(|r| {
@@ -278,7 +288,10 @@ fn processing(out: &mut String, p: &Processing) {
                         .map(|c| wording::category(*c))
                         .collect::<Vec<_>>()
                         .join(", ")),
-                    esc(&format!("{} time(s), {} to {}", r.times, r.first_at, r.last_at)),
+                    esc(&format!(
+                        "{} time(s), {} to {}",
+                        r.times, r.first_at, r.last_at
+                    )),
                 ]
             })
             .collect(),
@@ -300,7 +313,10 @@ fn processing(out: &mut String, p: &Processing) {
                         .map(|c| wording::category(*c))
                         .collect::<Vec<_>>()
                         .join(", ")),
-                    esc(&format!("{} time(s), {} to {}", t.count, t.first_at, t.last_at)),
+                    esc(&format!(
+                        "{} time(s), {} to {}",
+                        t.count, t.first_at, t.last_at
+                    )),
                 ]
             })
             .collect(),
@@ -319,7 +335,14 @@ fn processing(out: &mut String, p: &Processing) {
     heading(out, "Your support tickets");
     table(
         out,
-        &["Ticket", "Opened", "Closed", "Notes", "Kept until", "Erased"],
+        &[
+            "Ticket",
+            "Opened",
+            "Closed",
+            "Notes",
+            "Kept until",
+            "Erased",
+        ],
         p.tickets
             .iter()
             .map(|t| {
@@ -337,7 +360,14 @@ fn processing(out: &mut String, p: &Processing) {
     heading(out, "Your requests");
     table(
         out,
-        &["Reference", "Right", "Received", "Due", "Status", "Answered"],
+        &[
+            "Reference",
+            "Right",
+            "Received",
+            "Due",
+            "Status",
+            "Answered",
+        ],
         p.requests
             .iter()
             .map(|r| {
@@ -388,7 +418,8 @@ fn erasure(out: &mut String, e: &ErasureFacts) {
             vec![esc("Erased on"), opt(e.erased_at.as_deref())],
             vec![
                 esc("Log record of the erasure"),
-                e.erasure_seq.map_or_else(|| "&ndash;".into(), |s| s.to_string()),
+                e.erasure_seq
+                    .map_or_else(|| "&ndash;".into(), |s| s.to_string()),
             ],
             vec![esc("Reason"), opt(e.reason.as_deref())],
             vec![esc("Your request"), opt(e.request_ref.as_deref())],
@@ -411,7 +442,11 @@ fn erasure(out: &mut String, e: &ErasureFacts) {
             vec![esc("Support tickets erased"), e.tickets.to_string()],
             vec![
                 esc("Key destroyed"),
-                esc(if e.key_destroyed { "yes" } else { "not yet complete" }),
+                esc(if e.key_destroyed {
+                    "yes"
+                } else {
+                    "not yet complete"
+                }),
             ],
             vec![
                 esc("Key-destruction certificate (BLAKE3)"),
@@ -456,7 +491,13 @@ fn integrity(out: &mut String, i: &Integrity) {
     );
     table(
         out,
-        &["Record", "When", "What happened", "Record hash", "Audit path"],
+        &[
+            "Record",
+            "When",
+            "What happened",
+            "Record hash",
+            "Audit path",
+        ],
         i.proofs
             .iter()
             .map(|p| {
@@ -493,7 +534,7 @@ mod tests {
     }
 
     #[test]
-    fn esc_leaves_plain_and_non_ascii_text_alone_and_does_not_double_escape_wrongly() {
+    fn esc_leaves_plain_text_alone_and_treats_entities_in_input_as_text() {
         assert_eq!(esc("Zoë Ünal, Straße 1"), "Zoë Ünal, Straße 1");
         assert_eq!(esc(""), "");
         // An entity in the input is text, so its ampersand is escaped.

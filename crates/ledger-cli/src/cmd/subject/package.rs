@@ -480,7 +480,10 @@ const HOW_TO_VERIFY: &[&str] = &[
 /// Builds the package of `report`'s subject (the report comes from
 /// [`ComplianceLedger::subject_report`]). Signs a fresh checkpoint so that
 /// every record is covered by a proof.
-pub(crate) fn build(compliance: &ComplianceLedger, report: &SubjectReport) -> anyhow::Result<Package> {
+pub(crate) fn build(
+    compliance: &ComplianceLedger,
+    report: &SubjectReport,
+) -> anyhow::Result<Package> {
     let vault = compliance.vault();
     let ledger = vault.ledger();
     let config = &compliance.options().ropa;
