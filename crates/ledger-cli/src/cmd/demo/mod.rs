@@ -318,7 +318,7 @@ fn print_outputs(outputs: &Outputs) {
     );
     for (what, written) in [
         ("access", &outputs.access),
-        ("access (erased)", &outputs.access_erased),
+        ("access erased", &outputs.access_erased),
     ] {
         if let Some(w) = written {
             let content = if w.state == "erased" {

@@ -154,7 +154,7 @@ fn processing(out: &mut String, p: &Processing) {
             })
             .collect(),
     );
-    heading(out, "Everything you told us, record by record");
+    heading(out, "Your data, record by record");
     para(
         out,
         "Each entry of our log that holds personal data about you, as it was recorded (and encrypted with your key).",
