@@ -22,11 +22,12 @@ pub(crate) const EXIT_FINDING: u8 = 1;
 pub(crate) const EXIT_ERROR: u8 = 2;
 
 /// Operator tool for the compliance ledger: run the demo, create a ledger,
-/// append events, erase subjects, rotate keys, run retention, snapshot.
+/// append events, erase subjects, rotate keys, run retention, snapshot,
+/// export a subject's access answer.
 ///
 /// Exit codes: 0 ok; 1 a finding (verification failed, a line refused, a
 /// request overdue); 2 usage or I/O error (including a ledger held by another
-/// process, which is named).
+/// process, which is named, and an unknown subject).
 #[derive(Parser, Debug)]
 #[command(name = "ledger", version, about, long_about)]
 struct Cli {

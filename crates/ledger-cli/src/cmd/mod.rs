@@ -13,6 +13,7 @@ mod init;
 mod retention;
 mod rotate;
 mod snapshot;
+pub(crate) mod subject;
 
 /// The commands.
 #[derive(Subcommand, Debug)]
@@ -43,6 +44,10 @@ pub(crate) enum Command {
     Retention(retention::Command),
     /// Write a consistent copy of the ledger (no secret keys) for auditors.
     Snapshot(snapshot::Args),
+    /// Answer a data subject: `subject export` writes their access package
+    /// (GDPR Art. 15 answer with inclusion proofs, Art. 20 portability subset).
+    #[command(subcommand)]
+    Subject(subject::Command),
 }
 
 /// Runs `command`.
@@ -55,6 +60,7 @@ pub(crate) fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode>
         Command::RotateKeys(args) => rotate::run(&args, global),
         Command::Retention(command) => retention::run(&command, global),
         Command::Snapshot(args) => snapshot::run(&args, global),
+        Command::Subject(command) => subject::run(&command, global),
     }
 }
 

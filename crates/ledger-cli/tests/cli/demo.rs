@@ -49,6 +49,21 @@ fn the_demo_verifies_follows_the_rules_and_is_deterministic() {
         events["vault.erasure_certified"]
     );
 
+    // One live and one erased customer's access package beside the ledger.
+    for (key, state) in [("access", "live"), ("access_erased", "erased")] {
+        let written = &a[key];
+        assert_eq!(written["state"], state, "{key}");
+        assert!(written["proofs"].as_u64() > Some(0), "{key}");
+        for file in ["access_json", "access_html", "portability_json"] {
+            let path = written[file].as_str().unwrap();
+            assert!(std::path::Path::new(path).is_file(), "{key}: {path}");
+        }
+    }
+    assert!(a["access"]["access_html"]
+        .as_str()
+        .unwrap()
+        .ends_with("a-access/access.html"));
+
     let c = demo(&tmp.path().join("c"), 8);
     assert_ne!(a["events"], c["events"], "another seed, another year");
 }

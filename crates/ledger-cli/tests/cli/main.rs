@@ -6,4 +6,5 @@ mod append;
 mod demo;
 mod erase;
 mod errors;
+mod subject;
 mod support;

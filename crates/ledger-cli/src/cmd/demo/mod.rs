@@ -12,13 +12,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use ledger_compliance::projection::entity::FlowKind;
+use ledger_compliance::vocab::in_eea;
 use ledger_compliance::{ComplianceLedger, RequestStatus};
 use ledger_core::record::RecordRef;
-use ledger_core::ManualClock;
+use ledger_core::{ManualClock, SubjectId};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
+use crate::cmd::subject;
 use crate::open::{self, OpenSpec};
 use crate::Global;
 
@@ -101,7 +104,12 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let verified = report.as_ref().map_err(|e| e.to_string());
 
     let live = sim.sample_live_subject();
-    let outputs = write_outputs(dir, &compliance)?;
+    let outputs = write_outputs(
+        dir,
+        &compliance,
+        &sim.live_subjects(),
+        &sim.erased_subjects(),
+    )?;
     if global.json {
         crate::cmd::print_json(&json!({
             "ledger": dir,
@@ -118,6 +126,8 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
             "seconds": { "simulation": simulated.as_secs_f64(), "verify": verify_secs, "total": total_secs },
             "evidence": outputs.evidence,
             "evidence_dir": outputs.evidence_dir,
+            "access": outputs.access,
+            "access_erased": outputs.access_erased,
         }))?;
     } else {
         println!(
@@ -195,11 +205,23 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
 struct Outputs {
     evidence_dir: PathBuf,
     evidence: ledger_evidence::BundleSummary,
+    /// A live customer's access package.
+    access: Option<subject::Written>,
+    /// An erased customer's access package.
+    access_erased: Option<subject::Written>,
 }
 
 /// Writes the auditor's evidence bundle for the simulated year, made from
-/// the log and the public key only, as an auditor would.
-fn write_outputs(dir: &Path, compliance: &ComplianceLedger) -> anyhow::Result<Outputs> {
+/// the log and the public key only, as an auditor would; then the access
+/// packages (Art. 15) of one live customer (`live` is searched for one with
+/// a ticket, a consent and a transfer outside the EEA) and of one erased
+/// customer, as the DPO would answer them.
+fn write_outputs(
+    dir: &Path,
+    compliance: &ComplianceLedger,
+    live: &[SubjectId],
+    erased: &[SubjectId],
+) -> anyhow::Result<Outputs> {
     let ledger = compliance.vault().ledger();
     let log = ledger_core::ReadOnlyLedger::open_on(Arc::clone(ledger.storage()))?;
     let evidence_dir = sibling(dir, "evidence");
@@ -222,10 +244,60 @@ fn write_outputs(dir: &Path, compliance: &ComplianceLedger) -> anyhow::Result<Ou
         &evidence_dir,
         &mut |_, _| {},
     )?;
+    let showcase = pick_showcase(compliance, live)?;
+    let access = match showcase {
+        Some(s) => Some(write_access(compliance, &s, &sibling(dir, "access"))?),
+        None => None,
+    };
+    let access_erased = match erased.first() {
+        Some(s) => Some(write_access(compliance, s, &sibling(dir, "access-erased"))?),
+        None => None,
+    };
     Ok(Outputs {
         evidence_dir,
         evidence,
+        access,
+        access_erased,
     })
+}
+
+/// The first of `live` with a ticket, a consent and a transfer outside the
+/// EEA (so its package shows every section), else the first of `live`.
+fn pick_showcase(
+    compliance: &ComplianceLedger,
+    live: &[SubjectId],
+) -> anyhow::Result<Option<SubjectId>> {
+    for subject in live {
+        let complete = compliance.query(|q| {
+            let Some(contact) = q.contact(subject)? else {
+                return Ok(false);
+            };
+            let transferred = q
+                .flows(subject)?
+                .iter()
+                .any(|f| matches!(&f.kind, FlowKind::Transfer { country, .. } if !in_eea(country)));
+            Ok(!contact.tickets.is_empty() && !contact.consents.is_empty() && transferred)
+        })?;
+        if complete {
+            return Ok(Some(*subject));
+        }
+    }
+    Ok(live.first().copied())
+}
+
+/// Writes `subject`'s access package to `out` (replacing an older one).
+fn write_access(
+    compliance: &ComplianceLedger,
+    subject: &SubjectId,
+    out: &Path,
+) -> anyhow::Result<subject::Written> {
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| format!("deleting {}", out.display()))?;
+    }
+    let report = compliance
+        .subject_report(subject)?
+        .with_context(|| format!("subject {subject} is not in the projections"))?;
+    subject::write_package(compliance, &report, out)
 }
 
 fn print_outputs(outputs: &Outputs) {
@@ -245,6 +317,24 @@ fn print_outputs(outputs: &Outputs) {
         "open          {}",
         outputs.evidence_dir.join("report.html").display()
     );
+    for (what, written) in [
+        ("access", &outputs.access),
+        ("access erased", &outputs.access_erased),
+    ] {
+        if let Some(w) = written {
+            let content = if w.state == "erased" {
+                "erased: what, when and why, no personal data".to_owned()
+            } else {
+                format!("{} records copied; holds personal data", w.records)
+            };
+            println!(
+                "{what:<13} {} (subject {}, {content}; {} inclusion proofs)",
+                w.access_html.display(),
+                w.subject,
+                w.proofs
+            );
+        }
+    }
 }
 
 /// Where to look and what to try next.

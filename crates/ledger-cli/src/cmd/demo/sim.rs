@@ -858,4 +858,20 @@ impl Sim<'_> {
     pub(crate) fn sample_live_subject(&self) -> Option<SubjectId> {
         (0..self.customers.len()).find_map(|c| self.live(c))
     }
+
+    /// Every customer still live at the end, in sign-up plan order.
+    pub(crate) fn live_subjects(&self) -> Vec<SubjectId> {
+        (0..self.customers.len())
+            .filter_map(|c| self.live(c))
+            .collect()
+    }
+
+    /// Every customer erased during the run (on request or by retention).
+    pub(crate) fn erased_subjects(&self) -> Vec<SubjectId> {
+        self.customers
+            .iter()
+            .filter(|c| c.erased)
+            .filter_map(|c| c.subject)
+            .collect()
+    }
 }

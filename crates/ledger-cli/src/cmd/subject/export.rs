@@ -1,0 +1,180 @@
+//! `ledger subject export`: the GDPR Art. 15 answer (and Art. 20 subset)
+//! of one data subject, written to a directory.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ledger_compliance::query::SubjectReport;
+use ledger_compliance::ComplianceLedger;
+use ledger_core::SubjectId;
+
+use super::{html, package};
+use crate::open::{self, OpenSpec};
+use crate::Global;
+
+pub(crate) const LONG_ABOUT: &str = "\
+Write a data subject's access package to --out DIR:
+
+  access.json       the GDPR Art. 15 answer: confirmation, a copy of the data
+                    (current values and each record's personal data,
+                    decrypted), purposes and lawful bases, categories,
+                    recipients by identity, transfers outside the EEA and
+                    their safeguards, retention, sources, rights, the right
+                    to complain, the access log (dates, purposes and roles,
+                    never who), controller and DPO contact, and an inclusion
+                    proof of every record about the subject and their tickets
+                    against a freshly signed checkpoint, with the verifier key;
+  access.html       the same as one self-contained page for the person;
+  portability.json  the Art. 20 subset: the data the subject provided and
+                    their consents.
+
+For an erased subject the package says what was erased, when, why and that
+the key was destroyed, and holds no personal data (there is none left to
+decrypt). Erased subjects are no longer in the email index: name them with
+--subject.
+
+The files hold personal data (that is their purpose) and are created
+readable by the owner only; nothing personal is printed. Exit codes: 0 ok,
+2 no such subject, usage or I/O error.";
+
+/// Arguments of `ledger subject export`.
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["subject", "email"])))]
+pub(crate) struct Args {
+    /// The subject's pseudonymous id (32 hex digits).
+    #[arg(long)]
+    subject: Option<SubjectId>,
+    /// The subject's email, looked up in the blind index (never printed).
+    #[arg(long)]
+    email: Option<String>,
+    /// Directory to write the package to (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// What [`write_package`] wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Written {
+    /// The subject.
+    pub(crate) subject: String,
+    /// `live` or `erased`.
+    pub(crate) state: &'static str,
+    /// The directory.
+    pub(crate) dir: PathBuf,
+    /// `access.json`.
+    pub(crate) access_json: PathBuf,
+    /// `access.html`.
+    pub(crate) access_html: PathBuf,
+    /// `portability.json`.
+    pub(crate) portability_json: PathBuf,
+    /// Records whose personal data is copied (0 when erased).
+    pub(crate) records: usize,
+    /// Inclusion proofs.
+    pub(crate) proofs: usize,
+    /// Size of the signed tree the proofs lead to.
+    pub(crate) tree_size: u64,
+}
+
+pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
+    let compliance = open::open(&global.dir, &OpenSpec::default())?;
+    let report = match (&args.subject, &args.email) {
+        (Some(subject), _) => compliance
+            .subject_report(subject)
+            .context("reading the subject's records")?
+            .with_context(|| format!("no such subject: the log knows nothing of {subject}"))?,
+        (None, Some(email)) => compliance
+            .subject_report_by_email(email)
+            .context("reading the subject's records")?
+            .context(
+                "no such subject: no live subject is registered under that email (an erased subject is found only by --subject)",
+            )?,
+        (None, None) => anyhow::bail!("give --subject or --email"),
+    };
+    let written = write_package(&compliance, &report, &args.out)?;
+    if global.json {
+        crate::cmd::print_json(&serde_json::to_value(&written)?)?;
+    } else {
+        println!(
+            "subject       {} ({})",
+            written.subject,
+            if written.state == "erased" {
+                "erased: the package says what, when and why, and holds no personal data"
+            } else {
+                "live"
+            }
+        );
+        println!(
+            "records       {} with personal data copied; {} inclusion proofs against the signed checkpoint of {} records",
+            written.records, written.proofs, written.tree_size
+        );
+        for path in [
+            &written.access_json,
+            &written.access_html,
+            &written.portability_json,
+        ] {
+            println!("wrote         {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds `report`'s package (signing a fresh checkpoint) and writes its
+/// three files into `out`, created if missing; files are owner-only.
+pub(crate) fn write_package(
+    compliance: &ComplianceLedger,
+    report: &SubjectReport,
+    out: &Path,
+) -> anyhow::Result<Written> {
+    let package = package::build(compliance, report)?;
+    create_dir(out)?;
+    let access_json = out.join("access.json");
+    let access_html = out.join("access.html");
+    let portability_json = out.join("portability.json");
+    write_file(&access_json, &serde_json::to_vec_pretty(&package.access)?)?;
+    write_file(&access_html, html::render(&package.access).as_bytes())?;
+    write_file(
+        &portability_json,
+        &serde_json::to_vec_pretty(&package.portability)?,
+    )?;
+    let access = &package.access;
+    Ok(Written {
+        subject: access.subject.clone(),
+        state: access.state,
+        dir: out.to_path_buf(),
+        access_json,
+        access_html,
+        portability_json,
+        records: access
+            .processing
+            .as_ref()
+            .map_or(0, |p| p.data.records.len()),
+        proofs: access.integrity.proofs.len(),
+        tree_size: access.integrity.checkpoint.tree_size,
+    })
+}
+
+fn create_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))
+}
+
+/// Writes `bytes` to `path` (replacing it), readable by the owner only.
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
+}
