@@ -176,17 +176,24 @@ fn a_live_subjects_package_holds_their_data_and_proofs_that_verify_offline() {
         .any(|d| d["category"] == "telephone" && d["value"] == PHONE));
 
     // A proof for each of the 10 records of the subject and its ticket
-    // (seq 0 registers the processor: about no one), every one verifying
-    // against the signed checkpoint.
-    assert_eq!(verify_proofs(&access), 10);
-    assert_eq!(summary["proofs"], 10);
+    // (seq 0 registers the processor: about no one) and for the export's own
+    // record of the DPO's consultation (seq 11), every one verifying against
+    // the signed checkpoint.
+    assert_eq!(verify_proofs(&access), 11);
+    assert_eq!(summary["proofs"], 11);
     let seqs: Vec<u64> = access["integrity"]["proofs"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p["seq"].as_u64().unwrap())
         .collect();
-    assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+    assert_eq!(seqs, (1..=11).collect::<Vec<_>>());
+    // The consultation is in the subject's access log: a date and a purpose.
+    assert!(processing["access_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["purpose"] == "rights-request"));
 
     // The access log (and everything else) names no one.
     for text in [&access_json, &html] {

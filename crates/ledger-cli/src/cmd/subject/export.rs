@@ -52,6 +52,11 @@ pub(crate) struct Args {
     /// Directory to write the package to (created if missing).
     #[arg(long)]
     out: PathBuf,
+    /// Pseudonym of the operator answering; the consultation is recorded as
+    /// an access by the DPO for a rights request (it then appears in the
+    /// subject's access log).
+    #[arg(long, default_value = "op:dpo")]
+    operator: String,
 }
 
 /// What [`write_package`] wrote.
@@ -91,6 +96,27 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
                 "no such subject: no live subject is registered under that email (an erased subject is found only by --subject)",
             )?,
         (None, None) => anyhow::bail!("give --subject or --email"),
+    };
+    // Reading someone's data to answer them is itself an access (8.15; the
+    // Art. 15 log of consultations): record it before building the answer.
+    let report = if report.erased {
+        report
+    } else {
+        let subject = report.subject;
+        compliance
+            .record_blocking(ledger_compliance::ComplianceEvent::subject(
+                subject,
+                args.operator.clone(),
+                ledger_compliance::Facts::DataAccessed {
+                    role: ledger_compliance::vocab::Role::Dpo,
+                    purpose: ledger_compliance::vocab::Purpose::RightsRequest,
+                },
+            ))
+            .context("recording the consultation")?;
+        compliance
+            .subject_report(&subject)
+            .context("reading the subject's records")?
+            .context("the subject vanished while answering")?
     };
     let written = write_package(&compliance, &report, &args.out)?;
     if global.json {
