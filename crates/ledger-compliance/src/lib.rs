@@ -28,3 +28,8 @@ pub use model::{Model, RequestStatus};
 pub use projection::{ProjectionError, ProjectionSnapshot, Projections};
 pub use query::{CurrentData, Queries, QueryError, SubjectReport};
 pub use ropa::{Ropa, RopaConfig};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -44,11 +44,6 @@ pub mod record;
 pub mod storage;
 pub mod verify;
 
-/// The README's library example, compiled and run as a doctest.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
-
 /// A 32-byte blake3 digest.
 pub type Hash = [u8; 32];
 
