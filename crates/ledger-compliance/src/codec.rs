@@ -263,29 +263,43 @@ pub fn upcast(
 }
 
 /// Reads what a record means to the compliance layer, without keys.
+///
+/// Parses the clear metadata once, borrowing from the record, and builds
+/// the facts without an intermediate JSON tree; it accepts and refuses
+/// exactly what [`AuditMetadata::decode`] followed by
+/// [`metadata_to_facts`] does (see `fast::metadata`).
 pub fn decode(record: &RecordRef<'_>) -> Result<Decoded, DecodeError> {
     let event_type = record.event_type;
     if event_type == SUBJECT_ERASED_EVENT {
-        let payload: ErasedEventPayload =
-            serde_json::from_slice(record.payload).map_err(|_| DecodeError::BadErasure)?;
-        let scope = record.subject.ok_or(DecodeError::BadErasure)?;
-        return Ok(Decoded::Erased(Erasure {
-            scope,
-            reason: payload.reason,
-            request_ref: payload.request_ref,
-        }));
+        return decode_erasure(record);
     }
-    if !event_type.starts_with(EVENT_PREFIX) {
+    let Some(kind_name) = event_type.strip_prefix(EVENT_PREFIX) else {
         return Ok(Decoded::Other);
-    }
-    let meta = if record.key_ref.is_some() {
-        seal::audit_metadata(record.payload)
+    };
+    let bytes = if record.key_ref.is_some() {
+        seal::split_payload(record.payload)
+            .map_err(|_| DecodeError::BadMetadata)?
+            .metadata
     } else {
-        AuditMetadata::decode(record.payload)
-    }
-    .map_err(|_| DecodeError::BadMetadata)?
-    .ok_or(DecodeError::NoVersion)?;
-    let facts = metadata_to_facts(event_type, &meta)?;
+        record.payload
+    };
+    let wire = fast::metadata(bytes)?.ok_or(DecodeError::NoVersion)?;
+    let facts = fast::facts(kind_name, &wire)?;
+    with_scope(record, facts)
+}
+
+fn decode_erasure(record: &RecordRef<'_>) -> Result<Decoded, DecodeError> {
+    let payload: ErasedEventPayload =
+        serde_json::from_slice(record.payload).map_err(|_| DecodeError::BadErasure)?;
+    let scope = record.subject.ok_or(DecodeError::BadErasure)?;
+    Ok(Decoded::Erased(Erasure {
+        scope,
+        reason: payload.reason,
+        request_ref: payload.request_ref,
+    }))
+}
+
+fn with_scope(record: &RecordRef<'_>, facts: Facts) -> Result<Decoded, DecodeError> {
     let scope = match (facts.scope_kind(), record.subject) {
         (ScopeKind::None, None) => Scope::None,
         (ScopeKind::Subject, Some(s)) => Scope::Subject(s),
@@ -307,6 +321,209 @@ pub fn decode(record: &RecordRef<'_>) -> Result<Decoded, DecodeError> {
         }
     };
     Ok(Decoded::Event { scope, facts })
+}
+
+/// [`decode`] through [`AuditMetadata`] and [`metadata_to_facts`]: the
+/// reference the fast path is tested against.
+#[cfg(test)]
+fn decode_reference(record: &RecordRef<'_>) -> Result<Decoded, DecodeError> {
+    let event_type = record.event_type;
+    if event_type == SUBJECT_ERASED_EVENT {
+        return decode_erasure(record);
+    }
+    if !event_type.starts_with(EVENT_PREFIX) {
+        return Ok(Decoded::Other);
+    }
+    let meta = if record.key_ref.is_some() {
+        seal::audit_metadata(record.payload)
+    } else {
+        AuditMetadata::decode(record.payload)
+    }
+    .map_err(|_| DecodeError::BadMetadata)?
+    .ok_or(DecodeError::NoVersion)?;
+    let facts = metadata_to_facts(event_type, &meta)?;
+    with_scope(record, facts)
+}
+
+/// The keyless decode without a JSON tree.
+mod fast {
+    use std::borrow::Cow;
+    use std::collections::BTreeMap;
+
+    use ledger_vault::audit::{is_code, MAX_EXTRA_ENTRIES, MAX_METADATA_LEN};
+    use ledger_vault::AuditMetadata;
+    use serde::de::value::{BorrowedStrDeserializer, MapDeserializer};
+    use serde::{Deserialize, Serialize};
+
+    use super::{metadata_to_facts, EVENT_PREFIX, FACTS_VERSION, VERSION_KEY};
+    use crate::error::DecodeError;
+    use crate::event::Facts;
+
+    /// A string borrowed from the input when it holds no escapes.
+    #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+    pub(super) struct Text<'a>(Cow<'a, str>);
+
+    impl Serialize for Text<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_str(&self.0)
+        }
+    }
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+            impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+                type Value = Text<'a>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
+                    Ok(Text(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
+                    Ok(Text(Cow::Owned(v.to_owned())))
+                }
+                fn visit_string<E>(self, v: String) -> Result<Text<'a>, E> {
+                    Ok(Text(Cow::Owned(v)))
+                }
+            }
+            d.deserialize_string(Visit(std::marker::PhantomData))
+        }
+    }
+
+    /// [`AuditMetadata`] borrowing from its encoding: same fields, same
+    /// order, same omissions, same refusal of unknown members, so it
+    /// parses what `AuditMetadata` parses and encodes to the same bytes.
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Wire<'a> {
+        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+        purpose: Option<Text<'a>>,
+        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+        lawful_basis: Option<Text<'a>>,
+        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+        recipient: Option<Text<'a>>,
+        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+        actor_role: Option<Text<'a>>,
+        #[serde(borrow, default, skip_serializing_if = "BTreeMap::is_empty")]
+        extra: BTreeMap<Text<'a>, Text<'a>>,
+    }
+
+    impl Wire<'_> {
+        fn named(&self) -> [(&'static str, Option<&str>); 4] {
+            [
+                ("purpose", self.purpose.as_ref().map(|t| &*t.0)),
+                ("lawful_basis", self.lawful_basis.as_ref().map(|t| &*t.0)),
+                ("recipient", self.recipient.as_ref().map(|t| &*t.0)),
+                // Stored as `actor_role`, a fact named `role`.
+                ("role", self.actor_role.as_ref().map(|t| &*t.0)),
+            ]
+        }
+
+        fn is_empty(&self) -> bool {
+            self.named().iter().all(|(_, v)| v.is_none()) && self.extra.is_empty()
+        }
+
+        /// The checks of `AuditMetadata::validate`.
+        fn is_valid(&self) -> bool {
+            self.named().iter().all(|(_, v)| v.is_none_or(is_code))
+                && self.extra.len() <= MAX_EXTRA_ENTRIES
+                && self
+                    .extra
+                    .iter()
+                    .all(|(k, v)| is_code(&k.0) && is_code(&v.0))
+        }
+
+        fn to_owned_metadata(&self) -> AuditMetadata {
+            let own = |t: &Option<Text<'_>>| t.as_ref().map(|t| t.0.clone().into_owned());
+            let mut meta = AuditMetadata::new();
+            meta.purpose = own(&self.purpose);
+            meta.lawful_basis = own(&self.lawful_basis);
+            meta.recipient = own(&self.recipient);
+            meta.actor_role = own(&self.actor_role);
+            meta.extra = self
+                .extra
+                .iter()
+                .map(|(k, v)| (k.0.clone().into_owned(), v.0.clone().into_owned()))
+                .collect();
+            meta
+        }
+    }
+
+    /// What `AuditMetadata::decode(bytes)` accepts, as a [`Wire`]; every
+    /// refusal is [`DecodeError::BadMetadata`], as `decode` maps them.
+    pub(super) fn metadata(bytes: &[u8]) -> Result<Option<Wire<'_>>, DecodeError> {
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        if bytes.len() > MAX_METADATA_LEN {
+            return Err(DecodeError::BadMetadata);
+        }
+        let wire: Wire<'_> = serde_json::from_slice(bytes).map_err(|_| DecodeError::BadMetadata)?;
+        // `AuditMetadata::encode` validates, encodes empty metadata as no
+        // bytes, and the encoding must be the input (one per value).
+        if !wire.is_valid() || wire.is_empty() {
+            return Err(DecodeError::BadMetadata);
+        }
+        let canonical = CANONICAL.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            serde_json::to_writer(&mut *buf, &wire).is_ok() && buf.as_slice() == bytes
+        });
+        if !canonical {
+            return Err(DecodeError::BadMetadata);
+        }
+        Ok(Some(wire))
+    }
+
+    thread_local! {
+        static CANONICAL: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    /// What `metadata_to_facts` makes of the same metadata.
+    pub(super) fn facts(kind_name: &str, wire: &Wire<'_>) -> Result<Facts, DecodeError> {
+        let version: u32 = wire
+            .extra
+            .get(&Text(Cow::Borrowed(VERSION_KEY)))
+            .and_then(|v| v.0.parse().ok())
+            .ok_or(DecodeError::NoVersion)?;
+        if version != FACTS_VERSION {
+            // Older versions go through their upcasters.
+            let event_type = format!("{EVENT_PREFIX}{kind_name}");
+            return metadata_to_facts(&event_type, &wire.to_owned_metadata());
+        }
+        // Same map as `metadata_to_facts`: `extra` without the version,
+        // the named fields over it, the kind as `type` over both.
+        let mut map: Vec<(&str, &str)> = Vec::with_capacity(wire.extra.len() + 4);
+        for (k, v) in &wire.extra {
+            if k.0 != VERSION_KEY {
+                map.push((&k.0, &v.0));
+            }
+        }
+        for (key, value) in wire.named() {
+            if let Some(value) = value {
+                put(&mut map, key, value);
+            }
+        }
+        put(&mut map, "type", kind_name);
+        let de = MapDeserializer::new(map.into_iter().map(|(k, v)| {
+            (
+                BorrowedStrDeserializer::<serde::de::value::Error>::new(k),
+                BorrowedStrDeserializer::new(v),
+            )
+        }));
+        Facts::deserialize(de).map_err(|_| DecodeError::BadFacts {
+            kind: kind_name.to_owned(),
+            version,
+        })
+    }
+
+    fn put<'a>(map: &mut Vec<(&'a str, &'a str)>, key: &'a str, value: &'a str) {
+        match map.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => map.push((key, value)),
+        }
+    }
 }
 
 /// Serde helpers: every fact is a string in the stored map.
@@ -370,4 +587,182 @@ pub(crate) mod yes_no {
 /// A subject id in its stored form, for callers building facts by hand.
 pub fn subject_code(subject: &SubjectId) -> String {
     subject.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use ledger_core::record::{KeyRef, RecordRef};
+    use ledger_core::SubjectId;
+    use ledger_vault::seal::{NONCE_LEN, PAYLOAD_FORMAT, TAG_LEN};
+
+    use super::{decode, decode_reference};
+
+    const GOLDEN: &str = include_str!("../tests/golden/facts-v1.jsonl");
+
+    fn golden() -> Vec<(&'static str, &'static str)> {
+        GOLDEN
+            .lines()
+            .map(|l| l.split_once('\t').expect("tab"))
+            .collect()
+    }
+
+    fn sealed(meta: &[u8]) -> Vec<u8> {
+        let mut out = vec![PAYLOAD_FORMAT];
+        out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        out.extend_from_slice(meta);
+        out.extend_from_slice(&[7; NONCE_LEN + TAG_LEN + 3]);
+        out
+    }
+
+    /// Both paths agree on `payload` as a clear and as a sealed record, with
+    /// and without a subject.
+    fn agree(event_type: &str, meta: &[u8]) -> usize {
+        let sealed = sealed(meta);
+        let mut ok = 0;
+        for subject in [None, Some(SubjectId([7; 16]))] {
+            for (key_ref, payload) in [
+                (None, meta),
+                (
+                    Some(KeyRef {
+                        key_id: [1; 16],
+                        version: 1,
+                    }),
+                    sealed.as_slice(),
+                ),
+            ] {
+                let record = RecordRef {
+                    format: 1,
+                    seq: 0,
+                    timestamp_micros: 0,
+                    event_type,
+                    subject,
+                    actor: "agent:1",
+                    key_ref,
+                    payload,
+                };
+                let fast = decode(&record);
+                assert_eq!(
+                    fast,
+                    decode_reference(&record),
+                    "{event_type} {:?}",
+                    String::from_utf8_lossy(meta)
+                );
+                ok += usize::from(fast.is_ok());
+            }
+        }
+        ok
+    }
+
+    #[test]
+    fn fast_decode_agrees_on_every_golden_sample() {
+        let lines = golden();
+        assert!(lines.len() >= 32);
+        for (event_type, json) in &lines {
+            // Every sample decodes with its scope (clear and sealed).
+            assert!(agree(event_type, json.as_bytes()) >= 2, "{event_type}");
+            // Under every other kind, too.
+            for (other, _) in &lines {
+                agree(other, json.as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn fast_decode_agrees_on_damaged_metadata() {
+        for (event_type, json) in golden() {
+            let bytes = json.as_bytes();
+            for len in 0..bytes.len() {
+                agree(event_type, &bytes[..len]);
+            }
+            for at in 0..bytes.len() {
+                for b in [b' ', b'"', b'\\', b'{', b'}', b'x', b'1', 0xff] {
+                    let mut damaged = bytes.to_vec();
+                    damaged[at] = b;
+                    agree(event_type, &damaged);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_decode_agrees_on_malformed_metadata() {
+        let long = format!(
+            r#"{{"extra":{{"resolution":"{}","v":"1"}}}}"#,
+            "x".repeat(129)
+        );
+        let many = {
+            let mut extra: Vec<String> = (0..32).map(|i| format!(r#""k{i:02}":"x""#)).collect();
+            extra.push(r#""resolution":"ok""#.into());
+            extra.sort();
+            extra.push(r#""v":"1""#.into());
+            format!(r#"{{"extra":{{{}}}}}"#, extra.join(","))
+        };
+        let huge = format!(
+            r#"{{"extra":{{"resolution":"{}","v":"1"}}}}"#,
+            "x".repeat(17 * 1024)
+        );
+        let cases: Vec<(&str, String)> = vec![
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"solved","v":"1"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"a\"b\\c","v":"1"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"line\nbreak","v":"1"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"\u0073olved","v":"1"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"solved","v":"\u0031"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"solved","v":"01"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"solved","v":"+1"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"solved","v":"2"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"solved","v":"x"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"solved","v":1}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"solved"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"v":"1"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"v":"1","resolution":"solved"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"a","resolution":"b","v":"1"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"solved","surprise":"x","v":"1"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"solved","type":"ticket_opened","v":"1"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{"resolution":"solved","v":"1"},"extra":{"v":"1"}}"#.into()),
+            ("dp.ticket_closed", r#"{"surprise":"x","extra":{"resolution":"solved","v":"1"}}"#.into()),
+            ("dp.ticket_closed", r#"{"purpose":null,"extra":{"resolution":"solved","v":"1"}}"#.into()),
+            ("dp.ticket_closed", r#"{"extra":{}}"#.into()),
+            ("dp.ticket_closed", "{}".into()),
+            ("dp.ticket_closed", "null".into()),
+            ("dp.ticket_closed", "[]".into()),
+            ("dp.ticket_closed", " {\"extra\":{\"resolution\":\"solved\",\"v\":\"1\"}}".into()),
+            ("dp.ticket_closed", "{\"extra\":{\"resolution\":\"solved\",\"v\":\"1\"}} ".into()),
+            ("dp.ticket_closed", long),
+            ("dp.ticket_closed", many),
+            ("dp.ticket_closed", huge),
+            ("dp.data_accessed", r#"{"purpose":"support","actor_role":"support","extra":{"v":"1"}}"#.into()),
+            ("dp.data_accessed", r#"{"actor_role":"support","purpose":"support","extra":{"v":"1"}}"#.into()),
+            ("dp.data_accessed", r#"{"purpose":"support","actor_role":"support","extra":{"role":"dpo","v":"1"}}"#.into()),
+            ("dp.data_accessed", r#"{"purpose":"support","actor_role":"support","extra":{"purpose":"marketing","v":"1"}}"#.into()),
+            ("dp.data_accessed", r#"{"purpose":"support","extra":{"role":"support","v":"1"}}"#.into()),
+            ("dp.data_accessed", r#"{"purpose":"support","actor_role":"nobody","extra":{"v":"1"}}"#.into()),
+            ("dp.data_accessed", r#"{"purpose":"","actor_role":"support","extra":{"v":"1"}}"#.into()),
+            ("dp.data_accessed", r#"{"purpose":"support","actor_role":"support","extra":{"":"x","v":"1"}}"#.into()),
+            ("dp.no_such_kind", r#"{"extra":{"v":"1"}}"#.into()),
+            ("dp.", r#"{"extra":{"v":"1"}}"#.into()),
+            ("other.kind", r#"{"extra":{"v":"1"}}"#.into()),
+            ("vault.subject_erased", r#"{"reason":"request"}"#.into()),
+            ("vault.subject_erased", "{".into()),
+        ];
+        for (event_type, json) in &cases {
+            agree(event_type, json.as_bytes());
+        }
+        // Sealed payloads whose framing is damaged.
+        for payload in [&[][..], &[PAYLOAD_FORMAT][..], &[9, 0, 0, 0, 0][..]] {
+            let record = RecordRef {
+                format: 1,
+                seq: 0,
+                timestamp_micros: 0,
+                event_type: "dp.ticket_closed",
+                subject: Some(SubjectId([7; 16])),
+                actor: "agent:1",
+                key_ref: Some(KeyRef {
+                    key_id: [1; 16],
+                    version: 1,
+                }),
+                payload,
+            };
+            assert_eq!(decode(&record), decode_reference(&record));
+        }
+    }
 }

@@ -233,6 +233,11 @@ impl<'l> Fold<'l> {
             + self.flow_logs.len()
     }
 
+    /// Encoded bytes waiting in closed log chunks and appended entries.
+    pub(crate) fn pending_bytes(&self) -> usize {
+        self.appended.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+
     /// Forgets every cached entity (after a drain), so later touches read
     /// the store through `lookup`.
     pub(crate) fn evict(&mut self, lookup: &'l dyn Lookup) {

@@ -32,6 +32,13 @@
 //! (`codec::decode`), the other applies them to entities held in memory and
 //! writes what changed every [`FLUSH_EVERY`] records, in one batch.
 //!
+//! A rebuild (or the first catch-up of an empty store) folds the whole log
+//! in memory and writes each final entity once, in one batch at the end;
+//! it writes earlier only when the fold holds more than `MAX_CACHED`
+//! entities or `MAX_PENDING_BYTES` of encoded entries, so memory stays
+//! bounded on any log. The store is the fold of a prefix of the log either
+//! way, and the fold does not depend on where the writes fall.
+//!
 //! No projection ever holds personal data: only codes, ids, counts and
 //! times. Current values are decrypted on demand from the sealed log
 //! records ([`crate::query::current_data`]).
@@ -61,12 +68,17 @@ use fold::{Fold, Lookup};
 /// rebuilt. Vocabulary changes are caught by the fingerprint on their own.
 pub const PROJECTION_FORMAT: u32 = 1;
 
-/// Records applied between two writes of a long catch-up.
+/// Records applied between two writes of a long incremental catch-up;
+/// also how often a rebuild checks its memory bounds.
 pub const FLUSH_EVERY: u64 = 50_000;
 
 /// Entities kept in memory during a long catch-up before the fold drops
 /// them and reads the store again.
 const MAX_CACHED: usize = 1_000_000;
+
+/// Encoded bytes of closed log chunks and appended entries a rebuild keeps
+/// in memory before writing them out.
+const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 
 /// Below this many records a catch-up runs on the calling thread only.
 const PIPELINE_MIN: u64 = 4_096;
@@ -480,6 +492,7 @@ fn catch_up(store: &mut Store, ledger: &Ledger) -> Result<CatchUp, ProjectionErr
         ledger,
         to,
         since_flush: 0,
+        fresh,
     };
     if to - from < PIPELINE_MIN {
         let mut failure = None;
@@ -522,13 +535,17 @@ fn catch_up(store: &mut Store, ledger: &Ledger) -> Result<CatchUp, ProjectionErr
     Ok(result)
 }
 
-/// Applies items in order and writes every [`FLUSH_EVERY`] and at the end.
+/// Applies items in order and writes at the end, and on the way every
+/// [`FLUSH_EVERY`] records (an incremental catch-up) or when the fold
+/// holds too much (a catch-up of an empty store).
 struct Applier<'t> {
     fold: Fold<'t>,
     tree: &'t sled::Tree,
     ledger: &'t Ledger,
     to: u64,
     since_flush: u64,
+    /// The store held nothing when the catch-up began.
+    fresh: bool,
 }
 
 impl Applier<'_> {
@@ -536,11 +553,16 @@ impl Applier<'_> {
         self.fold
             .apply(item.seq, item.at, &item.actor, &item.decoded)?;
         self.since_flush += 1;
-        if self.since_flush >= FLUSH_EVERY || item.seq + 1 == self.to {
-            write(store, self.ledger, &mut self.fold, item.seq)?;
+        let last = item.seq + 1 == self.to;
+        if last || self.since_flush >= FLUSH_EVERY {
             self.since_flush = 0;
-            if self.fold.cached() > MAX_CACHED {
-                self.fold.evict(self.tree);
+            let cached = self.fold.cached();
+            let full = cached > MAX_CACHED || self.fold.pending_bytes() > MAX_PENDING_BYTES;
+            if last || !self.fresh || full {
+                write(store, self.ledger, &mut self.fold, item.seq)?;
+                if cached > MAX_CACHED {
+                    self.fold.evict(self.tree);
+                }
             }
         }
         Ok(())
