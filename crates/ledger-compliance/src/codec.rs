@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use ledger_core::record::RecordRef;
-use ledger_core::{Event, SubjectId};
+use ledger_core::Event;
 use ledger_vault::seal;
 use ledger_vault::{AuditMetadata, ErasedEventPayload, SUBJECT_ERASED_EVENT};
 use serde_json::{Map, Value};
@@ -31,16 +31,20 @@ pub const EVENT_PREFIX: &str = "dp.";
 pub const FACTS_VERSION: u32 = 1;
 const VERSION_KEY: &str = "v";
 
-/// An event ready for the vault: the ledger event (no payload yet), its
-/// clear metadata, and the plaintext to seal (`None` = store the metadata
-/// unsealed).
-pub struct Encoded {
-    /// Ledger event, payload empty.
-    pub event: Event,
-    /// Clear facts.
-    pub metadata: AuditMetadata,
-    /// Plaintext personal data to seal, or `None` for a clear payload.
-    pub plaintext: Option<Zeroizing<Vec<u8>>>,
+/// An event ready for the vault.
+pub enum Encoded {
+    /// To be sealed under the scope's key: the ledger event (payload empty),
+    /// its clear facts, and the plaintext personal data (possibly empty).
+    Sealed {
+        /// Ledger event, payload empty.
+        event: Event,
+        /// Clear facts, stored beside the ciphertext.
+        metadata: AuditMetadata,
+        /// Personal data to seal.
+        plaintext: Zeroizing<Vec<u8>>,
+    },
+    /// Stored as is: the ledger event with the encoded facts as its payload.
+    Clear(Event),
 }
 
 /// The stored event type of `facts` (`dp.` + its kind).
@@ -115,21 +119,22 @@ pub fn encode(event: &ComplianceEvent) -> Result<Encoded, EncodeError> {
     let metadata = facts_to_metadata(&event.facts)?;
     let mut ledger_event = Event::new(event_type(&event.facts), event.actor.clone());
     ledger_event.subject = event.scope.key_scope();
-    let plaintext = if sealed {
-        let bytes = match &event.personal {
-            Some(p) if !p.is_empty() => {
-                serde_json::to_vec(p).map_err(|_| EncodeError::PersonalData { kind: kind_name })?
-            }
-            _ => Vec::new(),
-        };
-        Some(Zeroizing::new(bytes))
-    } else {
-        None
+    if !sealed {
+        ledger_event.payload = metadata
+            .encode()
+            .map_err(|_| EncodeError::Facts { kind: kind_name })?;
+        return Ok(Encoded::Clear(ledger_event));
+    }
+    let plaintext = match &event.personal {
+        Some(p) if !p.is_empty() => {
+            serde_json::to_vec(p).map_err(|_| EncodeError::PersonalData { kind: kind_name })?
+        }
+        _ => Vec::new(),
     };
-    Ok(Encoded {
+    Ok(Encoded::Sealed {
         event: ledger_event,
         metadata,
-        plaintext,
+        plaintext: Zeroizing::new(plaintext),
     })
 }
 
@@ -163,7 +168,7 @@ pub fn facts_to_metadata(facts: &Facts) -> Result<AuditMetadata, EncodeError> {
         if !ledger_vault::audit::is_code(&value) {
             return Err(EncodeError::NotACode {
                 kind: kind_name,
-                field: static_field(facts, &key),
+                field: static_field(&key),
             });
         }
         match key.as_str() {
@@ -182,7 +187,7 @@ pub fn facts_to_metadata(facts: &Facts) -> Result<AuditMetadata, EncodeError> {
 }
 
 /// Field names are few and fixed; errors carry them as `&'static str`.
-fn static_field(facts: &Facts, key: &str) -> &'static str {
+fn static_field(key: &str) -> &'static str {
     const FIELDS: &[&str] = &[
         "to_actor",
         "resolution",
@@ -204,7 +209,6 @@ fn static_field(facts: &Facts, key: &str) -> &'static str {
         "media",
         "reason",
     ];
-    let _ = facts;
     FIELDS
         .iter()
         .find(|f| **f == key)
@@ -582,11 +586,6 @@ pub(crate) mod yes_no {
             _ => Err(serde::de::Error::custom("expected yes or no")),
         }
     }
-}
-
-/// A subject id in its stored form, for callers building facts by hand.
-pub fn subject_code(subject: &SubjectId) -> String {
-    subject.to_string()
 }
 
 #[cfg(test)]

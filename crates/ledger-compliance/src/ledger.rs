@@ -281,19 +281,17 @@ impl ComplianceLedger {
     ) -> Result<ledger_core::PendingAppend, RecordError> {
         let batch: Vec<(ledger_core::Event, Option<AuditMetadata>)> = encoded
             .into_iter()
-            .map(|e| match e.plaintext {
-                Some(plaintext) => {
-                    let mut event = e.event;
-                    event.payload = plaintext.to_vec();
-                    (event, Some(e.metadata))
+            .map(|e| match e {
+                Encoded::Sealed {
+                    mut event,
+                    metadata,
+                    mut plaintext,
+                } => {
+                    // Moved, not copied: the vault zeroizes it after sealing.
+                    event.payload = std::mem::take(&mut *plaintext);
+                    (event, Some(metadata))
                 }
-                None => {
-                    let mut event = e.event;
-                    // Metadata was validated by encode; an empty section
-                    // cannot happen (the version key is always there).
-                    event.payload = e.metadata.encode().unwrap_or_default();
-                    (event, None)
-                }
+                Encoded::Clear(event) => (event, None),
             })
             .collect();
         Ok(self.vault.submit_batch(batch).await?)
