@@ -157,6 +157,11 @@ impl ComplianceLedger {
         futures_executor::block_on(self.model())
     }
 
+    /// Runs `read` on the write model under its lock, without copying it.
+    pub(crate) fn read_model<R>(&self, read: impl FnOnce(&Model) -> R) -> R {
+        read(&futures_executor::block_on(self.model.lock()))
+    }
+
     /// Creates a data subject (a key scope), indexed by `email` if given.
     pub fn new_subject(&self, email: Option<&str>) -> Result<SubjectId, RecordError> {
         Ok(self.vault.create_subject(email)?)

@@ -743,17 +743,21 @@ impl Model {
     pub fn subjects_without_basis(&self) -> Vec<SubjectId> {
         let mut out: Vec<SubjectId> = self
             .subjects
-            .iter()
-            .filter(|(id, s)| {
-                s.collected
-                    && s.bases.is_empty()
-                    && s.open_requests.is_empty()
-                    && !self.erased.contains(id)
-            })
-            .map(|(id, _)| *id)
+            .keys()
+            .filter(|id| self.without_basis(id))
+            .copied()
             .collect();
         out.sort();
         out
+    }
+
+    /// Whether `subject` had data, has no lawful basis left and no open
+    /// request, and is not erased.
+    pub fn without_basis(&self, subject: &SubjectId) -> bool {
+        self.subjects
+            .get(subject)
+            .is_some_and(|s| s.collected && s.bases.is_empty() && s.open_requests.is_empty())
+            && !self.erased.contains(subject)
     }
 }
 

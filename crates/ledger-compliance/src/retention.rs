@@ -125,11 +125,13 @@ impl ComplianceLedger {
     pub fn sweep(&self, options: &SweepOptions) -> Result<SweepReport, RecordError> {
         let _sweeping = self.sweep_lock();
         let now = self.clock().now();
-        let model = self.model_blocking();
-        let tickets = model.expired_tickets(now, self.options().ticket_retention);
-        let subjects = model.subjects_without_basis();
-        let (due_soon, overdue) = deadlines(&model, now.date_naive(), options.due_within_days);
-        drop(model);
+        let (tickets, subjects, (due_soon, overdue)) = self.read_model(|model| {
+            (
+                model.expired_tickets(now, self.options().ticket_retention),
+                model.subjects_without_basis(),
+                deadlines(model, now.date_naive(), options.due_within_days),
+            )
+        });
         let mut report = SweepReport {
             at: Some(now),
             dry_run: options.dry_run,
@@ -185,11 +187,7 @@ impl ComplianceLedger {
     ) -> Result<bool, RecordError> {
         // Re-check under the current model: a concurrent event may have
         // given the subject a basis since the sweep looked.
-        if !self
-            .model_blocking()
-            .subjects_without_basis()
-            .contains(&subject)
-        {
+        if !self.read_model(|model| model.without_basis(&subject)) {
             return Ok(false);
         }
         let event = ComplianceEvent::subject(
