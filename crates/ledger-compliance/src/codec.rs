@@ -208,6 +208,7 @@ fn static_field(key: &str) -> &'static str {
         "backup",
         "media",
         "reason",
+        "override",
     ];
     FIELDS
         .iter()
@@ -313,6 +314,7 @@ fn with_scope(record: &RecordRef<'_>, facts: Facts) -> Result<Decoded, DecodeErr
             match &facts {
                 Facts::RetentionExpired {
                     rule: crate::vocab::RetentionRule::TicketClosed,
+                    ..
                 } => Scope::Ticket(TicketId(s)),
                 _ => Scope::Subject(s),
             }

@@ -4,6 +4,7 @@
 use ledger_core::SubjectId;
 
 use crate::event::{ScopeKind, TicketId};
+use crate::vocab::{LawfulBasis, Purpose, RetentionRule};
 
 /// An event could not be encoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -100,11 +101,21 @@ pub enum ValidationError {
         /// Erased key scope.
         scope: SubjectId,
     },
-    /// No such data subject.
-    #[error("subject {subject} is unknown; create it first")]
-    UnknownSubject {
-        /// Subject.
-        subject: SubjectId,
+    /// A subject event on an id the log knows as a ticket, or the reverse
+    /// (both are key scopes; the kinds must not mix).
+    #[error(
+        "a {kind} event needs scope {expected:?}; {} is a {found:?} scope",
+        display_scope(scope)
+    )]
+    WrongScopeKind {
+        /// Event kind.
+        kind: &'static str,
+        /// The key scope given (none for a scope-less event).
+        scope: Option<SubjectId>,
+        /// The scope the kind needs.
+        expected: ScopeKind,
+        /// What the id is.
+        found: ScopeKind,
     },
     /// Sharing or transfer with a recipient that is not registered.
     #[error(
@@ -126,7 +137,34 @@ pub enum ValidationError {
         /// Destination country.
         country: String,
     },
-    /// Not an ISO 3166-1 alpha-2 code.
+    /// The declared destination is not the recipient's registered country.
+    #[error("transfer to {recipient} declared for {declared}, but {recipient} is registered in {registered}")]
+    TransferCountryMismatch {
+        /// Recipient code.
+        recipient: String,
+        /// Country the event declared.
+        declared: String,
+        /// Country the recipient was registered with.
+        registered: String,
+    },
+    /// Adequacy (Art. 45) claimed for a country without an adequacy decision.
+    #[error(
+        "{country} has no EU adequacy decision; use SCC 2021/914, BCR or an Art. 49 derogation"
+    )]
+    NoAdequacyDecision {
+        /// Destination country.
+        country: String,
+    },
+    /// A lawful basis the policy does not allow for the purpose (marketing:
+    /// consent or legitimate interest only).
+    #[error("{purpose} data may not be collected under {basis}")]
+    BasisNotAllowed {
+        /// Purpose.
+        purpose: Purpose,
+        /// Lawful basis given.
+        basis: LawfulBasis,
+    },
+    /// Not an officially assigned ISO 3166-1 alpha-2 code.
     #[error("{country:?} is not an ISO 3166-1 alpha-2 country code")]
     BadCountry {
         /// What was given (a code, not personal data).
@@ -284,12 +322,22 @@ pub enum ValidationError {
     /// The event declares no category.
     #[error("the event declares no data category")]
     NoCategory,
-    /// A retention rule that has not expired.
-    #[error("{scope}: retention has not expired")]
+    /// A retention expiry the rule does not show (the ticket is not closed
+    /// for the retention period, the subject still has a lawful basis or an
+    /// open request), without an operator override.
+    #[error(
+        "{scope}: retention rule {rule} has not expired; record an override reason to end it early"
+    )]
     RetentionNotExpired {
         /// Scope.
         scope: SubjectId,
+        /// The rule claimed.
+        rule: RetentionRule,
     },
+}
+
+fn display_scope(scope: &Option<SubjectId>) -> String {
+    scope.map_or_else(|| "no".to_owned(), |s| s.to_string())
 }
 
 /// Recording an event failed; nothing was appended unless the ledger failed

@@ -20,8 +20,8 @@ use zeroize::Zeroize;
 use crate::codec::{categories, hex_id, yes_no};
 use crate::vocab::{
     BusinessTransferKind, Channel, CredentialChange, DataCategory, EscalationTarget,
-    ExtensionReason, Instrument, LawfulBasis, Purpose, RecipientRole, RefusalReason, RetentionRule,
-    Right, Role, Safeguard,
+    ExtensionReason, Instrument, LawfulBasis, Purpose, RecipientRole, RefusalReason,
+    RetentionOverride, RetentionRule, Right, Role, Safeguard,
 };
 
 /// A support ticket: a key scope of its own, linked to its customer.
@@ -332,9 +332,19 @@ pub enum Facts {
         reason: String,
     },
     /// A retention period ended; the scope's key is destroyed next.
+    ///
+    /// Accepted only when the rule really expired (the predicate the sweep
+    /// uses: [`crate::model::Model::ticket_expired`],
+    /// [`crate::model::Model::without_basis`]), or with an operator's
+    /// `override_reason`, which the record carries and evidence lists.
     RetentionExpired {
-        /// Which rule expired.
+        /// Which rule expired: `ticket-closed` on a ticket, `no-lawful-basis`
+        /// on a subject.
         rule: RetentionRule,
+        /// Set when an operator ends the retention before the rule expires
+        /// (stored as `override`).
+        #[serde(rename = "override", default, skip_serializing_if = "Option::is_none")]
+        override_reason: Option<RetentionOverride>,
     },
 }
 

@@ -277,7 +277,12 @@ impl ComplianceLedger {
             // Erased scopes are refused by the vault in any case.
             return Ok(());
         }
-        model.validate(&event.scope, &event.facts, now)
+        model.validate(
+            &event.scope,
+            &event.facts,
+            now,
+            self.options.ticket_retention,
+        )
     }
 
     async fn submit(

@@ -11,8 +11,11 @@ use chrono::{DateTime, Days, Months, NaiveDate, Utc};
 use ledger_core::SubjectId;
 
 use crate::error::ValidationError;
-use crate::event::{Decoded, Facts, Scope, TicketId};
-use crate::vocab::{in_eea, DataCategory, LawfulBasis, Purpose, Right};
+use crate::event::{Decoded, Facts, Scope, ScopeKind, TicketId};
+use crate::vocab::{
+    basis_allowed, in_eea, is_country, safeguard_applies, DataCategory, LawfulBasis, Purpose,
+    RetentionRule, Right, Safeguard,
+};
 
 /// What the model knows of a data subject.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -84,6 +87,100 @@ impl RequestState {
     pub fn effective_due(&self) -> NaiveDate {
         self.extended_due.unwrap_or(self.due)
     }
+
+    /// Whether the request is answered, or still answerable, in time as of
+    /// `today` ([`in_time`]).
+    pub fn in_time(&self, today: NaiveDate) -> bool {
+        in_time(self.answered, self.effective_due(), today)
+    }
+
+    /// How the request ended, or stands, on `today`.
+    pub fn outcome(&self, today: NaiveDate) -> RequestOutcome {
+        let in_time = self.in_time(today);
+        match (self.status, in_time) {
+            (RequestStatus::Fulfilled, true) => RequestOutcome::FulfilledInTime,
+            (RequestStatus::Refused, true) => RequestOutcome::RefusedInTime,
+            (RequestStatus::Fulfilled | RequestStatus::Refused, false) => {
+                RequestOutcome::AnsweredLate
+            }
+            (RequestStatus::Open, true) => RequestOutcome::Open,
+            (RequestStatus::Open, false) => RequestOutcome::Overdue,
+        }
+    }
+}
+
+/// The one "in time" predicate: answered (or, while open, `today`) on or
+/// before the due date in force; the due date itself is in time.
+/// Everything that reports deadlines (the write model, the projections,
+/// evidence, the demo) decides with it.
+pub fn in_time(answered: Option<NaiveDate>, due: NaiveDate, today: NaiveDate) -> bool {
+    answered.unwrap_or(today) <= due
+}
+
+/// How a request ended, or stands, on a given day: exactly one per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequestOutcome {
+    /// Fulfilled by the due date in force.
+    FulfilledInTime,
+    /// Refused (with reasons and the complaint notice) by the due date in force.
+    RefusedInTime,
+    /// Fulfilled or refused after the due date in force.
+    AnsweredLate,
+    /// Not answered yet, not past its due date.
+    Open,
+    /// Not answered and past its due date.
+    Overdue,
+}
+
+/// Requests counted by [`RequestOutcome`]: the five outcome counts add up to
+/// `received`; `extended` counts, among them, those whose answer was
+/// extended (Art. 12(3)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RequestTally {
+    /// Requests counted.
+    pub received: u64,
+    /// [`RequestOutcome::FulfilledInTime`].
+    pub fulfilled_in_time: u64,
+    /// [`RequestOutcome::RefusedInTime`].
+    pub refused_in_time: u64,
+    /// [`RequestOutcome::AnsweredLate`].
+    pub answered_late: u64,
+    /// [`RequestOutcome::Open`].
+    pub open: u64,
+    /// [`RequestOutcome::Overdue`].
+    pub overdue: u64,
+    /// Of all counted, those extended.
+    pub extended: u64,
+}
+
+impl RequestTally {
+    /// Counts one request.
+    pub fn add(&mut self, outcome: RequestOutcome, extended: bool) {
+        self.received += 1;
+        self.extended += u64::from(extended);
+        match outcome {
+            RequestOutcome::FulfilledInTime => self.fulfilled_in_time += 1,
+            RequestOutcome::RefusedInTime => self.refused_in_time += 1,
+            RequestOutcome::AnsweredLate => self.answered_late += 1,
+            RequestOutcome::Open => self.open += 1,
+            RequestOutcome::Overdue => self.overdue += 1,
+        }
+    }
+
+    /// Counts `requests` as of `today`.
+    pub fn of<'a>(requests: impl IntoIterator<Item = &'a RequestState>, today: NaiveDate) -> Self {
+        let mut tally = RequestTally::default();
+        for r in requests {
+            tally.add(r.outcome(today), r.extended_due.is_some());
+        }
+        tally
+    }
+
+    /// Answered (fulfilled or refused) by the due date in force.
+    pub fn answered_in_time(&self) -> u64 {
+        self.fulfilled_in_time + self.refused_in_time
+    }
 }
 
 /// Due date of a request received on `received`: the earlier of the
@@ -151,8 +248,14 @@ pub(crate) struct Undo {
     last_seq: Option<u64>,
 }
 
-fn country_ok(country: &str) -> bool {
-    country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase())
+fn check_country(country: &str) -> Result<(), ValidationError> {
+    if is_country(country) {
+        Ok(())
+    } else {
+        Err(ValidationError::BadCountry {
+            country: country.to_owned(),
+        })
+    }
 }
 
 impl Model {
@@ -175,16 +278,19 @@ impl Model {
         self.erased.contains(&owner).then_some(owner)
     }
 
-    /// Checks `facts` on `scope`, to be recorded at `now`, against the rules.
-    /// `known_subject` tells whether a subject scope has a key (the caller
-    /// asks the vault); personal data categories are checked by the caller.
+    /// Checks `facts` on `scope`, to be recorded at `now`, against the rules;
+    /// closed tickets are kept `ticket_retention`. Personal data categories
+    /// are checked by the caller. The evidence bundle replays every record
+    /// through this same function, so a rule is written once.
     pub fn validate(
         &self,
         scope: &Scope,
         facts: &Facts,
         now: DateTime<Utc>,
+        ticket_retention: chrono::Duration,
     ) -> Result<(), ValidationError> {
         use Facts::*;
+        self.check_scope_kind(scope, facts)?;
         // Answers to a request stay recordable after erasure: the erasure
         // request is answered by the erasure itself.
         if !facts.is_request_answer() {
@@ -215,6 +321,14 @@ impl Model {
                 }
                 if self.erased.contains(&ticket.0) {
                     return Err(ValidationError::SubjectErased { scope: ticket.0 });
+                }
+                if self.tickets.contains_key(&TicketId(*customer)) || *customer == ticket.0 {
+                    return Err(ValidationError::WrongScopeKind {
+                        kind: crate::codec::kind(facts),
+                        scope: Some(*customer),
+                        expected: ScopeKind::Subject,
+                        found: ScopeKind::Ticket,
+                    });
                 }
             }
             (
@@ -280,67 +394,99 @@ impl Model {
                         recipient: recipient.clone(),
                     });
                 }
-                if !country_ok(country) {
-                    return Err(ValidationError::BadCountry {
-                        country: country.clone(),
-                    });
-                }
+                check_country(country)?;
             }
-            (DataShared { recipient, .. }, _) if !self.recipients.contains_key(recipient) => {
-                return Err(ValidationError::UnregisteredRecipient {
-                    recipient: recipient.clone(),
-                });
+            (
+                DataShared {
+                    recipient, purpose, ..
+                },
+                Scope::Subject(subject),
+            ) => {
+                self.recipient(recipient)?;
+                // The objection is absolute (Art. 21(3)): no marketing
+                // processing at all, sharing with a mailer included.
+                if *purpose == Purpose::Marketing && self.objected(subject) {
+                    return Err(ValidationError::MarketingAfterObjection { subject: *subject });
+                }
             }
             (
                 TransferMade {
                     recipient,
-                    country,
+                    country: declared,
                     safeguard,
                     ..
                 },
                 _,
             ) => {
-                if !self.recipients.contains_key(recipient) {
-                    return Err(ValidationError::UnregisteredRecipient {
+                let registered = &self.recipient(recipient)?.country;
+                check_country(declared)?;
+                if declared != registered {
+                    return Err(ValidationError::TransferCountryMismatch {
                         recipient: recipient.clone(),
+                        declared: declared.clone(),
+                        registered: registered.clone(),
                     });
                 }
-                if !country_ok(country) {
-                    return Err(ValidationError::BadCountry {
-                        country: country.clone(),
-                    });
-                }
-                if !in_eea(country) && safeguard.is_none() {
-                    return Err(ValidationError::TransferWithoutSafeguard {
-                        country: country.clone(),
-                    });
-                }
+                transfer_safeguard(declared, *safeguard)?;
             }
-            (BusinessTransfer { country, .. }, _) if !country_ok(country) => {
-                return Err(ValidationError::BadCountry {
-                    country: country.clone(),
-                });
-            }
+            (BusinessTransfer { country: c, .. }, _) => check_country(c)?,
             (MarketingContacted { .. }, Scope::Subject(subject)) => {
-                let s = self.subjects.get(subject);
-                if s.is_some_and(|s| s.objected) {
-                    return Err(ValidationError::MarketingAfterObjection { subject: *subject });
-                }
-                if !s.is_some_and(|s| s.bases.contains_key(&Purpose::Marketing)) {
-                    return Err(ValidationError::MarketingWithoutBasis { subject: *subject });
-                }
+                self.marketing_allowed(subject)?;
             }
             (
                 DataCollected {
-                    purpose: Purpose::Marketing,
+                    purpose,
                     lawful_basis,
                     ..
                 },
                 Scope::Subject(subject),
-            ) if *lawful_basis == LawfulBasis::LegitimateInterests
-                && self.subjects.get(subject).is_some_and(|s| s.objected) =>
-            {
-                return Err(ValidationError::MarketingAfterObjection { subject: *subject });
+            ) => {
+                if !basis_allowed(*purpose, *lawful_basis) {
+                    return Err(ValidationError::BasisNotAllowed {
+                        purpose: *purpose,
+                        basis: *lawful_basis,
+                    });
+                }
+                if *purpose == Purpose::Marketing
+                    && *lawful_basis == LawfulBasis::LegitimateInterests
+                    && self.objected(subject)
+                {
+                    return Err(ValidationError::MarketingAfterObjection { subject: *subject });
+                }
+            }
+            (
+                RetentionExpired {
+                    rule,
+                    override_reason,
+                },
+                _,
+            ) => {
+                let (expired, id) = match (rule, scope) {
+                    (RetentionRule::TicketClosed, Scope::Ticket(ticket)) => {
+                        let t = self.ticket(ticket)?;
+                        // Not even an override ends an open ticket's
+                        // retention: it is still needed.
+                        let closed = t.closed_at.is_some();
+                        let expired = self.ticket_expired(ticket, now, ticket_retention);
+                        (expired || (closed && override_reason.is_some()), ticket.0)
+                    }
+                    (RetentionRule::NoLawfulBasis, Scope::Subject(subject)) => (
+                        self.without_basis(subject) || override_reason.is_some(),
+                        *subject,
+                    ),
+                    (RetentionRule::TicketClosed, _) => {
+                        return Err(self.wrong_scope(facts, scope, ScopeKind::Ticket));
+                    }
+                    (RetentionRule::NoLawfulBasis, _) => {
+                        return Err(self.wrong_scope(facts, scope, ScopeKind::Subject));
+                    }
+                };
+                if !expired {
+                    return Err(ValidationError::RetentionNotExpired {
+                        scope: id,
+                        rule: *rule,
+                    });
+                }
             }
             (RequestReceived { request, .. }, _) if self.requests.contains_key(request) => {
                 return Err(ValidationError::RequestExists {
@@ -436,6 +582,74 @@ impl Model {
                 Some(false) => {}
             },
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// A subject event needs a subject, a ticket event a ticket: an id the
+    /// log knows as the other kind is refused (both are key scopes, so the
+    /// codec cannot tell them apart).
+    fn check_scope_kind(&self, scope: &Scope, facts: &Facts) -> Result<(), ValidationError> {
+        let expected = match (facts.scope_kind(), scope, facts) {
+            (_, Scope::None, _) => return Ok(()),
+            // Decoding picks the scope from the rule; the rule's arm checks it.
+            (ScopeKind::SubjectOrTicket, _, _) => return Ok(()),
+            (kind, _, _) => kind,
+        };
+        match scope {
+            Scope::Subject(s) if self.tickets.contains_key(&TicketId(*s)) => {
+                Err(self.wrong_scope(facts, scope, expected))
+            }
+            Scope::Ticket(t) if self.subjects.contains_key(&t.0) => {
+                Err(self.wrong_scope(facts, scope, expected))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The refusal of `facts` on `scope`, which is not of kind `expected`:
+    /// `found` is what the log knows the id as, else what the caller said.
+    fn wrong_scope(&self, facts: &Facts, scope: &Scope, expected: ScopeKind) -> ValidationError {
+        let id = scope.key_scope();
+        let found = match (scope, id) {
+            (_, Some(id)) if self.tickets.contains_key(&TicketId(id)) => ScopeKind::Ticket,
+            (_, Some(id)) if self.subjects.contains_key(&id) => ScopeKind::Subject,
+            (Scope::Subject(_), _) => ScopeKind::Subject,
+            (Scope::Ticket(_), _) => ScopeKind::Ticket,
+            (Scope::None, _) => ScopeKind::None,
+        };
+        ValidationError::WrongScopeKind {
+            kind: crate::codec::kind(facts),
+            scope: id,
+            expected,
+            found,
+        }
+    }
+
+    fn recipient(&self, recipient: &str) -> Result<&RecipientState, ValidationError> {
+        self.recipients
+            .get(recipient)
+            .ok_or_else(|| ValidationError::UnregisteredRecipient {
+                recipient: recipient.to_owned(),
+            })
+    }
+
+    fn objected(&self, subject: &SubjectId) -> bool {
+        self.subjects.get(subject).is_some_and(|s| s.objected)
+    }
+
+    /// A marketing contact needs a marketing basis and no objection
+    /// (Art. 21(3): absolute).
+    fn marketing_allowed(&self, subject: &SubjectId) -> Result<(), ValidationError> {
+        if self.objected(subject) {
+            return Err(ValidationError::MarketingAfterObjection { subject: *subject });
+        }
+        if !self
+            .subjects
+            .get(subject)
+            .is_some_and(|s| s.bases.contains_key(&Purpose::Marketing))
+        {
+            return Err(ValidationError::MarketingWithoutBasis { subject: *subject });
         }
         Ok(())
     }
@@ -718,7 +932,8 @@ impl Model {
         }
     }
 
-    /// Tickets closed at or before `now - retention` and not erased.
+    /// Tickets closed at or before `now - retention` and not erased
+    /// ([`Model::ticket_expired`]).
     pub fn expired_tickets(
         &self,
         now: DateTime<Utc>,
@@ -726,16 +941,28 @@ impl Model {
     ) -> Vec<TicketId> {
         let mut out: Vec<TicketId> = self
             .tickets
-            .iter()
-            .filter(|(id, t)| {
-                !self.erased.contains(&id.0)
-                    && !self.erased.contains(&t.customer)
-                    && t.closed_at.is_some_and(|c| c + retention <= now)
-            })
-            .map(|(id, _)| *id)
+            .keys()
+            .filter(|id| self.ticket_expired(id, now, retention))
+            .copied()
             .collect();
         out.sort();
         out
+    }
+
+    /// Whether `ticket` was closed at or before `now - retention` and
+    /// neither it nor its customer is erased: what the sweep erases, and
+    /// what a `ticket-closed` retention expiry needs.
+    pub fn ticket_expired(
+        &self,
+        ticket: &TicketId,
+        now: DateTime<Utc>,
+        retention: chrono::Duration,
+    ) -> bool {
+        self.tickets.get(ticket).is_some_and(|t| {
+            !self.erased.contains(&ticket.0)
+                && !self.erased.contains(&t.customer)
+                && t.closed_at.is_some_and(|c| c + retention <= now)
+        })
     }
 
     /// Subjects that had data and have no lawful basis left (and no open
@@ -758,6 +985,27 @@ impl Model {
             .get(subject)
             .is_some_and(|s| s.collected && s.bases.is_empty() && s.open_requests.is_empty())
             && !self.erased.contains(subject)
+    }
+}
+
+/// A transfer to `country` (an ISO code) needs, outside the EEA, a
+/// safeguard that applies there: adequacy only where the Commission
+/// decided it ([`crate::vocab::ADEQUACY_DECISIONS`]).
+pub fn transfer_safeguard(
+    country: &str,
+    safeguard: Option<Safeguard>,
+) -> Result<(), ValidationError> {
+    if in_eea(country) {
+        return Ok(());
+    }
+    match safeguard {
+        None => Err(ValidationError::TransferWithoutSafeguard {
+            country: country.to_owned(),
+        }),
+        Some(s) if !safeguard_applies(s, country) => Err(ValidationError::NoAdequacyDecision {
+            country: country.to_owned(),
+        }),
+        Some(_) => Ok(()),
     }
 }
 

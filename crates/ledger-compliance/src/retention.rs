@@ -166,6 +166,7 @@ impl ComplianceLedger {
             options.operator.clone(),
             Facts::RetentionExpired {
                 rule: RetentionRule::TicketClosed,
+                override_reason: None,
             },
         );
         if !self.record_unless_erased(event)? {
@@ -195,6 +196,7 @@ impl ComplianceLedger {
             options.operator.clone(),
             Facts::RetentionExpired {
                 rule: RetentionRule::NoLawfulBasis,
+                override_reason: None,
             },
         );
         if !self.record_unless_erased(event)? {

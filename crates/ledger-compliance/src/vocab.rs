@@ -283,6 +283,52 @@ codes! {
     }
 }
 
+codes! {
+    /// Why an operator records a retention expiry that the automatic rule
+    /// (a ticket closed more than the retention period ago, a subject with
+    /// no lawful basis left) does not yet show. The record carries the code
+    /// and the evidence bundle lists it as an exception.
+    RetentionOverride {
+        /// The purpose is fulfilled before the maximum period ends: the data
+        /// is no longer needed (Art. 5(1)(e)), e.g. a ticket that needs
+        /// nothing more before its two years.
+        PurposeFulfilled = "purpose-fulfilled",
+        /// The customer's contract sets a shorter period than the policy.
+        ContractTerm = "contract-term",
+        /// The supervisory authority or a court ordered the deletion.
+        AuthorityOrder = "authority-order",
+    }
+}
+
+/// Every officially assigned ISO 3166-1 alpha-2 code (249), sorted, as
+/// listed by the Debian `iso-codes` package 4.15.0
+/// (`iso_3166-1.json`, which follows the ISO 3166 Maintenance Agency).
+/// User-assigned codes (`AA`, `QM`–`QZ`, `XA`–`XZ`, `ZZ`), exceptionally
+/// reserved ones (`UK`, `EU`, …) and withdrawn ones are not countries here.
+pub const ISO_3166_ALPHA2: &[&str] = &[
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
+    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
+    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
+    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
+    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
+    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
+    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
+    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
+    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
+    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
+    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+];
+
+/// Whether `code` is an officially assigned ISO 3166-1 alpha-2 code.
+pub fn is_country(code: &str) -> bool {
+    ISO_3166_ALPHA2.binary_search(&code).is_ok()
+}
+
 /// The EEA member states (EU + Iceland, Liechtenstein, Norway), as ISO
 /// 3166-1 alpha-2 codes. Transfers to any other country need a [`Safeguard`].
 pub const EEA: &[&str] = &[
@@ -293,4 +339,193 @@ pub const EEA: &[&str] = &[
 /// Whether `country` (ISO 3166-1 alpha-2) is in the EEA.
 pub fn in_eea(country: &str) -> bool {
     EEA.contains(&country)
+}
+
+/// An adequacy decision of the European Commission (Art. 45 GDPR, or
+/// Art. 25(6) of Directive 95/46/EC, kept in force by Art. 45(9)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdequacyDecision {
+    /// The country or territory, ISO 3166-1 alpha-2.
+    pub country: &'static str,
+    /// Its name.
+    pub name: &'static str,
+    /// The Commission decision.
+    pub decision: &'static str,
+    /// What the decision covers when it does not cover every recipient in
+    /// the country. The ledger cannot check this from codes: the operator
+    /// registers only recipients that fall within it.
+    pub limited_to: Option<&'static str>,
+}
+
+/// Where [`ADEQUACY_DECISIONS`] comes from.
+pub const ADEQUACY_SOURCE: &str = "https://commission.europa.eu/law/law-topic/data-protection/international-dimension-data-protection/adequacy-decisions_en";
+
+/// When [`ADEQUACY_DECISIONS`] was taken from [`ADEQUACY_SOURCE`]: the
+/// decisions in force in 2025. A decision adopted, renewed or withdrawn
+/// later needs a new entry here (and a new date).
+pub const ADEQUACY_TAKEN_ON: &str = "2026-12-02";
+
+/// Countries with an EU adequacy decision, sorted by code. The company's
+/// policy (DOMAIN.md §2) names adequacy as one safeguard among four and no
+/// country of its own, so this is the Commission's list as it stands.
+pub const ADEQUACY_DECISIONS: &[AdequacyDecision] = &[
+    AdequacyDecision {
+        country: "AD",
+        name: "Andorra",
+        decision: "Commission Decision 2010/625/EU",
+        limited_to: None,
+    },
+    AdequacyDecision {
+        country: "AR",
+        name: "Argentina",
+        decision: "Commission Decision 2003/490/EC",
+        limited_to: None,
+    },
+    AdequacyDecision {
+        country: "CA",
+        name: "Canada",
+        decision: "Commission Decision 2002/2/EC",
+        limited_to: Some("commercial organisations subject to PIPEDA"),
+    },
+    AdequacyDecision {
+        country: "CH",
+        name: "Switzerland",
+        decision: "Commission Decision 2000/518/EC",
+        limited_to: None,
+    },
+    AdequacyDecision {
+        country: "FO",
+        name: "Faroe Islands",
+        decision: "Commission Decision 2010/146/EU",
+        limited_to: None,
+    },
+    AdequacyDecision {
+        country: "GB",
+        name: "United Kingdom",
+        decision: "Commission Implementing Decision (EU) 2021/1772",
+        limited_to: None,
+    },
+    AdequacyDecision {
+        country: "GG",
+        name: "Guernsey",
+        decision: "Commission Decision 2003/821/EC",
+        limited_to: None,
+    },
+    AdequacyDecision {
+        country: "IL",
+        name: "Israel",
+        decision: "Commission Decision 2011/61/EU",
+        limited_to: None,
+    },
+    AdequacyDecision {
+        country: "IM",
+        name: "Isle of Man",
+        decision: "Commission Decision 2004/411/EC",
+        limited_to: None,
+    },
+    AdequacyDecision {
+        country: "JE",
+        name: "Jersey",
+        decision: "Commission Decision 2008/393/EC",
+        limited_to: None,
+    },
+    AdequacyDecision {
+        country: "JP",
+        name: "Japan",
+        decision: "Commission Implementing Decision (EU) 2019/419",
+        limited_to: None,
+    },
+    AdequacyDecision {
+        country: "KR",
+        name: "Republic of Korea",
+        decision: "Commission Implementing Decision (EU) 2022/254",
+        limited_to: None,
+    },
+    AdequacyDecision {
+        country: "NZ",
+        name: "New Zealand",
+        decision: "Commission Implementing Decision 2013/65/EU",
+        limited_to: None,
+    },
+    AdequacyDecision {
+        country: "US",
+        name: "United States",
+        decision: "Commission Implementing Decision (EU) 2023/1795 (EU-US Data Privacy Framework)",
+        limited_to: Some("organisations certified under the EU-US Data Privacy Framework"),
+    },
+    AdequacyDecision {
+        country: "UY",
+        name: "Uruguay",
+        decision: "Commission Implementing Decision 2012/484/EU",
+        limited_to: None,
+    },
+];
+
+/// The adequacy decision for `country`, if the Commission adopted one.
+pub fn adequacy_decision(country: &str) -> Option<&'static AdequacyDecision> {
+    ADEQUACY_DECISIONS.iter().find(|d| d.country == country)
+}
+
+/// Whether `safeguard` can cover a transfer to `country`: adequacy only
+/// where a decision exists; the other safeguards anywhere.
+pub fn safeguard_applies(safeguard: Safeguard, country: &str) -> bool {
+    match safeguard {
+        Safeguard::Adequacy => adequacy_decision(country).is_some(),
+        Safeguard::StandardContractualClauses
+        | Safeguard::BindingCorporateRules
+        | Safeguard::Derogation => true,
+    }
+}
+
+/// Lawful bases marketing data may be collected under (DOMAIN.md §1:
+/// consent or legitimate interest).
+pub const MARKETING_BASES: &[LawfulBasis] =
+    &[LawfulBasis::Consent, LawfulBasis::LegitimateInterests];
+
+/// Whether `basis` may cover processing for `purpose` under the policy.
+pub fn basis_allowed(purpose: Purpose, basis: LawfulBasis) -> bool {
+    match purpose {
+        Purpose::Marketing => MARKETING_BASES.contains(&basis),
+        Purpose::Contract
+        | Purpose::Support
+        | Purpose::LegalObligation
+        | Purpose::RightsRequest
+        | Purpose::Security => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn country_tables_are_sorted_assigned_codes() {
+        assert_eq!(ISO_3166_ALPHA2.len(), 249);
+        assert!(ISO_3166_ALPHA2.windows(2).all(|w| w[0] < w[1]));
+        for code in ["XX", "UK", "EU", "ZZ", "AA", "de", "D", "DEU", ""] {
+            assert!(!is_country(code), "{code}");
+        }
+        for code in EEA {
+            assert!(is_country(code), "{code}");
+        }
+        assert!(ADEQUACY_DECISIONS
+            .windows(2)
+            .all(|w| w[0].country < w[1].country));
+        for d in ADEQUACY_DECISIONS {
+            assert!(is_country(d.country), "{}", d.country);
+            assert!(!in_eea(d.country), "{}", d.country);
+        }
+    }
+
+    #[test]
+    fn adequacy_covers_only_countries_with_a_decision() {
+        assert!(safeguard_applies(Safeguard::Adequacy, "GB"));
+        assert!(safeguard_applies(Safeguard::Adequacy, "JP"));
+        assert!(!safeguard_applies(Safeguard::Adequacy, "CN"));
+        assert!(!safeguard_applies(Safeguard::Adequacy, "IN"));
+        assert!(safeguard_applies(
+            Safeguard::StandardContractualClauses,
+            "CN"
+        ));
+    }
 }

@@ -169,6 +169,13 @@ fn samples() -> Vec<Facts> {
         },
         RetentionExpired {
             rule: RetentionRule::TicketClosed,
+            override_reason: None,
+        },
+        // An optional fact, added within version 1: records without it
+        // (every line above) decode as before.
+        RetentionExpired {
+            rule: RetentionRule::NoLawfulBasis,
+            override_reason: Some(RetentionOverride::ContractTerm),
         },
     ]
 }

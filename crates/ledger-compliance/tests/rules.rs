@@ -8,7 +8,7 @@ use ledger_compliance::{
     ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData, RecordError,
     TicketId, ValidationError,
 };
-use ledger_core::{Ledger, LedgerOptions, ManualClock, SubjectId};
+use ledger_core::{Clock, Ledger, LedgerOptions, ManualClock, SubjectId};
 use ledger_vault::{ErasureRequest, Vault, VaultOptions};
 
 struct Fixture {
@@ -52,14 +52,30 @@ impl Fixture {
         self.c.record_blocking(event).expect("accepted");
     }
 
-    /// Asserts `event` is refused with `expected` and the log did not grow.
+    /// Asserts `event` is refused with `expected`, the log did not grow and
+    /// the write model did not change.
     fn refused(&self, event: ComplianceEvent, expected: ValidationError) {
         let before = self.c.vault().ledger().len();
+        let model = self.c.model_blocking();
         match self.c.record_blocking(event) {
             Err(RecordError::Invalid { source, .. }) => assert_eq!(source, expected),
             other => panic!("expected {expected:?}, got {other:?}"),
         }
         assert_eq!(self.c.vault().ledger().len(), before, "nothing appended");
+        assert!(self.c.model_blocking() == model, "model unchanged");
+    }
+
+    fn register(&self, recipient: &str, country: &str) {
+        self.ok(ComplianceEvent::general(
+            "op:dpo",
+            Facts::RecipientRegistered {
+                recipient: recipient.into(),
+                name: "Processor Ltd".into(),
+                country: country.into(),
+                contract: "DPA-9".into(),
+                recipient_role: RecipientRole::Processor,
+            },
+        ));
     }
 
     fn customer(&self) -> SubjectId {
@@ -165,7 +181,435 @@ fn transfers_outside_the_eea_need_a_safeguard() {
         },
     );
     f.ok(transfer("US", Some(Safeguard::StandardContractualClauses)));
-    f.ok(transfer("DE", None));
+    // The EU-US Data Privacy Framework is an adequacy decision.
+    f.ok(transfer("US", Some(Safeguard::Adequacy)));
+    f.register("archive", "DE");
+    f.ok(ComplianceEvent::subject(
+        s,
+        "svc:crm",
+        Facts::TransferMade {
+            recipient: "archive".into(),
+            country: "DE".into(),
+            safeguard: None,
+            categories: vec![DataCategory::Name],
+        },
+    ));
+}
+
+#[test]
+fn a_transfer_goes_to_the_registered_country_under_a_safeguard_that_applies_there() {
+    let f = fixture();
+    let s = f.customer();
+    f.register("proc-cn", "CN");
+    f.register("crm-gb", "GB");
+    let transfer = |recipient: &str, country: &str, safeguard| {
+        ComplianceEvent::subject(
+            s,
+            "svc:crm",
+            Facts::TransferMade {
+                recipient: recipient.into(),
+                country: country.into(),
+                safeguard,
+                categories: vec![DataCategory::Name],
+            },
+        )
+    };
+    // Declared in the EEA, registered in CN.
+    f.refused(
+        transfer("proc-cn", "IE", None),
+        ValidationError::TransferCountryMismatch {
+            recipient: "proc-cn".into(),
+            declared: "IE".into(),
+            registered: "CN".into(),
+        },
+    );
+    // Declared as GB (which has a decision) under adequacy.
+    f.refused(
+        transfer("proc-cn", "GB", Some(Safeguard::Adequacy)),
+        ValidationError::TransferCountryMismatch {
+            recipient: "proc-cn".into(),
+            declared: "GB".into(),
+            registered: "CN".into(),
+        },
+    );
+    // CN has no adequacy decision.
+    f.refused(
+        transfer("proc-cn", "CN", Some(Safeguard::Adequacy)),
+        ValidationError::NoAdequacyDecision {
+            country: "CN".into(),
+        },
+    );
+    f.refused(
+        transfer("proc-cn", "CN", None),
+        ValidationError::TransferWithoutSafeguard {
+            country: "CN".into(),
+        },
+    );
+    f.ok(transfer(
+        "proc-cn",
+        "CN",
+        Some(Safeguard::StandardContractualClauses),
+    ));
+    f.ok(transfer("crm-gb", "GB", Some(Safeguard::Adequacy)));
+    // What the model keeps is what the register says.
+    assert_eq!(f.c.model_blocking().recipients["proc-cn"].country, "CN");
+}
+
+#[test]
+fn country_codes_are_assigned_iso_3166_codes() {
+    let f = fixture();
+    let register = |country: &str| {
+        ComplianceEvent::general(
+            "op:dpo",
+            Facts::RecipientRegistered {
+                recipient: "p".into(),
+                name: "P Ltd".into(),
+                country: country.into(),
+                contract: "DPA-1".into(),
+                recipient_role: RecipientRole::Processor,
+            },
+        )
+    };
+    for bad in ["XX", "UK", "EU", "ZZ", "de", "DEU"] {
+        f.refused(
+            register(bad),
+            ValidationError::BadCountry {
+                country: bad.into(),
+            },
+        );
+    }
+    f.refused(
+        ComplianceEvent::general(
+            "op:dpo",
+            Facts::BusinessTransfer {
+                counterparty: "acme".into(),
+                kind: BusinessTransferKind::Merger,
+                country: "XX".into(),
+            },
+        ),
+        ValidationError::BadCountry {
+            country: "XX".into(),
+        },
+    );
+    f.ok(register("GB"));
+}
+
+#[test]
+fn an_objection_blocks_marketing_shares_and_marketing_needs_consent_or_legitimate_interest() {
+    let f = fixture();
+    let s = f.customer();
+    f.register("mailer", "IE");
+    let share = |purpose| {
+        ComplianceEvent::subject(
+            s,
+            "svc:crm",
+            Facts::DataShared {
+                recipient: "mailer".into(),
+                categories: vec![DataCategory::Name],
+                purpose,
+            },
+        )
+    };
+    let collect = |basis| {
+        ComplianceEvent::subject(
+            s,
+            "svc:crm",
+            Facts::DataCollected {
+                categories: vec![DataCategory::CompanyEmail],
+                channel: Channel::Email,
+                purpose: Purpose::Marketing,
+                lawful_basis: basis,
+            },
+        )
+    };
+    for basis in [
+        LawfulBasis::Contract,
+        LawfulBasis::LegalObligation,
+        LawfulBasis::VitalInterests,
+        LawfulBasis::PublicTask,
+    ] {
+        f.refused(
+            collect(basis),
+            ValidationError::BasisNotAllowed {
+                purpose: Purpose::Marketing,
+                basis,
+            },
+        );
+    }
+    f.ok(collect(LawfulBasis::LegitimateInterests));
+    f.ok(collect(LawfulBasis::Consent));
+    f.ok(share(Purpose::Marketing));
+    f.ok(ComplianceEvent::subject(
+        s,
+        "svc:web",
+        Facts::MarketingObjected {
+            channel: Channel::UnsubscribeLink,
+        },
+    ));
+    f.refused(
+        share(Purpose::Marketing),
+        ValidationError::MarketingAfterObjection { subject: s },
+    );
+    // Shares for the contract go on.
+    f.ok(share(Purpose::Contract));
+}
+
+#[test]
+fn retention_expires_only_when_the_sweep_would_expire_it_or_by_a_recorded_override() {
+    let f = fixture();
+    let s = f.customer();
+    let expiry = |rule, override_reason| Facts::RetentionExpired {
+        rule,
+        override_reason,
+    };
+    // A live contract: the subject still has a lawful basis.
+    f.refused(
+        ComplianceEvent::subject(s, "op:dpo", expiry(RetentionRule::NoLawfulBasis, None)),
+        ValidationError::RetentionNotExpired {
+            scope: s,
+            rule: RetentionRule::NoLawfulBasis,
+        },
+    );
+    assert!(!f.c.model_blocking().without_basis(&s));
+
+    let t = f.ticket(s);
+    let ticket_expiry =
+        |o| ComplianceEvent::ticket(t, "op:dpo", expiry(RetentionRule::TicketClosed, o));
+    // An open ticket is still needed: not even an override ends it.
+    for o in [None, Some(RetentionOverride::PurposeFulfilled)] {
+        f.refused(
+            ticket_expiry(o),
+            ValidationError::RetentionNotExpired {
+                scope: t.0,
+                rule: RetentionRule::TicketClosed,
+            },
+        );
+    }
+    f.ok(ComplianceEvent::ticket(
+        t,
+        "agent:1",
+        Facts::TicketClosed {
+            resolution: "solved".into(),
+        },
+    ));
+    // Closed, but not for two years.
+    f.clock.advance(Duration::days(729));
+    f.refused(
+        ticket_expiry(None),
+        ValidationError::RetentionNotExpired {
+            scope: t.0,
+            rule: RetentionRule::TicketClosed,
+        },
+    );
+    // The rule and the scope must agree (the codec reads the scope from the rule).
+    f.refused(
+        ComplianceEvent::subject(s, "op:dpo", expiry(RetentionRule::TicketClosed, None)),
+        ValidationError::WrongScopeKind {
+            kind: "retention_expired",
+            scope: Some(s),
+            expected: ledger_compliance::ScopeKind::Ticket,
+            found: ledger_compliance::ScopeKind::Subject,
+        },
+    );
+    f.refused(
+        ComplianceEvent::ticket(t, "op:dpo", expiry(RetentionRule::NoLawfulBasis, None)),
+        ValidationError::WrongScopeKind {
+            kind: "retention_expired",
+            scope: Some(t.0),
+            expected: ledger_compliance::ScopeKind::Subject,
+            found: ledger_compliance::ScopeKind::Ticket,
+        },
+    );
+    f.clock.advance(Duration::days(1));
+    // Now exactly what the sweep would erase.
+    let now = f.clock.now();
+    let retention = f.c.options().ticket_retention;
+    assert_eq!(
+        f.c.model_blocking().expired_tickets(now, retention),
+        vec![t]
+    );
+    f.ok(ticket_expiry(None));
+
+    // An operator override is accepted, and it is on the record.
+    let s2 = f.customer();
+    f.ok(ComplianceEvent::subject(
+        s2,
+        "op:dpo",
+        expiry(
+            RetentionRule::NoLawfulBasis,
+            Some(RetentionOverride::ContractTerm),
+        ),
+    ));
+    let ledger = f.c.vault().ledger();
+    let last = ledger.len() - 1;
+    let mut decoded = None;
+    ledger
+        .visit_records(last..last + 1, &mut |_, bytes| {
+            let record = ledger_core::record::RecordRef::decode(bytes).expect("record");
+            decoded = Some(ledger_compliance::codec::decode(&record).expect("decode"));
+            true
+        })
+        .expect("read");
+    assert_eq!(
+        decoded.expect("one record"),
+        ledger_compliance::Decoded::Event {
+            scope: ledger_compliance::Scope::Subject(s2),
+            facts: expiry(
+                RetentionRule::NoLawfulBasis,
+                Some(RetentionOverride::ContractTerm)
+            ),
+        }
+    );
+
+    // Once the contract ends, the rule itself expires.
+    let s3 = f.customer();
+    f.ok(ComplianceEvent::subject(
+        s3,
+        "svc:crm",
+        Facts::ContractEnded {
+            reason: "terminated".into(),
+        },
+    ));
+    f.ok(ComplianceEvent::subject(
+        s3,
+        "svc:retention",
+        expiry(RetentionRule::NoLawfulBasis, None),
+    ));
+}
+
+#[test]
+fn subject_and_ticket_scopes_do_not_mix() {
+    let f = fixture();
+    let s = f.customer();
+    let t = f.ticket(s);
+    // A subject event with the ticket's id as its subject.
+    f.refused(
+        ComplianceEvent::subject(
+            t.0,
+            "agent:1",
+            Facts::DataAccessed {
+                role: Role::Support,
+                purpose: Purpose::Support,
+            },
+        ),
+        ValidationError::WrongScopeKind {
+            kind: "data_accessed",
+            scope: Some(t.0),
+            expected: ledger_compliance::ScopeKind::Subject,
+            found: ledger_compliance::ScopeKind::Ticket,
+        },
+    );
+    // A ticket event with the subject's id as its ticket.
+    f.refused(
+        ComplianceEvent::ticket(
+            TicketId(s),
+            "agent:1",
+            Facts::TicketNoteAdded {
+                role: Role::Support,
+            },
+        ),
+        ValidationError::WrongScopeKind {
+            kind: "ticket_note_added",
+            scope: Some(s),
+            expected: ledger_compliance::ScopeKind::Ticket,
+            found: ledger_compliance::ScopeKind::Subject,
+        },
+    );
+    // A ticket opened for a ticket.
+    let t2 = f.c.new_ticket().expect("ticket");
+    f.refused(
+        ComplianceEvent::ticket(
+            t2,
+            "agent:1",
+            Facts::TicketOpened {
+                customer: t.0,
+                channel: Channel::Email,
+            },
+        ),
+        ValidationError::WrongScopeKind {
+            kind: "ticket_opened",
+            scope: Some(t.0),
+            expected: ledger_compliance::ScopeKind::Subject,
+            found: ledger_compliance::ScopeKind::Ticket,
+        },
+    );
+}
+
+#[test]
+fn every_request_has_exactly_one_outcome_and_the_due_date_is_in_time() {
+    use ledger_compliance::model::{RequestOutcome, RequestState, RequestStatus, RequestTally};
+    let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).expect("date");
+    let request = |status, answered, extended_due| RequestState {
+        subject: SubjectId([1; 16]),
+        right: Right::Access,
+        received: day(1, 1),
+        due: day(1, 31),
+        extended_due,
+        status,
+        answered,
+    };
+    let today = day(6, 1);
+    let cases = [
+        (
+            request(RequestStatus::Fulfilled, Some(day(1, 10)), None),
+            RequestOutcome::FulfilledInTime,
+        ),
+        // Answered on the due date: in time.
+        (
+            request(RequestStatus::Fulfilled, Some(day(1, 31)), None),
+            RequestOutcome::FulfilledInTime,
+        ),
+        (
+            request(RequestStatus::Fulfilled, Some(day(2, 1)), None),
+            RequestOutcome::AnsweredLate,
+        ),
+        (
+            request(RequestStatus::Fulfilled, Some(day(3, 1)), Some(day(3, 15))),
+            RequestOutcome::FulfilledInTime,
+        ),
+        // A refusal is an answer, counted once: not also as fulfilled.
+        (
+            request(RequestStatus::Refused, Some(day(1, 20)), None),
+            RequestOutcome::RefusedInTime,
+        ),
+        (
+            request(RequestStatus::Refused, Some(day(2, 20)), None),
+            RequestOutcome::AnsweredLate,
+        ),
+        (
+            request(RequestStatus::Open, None, Some(day(6, 1))),
+            RequestOutcome::Open,
+        ),
+        (
+            request(RequestStatus::Open, None, None),
+            RequestOutcome::Overdue,
+        ),
+    ];
+    for (r, outcome) in &cases {
+        assert_eq!(r.outcome(today), *outcome, "{r:?}");
+    }
+    let tally = RequestTally::of(cases.iter().map(|(r, _)| r), today);
+    assert_eq!(
+        tally,
+        RequestTally {
+            received: 8,
+            fulfilled_in_time: 3,
+            refused_in_time: 1,
+            answered_late: 2,
+            open: 1,
+            overdue: 1,
+            extended: 2,
+        }
+    );
+    assert_eq!(
+        tally.fulfilled_in_time
+            + tally.refused_in_time
+            + tally.answered_late
+            + tally.open
+            + tally.overdue,
+        tally.received
+    );
+    assert_eq!(tally.answered_in_time(), 4);
 }
 
 #[test]

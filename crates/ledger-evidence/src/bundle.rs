@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use ledger_compliance::model::RequestStatus;
+use ledger_compliance::model::{RequestStatus, RequestTally};
 use ledger_core::merkle::{leaf_hash, verify_inclusion};
 use ledger_core::{ReadOnlyLedger, VerifierKey};
 use serde::Serialize;
@@ -99,39 +99,13 @@ fn digest(bytes: &[u8]) -> (u64, String, String) {
     )
 }
 
-/// Request statistics of the period.
-#[derive(Clone, Debug, Default, Serialize)]
-pub(crate) struct RequestStats {
-    pub(crate) received: u64,
-    pub(crate) answered_in_time: u64,
-    pub(crate) answered_late: u64,
-    pub(crate) extended: u64,
-    pub(crate) refused: u64,
-    pub(crate) open: u64,
-    pub(crate) overdue: u64,
-}
+/// Request statistics of the period: one outcome per request.
+pub(crate) type RequestStats = RequestTally;
 
 fn request_stats(list: &[RequestFact]) -> RequestStats {
-    let mut s = RequestStats::default();
+    let mut s = RequestTally::default();
     for r in list {
-        s.received += 1;
-        s.extended += u64::from(r.extended);
-        match r.status {
-            RequestStatus::Open => {
-                s.open += 1;
-                s.overdue += u64::from(!r.in_time);
-            }
-            RequestStatus::Refused | RequestStatus::Fulfilled => {
-                if r.status == RequestStatus::Refused {
-                    s.refused += 1;
-                }
-                if r.in_time {
-                    s.answered_in_time += 1;
-                } else {
-                    s.answered_late += 1;
-                }
-            }
-        }
+        s.add(r.outcome, r.extended);
     }
     s
 }
@@ -197,7 +171,13 @@ pub fn write_bundle(
     let root = signed.checkpoint.root;
 
     // 3. One pass over the log.
-    let g = gather(log, options.from, options.to, &mut |n| progress("read", n))?;
+    let g = gather(
+        log,
+        options.from,
+        options.to,
+        options.ticket_retention,
+        &mut |n| progress("read", n),
+    )?;
 
     // 4. Sampled inclusion proofs against the checkpoint.
     let mut proofs = Vec::new();
@@ -285,6 +265,7 @@ pub fn write_bundle(
             "as_of": as_of,
             "ticket_retention_days": options.ticket_retention.num_days(),
             "tickets_kept_past_limit": expired.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            "retention_overrides": g.retention_overrides,
             "backups": g.backups.values().collect::<Vec<_>>(),
             "backups_kept_past_limit": backups_kept.iter().map(|b| &b.backup).collect::<Vec<_>>(),
         }),
@@ -463,6 +444,13 @@ fn build_controls(i: &ControlInput<'_>) -> Vec<ControlSection> {
         ));
     }
     deletion.extend(i.certificate_problems.iter().cloned());
+    for o in g.retention_overrides.iter().take(10) {
+        deletion.push(format!(
+            "record {}: retention of {} ({}) ended by operator override ({}) before the rule expired",
+            o.seq, o.scope, o.rule, o.reason
+        ));
+    }
+    deletion.extend(g.violation_exceptions("8.10", 10));
     let mut privacy = Vec::new();
     for r in i.requests.iter().filter(|r| !r.in_time) {
         privacy.push(match r.status {
@@ -473,6 +461,7 @@ fn build_controls(i: &ControlInput<'_>) -> Vec<ControlSection> {
             ),
         });
     }
+    privacy.extend(g.violation_exceptions("5.34", 10));
     let mut proofs_exc = integrity.clone();
     for seq in i.proof_failures {
         proofs_exc.push(format!("inclusion proof of record {seq} does not verify"));
@@ -525,8 +514,8 @@ fn build_controls(i: &ControlInput<'_>) -> Vec<ControlSection> {
         section(
             "5.34",
             format!(
-                "{} rights requests received in the period: {} answered in time, {} extended, {} refused, {} open, {} overdue.",
-                i.stats.received, i.stats.answered_in_time, i.stats.extended, i.stats.refused, i.stats.open, i.stats.overdue
+                "{} rights requests received in the period: {} answered in time ({} fulfilled, {} refused), {} answered late, {} open, {} overdue; {} extended.",
+                i.stats.received, i.stats.answered_in_time(), i.stats.fulfilled_in_time, i.stats.refused_in_time, i.stats.answered_late, i.stats.open, i.stats.overdue, i.stats.extended
             ),
             json!({"requests": i.stats, "policies": g.policies.iter().map(|(v, (at, n))| json!({"version": v, "published": at, "notifications": n})).collect::<Vec<_>>()}),
             i.requests.iter().take(5).map(|r| json!({"request": r.request, "right": r.right, "received": r.received, "due": r.due, "answered": r.answered})).collect(),
@@ -555,28 +544,28 @@ fn build_controls(i: &ControlInput<'_>) -> Vec<ControlSection> {
             format!("{} backups archived, {} destroyed.", g.backups.len(), g.backups.values().filter(|b| b.destroyed.is_some()).count()),
             json!({"archived": g.backups.len(), "destroyed": g.backups.values().filter(|b| b.destroyed.is_some()).count(), "kept_past_limit": i.backups_kept}),
             g.backups.values().take(5).map(|b| json!({"backup": b.backup, "retain_until": b.retain_until, "destroyed": b.destroyed})).collect(),
-            if i.backups_kept > 0 { vec![format!("{} backup(s) kept past their retention period", i.backups_kept)] } else { vec![] },
+            if i.backups_kept > 0 { vec![format!("{} backup(s) kept past their retention period", i.backups_kept)] } else { vec![] }.into_iter().chain(g.violation_exceptions("8.13", 10)).collect(),
         ),
         section(
             "5.19-5.22",
             format!("{} recipients registered with country and contract before any sharing.", g.recipients.values().filter(|r| r.registered.is_some()).count()),
             json!({"recipients": g.recipients}),
             vec![],
-            g.unregistered_shares.iter().take(10).map(|s| format!("record {s} shares data with an unregistered recipient")).collect(),
+            g.violation_exceptions("5.19-5.22", 10),
         ),
         section(
             "5.14",
             format!("{} transfers and {} disclosures to authorities in the period, each with its safeguard or instrument.", g.transfers.values().sum::<u64>(), g.disclosures.len()),
             json!({"transfers": g.transfers.iter().map(|((r, c, s), n)| json!({"recipient": r, "country": c, "safeguard": s, "count": n})).collect::<Vec<_>>(), "disclosures": g.disclosures.len(), "business_transfers": g.business_transfers.len()}),
             g.disclosures.iter().take(5).map(|d| json!({"seq": d.seq, "authority": d.authority, "instrument": d.instrument, "reference": d.reference})).collect(),
-            g.unsafe_transfers.iter().take(10).map(|s| format!("record {s} transfers data outside the EEA without a safeguard")).collect(),
+            g.violation_exceptions("5.14", 10),
         ),
         section(
             "5.15-5.18",
             "Every record names a pseudonymous actor; remote access only after the customer's authorization.".to_owned(),
             json!({"actors_by_kind": g.actors_by_prefix.iter().map(|(k, v)| (k.clone(), v.len())).collect::<BTreeMap<_, _>>(), "remote_accesses": g.ticket_access.get("remote-access"), "support_copies_made": g.copies.0, "support_copies_destroyed": g.copies.1}),
             vec![],
-            g.unauthorized_remote.iter().take(10).map(|s| format!("record {s}: remote access without an authorization on record")).collect(),
+            g.violation_exceptions("5.15-5.18", 10),
         ),
     ]
 }

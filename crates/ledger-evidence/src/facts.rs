@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_compliance::codec;
-use ledger_compliance::model::{Model, RequestStatus};
-use ledger_compliance::vocab::in_eea;
-use ledger_compliance::{Decoded, Facts, Scope};
+use ledger_compliance::model::{Model, RequestOutcome, RequestStatus};
+use ledger_compliance::vocab::{in_eea, RetentionOverride, RetentionRule};
+use ledger_compliance::{Decoded, Facts, Scope, ValidationError};
 use ledger_core::record::RecordRef;
 use ledger_core::ReadOnlyLedger;
 use ledger_vault::{
@@ -114,6 +114,51 @@ pub struct BackupFact {
     pub destroyed: Option<DateTime<Utc>>,
 }
 
+/// A record the write model's rules refuse when the log is replayed: it was
+/// appended with the rules off, by another writer, or before a rule existed.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleViolation {
+    /// Seq of the record.
+    pub seq: u64,
+    /// Event type.
+    pub event_type: String,
+    /// The control of DOMAIN.md §5 it is a finding of.
+    pub control: &'static str,
+    /// The rule's refusal, as validation words it (codes and ids only).
+    pub refusal: String,
+}
+
+/// A retention expiry an operator recorded before the rule expired.
+#[derive(Clone, Debug, Serialize)]
+pub struct RetentionOverrideFact {
+    /// Seq of the `dp.retention_expired` record.
+    pub seq: u64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Key scope (pseudonymous id).
+    pub scope: String,
+    /// Rule claimed.
+    pub rule: RetentionRule,
+    /// The operator's reason code.
+    pub reason: RetentionOverride,
+}
+
+/// The control a refusal is a finding of.
+fn control_of(refusal: &ValidationError) -> &'static str {
+    use ValidationError::*;
+    match refusal {
+        UnregisteredRecipient { .. } | RecipientExists { .. } => "5.19-5.22",
+        TransferWithoutSafeguard { .. }
+        | TransferCountryMismatch { .. }
+        | NoAdequacyDecision { .. }
+        | BadCountry { .. } => "5.14",
+        RemoteAccessNotAuthorized { .. } => "5.15-5.18",
+        SubjectErased { .. } | RetentionNotExpired { .. } => "8.10",
+        Backup { .. } => "8.13",
+        _ => "5.34",
+    }
+}
+
 /// A request with its turnaround.
 #[derive(Clone, Debug, Serialize)]
 pub struct RequestFact {
@@ -137,6 +182,8 @@ pub struct RequestFact {
     pub days_allowed: i64,
     /// Answered by the due date (open: not yet overdue).
     pub in_time: bool,
+    /// How it ended or stands (exactly one per request).
+    pub outcome: RequestOutcome,
 }
 
 /// Everything the bundle reports, gathered in one pass.
@@ -166,10 +213,10 @@ pub struct Gathered {
     pub recipients: BTreeMap<String, RecipientFact>,
     /// Transfers, by (recipient, country, safeguard).
     pub transfers: BTreeMap<(String, String, String), u64>,
-    /// Transfers outside the EEA without a safeguard (must be none).
-    pub unsafe_transfers: Vec<u64>,
-    /// Shares with a recipient not registered before (must be none).
-    pub unregistered_shares: Vec<u64>,
+    /// Records the rules refuse on replay (must be none).
+    pub rule_violations: Vec<RuleViolation>,
+    /// Retention expiries by operator override (each an exception).
+    pub retention_overrides: Vec<RetentionOverrideFact>,
     /// Disclosures.
     pub disclosures: Vec<DisclosureFact>,
     /// Business transfers: (seq, counterparty, kind, country).
@@ -178,8 +225,6 @@ pub struct Gathered {
     pub backups: BTreeMap<String, BackupFact>,
     /// Policy versions: version → (published, notifications).
     pub policies: BTreeMap<String, (DateTime<Utc>, u64)>,
-    /// Remote accesses performed without authorization on record (must be none).
-    pub unauthorized_remote: Vec<u64>,
     /// Support copies made / destroyed in the period.
     pub copies: (u64, u64),
     /// Timestamps going backwards (seq), must be none.
@@ -194,11 +239,37 @@ pub struct Gathered {
     pub undecodable: Vec<(u64, String)>,
 }
 
-/// Reads the whole log once.
+impl Gathered {
+    /// The rule violations that are findings of `control`.
+    pub fn violations<'a>(&'a self, control: &'a str) -> impl Iterator<Item = &'a RuleViolation> {
+        self.rule_violations
+            .iter()
+            .filter(move |v| v.control == control)
+    }
+
+    /// Exception lines for `control`'s violations (at most `limit`).
+    pub fn violation_exceptions(&self, control: &str, limit: usize) -> Vec<String> {
+        self.violations(control)
+            .take(limit)
+            .map(|v| {
+                format!(
+                    "record {} ({}) breaks a rule: {}",
+                    v.seq, v.event_type, v.refusal
+                )
+            })
+            .collect()
+    }
+}
+
+/// Reads the whole log once. Every compliance event is checked against the
+/// write model as the log left it before the event, with
+/// [`Model::validate`] (closed tickets kept `ticket_retention`), the rules
+/// the layer applies before an append.
 pub fn gather(
     log: &ReadOnlyLedger,
     from: NaiveDate,
     to: NaiveDate,
+    ticket_retention: chrono::Duration,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Gathered, EvidenceError> {
     let mut g = Gathered::default();
@@ -296,7 +367,17 @@ pub fn gather(
                     certificate_hash: None,
                 });
             }
-            Decoded::Event { scope, facts } => observe(&mut g, seq, at, in_period, scope, facts),
+            Decoded::Event { scope, facts } => {
+                if let Err(refusal) = g.model.validate(scope, facts, at, ticket_retention) {
+                    g.rule_violations.push(RuleViolation {
+                        seq,
+                        event_type: record.event_type.to_owned(),
+                        control: control_of(&refusal),
+                        refusal: refusal.to_string(),
+                    });
+                }
+                observe(&mut g, seq, at, in_period, scope, facts)
+            }
             Decoded::Other => {}
         }
         g.model.apply(Some(seq), at, &decoded);
@@ -332,33 +413,24 @@ fn observe(
             r.role = recipient_role.code().to_owned();
             r.registered = Some(at);
         }
-        DataShared { recipient, .. } => {
-            if !g.model.recipients.contains_key(recipient) {
-                g.unregistered_shares.push(seq);
-            }
-            if in_period {
-                g.recipients.entry(recipient.clone()).or_default().shares += 1;
-            }
+        DataShared { recipient, .. } if in_period => {
+            g.recipients.entry(recipient.clone()).or_default().shares += 1;
         }
         TransferMade {
             recipient,
             country,
             safeguard,
             ..
-        } => {
-            if !in_eea(country) && safeguard.is_none() {
-                g.unsafe_transfers.push(seq);
-            }
-            if !g.model.recipients.contains_key(recipient) {
-                g.unregistered_shares.push(seq);
-            }
-            if in_period {
-                g.recipients.entry(recipient.clone()).or_default().transfers += 1;
-                let s = safeguard.map_or_else(|| "none (EEA)".to_owned(), |s| s.code().to_owned());
-                *g.transfers
-                    .entry((recipient.clone(), country.clone(), s))
-                    .or_default() += 1;
-            }
+        } if in_period => {
+            g.recipients.entry(recipient.clone()).or_default().transfers += 1;
+            let s = match safeguard {
+                Some(s) => s.code().to_owned(),
+                None if in_eea(country) => "none (EEA)".to_owned(),
+                None => "none".to_owned(),
+            };
+            *g.transfers
+                .entry((recipient.clone(), country.clone(), s))
+                .or_default() += 1;
         }
         DisclosureMade {
             authority,
@@ -415,21 +487,20 @@ fn observe(
                 p.1 += 1;
             }
         }
-        RemoteAccessPerformed { authorization } => {
-            let authorized = match scope {
-                Scope::Ticket(t) => g
-                    .model
-                    .tickets
-                    .get(t)
-                    .is_some_and(|t| t.authorizations.contains(authorization)),
-                _ => false,
-            };
-            if !authorized {
-                g.unauthorized_remote.push(seq);
-            }
-            if in_period {
-                *g.ticket_access.entry("remote-access".into()).or_default() += 1;
-            }
+        RetentionExpired {
+            rule,
+            override_reason: Some(reason),
+        } => {
+            g.retention_overrides.push(RetentionOverrideFact {
+                seq,
+                at,
+                scope: scope.key_scope().map(|s| s.to_string()).unwrap_or_default(),
+                rule: *rule,
+                reason: *reason,
+            });
+        }
+        RemoteAccessPerformed { .. } if in_period => {
+            *g.ticket_access.entry("remote-access".into()).or_default() += 1;
         }
         DataAccessed { role, purpose } if in_period => {
             *g.access_by_role.entry(role.code().to_owned()).or_default() += 1;
@@ -459,6 +530,7 @@ pub fn requests(model: &Model, today: NaiveDate) -> Vec<RequestFact> {
         .map(|(reference, r)| {
             let due = r.effective_due();
             let end = r.answered.unwrap_or(today);
+            let outcome = r.outcome(today);
             RequestFact {
                 request: reference.clone(),
                 right: r.right.code().to_owned(),
@@ -469,7 +541,8 @@ pub fn requests(model: &Model, today: NaiveDate) -> Vec<RequestFact> {
                 answered: r.answered,
                 days_taken: (end - r.received).num_days(),
                 days_allowed: (due - r.received).num_days(),
-                in_time: end <= due,
+                in_time: r.in_time(today),
+                outcome,
             }
         })
         .collect();

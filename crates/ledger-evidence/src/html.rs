@@ -246,7 +246,7 @@ th{{background:#f5f5f5}} .ok{{color:#1b7a2f;font-weight:600}} .bad{{color:#b3261
         fclass = if findings == 0 { "ok" } else { "bad" },
         ncontrols = controls.len(),
         received = stats.received,
-        in_time = stats.answered_in_time,
+        in_time = stats.answered_in_time(),
         overdue = stats.overdue,
         root = esc(&meta.checkpoint_root),
     );
@@ -288,8 +288,8 @@ th{{background:#f5f5f5}} .ok{{color:#1b7a2f;font-weight:600}} .bad{{color:#b3261
     out.push_str("<h2>Rights requests: turnaround against the deadline</h2>");
     let _ = write!(
         out,
-        "<p>{} received · {} answered in time · {} answered late · {} extended · {} refused · {} open · {} overdue. The due date is the earlier of 30 days (the policy) and one calendar month (Art. 12(3)); an extension adds at most two months.</p>",
-        stats.received, stats.answered_in_time, stats.answered_late, stats.extended, stats.refused, stats.open, stats.overdue
+        "<p>{} received: {} answered in time ({} fulfilled, {} refused) · {} answered late · {} open · {} overdue; {} extended. The due date is the earlier of 30 days (the policy) and one calendar month (Art. 12(3)); an extension adds at most two months.</p>",
+        stats.received, stats.answered_in_time(), stats.fulfilled_in_time, stats.refused_in_time, stats.answered_late, stats.open, stats.overdue, stats.extended
     );
     out.push_str(&turnaround_chart(requests));
     out.push_str("<h2>Recipients, transfers and disclosures</h2><table><tr><th>Recipient</th><th>Name</th><th>Country</th><th>Contract</th><th>Shares</th><th>Transfers</th></tr>");

@@ -350,14 +350,17 @@ impl Request {
         self.extension.as_ref().map_or(self.due, |e| e.due)
     }
 
-    /// Open and past its due date on `today`.
+    /// Open and past its due date on `today` ([`crate::model::in_time`]).
     pub fn is_overdue(&self, today: NaiveDate) -> bool {
-        self.status == RequestStatus::Open && today > self.effective_due()
+        self.status == RequestStatus::Open
+            && !crate::model::in_time(None, self.effective_due(), today)
     }
 
-    /// Answered on or before its due date; `None` while open.
+    /// Answered on or before its due date ([`crate::model::in_time`]);
+    /// `None` while open.
     pub fn answered_in_time(&self) -> Option<bool> {
-        self.answered.map(|a| a <= self.effective_due())
+        self.answered
+            .map(|a| crate::model::in_time(Some(a), self.effective_due(), a))
     }
 }
 

@@ -899,6 +899,7 @@ impl<'l> Fold<'l> {
             }
             RetentionExpired {
                 rule: RetentionRule::TicketClosed,
+                ..
             } => {
                 t.retention_expired_at.get_or_insert(at);
                 None

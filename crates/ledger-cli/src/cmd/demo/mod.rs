@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use ledger_compliance::model::RequestTally;
 use ledger_compliance::projection::entity::FlowKind;
 use ledger_compliance::vocab::in_eea;
-use ledger_compliance::{ComplianceLedger, RequestStatus};
+use ledger_compliance::ComplianceLedger;
 use ledger_core::record::RecordRef;
 use ledger_core::{ManualClock, SubjectId};
 use rand::SeedableRng;
@@ -43,16 +44,12 @@ pub(crate) struct Args {
     force: bool,
 }
 
-/// Requests at the end of the year, by outcome.
+/// Requests received in the simulated year, by outcome at its end: the
+/// same tally, over the same requests, as the evidence bundle's.
 #[derive(Debug, Default, serde::Serialize)]
 struct RequestCounts {
-    total: u64,
-    answered_in_time: u64,
-    extended: u64,
-    refused: u64,
-    answered_late: u64,
-    open: u64,
-    overdue: u64,
+    #[serde(flatten)]
+    outcomes: RequestTally,
     by_right: BTreeMap<String, u64>,
 }
 
@@ -161,14 +158,15 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
             stats.kek_rotations
         );
         println!(
-            "requests      {}: {} answered in time ({} of them after an extension told within the first month), {} refused with the complaint notice, {} answered late, {} open at year end ({} overdue)",
-            requests.total,
-            requests.answered_in_time,
-            requests.extended,
-            requests.refused,
-            requests.answered_late,
-            requests.open,
-            requests.overdue
+            "requests      {}: {} answered in time ({} fulfilled, {} refused with the complaint notice), {} answered late, {} open and {} overdue at year end; {} extended with notice within the first month",
+            requests.outcomes.received,
+            requests.outcomes.answered_in_time(),
+            requests.outcomes.fulfilled_in_time,
+            requests.outcomes.refused_in_time,
+            requests.outcomes.answered_late,
+            requests.outcomes.open,
+            requests.outcomes.overdue,
+            requests.outcomes.extended
         );
         if stats.refused > 0 {
             println!(
@@ -440,30 +438,17 @@ fn count_kinds(compliance: &ComplianceLedger) -> anyhow::Result<BTreeMap<String,
 
 fn count_requests(compliance: &ComplianceLedger) -> RequestCounts {
     let model = compliance.model_blocking();
-    let today = compliance.clock().now().date_naive();
+    let (from, to) = (plan::year_start(), plan::year_end());
     let mut counts = RequestCounts::default();
     for r in model.requests.values() {
-        counts.total += 1;
+        if r.received < from || r.received > to {
+            continue;
+        }
+        counts.outcomes.add(r.outcome(to), r.extended_due.is_some());
         *counts
             .by_right
             .entry(r.right.code().to_owned())
             .or_default() += 1;
-        if r.extended_due.is_some() {
-            counts.extended += 1;
-        }
-        match (r.status, r.answered) {
-            (RequestStatus::Open, _) => {
-                counts.open += 1;
-                if r.effective_due() < today {
-                    counts.overdue += 1;
-                }
-            }
-            (RequestStatus::Refused, _) => counts.refused += 1,
-            (RequestStatus::Fulfilled, Some(day)) if day > r.effective_due() => {
-                counts.answered_late += 1
-            }
-            (RequestStatus::Fulfilled, _) => counts.answered_in_time += 1,
-        }
     }
     counts
 }
