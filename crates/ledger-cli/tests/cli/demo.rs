@@ -39,9 +39,31 @@ fn the_demo_verifies_follows_the_rules_and_is_deterministic() {
         );
     }
     let requests = &a["requests"];
-    assert_eq!(requests["refused"], 1);
+    assert_eq!(requests["refused_in_time"], 1);
     assert_eq!(requests["answered_late"], 1);
     assert_eq!(requests["extended"], 2);
+    // Each request has exactly one outcome, and the summary counts what
+    // the evidence bundle counts.
+    let outcomes = [
+        "fulfilled_in_time",
+        "refused_in_time",
+        "answered_late",
+        "open",
+        "overdue",
+    ];
+    let sum: u64 = outcomes
+        .iter()
+        .map(|k| requests[*k].as_u64().unwrap())
+        .sum();
+    assert_eq!(Some(sum), requests["received"].as_u64());
+    let evidence_dir = a["evidence_dir"].as_str().unwrap();
+    let bundle: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(std::path::Path::new(evidence_dir).join("requests.json")).unwrap(),
+    )
+    .unwrap();
+    for key in outcomes.iter().chain(&["received", "extended"]) {
+        assert_eq!(bundle["statistics"][*key], requests[*key], "{key}");
+    }
     assert!(a["stats"]["tickets_erased_by_retention"].as_u64() > Some(0));
     // Every erasure is complete: as many certificates as erasures.
     assert_eq!(
