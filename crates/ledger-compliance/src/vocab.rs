@@ -399,6 +399,9 @@ pub const ADEQUACY_DECISIONS: &[AdequacyDecision] = &[
         decision: "Commission Decision 2010/146/EU",
         limited_to: None,
     },
+    // The 2021 decision was adopted with a sunset clause: when this table
+    // is next updated, take the reference of the decision in force from
+    // the source page.
     AdequacyDecision {
         country: "GB",
         name: "United Kingdom",
