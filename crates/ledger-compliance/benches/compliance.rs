@@ -159,6 +159,7 @@ fn event(rng: &mut impl Rng, w: &World) -> ComplianceEvent {
             s,
             "svc:crm",
             Facts::TransferMade {
+                restriction_exception: None,
                 recipient: "helpdesk-us".into(),
                 country: "US".into(),
                 safeguard: Some(Safeguard::StandardContractualClauses),

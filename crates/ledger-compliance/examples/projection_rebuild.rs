@@ -42,11 +42,13 @@ fn customer_events(s: ledger_core::SubjectId, t: TicketId, i: u64) -> Vec<Compli
             channel: Channel::Account,
         }),
         subj(Facts::DataShared {
+            restriction_exception: None,
             recipient: "mailer".into(),
             categories: vec![DataCategory::CompanyEmail],
             purpose: Purpose::Marketing,
         }),
         subj(Facts::TransferMade {
+            restriction_exception: None,
             recipient: "mailer".into(),
             country: "US".into(),
             safeguard: Some(Safeguard::StandardContractualClauses),

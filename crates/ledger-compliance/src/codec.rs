@@ -52,43 +52,9 @@ pub fn event_type(facts: &Facts) -> String {
     format!("{EVENT_PREFIX}{}", kind(facts))
 }
 
-/// The kind of `facts`, e.g. `data_collected`.
+/// The kind of `facts`, e.g. `data_collected` ([`crate::kinds::Kind::name`]).
 pub fn kind(facts: &Facts) -> &'static str {
-    use Facts::*;
-    match facts {
-        DataCollected { .. } => "data_collected",
-        CredentialChanged { .. } => "credential_changed",
-        DataRectified { .. } => "data_rectified",
-        DataAccessed { .. } => "data_accessed",
-        TicketOpened { .. } => "ticket_opened",
-        TicketNoteAdded { .. } => "ticket_note_added",
-        TicketHandedOver { .. } => "ticket_handed_over",
-        TicketEscalated { .. } => "ticket_escalated",
-        TicketClosed { .. } => "ticket_closed",
-        RemoteAccessAuthorized { .. } => "remote_access_authorized",
-        RemoteAccessPerformed { .. } => "remote_access_performed",
-        SupportCopyMade { .. } => "support_copy_made",
-        SupportCopyDestroyed { .. } => "support_copy_destroyed",
-        RecipientRegistered { .. } => "recipient_registered",
-        DataShared { .. } => "data_shared",
-        TransferMade { .. } => "transfer_made",
-        DisclosureMade { .. } => "disclosure_made",
-        BusinessTransfer { .. } => "business_transfer",
-        ConsentGiven { .. } => "consent_given",
-        ConsentWithdrawn { .. } => "consent_withdrawn",
-        MarketingObjected { .. } => "marketing_objected",
-        MarketingContacted { .. } => "marketing_contacted",
-        RequestReceived { .. } => "request_received",
-        RequestExtended { .. } => "request_extended",
-        RequestFulfilled { .. } => "request_fulfilled",
-        RequestRefused { .. } => "request_refused",
-        PolicyPublished { .. } => "policy_published",
-        PolicyNotified { .. } => "policy_notified",
-        BackupArchived { .. } => "backup_archived",
-        BackupDestroyed { .. } => "backup_destroyed",
-        ContractEnded { .. } => "contract_ended",
-        RetentionExpired { .. } => "retention_expired",
-    }
+    facts.kind().name()
 }
 
 /// Checks the event's shape: its scope matches its kind, every fact is a
@@ -186,32 +152,15 @@ pub fn facts_to_metadata(facts: &Facts) -> Result<AuditMetadata, EncodeError> {
     Ok(meta)
 }
 
-/// Field names are few and fixed; errors carry them as `&'static str`.
+/// Field names are those of the kinds' declarations; errors carry them as
+/// `&'static str`.
 fn static_field(key: &str) -> &'static str {
-    const FIELDS: &[&str] = &[
-        "to_actor",
-        "resolution",
-        "authorization",
-        "copy",
-        "location",
-        "method",
-        "recipient",
-        "name",
-        "country",
-        "contract",
-        "authority",
-        "reference",
-        "counterparty",
-        "campaign",
-        "request",
-        "version",
-        "backup",
-        "media",
-        "reason",
-        "override",
-    ];
-    FIELDS
+    if key == "override" {
+        return "override";
+    }
+    crate::kinds::Kind::ALL
         .iter()
+        .flat_map(|k| k.fields().iter())
         .find(|f| **f == key)
         .copied()
         .unwrap_or("fact")
@@ -551,6 +500,27 @@ pub(crate) mod categories {
             .map(|c| {
                 DataCategory::from_code(c)
                     .ok_or_else(|| serde::de::Error::custom("unknown data category"))
+            })
+            .collect()
+    }
+}
+
+/// A list of purposes, joined with `,`, like categories.
+pub(crate) mod purposes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::vocab::Purpose;
+
+    pub(crate) fn serialize<S: Serializer>(v: &[Purpose], s: S) -> Result<S::Ok, S::Error> {
+        let joined: Vec<&str> = v.iter().map(|c| c.code()).collect();
+        s.serialize_str(&joined.join(","))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Purpose>, D::Error> {
+        let s = String::deserialize(d)?;
+        s.split(',')
+            .map(|c| {
+                Purpose::from_code(c).ok_or_else(|| serde::de::Error::custom("unknown purpose"))
             })
             .collect()
     }

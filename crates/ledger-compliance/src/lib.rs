@@ -11,6 +11,7 @@
 pub mod codec;
 pub mod error;
 pub mod event;
+pub mod kinds;
 mod ledger;
 pub mod model;
 pub mod projection;
@@ -21,7 +22,8 @@ pub mod vocab;
 
 pub use error::{DecodeError, EncodeError, OpenError, RecordError, ValidationError};
 pub use event::{
-    ComplianceEvent, Decoded, Erasure, Facts, PersonalData, Scope, ScopeKind, TicketId,
+    ComplianceEvent, Decoded, Erasure, Facts, Kind, PersonalData, Scope, ScopeKind, Storage,
+    TicketId,
 };
 pub use ledger::{model_from_log, ComplianceLedger, ComplianceOptions};
 pub use model::{Model, RequestStatus};

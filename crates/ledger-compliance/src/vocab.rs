@@ -300,6 +300,63 @@ codes! {
     }
 }
 
+codes! {
+    /// Why processing is restricted (Art. 18(1)).
+    RestrictionGround {
+        /// The subject contests the data's accuracy, for the time it takes
+        /// to verify it (a).
+        AccuracyContested = "accuracy-contested-art18-1a",
+        /// The processing is unlawful and the subject asks for restriction
+        /// instead of erasure (b).
+        UnlawfulProcessing = "unlawful-art18-1b",
+        /// The company no longer needs the data but the subject needs it
+        /// for legal claims (c).
+        SubjectLegalClaims = "legal-claims-art18-1c",
+        /// The subject objected (Art. 21(1)) pending verification of the
+        /// company's legitimate grounds (d).
+        ObjectionPending = "objection-pending-art18-1d",
+    }
+}
+
+codes! {
+    /// What a processing of restricted data relies on, besides storage
+    /// (Art. 18(2)).
+    RestrictionException {
+        /// The subject's consent (which the log must hold for the purpose).
+        Consent = "consent-art18-2",
+        /// The establishment, exercise or defence of legal claims.
+        LegalClaims = "legal-claims-art18-2",
+        /// The protection of the rights of another natural or legal person.
+        ProtectionOfOthers = "protection-of-others-art18-2",
+        /// Important public interest of the Union or of a Member State.
+        PublicInterest = "public-interest-art18-2",
+    }
+}
+
+codes! {
+    /// What a recipient is told of (Art. 19).
+    NotifiedChange {
+        /// A rectification (Art. 16).
+        Rectification = "rectification",
+        /// An erasure (Art. 17(1)).
+        Erasure = "erasure",
+        /// A restriction (Art. 18).
+        Restriction = "restriction",
+    }
+}
+
+codes! {
+    /// How an Art. 19 notification ended.
+    NotificationOutcome {
+        /// The recipient was told.
+        Notified = "notified",
+        /// Telling the recipient proved impossible.
+        Impossible = "impossible",
+        /// Telling the recipient would involve disproportionate effort.
+        DisproportionateEffort = "disproportionate-effort",
+    }
+}
+
 /// Every officially assigned ISO 3166-1 alpha-2 code (249), sorted, as
 /// listed by the Debian `iso-codes` package 4.15.0
 /// (`iso_3166-1.json`, which follows the ISO 3166 Maintenance Agency).

@@ -85,17 +85,20 @@ fn samples() -> Vec<Facts> {
             recipient_role: RecipientRole::Processor,
         },
         DataShared {
+            restriction_exception: None,
             recipient: "helpdesk-us".into(),
             categories: vec![DataCategory::Name],
             purpose: Purpose::Support,
         },
         TransferMade {
+            restriction_exception: None,
             recipient: "helpdesk-us".into(),
             country: "US".into(),
             safeguard: Some(Safeguard::StandardContractualClauses),
             categories: vec![DataCategory::Name, DataCategory::TicketContent],
         },
         TransferMade {
+            restriction_exception: None,
             recipient: "mailer-ie".into(),
             country: "IE".into(),
             safeguard: None,

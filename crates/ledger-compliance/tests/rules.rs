@@ -117,6 +117,7 @@ fn sharing_needs_a_registered_recipient() {
             s,
             "svc:crm",
             Facts::DataShared {
+                restriction_exception: None,
                 recipient: "mailer".into(),
                 categories: vec![DataCategory::Name],
                 purpose: Purpose::Contract,
@@ -161,6 +162,7 @@ fn transfers_outside_the_eea_need_a_safeguard() {
             s,
             "svc:crm",
             Facts::TransferMade {
+                restriction_exception: None,
                 recipient: "cloud".into(),
                 country: country.into(),
                 safeguard,
@@ -188,6 +190,7 @@ fn transfers_outside_the_eea_need_a_safeguard() {
         s,
         "svc:crm",
         Facts::TransferMade {
+            restriction_exception: None,
             recipient: "archive".into(),
             country: "DE".into(),
             safeguard: None,
@@ -207,6 +210,7 @@ fn a_transfer_goes_to_the_registered_country_under_a_safeguard_that_applies_ther
             s,
             "svc:crm",
             Facts::TransferMade {
+                restriction_exception: None,
                 recipient: recipient.into(),
                 country: country.into(),
                 safeguard,
@@ -304,6 +308,7 @@ fn an_objection_blocks_marketing_shares_and_marketing_needs_consent_or_legitimat
             s,
             "svc:crm",
             Facts::DataShared {
+                restriction_exception: None,
                 recipient: "mailer".into(),
                 categories: vec![DataCategory::Name],
                 purpose,

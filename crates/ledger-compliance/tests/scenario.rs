@@ -889,6 +889,7 @@ fn share_with_us_processor(w: &mut World, a: &Customer) {
         s,
         "svc:helpdesk",
         Facts::DataShared {
+            restriction_exception: None,
             recipient: PROCESSOR.into(),
             categories: categories.clone(),
             purpose: Purpose::Support,
@@ -899,6 +900,7 @@ fn share_with_us_processor(w: &mut World, a: &Customer) {
             s,
             "svc:helpdesk",
             Facts::TransferMade {
+                restriction_exception: None,
                 recipient: PROCESSOR.into(),
                 country: "US".into(),
                 safeguard,

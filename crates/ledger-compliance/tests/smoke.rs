@@ -45,6 +45,7 @@ fn record_validate_reopen_erase() {
             subject,
             "svc:crm",
             Facts::DataShared {
+                restriction_exception: None,
                 recipient: "mailer".into(),
                 categories: vec![DataCategory::CompanyEmail],
                 purpose: Purpose::Marketing,

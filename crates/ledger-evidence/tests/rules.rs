@@ -77,6 +77,7 @@ fn events(
     };
     let transfer = |recipient: &str, country: &str, safeguard| {
         subject(Facts::TransferMade {
+            restriction_exception: None,
             recipient: recipient.into(),
             country: country.into(),
             safeguard,
@@ -145,6 +146,7 @@ fn events(
         ),
         (
             subject(Facts::DataShared {
+                restriction_exception: None,
                 recipient: "mailer-ie".into(),
                 categories: vec![DataCategory::Name],
                 purpose: Purpose::Marketing,

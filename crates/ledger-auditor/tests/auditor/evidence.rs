@@ -71,6 +71,7 @@ fn compliance_ledger(dir: &std::path::Path) {
         s,
         "svc:crm",
         Facts::TransferMade {
+            restriction_exception: None,
             recipient: "helpdesk-us".into(),
             country: "US".into(),
             safeguard: Some(Safeguard::StandardContractualClauses),

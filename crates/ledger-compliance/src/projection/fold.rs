@@ -471,6 +471,7 @@ impl<'l> Fold<'l> {
                 recipient,
                 categories,
                 purpose,
+                ..
             } => {
                 let r = self.recipient(recipient)?;
                 r.shares += 1;
@@ -493,6 +494,7 @@ impl<'l> Fold<'l> {
                 country,
                 safeguard,
                 categories,
+                ..
             } => {
                 let r = self.recipient(recipient)?;
                 match r

@@ -212,6 +212,7 @@ fn step(h: &Harness, w: &mut World, op: &Op) {
             if let Some(s) = pick(&w.subjects, s) {
                 try_record(subj(
                     Facts::DataShared {
+                        restriction_exception: None,
                         recipient: format!("rcp-{r}"),
                         categories: vec![DataCategory::CompanyEmail],
                         purpose: Purpose::Marketing,
@@ -224,6 +225,7 @@ fn step(h: &Harness, w: &mut World, op: &Op) {
             if let Some(s) = pick(&w.subjects, s) {
                 try_record(subj(
                     Facts::TransferMade {
+                        restriction_exception: None,
                         recipient: format!("rcp-{r}"),
                         country: COUNTRIES[c as usize].into(),
                         safeguard: guarded.then_some(Safeguard::StandardContractualClauses),

@@ -229,6 +229,7 @@ fn record_of_processing_is_derived_from_events_and_computable_without_keys() {
         s,
         "svc:crm",
         Facts::DataShared {
+            restriction_exception: None,
             recipient: "mailer".into(),
             categories: vec![DataCategory::CompanyEmail],
             purpose: Purpose::Marketing,
@@ -238,6 +239,7 @@ fn record_of_processing_is_derived_from_events_and_computable_without_keys() {
         s,
         "svc:crm",
         Facts::TransferMade {
+            restriction_exception: None,
             recipient: "mailer".into(),
             country: "US".into(),
             safeguard: Some(Safeguard::StandardContractualClauses),

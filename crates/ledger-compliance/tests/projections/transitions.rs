@@ -256,11 +256,13 @@ fn registers_shares_transfers_disclosures_policies_backups() {
     h.subject(
         vec![
             Facts::DataShared {
+                restriction_exception: None,
                 recipient: "mailer".into(),
                 categories: vec![DataCategory::CompanyEmail],
                 purpose: Purpose::Marketing,
             },
             Facts::TransferMade {
+                restriction_exception: None,
                 recipient: "mailer".into(),
                 country: "US".into(),
                 safeguard: Some(Safeguard::StandardContractualClauses),

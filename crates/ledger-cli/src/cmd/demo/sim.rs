@@ -487,6 +487,7 @@ impl<'a> Sim<'a> {
             s,
             "svc:crm",
             Facts::TransferMade {
+                restriction_exception: None,
                 recipient: CRM.into(),
                 country: "GB".into(),
                 safeguard: Some(Safeguard::Adequacy),
@@ -535,6 +536,7 @@ impl<'a> Sim<'a> {
                 s,
                 "svc:crm",
                 Facts::DataShared {
+                    restriction_exception: None,
                     recipient: MAILER.into(),
                     categories: vec![DataCategory::Name, DataCategory::CompanyEmail],
                     purpose: Purpose::Marketing,
@@ -646,6 +648,7 @@ impl<'a> Sim<'a> {
             s,
             "svc:helpdesk",
             Facts::TransferMade {
+                restriction_exception: None,
                 recipient: HELPDESK.into(),
                 country: "US".into(),
                 safeguard: Some(Safeguard::StandardContractualClauses),
