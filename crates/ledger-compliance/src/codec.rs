@@ -260,12 +260,17 @@ fn with_scope(record: &RecordRef<'_>, facts: Facts) -> Result<Decoded, DecodeErr
         (ScopeKind::Ticket, Some(s)) => Scope::Ticket(TicketId(s)),
         (ScopeKind::SubjectOrTicket, Some(s)) => {
             // The rule says which: ticket rules expire tickets.
-            match &facts {
+            let ticket_rule = matches!(
+                &facts,
                 Facts::RetentionExpired {
                     rule: crate::vocab::RetentionRule::TicketClosed,
                     ..
-                } => Scope::Ticket(TicketId(s)),
-                _ => Scope::Subject(s),
+                }
+            );
+            if ticket_rule {
+                Scope::Ticket(TicketId(s))
+            } else {
+                Scope::Subject(s)
             }
         }
         (expected, _) => {

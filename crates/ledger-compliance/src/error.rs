@@ -4,7 +4,7 @@
 use ledger_core::SubjectId;
 
 use crate::event::{ScopeKind, TicketId};
-use crate::vocab::{LawfulBasis, Purpose, RetentionRule};
+use crate::vocab::{LawfulBasis, NotifiedChange, Purpose, RetentionRule};
 
 /// An event could not be encoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -180,6 +180,46 @@ pub enum ValidationError {
         /// Authorization reference relied on.
         authorization: String,
     },
+    /// Processing for a restricted purpose without an exception of Art. 18(2).
+    #[error("processing of subject {subject}'s data for {purpose} is restricted (Art. 18): only storage, or an exception of Art. 18(2) the log supports")]
+    ProcessingRestricted {
+        /// Subject.
+        subject: SubjectId,
+        /// The restricted purpose.
+        purpose: Purpose,
+    },
+    /// A restriction of a purpose already restricted, or a lifting of one
+    /// that is not.
+    #[error("subject {subject}: {purpose} is {problem}")]
+    Restriction {
+        /// Subject.
+        subject: SubjectId,
+        /// Purpose.
+        purpose: Purpose,
+        /// `already restricted` or `not restricted`.
+        problem: &'static str,
+    },
+    /// A restriction lifted before the subject was told (Art. 18(3)).
+    #[error("subject {subject} must be informed before a restriction is lifted (Art. 18(3))")]
+    LiftedWithoutInforming {
+        /// Subject.
+        subject: SubjectId,
+    },
+    /// An Art. 19 notification no rectification, erasure or restriction
+    /// calls for: the recipient did not receive the subject's data, or was
+    /// already told.
+    #[error("subject {subject}: recipient {recipient} is owed no notification of {change}")]
+    NothingToNotify {
+        /// Subject.
+        subject: SubjectId,
+        /// Recipient code.
+        recipient: String,
+        /// Change.
+        change: NotifiedChange,
+    },
+    /// A restriction or its lifting names no purpose.
+    #[error("a restriction must name at least one purpose")]
+    NoPurpose,
     /// Marketing contact after an objection.
     #[error("subject {subject} objected to marketing; no marketing contact is allowed")]
     MarketingAfterObjection {

@@ -436,3 +436,135 @@ kinds! {
         outcome: NotificationOutcome,
     },
 }
+
+impl Facts {
+    /// The categories of data the event is about, for the kinds that name
+    /// them (never empty: [`crate::model::Model::validate`] refuses an
+    /// empty list).
+    pub fn categories(&self) -> Option<&[DataCategory]> {
+        use Facts::*;
+        match self {
+            DataCollected { categories, .. }
+            | DataRectified { categories, .. }
+            | DataShared { categories, .. }
+            | TransferMade { categories, .. }
+            | DisclosureMade { categories, .. } => Some(categories),
+            CredentialChanged { .. }
+            | DataAccessed { .. }
+            | TicketOpened { .. }
+            | TicketNoteAdded { .. }
+            | TicketHandedOver { .. }
+            | TicketEscalated { .. }
+            | TicketClosed { .. }
+            | RemoteAccessAuthorized { .. }
+            | RemoteAccessPerformed { .. }
+            | SupportCopyMade { .. }
+            | SupportCopyDestroyed { .. }
+            | RecipientRegistered { .. }
+            | BusinessTransfer { .. }
+            | ConsentGiven { .. }
+            | ConsentWithdrawn { .. }
+            | MarketingObjected { .. }
+            | MarketingContacted { .. }
+            | RequestReceived { .. }
+            | RequestExtended { .. }
+            | RequestFulfilled { .. }
+            | RequestRefused { .. }
+            | PolicyPublished { .. }
+            | PolicyNotified { .. }
+            | BackupArchived { .. }
+            | BackupDestroyed { .. }
+            | ContractEnded { .. }
+            | RetentionExpired { .. }
+            | ProcessingRestricted { .. }
+            | RestrictionLifted { .. }
+            | RecipientsNotified { .. } => None,
+        }
+    }
+
+    /// The categories the event's personal data must stay within: the
+    /// kinds whose sealed payload holds values of the categories they name.
+    /// (Shares, transfers and disclosures name what left, not what the
+    /// record holds.)
+    pub fn declared_categories(&self) -> Option<&[DataCategory]> {
+        match self {
+            Facts::DataCollected { categories, .. } | Facts::DataRectified { categories, .. } => {
+                Some(categories)
+            }
+            Facts::CredentialChanged { .. }
+            | Facts::DataAccessed { .. }
+            | Facts::TicketOpened { .. }
+            | Facts::TicketNoteAdded { .. }
+            | Facts::TicketHandedOver { .. }
+            | Facts::TicketEscalated { .. }
+            | Facts::TicketClosed { .. }
+            | Facts::RemoteAccessAuthorized { .. }
+            | Facts::RemoteAccessPerformed { .. }
+            | Facts::SupportCopyMade { .. }
+            | Facts::SupportCopyDestroyed { .. }
+            | Facts::RecipientRegistered { .. }
+            | Facts::DataShared { .. }
+            | Facts::TransferMade { .. }
+            | Facts::DisclosureMade { .. }
+            | Facts::BusinessTransfer { .. }
+            | Facts::ConsentGiven { .. }
+            | Facts::ConsentWithdrawn { .. }
+            | Facts::MarketingObjected { .. }
+            | Facts::MarketingContacted { .. }
+            | Facts::RequestReceived { .. }
+            | Facts::RequestExtended { .. }
+            | Facts::RequestFulfilled { .. }
+            | Facts::RequestRefused { .. }
+            | Facts::PolicyPublished { .. }
+            | Facts::PolicyNotified { .. }
+            | Facts::BackupArchived { .. }
+            | Facts::BackupDestroyed { .. }
+            | Facts::ContractEnded { .. }
+            | Facts::RetentionExpired { .. }
+            | Facts::ProcessingRestricted { .. }
+            | Facts::RestrictionLifted { .. }
+            | Facts::RecipientsNotified { .. } => None,
+        }
+    }
+
+    /// The purposes a restriction or its lifting names (never empty).
+    pub fn restricted_purposes(&self) -> Option<&[Purpose]> {
+        match self {
+            Facts::ProcessingRestricted { purposes, .. }
+            | Facts::RestrictionLifted { purposes, .. } => Some(purposes),
+            Facts::DataCollected { .. }
+            | Facts::CredentialChanged { .. }
+            | Facts::DataRectified { .. }
+            | Facts::DataAccessed { .. }
+            | Facts::TicketOpened { .. }
+            | Facts::TicketNoteAdded { .. }
+            | Facts::TicketHandedOver { .. }
+            | Facts::TicketEscalated { .. }
+            | Facts::TicketClosed { .. }
+            | Facts::RemoteAccessAuthorized { .. }
+            | Facts::RemoteAccessPerformed { .. }
+            | Facts::SupportCopyMade { .. }
+            | Facts::SupportCopyDestroyed { .. }
+            | Facts::RecipientRegistered { .. }
+            | Facts::DataShared { .. }
+            | Facts::TransferMade { .. }
+            | Facts::DisclosureMade { .. }
+            | Facts::BusinessTransfer { .. }
+            | Facts::ConsentGiven { .. }
+            | Facts::ConsentWithdrawn { .. }
+            | Facts::MarketingObjected { .. }
+            | Facts::MarketingContacted { .. }
+            | Facts::RequestReceived { .. }
+            | Facts::RequestExtended { .. }
+            | Facts::RequestFulfilled { .. }
+            | Facts::RequestRefused { .. }
+            | Facts::PolicyPublished { .. }
+            | Facts::PolicyNotified { .. }
+            | Facts::BackupArchived { .. }
+            | Facts::BackupDestroyed { .. }
+            | Facts::ContractEnded { .. }
+            | Facts::RetentionExpired { .. }
+            | Facts::RecipientsNotified { .. } => None,
+        }
+    }
+}

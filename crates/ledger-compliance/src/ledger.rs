@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::codec::{self, Encoded};
 use crate::error::{OpenError, RecordError, ValidationError};
 use crate::event::{ComplianceEvent, Decoded, Facts, Scope, TicketId};
-use crate::model::{categories_declared, Model};
+use crate::model::Model;
 use crate::projection::Projections;
 use crate::ropa::RopaConfig;
 use crate::vocab::Right;
@@ -267,7 +267,7 @@ impl ComplianceLedger {
         now: DateTime<Utc>,
     ) -> Result<(), ValidationError> {
         if let (Some(declared), Some(personal)) =
-            (categories_declared(&event.facts), &event.personal)
+            (event.facts.declared_categories(), &event.personal)
         {
             if personal.fields.keys().any(|c| !declared.contains(c)) {
                 return Err(ValidationError::UndeclaredCategory);
@@ -388,13 +388,13 @@ impl ComplianceLedger {
     ) -> Result<ErasureReceipt, RecordError> {
         match self.vault.erase_subject(scope, request) {
             Ok(receipt) => {
-                model.erased.insert(scope);
+                model.mark_erased(scope);
                 model.last_seq = Some(model.last_seq.map_or(receipt.seq, |s| s.max(receipt.seq)));
                 Ok(receipt)
             }
             Err(e) => {
                 if matches!(e, ledger_vault::EraseError::AlreadyErased { .. }) {
-                    model.erased.insert(scope);
+                    model.mark_erased(scope);
                 }
                 Err(e.into())
             }

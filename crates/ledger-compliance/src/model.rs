@@ -13,8 +13,8 @@ use ledger_core::SubjectId;
 use crate::error::ValidationError;
 use crate::event::{Decoded, Facts, Scope, ScopeKind, TicketId};
 use crate::vocab::{
-    basis_allowed, in_eea, is_country, safeguard_applies, DataCategory, LawfulBasis, Purpose,
-    RetentionRule, Right, Safeguard,
+    basis_allowed, in_eea, is_country, safeguard_applies, DataCategory, LawfulBasis,
+    NotifiedChange, Purpose, RestrictionException, RetentionRule, Right, Safeguard,
 };
 
 /// What the model knows of a data subject.
@@ -32,6 +32,28 @@ pub struct SubjectState {
     pub open_requests: BTreeSet<String>,
     /// Last event time.
     pub last_event: Option<DateTime<Utc>>,
+    /// Purposes whose processing is restricted (Art. 18), since when.
+    pub restricted: BTreeMap<Purpose, DateTime<Utc>>,
+    /// Recipients the subject's data was disclosed to (shares, transfers).
+    pub recipients: BTreeSet<String>,
+    /// Art. 19 notifications owed: a change (rectification, erasure,
+    /// restriction) each recipient the data went to has not been told of,
+    /// nor recorded as impossible or disproportionate.
+    pub notifications_owed: BTreeSet<(NotifiedChange, String)>,
+}
+
+impl SubjectState {
+    /// Whether processing for `purpose` is restricted.
+    pub fn is_restricted(&self, purpose: Purpose) -> bool {
+        self.restricted.contains_key(&purpose)
+    }
+
+    /// Owes every recipient the data went to a notification of `change`.
+    fn owe(&mut self, change: NotifiedChange) {
+        for r in &self.recipients {
+            self.notifications_owed.insert((change, r.clone()));
+        }
+    }
 }
 
 /// What the model knows of a ticket.
@@ -299,17 +321,14 @@ impl Model {
             }
         }
         let today = now.date_naive();
-        match facts {
-            DataCollected { categories, .. }
-            | DataRectified { categories, .. }
-            | DataShared { categories, .. }
-            | TransferMade { categories, .. }
-            | DisclosureMade { categories, .. }
-                if categories.is_empty() =>
-            {
-                return Err(ValidationError::NoCategory)
-            }
-            _ => {}
+        if facts.categories().is_some_and(<[DataCategory]>::is_empty) {
+            return Err(ValidationError::NoCategory);
+        }
+        if facts
+            .restricted_purposes()
+            .is_some_and(<[Purpose]>::is_empty)
+        {
+            return Err(ValidationError::NoPurpose);
         }
         match (facts, scope) {
             (TicketOpened { customer, .. }, Scope::Ticket(ticket)) => {
@@ -344,22 +363,21 @@ impl Model {
                 if t.closed_at.is_some() {
                     return Err(ValidationError::TicketClosed { ticket: *ticket });
                 }
-                match facts {
-                    RemoteAccessPerformed { authorization }
-                        if !t.authorizations.contains(authorization) =>
-                    {
+                if let RemoteAccessPerformed { authorization } = facts {
+                    if !t.authorizations.contains(authorization) {
                         return Err(ValidationError::RemoteAccessNotAuthorized {
                             ticket: *ticket,
                             authorization: authorization.clone(),
                         });
                     }
-                    SupportCopyMade { copy, .. } if t.copies.contains(copy) => {
+                }
+                if let SupportCopyMade { copy, .. } = facts {
+                    if t.copies.contains(copy) {
                         return Err(ValidationError::CopyExists {
                             ticket: *ticket,
                             copy: copy.clone(),
                         });
                     }
-                    _ => {}
                 }
             }
             (SupportCopyDestroyed { copy, .. }, Scope::Ticket(ticket)) => {
@@ -398,7 +416,10 @@ impl Model {
             }
             (
                 DataShared {
-                    recipient, purpose, ..
+                    recipient,
+                    purpose,
+                    restriction_exception,
+                    ..
                 },
                 Scope::Subject(subject),
             ) => {
@@ -408,16 +429,28 @@ impl Model {
                 if *purpose == Purpose::Marketing && self.objected(subject) {
                     return Err(ValidationError::MarketingAfterObjection { subject: *subject });
                 }
+                self.restriction_allows(subject, &[*purpose], *restriction_exception)?;
             }
             (
                 TransferMade {
                     recipient,
                     country: declared,
                     safeguard,
+                    restriction_exception,
                     ..
                 },
                 _,
             ) => {
+                if let Scope::Subject(subject) = scope {
+                    // A transfer names no purpose: every restricted purpose
+                    // covers it.
+                    let restricted: Vec<Purpose> = self
+                        .subjects
+                        .get(subject)
+                        .map(|s| s.restricted.keys().copied().collect())
+                        .unwrap_or_default();
+                    self.restriction_allows(subject, &restricted, *restriction_exception)?;
+                }
                 let registered = &self.recipient(recipient)?.country;
                 check_country(declared)?;
                 if declared != registered {
@@ -432,6 +465,66 @@ impl Model {
             (BusinessTransfer { country: c, .. }, _) => check_country(c)?,
             (MarketingContacted { .. }, Scope::Subject(subject)) => {
                 self.marketing_allowed(subject)?;
+                // Restricted marketing only with the subject's consent
+                // (Art. 18(2)); a contact has no other exception.
+                self.restriction_allows(
+                    subject,
+                    &[Purpose::Marketing],
+                    Some(RestrictionException::Consent),
+                )?;
+            }
+            (ProcessingRestricted { purposes, .. }, Scope::Subject(subject)) => {
+                let state = self.subjects.get(subject);
+                if let Some(p) = purposes
+                    .iter()
+                    .find(|p| state.is_some_and(|s| s.is_restricted(**p)))
+                {
+                    return Err(ValidationError::Restriction {
+                        subject: *subject,
+                        purpose: *p,
+                        problem: "already restricted",
+                    });
+                }
+            }
+            (
+                RestrictionLifted {
+                    purposes,
+                    subject_informed,
+                },
+                Scope::Subject(subject),
+            ) => {
+                let state = self.subjects.get(subject);
+                if let Some(p) = purposes
+                    .iter()
+                    .find(|p| !state.is_some_and(|s| s.is_restricted(**p)))
+                {
+                    return Err(ValidationError::Restriction {
+                        subject: *subject,
+                        purpose: *p,
+                        problem: "not restricted",
+                    });
+                }
+                if !subject_informed {
+                    return Err(ValidationError::LiftedWithoutInforming { subject: *subject });
+                }
+            }
+            (
+                RecipientsNotified {
+                    recipient, change, ..
+                },
+                Scope::Subject(subject),
+            ) => {
+                let owed = self
+                    .subjects
+                    .get(subject)
+                    .is_some_and(|s| s.notifications_owed.contains(&(*change, recipient.clone())));
+                if !owed {
+                    return Err(ValidationError::NothingToNotify {
+                        subject: *subject,
+                        recipient: recipient.clone(),
+                        change: *change,
+                    });
+                }
             }
             (
                 DataCollected {
@@ -581,7 +674,42 @@ impl Model {
                 }
                 Some(false) => {}
             },
-            _ => {}
+            // No rule beyond scope and shape (or, for the kinds above whose
+            // arm names a scope or a guard, none on another scope: decoding
+            // and encoding give each kind its scope).
+            (
+                DataCollected { .. }
+                | CredentialChanged { .. }
+                | DataRectified { .. }
+                | DataAccessed { .. }
+                | TicketOpened { .. }
+                | TicketNoteAdded { .. }
+                | TicketHandedOver { .. }
+                | TicketEscalated { .. }
+                | TicketClosed { .. }
+                | RemoteAccessAuthorized { .. }
+                | RemoteAccessPerformed { .. }
+                | SupportCopyMade { .. }
+                | SupportCopyDestroyed { .. }
+                | DataShared { .. }
+                | DisclosureMade { .. }
+                | ConsentGiven { .. }
+                | ConsentWithdrawn { .. }
+                | MarketingObjected { .. }
+                | MarketingContacted { .. }
+                | RequestReceived { .. }
+                | RequestExtended { .. }
+                | RequestFulfilled { .. }
+                | RequestRefused { .. }
+                | PolicyPublished { .. }
+                | PolicyNotified { .. }
+                | BackupArchived { .. }
+                | ContractEnded { .. }
+                | ProcessingRestricted { .. }
+                | RestrictionLifted { .. }
+                | RecipientsNotified { .. },
+                _,
+            ) => {}
         }
         Ok(())
     }
@@ -632,6 +760,41 @@ impl Model {
             .ok_or_else(|| ValidationError::UnregisteredRecipient {
                 recipient: recipient.to_owned(),
             })
+    }
+
+    /// Processing of `subject`'s data for `purposes`, relying on
+    /// `exception`: refused while any of them is restricted, unless an
+    /// exception of Art. 18(2) applies (consent only with the subject's
+    /// consent as the basis of each restricted purpose).
+    fn restriction_allows(
+        &self,
+        subject: &SubjectId,
+        purposes: &[Purpose],
+        exception: Option<RestrictionException>,
+    ) -> Result<(), ValidationError> {
+        let Some(s) = self.subjects.get(subject) else {
+            return Ok(());
+        };
+        for purpose in purposes.iter().filter(|p| s.is_restricted(**p)) {
+            let allowed = match exception {
+                None => false,
+                Some(RestrictionException::Consent) => {
+                    s.bases.get(purpose) == Some(&LawfulBasis::Consent)
+                }
+                Some(
+                    RestrictionException::LegalClaims
+                    | RestrictionException::ProtectionOfOthers
+                    | RestrictionException::PublicInterest,
+                ) => true,
+            };
+            if !allowed {
+                return Err(ValidationError::ProcessingRestricted {
+                    subject: *subject,
+                    purpose: *purpose,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn objected(&self, subject: &SubjectId) -> bool {
@@ -692,12 +855,17 @@ impl Model {
             last_seq: self.last_seq,
         };
         match decoded {
-            Decoded::Erased(e) => undo.erased = Some((e.scope, self.erased.contains(&e.scope))),
+            Decoded::Erased(e) => {
+                undo.erased = Some((e.scope, self.erased.contains(&e.scope)));
+                // An erased subject owes its recipients a notification.
+                undo.subject = Some((e.scope, self.subjects.get(&e.scope).cloned()));
+            }
             Decoded::Other => {}
             Decoded::Event { scope, facts } => {
-                let owner = match (scope, facts) {
-                    (_, Facts::TicketOpened { customer, .. }) => Some(*customer),
-                    _ => self.owner(scope),
+                let owner = if let Facts::TicketOpened { customer, .. } = facts {
+                    Some(*customer)
+                } else {
+                    self.owner(scope)
                 };
                 if let Some(owner) = owner {
                     undo.subject = Some((owner, self.subjects.get(&owner).cloned()));
@@ -723,7 +891,34 @@ impl Model {
                     | Facts::BackupDestroyed { backup, .. } => {
                         undo.backup = Some((backup.clone(), self.backups.get(backup).copied()));
                     }
-                    _ => {}
+                    // The subject and ticket entries above cover the rest.
+                    Facts::DataCollected { .. }
+                    | Facts::CredentialChanged { .. }
+                    | Facts::DataRectified { .. }
+                    | Facts::DataAccessed { .. }
+                    | Facts::TicketOpened { .. }
+                    | Facts::TicketNoteAdded { .. }
+                    | Facts::TicketHandedOver { .. }
+                    | Facts::TicketEscalated { .. }
+                    | Facts::TicketClosed { .. }
+                    | Facts::RemoteAccessAuthorized { .. }
+                    | Facts::RemoteAccessPerformed { .. }
+                    | Facts::SupportCopyMade { .. }
+                    | Facts::SupportCopyDestroyed { .. }
+                    | Facts::DataShared { .. }
+                    | Facts::TransferMade { .. }
+                    | Facts::DisclosureMade { .. }
+                    | Facts::BusinessTransfer { .. }
+                    | Facts::ConsentGiven { .. }
+                    | Facts::ConsentWithdrawn { .. }
+                    | Facts::MarketingObjected { .. }
+                    | Facts::MarketingContacted { .. }
+                    | Facts::PolicyNotified { .. }
+                    | Facts::ContractEnded { .. }
+                    | Facts::RetentionExpired { .. }
+                    | Facts::ProcessingRestricted { .. }
+                    | Facts::RestrictionLifted { .. }
+                    | Facts::RecipientsNotified { .. } => {}
                 }
             }
         }
@@ -778,7 +973,7 @@ impl Model {
         let (scope, facts) = match decoded {
             Decoded::Other => return,
             Decoded::Erased(e) => {
-                self.erased.insert(e.scope);
+                self.mark_erased(e.scope);
                 return;
             }
             Decoded::Event { scope, facts } => (scope, facts),
@@ -817,7 +1012,37 @@ impl Model {
                     SupportCopyDestroyed { copy, .. } => {
                         t.open_copies.remove(copy);
                     }
-                    _ => {}
+                    DataCollected { .. }
+                    | CredentialChanged { .. }
+                    | DataRectified { .. }
+                    | DataAccessed { .. }
+                    | TicketOpened { .. }
+                    | TicketNoteAdded { .. }
+                    | TicketHandedOver { .. }
+                    | TicketEscalated { .. }
+                    | RemoteAccessPerformed { .. }
+                    | RecipientRegistered { .. }
+                    | DataShared { .. }
+                    | TransferMade { .. }
+                    | DisclosureMade { .. }
+                    | BusinessTransfer { .. }
+                    | ConsentGiven { .. }
+                    | ConsentWithdrawn { .. }
+                    | MarketingObjected { .. }
+                    | MarketingContacted { .. }
+                    | RequestReceived { .. }
+                    | RequestExtended { .. }
+                    | RequestFulfilled { .. }
+                    | RequestRefused { .. }
+                    | PolicyPublished { .. }
+                    | PolicyNotified { .. }
+                    | BackupArchived { .. }
+                    | BackupDestroyed { .. }
+                    | ContractEnded { .. }
+                    | RetentionExpired { .. }
+                    | ProcessingRestricted { .. }
+                    | RestrictionLifted { .. }
+                    | RecipientsNotified { .. } => {}
                 }
                 let customer = t.customer;
                 if let Some(s) = self.subjects.get_mut(&customer) {
@@ -850,7 +1075,38 @@ impl Model {
                 self.backups.insert(backup.clone(), true);
                 return;
             }
-            _ => {}
+            // Subject kinds, below (the ticket kinds returned above).
+            DataCollected { .. }
+            | CredentialChanged { .. }
+            | DataRectified { .. }
+            | DataAccessed { .. }
+            | TicketOpened { .. }
+            | TicketNoteAdded { .. }
+            | TicketHandedOver { .. }
+            | TicketEscalated { .. }
+            | TicketClosed { .. }
+            | RemoteAccessAuthorized { .. }
+            | RemoteAccessPerformed { .. }
+            | SupportCopyMade { .. }
+            | SupportCopyDestroyed { .. }
+            | DataShared { .. }
+            | TransferMade { .. }
+            | DisclosureMade { .. }
+            | BusinessTransfer { .. }
+            | ConsentGiven { .. }
+            | ConsentWithdrawn { .. }
+            | MarketingObjected { .. }
+            | MarketingContacted { .. }
+            | RequestReceived { .. }
+            | RequestExtended { .. }
+            | RequestFulfilled { .. }
+            | RequestRefused { .. }
+            | PolicyNotified { .. }
+            | ContractEnded { .. }
+            | RetentionExpired { .. }
+            | ProcessingRestricted { .. }
+            | RestrictionLifted { .. }
+            | RecipientsNotified { .. } => {}
         }
         let Scope::Subject(subject) = scope else {
             return;
@@ -886,7 +1142,37 @@ impl Model {
                     r.answered = Some(at.date_naive());
                 }
             }
-            _ => {}
+            DataCollected { .. }
+            | CredentialChanged { .. }
+            | DataRectified { .. }
+            | DataAccessed { .. }
+            | TicketOpened { .. }
+            | TicketNoteAdded { .. }
+            | TicketHandedOver { .. }
+            | TicketEscalated { .. }
+            | TicketClosed { .. }
+            | RemoteAccessAuthorized { .. }
+            | RemoteAccessPerformed { .. }
+            | SupportCopyMade { .. }
+            | SupportCopyDestroyed { .. }
+            | RecipientRegistered { .. }
+            | DataShared { .. }
+            | TransferMade { .. }
+            | DisclosureMade { .. }
+            | BusinessTransfer { .. }
+            | ConsentGiven { .. }
+            | ConsentWithdrawn { .. }
+            | MarketingObjected { .. }
+            | MarketingContacted { .. }
+            | PolicyPublished { .. }
+            | PolicyNotified { .. }
+            | BackupArchived { .. }
+            | BackupDestroyed { .. }
+            | ContractEnded { .. }
+            | RetentionExpired { .. }
+            | ProcessingRestricted { .. }
+            | RestrictionLifted { .. }
+            | RecipientsNotified { .. } => {}
         }
         let s = self.subjects.entry(*subject).or_default();
         s.last_event = Some(at);
@@ -928,7 +1214,59 @@ impl Model {
             RequestFulfilled { request } | RequestRefused { request, .. } => {
                 s.open_requests.remove(request);
             }
-            _ => {}
+            DataShared { recipient, .. } | TransferMade { recipient, .. } => {
+                s.recipients.insert(recipient.clone());
+            }
+            DataRectified { .. } => s.owe(NotifiedChange::Rectification),
+            ProcessingRestricted { purposes, .. } => {
+                for p in purposes {
+                    s.restricted.entry(*p).or_insert(at);
+                }
+                s.owe(NotifiedChange::Restriction);
+            }
+            RestrictionLifted { purposes, .. } => {
+                for p in purposes {
+                    s.restricted.remove(p);
+                }
+            }
+            RecipientsNotified {
+                recipient, change, ..
+            } => {
+                s.notifications_owed.remove(&(*change, recipient.clone()));
+            }
+            ConsentWithdrawn { .. }
+            | CredentialChanged { .. }
+            | DataAccessed { .. }
+            | TicketOpened { .. }
+            | TicketNoteAdded { .. }
+            | TicketHandedOver { .. }
+            | TicketEscalated { .. }
+            | TicketClosed { .. }
+            | RemoteAccessAuthorized { .. }
+            | RemoteAccessPerformed { .. }
+            | SupportCopyMade { .. }
+            | SupportCopyDestroyed { .. }
+            | RecipientRegistered { .. }
+            | DisclosureMade { .. }
+            | BusinessTransfer { .. }
+            | MarketingContacted { .. }
+            | RequestExtended { .. }
+            | PolicyPublished { .. }
+            | PolicyNotified { .. }
+            | BackupArchived { .. }
+            | BackupDestroyed { .. }
+            | RetentionExpired { .. } => {}
+        }
+    }
+
+    /// Marks key scope `scope` erased (`vault.subject_erased`): an erased
+    /// subject owes every recipient its data went to a notification
+    /// (Art. 19), once.
+    pub fn mark_erased(&mut self, scope: SubjectId) {
+        if self.erased.insert(scope) {
+            if let Some(s) = self.subjects.get_mut(&scope) {
+                s.owe(NotifiedChange::Erasure);
+            }
         }
     }
 
@@ -1006,15 +1344,5 @@ pub fn transfer_safeguard(
             country: country.to_owned(),
         }),
         Some(_) => Ok(()),
-    }
-}
-
-/// Personal data must stay within the categories the event declares.
-pub(crate) fn categories_declared(facts: &Facts) -> Option<&[DataCategory]> {
-    match facts {
-        Facts::DataCollected { categories, .. } | Facts::DataRectified { categories, .. } => {
-            Some(categories)
-        }
-        _ => None,
     }
 }

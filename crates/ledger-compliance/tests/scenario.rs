@@ -138,10 +138,13 @@ impl World {
     fn ok(&mut self, event: ComplianceEvent) -> (u64, DateTime<Utc>) {
         let owner = match event.scope {
             ledger_compliance::Scope::Subject(s) => Some(s),
-            ledger_compliance::Scope::Ticket(t) => match &event.facts {
-                Facts::TicketOpened { customer, .. } => Some(*customer),
-                _ => self.x.tickets.get(&t).map(|t| t.customer),
-            },
+            ledger_compliance::Scope::Ticket(t) => {
+                if let Facts::TicketOpened { customer, .. } = &event.facts {
+                    Some(*customer)
+                } else {
+                    self.x.tickets.get(&t).map(|t| t.customer)
+                }
+            }
             ledger_compliance::Scope::None => None,
         };
         let receipt = self.c.record_blocking(event).expect("event accepted");
@@ -396,6 +399,8 @@ fn new_contact(s: SubjectId, at: DateTime<Utc>) -> Contact {
         erased: None,
         tickets: BTreeSet::new(),
         requests: BTreeSet::new(),
+        restricted: BTreeMap::new(),
+        recipient_notifications: Vec::new(),
     }
 }
 

@@ -461,6 +461,7 @@ fn build_controls(i: &ControlInput<'_>) -> Vec<ControlSection> {
             ),
         });
     }
+    privacy.extend(g.notification_exceptions(10));
     privacy.extend(g.violation_exceptions("5.34", 10));
     let mut proofs_exc = integrity.clone();
     for seq in i.proof_failures {

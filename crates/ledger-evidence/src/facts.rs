@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_compliance::codec;
 use ledger_compliance::model::{Model, RequestOutcome, RequestStatus};
-use ledger_compliance::vocab::{in_eea, RetentionOverride, RetentionRule};
+use ledger_compliance::vocab::{
+    in_eea, NotificationOutcome, NotifiedChange, RetentionOverride, RetentionRule,
+};
 use ledger_compliance::{Decoded, Facts, Scope, ValidationError};
 use ledger_core::record::RecordRef;
 use ledger_core::ReadOnlyLedger;
@@ -143,6 +145,35 @@ pub struct RetentionOverrideFact {
     pub reason: RetentionOverride,
 }
 
+/// An Art. 19 notification recorded for a recipient.
+#[derive(Clone, Debug, Serialize)]
+pub struct NotificationFact {
+    /// Seq of the `dp.recipients_notified` record.
+    pub seq: u64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Subject (pseudonymous id).
+    pub subject: String,
+    /// Recipient code.
+    pub recipient: String,
+    /// What it was told of.
+    pub change: NotifiedChange,
+    /// Notified, or why not.
+    pub outcome: NotificationOutcome,
+}
+
+/// A rectification, erasure or restriction a recipient of the subject's
+/// data was never told of, nor recorded as impossible to tell (Art. 19).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct NotificationOwed {
+    /// Subject (pseudonymous id).
+    pub subject: String,
+    /// What the recipient is owed notice of.
+    pub change: NotifiedChange,
+    /// Recipient code.
+    pub recipient: String,
+}
+
 /// The control a refusal is a finding of.
 fn control_of(refusal: &ValidationError) -> &'static str {
     use ValidationError::*;
@@ -219,6 +250,12 @@ pub struct Gathered {
     pub retention_overrides: Vec<RetentionOverrideFact>,
     /// Disclosures.
     pub disclosures: Vec<DisclosureFact>,
+    /// Restrictions of processing recorded (Art. 18), all time.
+    pub restrictions: u64,
+    /// Restrictions lifted, all time.
+    pub restrictions_lifted: u64,
+    /// Art. 19 notifications recorded, all time.
+    pub notifications: Vec<NotificationFact>,
     /// Business transfers: (seq, counterparty, kind, country).
     pub business_transfers: Vec<(u64, String, String, String)>,
     /// Backups.
@@ -245,6 +282,52 @@ impl Gathered {
         self.rule_violations
             .iter()
             .filter(move |v| v.control == control)
+    }
+
+    /// The Art. 19 notifications owed at the end of the log, from the write
+    /// model: the same predicate that lets a `dp.recipients_notified`
+    /// record pass validation.
+    pub fn notifications_owed(&self) -> Vec<NotificationOwed> {
+        let mut out: Vec<NotificationOwed> = self
+            .model
+            .subjects
+            .iter()
+            .flat_map(|(id, s)| {
+                s.notifications_owed
+                    .iter()
+                    .map(move |(change, recipient)| NotificationOwed {
+                        subject: id.to_string(),
+                        change: *change,
+                        recipient: recipient.clone(),
+                    })
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Exception lines of Art. 19 (control 5.34, at most `limit`): each
+    /// change a recipient was not told of, then each notification recorded
+    /// as impossible or disproportionate (an exception the controller
+    /// documents, listed for review).
+    pub fn notification_exceptions(&self, limit: usize) -> Vec<String> {
+        let owed = self.notifications_owed().into_iter().map(|o| {
+            format!(
+                "recipient {} was not notified of the {} of subject {} (Art. 19)",
+                o.recipient, o.change, o.subject
+            )
+        });
+        let not_told = self
+            .notifications
+            .iter()
+            .filter(|n| n.outcome != NotificationOutcome::Notified)
+            .map(|n| {
+                format!(
+                    "record {}: recipient {} not notified of the {} of subject {}: {} (Art. 19)",
+                    n.seq, n.recipient, n.change, n.subject, n.outcome
+                )
+            });
+        owed.chain(not_told).take(limit).collect()
     }
 
     /// Exception lines for `control`'s violations (at most `limit`).
@@ -413,8 +496,10 @@ fn observe(
             r.role = recipient_role.code().to_owned();
             r.registered = Some(at);
         }
-        DataShared { recipient, .. } if in_period => {
-            g.recipients.entry(recipient.clone()).or_default().shares += 1;
+        DataShared { recipient, .. } => {
+            if in_period {
+                g.recipients.entry(recipient.clone()).or_default().shares += 1;
+            }
         }
         TransferMade {
             recipient,
@@ -518,7 +603,47 @@ fn observe(
         }
         SupportCopyMade { .. } if in_period => g.copies.0 += 1,
         SupportCopyDestroyed { .. } if in_period => g.copies.1 += 1,
-        _ => {}
+        ProcessingRestricted { .. } => g.restrictions += 1,
+        RestrictionLifted { .. } => g.restrictions_lifted += 1,
+        RecipientsNotified {
+            recipient,
+            change,
+            outcome,
+        } => g.notifications.push(NotificationFact {
+            seq,
+            at,
+            subject: scope.key_scope().map(|s| s.to_string()).unwrap_or_default(),
+            recipient: recipient.clone(),
+            change: *change,
+            outcome: *outcome,
+        }),
+        // Outside the period, or nothing the bundle reports.
+        TransferMade { .. }
+        | DisclosureMade { .. }
+        | BusinessTransfer { .. }
+        | RetentionExpired { .. }
+        | RemoteAccessPerformed { .. }
+        | DataAccessed { .. }
+        | TicketHandedOver { .. }
+        | TicketEscalated { .. }
+        | SupportCopyMade { .. }
+        | SupportCopyDestroyed { .. }
+        | DataCollected { .. }
+        | CredentialChanged { .. }
+        | DataRectified { .. }
+        | TicketOpened { .. }
+        | TicketNoteAdded { .. }
+        | TicketClosed { .. }
+        | RemoteAccessAuthorized { .. }
+        | ConsentGiven { .. }
+        | ConsentWithdrawn { .. }
+        | MarketingObjected { .. }
+        | MarketingContacted { .. }
+        | RequestReceived { .. }
+        | RequestExtended { .. }
+        | RequestFulfilled { .. }
+        | RequestRefused { .. }
+        | ContractEnded { .. } => {}
     }
 }
 

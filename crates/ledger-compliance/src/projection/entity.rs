@@ -16,8 +16,8 @@ use crate::event::TicketId;
 use crate::model::RequestStatus;
 use crate::vocab::{
     BusinessTransferKind, Channel, CredentialChange, DataCategory, EscalationTarget,
-    ExtensionReason, Instrument, LawfulBasis, Purpose, RecipientRole, RefusalReason, Right, Role,
-    Safeguard,
+    ExtensionReason, Instrument, LawfulBasis, NotificationOutcome, NotifiedChange, Purpose,
+    RecipientRole, RefusalReason, RestrictionGround, Right, Role, Safeguard,
 };
 
 /// When a category of data was collected and rectified.
@@ -100,6 +100,30 @@ pub struct PolicyNotification {
     pub channel: Channel,
 }
 
+/// A restriction of processing in force (Art. 18).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestrictionEntry {
+    /// Ground of Art. 18(1).
+    pub ground: RestrictionGround,
+    /// Since when.
+    #[serde(with = "time")]
+    pub since: DateTime<Utc>,
+}
+
+/// A recipient told of a change, or why not (Art. 19).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientNotification {
+    /// Recipient code.
+    pub recipient: String,
+    /// What the recipient was told of.
+    pub change: NotifiedChange,
+    /// Notified, or why not.
+    pub outcome: NotificationOutcome,
+    /// When recorded.
+    #[serde(with = "time")]
+    pub at: DateTime<Utc>,
+}
+
 /// The end of the customer's contract.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContractEnd {
@@ -160,6 +184,10 @@ pub struct Contact {
     pub tickets: BTreeSet<TicketId>,
     /// The subject's requests (references).
     pub requests: BTreeSet<String>,
+    /// Purposes whose processing is restricted (Art. 18).
+    pub restricted: BTreeMap<Purpose, RestrictionEntry>,
+    /// Recipients told of a rectification, erasure or restriction (Art. 19).
+    pub recipient_notifications: Vec<RecipientNotification>,
 }
 
 impl Contact {
@@ -180,6 +208,8 @@ impl Contact {
             erased: None,
             tickets: BTreeSet::new(),
             requests: BTreeSet::new(),
+            restricted: BTreeMap::new(),
+            recipient_notifications: Vec::new(),
         }
     }
 }

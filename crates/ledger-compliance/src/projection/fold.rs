@@ -645,7 +645,30 @@ impl<'l> Fold<'l> {
                     slot.dirty = true;
                 }
             }
-            _ => {}
+            CredentialChanged { .. }
+            | DataRectified { .. }
+            | TicketOpened { .. }
+            | TicketNoteAdded { .. }
+            | TicketHandedOver { .. }
+            | TicketEscalated { .. }
+            | TicketClosed { .. }
+            | RemoteAccessAuthorized { .. }
+            | RemoteAccessPerformed { .. }
+            | SupportCopyMade { .. }
+            | SupportCopyDestroyed { .. }
+            | RecipientRegistered { .. }
+            | BusinessTransfer { .. }
+            | ConsentWithdrawn { .. }
+            | MarketingObjected { .. }
+            | MarketingContacted { .. }
+            | PolicyPublished { .. }
+            | BackupArchived { .. }
+            | BackupDestroyed { .. }
+            | ContractEnded { .. }
+            | RetentionExpired { .. }
+            | ProcessingRestricted { .. }
+            | RestrictionLifted { .. }
+            | RecipientsNotified { .. } => {}
         }
         let c = self.contact(subject, at)?;
         match facts {
@@ -748,7 +771,51 @@ impl<'l> Fold<'l> {
             RetentionExpired { .. } => {
                 c.retention_expired_at.get_or_insert(at);
             }
-            _ => {}
+            ProcessingRestricted { purposes, ground } => {
+                for p in purposes {
+                    c.restricted.entry(*p).or_insert(RestrictionEntry {
+                        ground: *ground,
+                        since: at,
+                    });
+                }
+            }
+            RestrictionLifted { purposes, .. } => {
+                for p in purposes {
+                    c.restricted.remove(p);
+                }
+            }
+            RecipientsNotified {
+                recipient,
+                change,
+                outcome,
+            } => c.recipient_notifications.push(RecipientNotification {
+                recipient: recipient.clone(),
+                change: *change,
+                outcome: *outcome,
+                at,
+            }),
+            // Registers above; ticket and scope-less kinds never reach here.
+            DataAccessed { .. }
+            | TicketOpened { .. }
+            | TicketNoteAdded { .. }
+            | TicketHandedOver { .. }
+            | TicketEscalated { .. }
+            | TicketClosed { .. }
+            | RemoteAccessAuthorized { .. }
+            | RemoteAccessPerformed { .. }
+            | SupportCopyMade { .. }
+            | SupportCopyDestroyed { .. }
+            | RecipientRegistered { .. }
+            | DataShared { .. }
+            | TransferMade { .. }
+            | DisclosureMade { .. }
+            | BusinessTransfer { .. }
+            | RequestExtended { .. }
+            | RequestFulfilled { .. }
+            | RequestRefused { .. }
+            | PolicyPublished { .. }
+            | BackupArchived { .. }
+            | BackupDestroyed { .. } => {}
         }
         Ok(())
     }
@@ -906,7 +973,35 @@ impl<'l> Fold<'l> {
                 t.retention_expired_at.get_or_insert(at);
                 None
             }
-            _ => None,
+            // Opened above; the rule `no-lawful-basis` and subject and
+            // scope-less kinds never reach a ticket.
+            RetentionExpired { .. }
+            | DataCollected { .. }
+            | CredentialChanged { .. }
+            | DataRectified { .. }
+            | DataAccessed { .. }
+            | TicketOpened { .. }
+            | RecipientRegistered { .. }
+            | DataShared { .. }
+            | TransferMade { .. }
+            | DisclosureMade { .. }
+            | BusinessTransfer { .. }
+            | ConsentGiven { .. }
+            | ConsentWithdrawn { .. }
+            | MarketingObjected { .. }
+            | MarketingContacted { .. }
+            | RequestReceived { .. }
+            | RequestExtended { .. }
+            | RequestFulfilled { .. }
+            | RequestRefused { .. }
+            | PolicyPublished { .. }
+            | PolicyNotified { .. }
+            | BackupArchived { .. }
+            | BackupDestroyed { .. }
+            | ContractEnded { .. }
+            | ProcessingRestricted { .. }
+            | RestrictionLifted { .. }
+            | RecipientsNotified { .. } => None,
         };
         if let Some(entry) = entry {
             self.access(customer, entry)?;
@@ -1005,7 +1100,37 @@ impl<'l> Fold<'l> {
                     }
                 }
             }
-            _ => {}
+            // Subject and ticket kinds never reach here.
+            DataCollected { .. }
+            | CredentialChanged { .. }
+            | DataRectified { .. }
+            | DataAccessed { .. }
+            | TicketOpened { .. }
+            | TicketNoteAdded { .. }
+            | TicketHandedOver { .. }
+            | TicketEscalated { .. }
+            | TicketClosed { .. }
+            | RemoteAccessAuthorized { .. }
+            | RemoteAccessPerformed { .. }
+            | SupportCopyMade { .. }
+            | SupportCopyDestroyed { .. }
+            | DataShared { .. }
+            | TransferMade { .. }
+            | DisclosureMade { .. }
+            | ConsentGiven { .. }
+            | ConsentWithdrawn { .. }
+            | MarketingObjected { .. }
+            | MarketingContacted { .. }
+            | RequestReceived { .. }
+            | RequestExtended { .. }
+            | RequestFulfilled { .. }
+            | RequestRefused { .. }
+            | PolicyNotified { .. }
+            | ContractEnded { .. }
+            | RetentionExpired { .. }
+            | ProcessingRestricted { .. }
+            | RestrictionLifted { .. }
+            | RecipientsNotified { .. } => {}
         }
         Ok(())
     }

@@ -66,7 +66,7 @@ use fold::{Fold, Lookup};
 /// Version of the stored projection format. Bump it whenever an entity's
 /// shape or the fold's meaning changes: a store of another version is
 /// rebuilt. Vocabulary changes are caught by the fingerprint on their own.
-pub const PROJECTION_FORMAT: u32 = 1;
+pub const PROJECTION_FORMAT: u32 = 2;
 
 /// Records applied between two writes of a long incremental catch-up;
 /// also how often a rebuild checks its memory bounds.
@@ -232,7 +232,7 @@ impl std::fmt::Debug for Projections {
 fn format_entry() -> Vec<u8> {
     use crate::vocab::*;
     let mut h = blake3::Hasher::new();
-    let lists: [Vec<&'static str>; 16] = [
+    let lists: [Vec<&'static str>; 20] = [
         DataCategory::ALL.iter().map(|c| c.code()).collect(),
         Channel::ALL.iter().map(|c| c.code()).collect(),
         Purpose::ALL.iter().map(|c| c.code()).collect(),
@@ -249,6 +249,10 @@ fn format_entry() -> Vec<u8> {
         CredentialChange::ALL.iter().map(|c| c.code()).collect(),
         RetentionRule::ALL.iter().map(|c| c.code()).collect(),
         vec!["open", "fulfilled", "refused"],
+        RestrictionGround::ALL.iter().map(|c| c.code()).collect(),
+        RestrictionException::ALL.iter().map(|c| c.code()).collect(),
+        NotifiedChange::ALL.iter().map(|c| c.code()).collect(),
+        NotificationOutcome::ALL.iter().map(|c| c.code()).collect(),
     ];
     for list in lists {
         for code in list {
