@@ -84,6 +84,21 @@ fn events(
             categories: vec![DataCategory::Name],
         })
     };
+    let share = |recipient: &str, purpose, exception| {
+        subject(Facts::DataShared {
+            restriction_exception: exception,
+            recipient: recipient.into(),
+            categories: vec![DataCategory::Name],
+            purpose,
+        })
+    };
+    let notify = |recipient: &str, change| {
+        subject(Facts::RecipientsNotified {
+            recipient: recipient.into(),
+            change,
+            outcome: NotificationOutcome::Notified,
+        })
+    };
     let collect = |subject: SubjectId, purpose, basis| {
         ComplianceEvent::subject(
             subject,
@@ -127,6 +142,44 @@ fn events(
             None,
         ),
         (transfer("unknown", "IE", None), Some("5.19-5.22")),
+        // Art. 18: while restricted, only storage and the exceptions.
+        (
+            subject(Facts::ProcessingRestricted {
+                purposes: vec![Purpose::Contract],
+                ground: RestrictionGround::AccuracyContested,
+            }),
+            None,
+        ),
+        (share("mailer-ie", Purpose::Contract, None), Some("5.34")),
+        (share("mailer-ie", Purpose::Support, None), None),
+        (
+            transfer("proc-cn", "CN", Some(Safeguard::StandardContractualClauses)),
+            Some("5.34"),
+        ),
+        (
+            subject(Facts::TransferMade {
+                restriction_exception: Some(RestrictionException::LegalClaims),
+                recipient: "proc-cn".into(),
+                country: "CN".into(),
+                safeguard: Some(Safeguard::StandardContractualClauses),
+                categories: vec![DataCategory::Name],
+            }),
+            None,
+        ),
+        (
+            subject(Facts::RestrictionLifted {
+                purposes: vec![Purpose::Contract],
+                subject_informed: false,
+            }),
+            Some("5.34"),
+        ),
+        // Art. 19: the recipient the data went to before the restriction.
+        (notify("proc-cn", NotifiedChange::Restriction), None),
+        (notify("proc-cn", NotifiedChange::Restriction), Some("5.34")),
+        (
+            notify("mailer-ie", NotifiedChange::Restriction),
+            Some("5.34"),
+        ),
         (
             collect(s, Purpose::Marketing, LawfulBasis::Contract),
             Some("5.34"),
@@ -363,4 +416,111 @@ fn the_bundle_counts_each_request_once() {
         html.contains("4 received: 2 answered in time (1 fulfilled, 1 refused) · 1 answered late · 1 open · 0 overdue"),
         "report counts"
     );
+}
+
+#[test]
+fn recipients_not_told_of_a_change_are_findings() {
+    let f = fixture(true);
+    let s = f.c.new_subject(None).expect("s");
+    let record = |scope: Option<SubjectId>, facts| {
+        let event = match scope {
+            Some(s) => ComplianceEvent::subject(s, "op:dpo", facts),
+            None => ComplianceEvent::general("op:dpo", facts),
+        };
+        f.c.record_blocking(event).expect("accepted")
+    };
+    record(
+        Some(s),
+        Facts::DataCollected {
+            categories: vec![DataCategory::Name],
+            channel: Channel::Email,
+            purpose: Purpose::Contract,
+            lawful_basis: LawfulBasis::Contract,
+        },
+    );
+    record(
+        None,
+        Facts::RecipientRegistered {
+            recipient: "mailer-ie".into(),
+            name: "Mailer Ltd".into(),
+            country: "IE".into(),
+            contract: "DPA-2".into(),
+            recipient_role: RecipientRole::Processor,
+        },
+    );
+    record(
+        Some(s),
+        Facts::DataShared {
+            restriction_exception: None,
+            recipient: "mailer-ie".into(),
+            categories: vec![DataCategory::Name],
+            purpose: Purpose::Contract,
+        },
+    );
+    record(
+        Some(s),
+        Facts::DataRectified {
+            categories: vec![DataCategory::Name],
+            channel: Channel::Email,
+        },
+    );
+    let impossible = record(
+        Some(s),
+        Facts::RecipientsNotified {
+            recipient: "mailer-ie".into(),
+            change: NotifiedChange::Rectification,
+            outcome: NotificationOutcome::Impossible,
+        },
+    );
+    record(
+        Some(s),
+        Facts::ProcessingRestricted {
+            purposes: vec![Purpose::Support],
+            ground: RestrictionGround::ObjectionPending,
+        },
+    );
+    f.c.vault()
+        .ledger()
+        .checkpoint_blocking()
+        .expect("checkpoint");
+    let log =
+        ReadOnlyLedger::open_on(Arc::clone(f.c.vault().ledger().storage())).expect("read-only");
+    let from = NaiveDate::from_ymd_opt(2026, 1, 1).expect("d");
+    let to = NaiveDate::from_ymd_opt(2026, 12, 31).expect("d");
+    let g = gather(&log, from, to, Duration::days(730), &mut |_| {}).expect("gather");
+    assert!(g.rule_violations.is_empty(), "{:?}", g.rule_violations);
+    assert_eq!(g.restrictions, 1);
+    assert_eq!(g.notifications.len(), 1);
+    let owed = g.notifications_owed();
+    assert_eq!(owed.len(), 1);
+    assert_eq!(owed[0].change, NotifiedChange::Restriction);
+    assert_eq!(owed[0].recipient, "mailer-ie");
+    assert_eq!(owed[0].subject, s.to_string());
+    let options = BundleOptions {
+        from,
+        to,
+        ticket_retention: Duration::days(730),
+        time_source: "test clock".into(),
+        generated_at: f.clock.now(),
+        samples: 2,
+        ropa: ledger_compliance::ropa::RopaConfig::default(),
+    };
+    let out = f._tmp.path().join("bundle");
+    let key = f.c.vault().ledger().verifier_key().clone();
+    let summary = write_bundle(&log, &key, &options, &out, &mut |_, _| {}).expect("bundle");
+    let art19: Vec<&String> = summary
+        .findings
+        .iter()
+        .filter(|f| f.contains("(Art. 19)"))
+        .collect();
+    assert_eq!(art19.len(), 2, "{:?}", summary.findings);
+    assert!(art19.iter().all(|f| f.starts_with("5.34")), "{art19:?}");
+    assert!(art19
+        .iter()
+        .any(|f| f.contains("mailer-ie was not notified of the restriction")));
+    assert!(art19
+        .iter()
+        .any(|f| f.contains(&format!("record {}: ", impossible.seq))
+            && f.contains("rectification")
+            && f.contains("impossible")));
 }
