@@ -9,8 +9,9 @@ use std::sync::Arc;
 use chrono::{Months, TimeZone, Utc};
 use ledger_compliance::retention::{SweepOptions, SweepReport};
 use ledger_compliance::vocab::{
-    Channel, CredentialChange, DataCategory, ExtensionReason, Instrument, LawfulBasis, Purpose,
-    RecipientRole, RefusalReason, Right, Role, Safeguard,
+    Channel, CredentialChange, DataCategory, ExtensionReason, Instrument, LawfulBasis,
+    NotificationOutcome, NotifiedChange, Purpose, RecipientRole, RefusalReason, Right, Role,
+    Safeguard,
 };
 use ledger_compliance::{
     ComplianceEvent, ComplianceLedger, Facts, PersonalData, RecordError, TicketId,
@@ -154,6 +155,7 @@ impl<'a> Sim<'a> {
             self.flush()?;
             tick(plan::date_of(minute));
         }
+        self.notify_recipients()?;
         if self.erased_since_rotation {
             self.rotate()?;
         }
@@ -842,10 +844,42 @@ impl<'a> Sim<'a> {
             }
         }
         self.last_sweep = Some(report);
+        self.notify_recipients()?;
         if self.erased_since_rotation {
             self.rotate()?;
         }
         Ok(())
+    }
+
+    /// The DPO tells every recipient of a customer's data of the month's
+    /// rectifications, erasures and restrictions (Art. 19): what the write
+    /// model says is owed.
+    fn notify_recipients(&mut self) -> anyhow::Result<()> {
+        self.flush()?;
+        let model = self.ledger.model_blocking();
+        let mut owed: Vec<(SubjectId, NotifiedChange, String)> = model
+            .subjects
+            .iter()
+            .flat_map(|(s, state)| {
+                state
+                    .notifications_owed
+                    .iter()
+                    .map(move |(change, recipient)| (*s, *change, recipient.clone()))
+            })
+            .collect();
+        owed.sort();
+        for (s, change, recipient) in owed {
+            self.push(ComplianceEvent::subject(
+                s,
+                "dpo:01",
+                Facts::RecipientsNotified {
+                    recipient,
+                    change,
+                    outcome: NotificationOutcome::Notified,
+                },
+            ));
+        }
+        self.flush()
     }
 
     fn rotate(&mut self) -> anyhow::Result<()> {
