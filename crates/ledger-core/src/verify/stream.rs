@@ -254,3 +254,142 @@ impl<'k> StreamVerifier<'k> {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::storage::MemoryStorage;
+    use crate::{Event, Ledger, LedgerOptions, ReadOnlyLedger};
+
+    /// Records as a source gives them: bytes and stated chain hash.
+    type Records = Vec<(Vec<u8>, Hash)>;
+
+    /// A 30-record ledger with checkpoints at 10, 20 and 30: its records'
+    /// bytes and chain hashes, the notes, its key and origin.
+    fn source() -> (Records, Vec<String>, VerifierKey, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(MemoryStorage::new());
+        let options = LedgerOptions {
+            checkpoint_every: Some(10),
+            checkpoint_interval: None,
+            ..LedgerOptions::default()
+        };
+        let ledger = Ledger::open_on(dir.path(), storage.clone(), options).unwrap();
+        for group in 0..3u64 {
+            let events = (0..10u64)
+                .map(|n| {
+                    Event::new("test.event", "svc:test")
+                        .with_payload((group * 10 + n).to_be_bytes().to_vec())
+                })
+                .collect();
+            ledger.append_batch_blocking(events).unwrap();
+        }
+        let (key, origin) = (ledger.verifier_key().clone(), ledger.origin().to_string());
+        // Closing waits for the writer, so the last checkpoint is stored.
+        drop(ledger);
+        let reader = ReadOnlyLedger::open_on(storage).unwrap();
+        let records = reader
+            .range(0..30)
+            .map(|r| {
+                let r = r.unwrap();
+                (r.bytes, r.hash)
+            })
+            .collect();
+        let notes = reader
+            .checkpoints()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.note)
+            .collect::<Vec<_>>();
+        assert_eq!(notes.len(), 3);
+        (records, notes, key, origin)
+    }
+
+    #[test]
+    fn a_stream_of_records_and_checkpoints_verifies_like_the_store() {
+        let (records, notes, key, origin) = source();
+        let mut v = StreamVerifier::new(&key, Some(&origin), TreeHash::Sha256);
+        for (seq, (bytes, hash)) in records.iter().enumerate() {
+            let accepted = v.push_record(bytes, Some(hash)).unwrap();
+            assert_eq!((accepted.seq, accepted.hash), (seq as u64, *hash));
+            assert_eq!(accepted.leaf, TreeHash::Sha256.leaf_hash(hash));
+            if v.size().is_multiple_of(10) {
+                v.check_checkpoint(&notes[v.size() as usize / 10 - 1])
+                    .unwrap();
+            }
+        }
+        let report = v.report();
+        assert_eq!((report.size, report.checkpoints_checked), (30, 3));
+        assert_eq!(
+            (report.unsigned_tail, report.latest_checkpoint),
+            (0, Some(30))
+        );
+        assert_eq!(report.last_hash, records[29].1);
+    }
+
+    #[test]
+    fn the_first_violation_is_named_and_changes_nothing() {
+        let (records, notes, key, origin) = source();
+        let mut v = StreamVerifier::new(&key, Some(&origin), TreeHash::Sha256);
+        // Out of order.
+        let e = v.push_record(&records[1].0, None).unwrap_err();
+        assert_eq!(e.seq(), Some(0));
+        assert!(matches!(
+            e.violation(),
+            Some(Violation::SeqMismatch { claimed: 1 })
+        ));
+        // A stated hash that is not the recomputed one.
+        let e = v.push_record(&records[0].0, Some(&[7; 32])).unwrap_err();
+        assert!(matches!(
+            e.violation(),
+            Some(Violation::HashMismatch { .. })
+        ));
+        // Garbage.
+        let e = v.push_record(b"\x01garbage", None).unwrap_err();
+        assert!(matches!(e.violation(), Some(Violation::Undecodable { .. })));
+        assert_eq!((v.size(), v.root()), (0, TreeHash::Sha256.empty_root()));
+        // The stream goes on from where it was.
+        for (bytes, hash) in &records[..10] {
+            v.push_record(bytes, Some(hash)).unwrap();
+        }
+        // A checkpoint for another size, and one under another key.
+        let e = v.check_checkpoint(&notes[1]).unwrap_err();
+        assert!(matches!(
+            e.violation(),
+            Some(Violation::CheckpointMisplaced { .. })
+        ));
+        let (_, other_notes, _, _) = source();
+        let e = v.check_checkpoint(&other_notes[0]).unwrap_err();
+        assert!(matches!(
+            e.violation(),
+            Some(Violation::CheckpointSignature { .. } | Violation::CheckpointMalformed { .. })
+        ));
+        v.check_checkpoint(&notes[0]).unwrap();
+        // A record rewritten with a consistent chain from there on (no
+        // stated hashes): only the signed root at 20 can tell.
+        let mut altered = records[10].0.clone();
+        let last = altered.len() - 1;
+        altered[last] ^= 1;
+        v.push_record(&altered, None).unwrap();
+        for (bytes, _) in &records[11..20] {
+            // Its successors no longer chain to their stated hashes…
+            assert!(v.push_record(bytes, Some(&[0; 32])).is_err());
+            v.push_record(bytes, None).unwrap();
+        }
+        let e = v.check_checkpoint(&notes[1]).unwrap_err();
+        assert_eq!(e.seq(), Some(19));
+        assert!(matches!(
+            e.violation(),
+            Some(Violation::CheckpointRootMismatch { tree_size: 20 })
+        ));
+        // The same records under the legacy tree give another root.
+        let mut legacy = StreamVerifier::new(&key, Some(&origin), TreeHash::LegacyBlake3);
+        for (bytes, hash) in &records[..10] {
+            legacy.push_record(bytes, Some(hash)).unwrap();
+        }
+        assert!(legacy.check_checkpoint(&notes[0]).is_err());
+    }
+}
