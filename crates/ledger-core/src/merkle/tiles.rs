@@ -524,4 +524,46 @@ mod tests {
             })
         ));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+        /// Any tile that exists at any tree size (up to a bit over two
+        /// level-1 tiles) is the run of MTHs the spec defines, and its path
+        /// parses back to it.
+        #[test]
+        fn tiles_prop_match_the_definition(size in 1u64..(2 * 65_536 + 700), pick in 0u64..u64::MAX) {
+            let (leaves, tree) = big_tree();
+            let level = (pick % 3) as u8;
+            let hashes_at_level = size >> (8 * u32::from(level));
+            proptest::prop_assume!(hashes_at_level > 0);
+            let index = (pick >> 8) % hashes_at_level.div_ceil(256);
+            let tile = Tile::in_tree(TileKind::Hashes { level }, index, size).unwrap();
+            proptest::prop_assert_eq!(Tile::parse(&tile.path()).unwrap(), tile);
+            let got = tile_hashes(tree, &tile, size).unwrap();
+            let span = 1u64 << (8 * u32::from(level));
+            for (i, hash) in got.chunks(32).enumerate() {
+                let start = ((index * 256 + i as u64) * span) as usize;
+                let want = naive_mth(&leaves[start..start + span as usize]);
+                proptest::prop_assert_eq!(hash, &want[..]);
+            }
+            // One hash more than exists is refused.
+            if !tile.is_full() {
+                let wider = Tile { width: tile.width + 1, ..tile };
+                proptest::prop_assert!(tile_hashes(tree, &wider, size).is_err());
+            }
+        }
+    }
+
+    fn big_tree() -> &'static (Vec<Hash>, MemoryTree) {
+        static TREE_OF: std::sync::OnceLock<(Vec<Hash>, MemoryTree)> = std::sync::OnceLock::new();
+        TREE_OF.get_or_init(|| {
+            let leaves: Vec<Hash> = (0..2 * 65_536 + 700u64)
+                .map(|i| TREE.leaf_hash(&i.to_be_bytes()))
+                .collect();
+            let mut tree = MemoryTree::new(TREE);
+            tree.extend(leaves.iter().copied());
+            (leaves, tree)
+        })
+    }
 }
