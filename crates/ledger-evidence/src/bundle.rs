@@ -518,7 +518,7 @@ fn build_controls(i: &ControlInput<'_>) -> Vec<ControlSection> {
         ),
         section(
             "5.33",
-            "Records are protected by a BLAKE3 hash chain, an RFC 9162 Merkle tree and Ed25519-signed checkpoints, verified here with the public key only.".to_owned(),
+            "Records are protected by a BLAKE3 hash chain, an RFC 6962 Merkle tree (SHA-256; BLAKE3 for a ledger created before) and Ed25519-signed C2SP checkpoints, verified here with the public key only.".to_owned(),
             i.verification.clone(),
             vec![],
             integrity.clone(),

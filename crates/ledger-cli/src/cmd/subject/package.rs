@@ -418,7 +418,7 @@ pub(crate) struct ProofItem {
     pub(crate) tree_size: u64,
     /// The record's chain hash, hex.
     pub(crate) record_hash: String,
-    /// `blake3(0x00 || record_hash)`, hex.
+    /// `H(0x00 || record_hash)` with the `tree_hash` function, hex.
     pub(crate) leaf_hash: String,
     /// Sibling hashes leaf to root, hex.
     pub(crate) audit_path: Vec<String>,
