@@ -281,7 +281,11 @@ pub(crate) fn tile(
         }
         TileKind::Entries => {
             let (start, end) = match tile.leaves() {
-                Some((start, end)) if end <= size && tile.width > 0 && start < end => (start, end),
+                Some((start, end))
+                    if end <= size && (1..=tiles::TILE_WIDTH).contains(&u64::from(tile.width)) =>
+                {
+                    (start, end)
+                }
                 _ => {
                     return Err(tile_error(TileError::NotInTree {
                         tile: tile.path(),

@@ -480,6 +480,16 @@ mod tests {
             .unwrap();
         assert_eq!(&level1[..32], &naive_sha256_mth(&leaves[..256])[..]);
         assert_eq!(&level1[32..], &naive_sha256_mth(&leaves[256..512])[..]);
+        // No bundle wider than a full one.
+        let too_wide = Tile {
+            kind: TileKind::Entries,
+            index: 0,
+            width: 300,
+        };
+        assert!(matches!(
+            ledger.tile(&too_wide),
+            Err(ReadError::InvalidRequest { .. })
+        ));
         // Nothing the tree does not hold yet.
         for path in [
             "tile/0/002",
