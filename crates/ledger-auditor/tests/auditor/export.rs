@@ -232,6 +232,19 @@ fn a_legacy_blake3_ledger_exports_and_verifies_with_its_tree_hash() {
     assert_eq!(json(&out)["checkpoints_checked"], 3);
     python_verifier(&export, &copy, None);
 
+    // An export written before the header had `tree_hash` reads as BLAKE3.
+    let mut unnamed = exported.clone();
+    unnamed[0].as_object_mut().unwrap().remove("tree_hash");
+    let old_style = dir.path().join("old-style.ndjson");
+    write_lines(&old_style, &unnamed);
+    let out = auditor()
+        .args(["verify", "--json", "--export", arg(&old_style)])
+        .args(["--pubkey", arg(&copy.join("checkpoint.pub"))])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    python_verifier(&old_style, &copy, None);
+
     // The same export claiming the SHA-256 tree fails at its first leaf.
     let mut edited = exported.clone();
     edited[0]["tree_hash"] = TreeHash::Sha256.name().into();
