@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use ledger_compliance::model::{RequestStatus, RequestTally};
-use ledger_core::merkle::{leaf_hash, verify_inclusion};
 use ledger_core::{ReadOnlyLedger, VerifierKey};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -188,9 +187,10 @@ pub fn write_bundle(
     for i in 0..n {
         let seq = size.saturating_sub(1) * i / n.saturating_sub(1).max(1);
         let stored = log.get(seq)?;
-        let leaf = leaf_hash(&stored.hash);
+        let tree = log.tree_hash();
+        let leaf = tree.leaf_hash(&stored.hash);
         let proof = log.inclusion_proof(seq, size)?;
-        let ok = verify_inclusion(&leaf, &proof, &root).is_ok();
+        let ok = tree.verify_inclusion(&leaf, &proof, &root).is_ok();
         if !ok {
             proof_failures.push(seq);
         }
@@ -199,6 +199,7 @@ pub fn write_bundle(
             "event_type": stored.record.event_type,
             "record_hash": hex::encode(stored.hash),
             "leaf_hash": hex::encode(leaf),
+            "tree_hash": tree.name(),
             "tree_size": size,
             "path": proof.path.iter().map(hex::encode).collect::<Vec<_>>(),
             "verified": ok,
@@ -506,7 +507,7 @@ fn build_controls(i: &ControlInput<'_>) -> Vec<ControlSection> {
         ),
         section(
             "5.33",
-            "Records are protected by a BLAKE3 hash chain, an RFC 9162 Merkle tree and Ed25519-signed checkpoints, verified here with the public key only.".to_owned(),
+            "Records are protected by a BLAKE3 hash chain, an RFC 6962 Merkle tree (SHA-256; BLAKE3 for a ledger created before) and Ed25519-signed C2SP checkpoints, verified here with the public key only.".to_owned(),
             i.verification.clone(),
             vec![],
             integrity.clone(),

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
-use ledger_core::merkle;
 
 use crate::keys::log_key;
 use crate::open::open_ledger;
@@ -67,8 +66,9 @@ pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
     let root = ledger
         .root_at(size)
         .with_context(|| format!("cannot compute the root at size {size}"))?;
-    let leaf = merkle::leaf_hash(&record.hash);
-    if let Err(e) = merkle::verify_inclusion(&leaf, &proof, &root) {
+    let tree = ledger.tree_hash();
+    let leaf = tree.leaf_hash(&record.hash);
+    if let Err(e) = tree.verify_inclusion(&leaf, &proof, &root) {
         eprintln!(
             "FAILED: the stored tree does not prove seq {} at size {size}: {e}; run `ledger-auditor verify`",
             args.seq
@@ -97,6 +97,7 @@ pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
     }
     let file = InclusionFile {
         origin: ledger.origin().to_string(),
+        tree_hash: Some(tree.name().to_string()),
         leaf_index: proof.index,
         tree_size: proof.tree_size,
         record_hash: hex32(&record.hash),

@@ -22,7 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _};
 use ledger_core::checkpoint::{append_signature, verify_cosignature, CosignerKey};
-use ledger_core::{merkle, Checkpoint, VerifierKey, VERIFIER_KEY_FILE};
+use ledger_core::{Checkpoint, VerifierKey, VERIFIER_KEY_FILE};
 use serde::Serialize;
 
 use crate::files::{read_text, write_atomic};
@@ -230,7 +230,10 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
                 return refuse(&args, report, reason);
             }
         };
-        if let Err(e) = merkle::verify_consistency(&old.root, &new.root, &proof) {
+        if let Err(e) = ledger
+            .tree_hash()
+            .verify_consistency(&old.root, &new.root, &proof)
+        {
             let reason = format!(
                 "the log's history was rewritten: the consistency proof from size {} to {} \
                  does not verify against the cosigned root: {e}",
