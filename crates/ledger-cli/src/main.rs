@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod cmd;
+mod marker;
 mod open;
 mod progress;
 mod wire;
