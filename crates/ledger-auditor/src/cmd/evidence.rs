@@ -17,7 +17,7 @@ use crate::progress::events_bar;
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// Ledger directory (or a snapshot of one).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long = "dir", visible_alias = "ledger", value_name = "DIR")]
     ledger: PathBuf,
     /// First day of the period (YYYY-MM-DD, UTC); default: the first record's day.
     #[arg(long, value_name = "DATE")]
@@ -54,9 +54,6 @@ pub(crate) struct Args {
     /// and organisational measures for the record of processing (see `ropa`).
     #[arg(long, value_name = "FILE")]
     ropa_config: Option<PathBuf>,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
@@ -65,7 +62,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     if let Some(dir) = &args.check {
         let report =
             check_bundle(dir, &key.key, Some(&ledger)).context("cannot check the bundle")?;
-        if args.json {
+        if ctx.json {
             print_json(&report)?;
         } else if report.ok {
             println!("bundle {} is intact: {} files match its manifest; its checkpoint verifies and the ledger still has its root", dir.display(), report.files);
@@ -109,7 +106,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     })
     .with_context(|| format!("cannot write the bundle to {}", out.display()))?;
     bar.finish_and_clear();
-    if args.json {
+    if ctx.json {
         print_json(&summary)?;
     } else {
         println!(

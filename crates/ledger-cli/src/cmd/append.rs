@@ -81,7 +81,7 @@ enum Outcome {
 }
 
 pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let compliance = open::open(&global.dir, &OpenSpec::default())?;
+    let compliance = open::open(global.dir()?, &OpenSpec::default())?;
     let (tx, rx) = mpsc::sync_channel::<std::io::Result<String>>(4 * MAX_CHUNK);
     std::thread::Builder::new()
         .name("stdin".into())
@@ -159,7 +159,9 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         stdout.flush()?;
     }
     if refused > 0 {
-        eprintln!("{refused} line(s) refused; every other line was appended");
+        if !global.quiet {
+            eprintln!("{refused} line(s) refused; every other line was appended");
+        }
         return Ok(ExitCode::from(crate::EXIT_FINDING));
     }
     Ok(ExitCode::SUCCESS)

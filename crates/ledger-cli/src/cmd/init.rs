@@ -13,7 +13,7 @@ use crate::{marker, Global};
 pub(crate) struct Args {}
 
 pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let dir = &global.dir;
+    let dir = global.dir()?;
     if open::ledger_exists(dir) {
         anyhow::bail!("a ledger already exists at {}", dir.display());
     }

@@ -7,5 +7,6 @@ mod demo;
 mod erase;
 mod errors;
 mod force;
+mod output;
 mod subject;
 mod support;

@@ -57,7 +57,7 @@ struct RequestCounts {
 }
 
 pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let dir = &global.dir;
+    let dir = &global.demo_dir();
     prepare_dir(dir, args.force)?;
     let started = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
