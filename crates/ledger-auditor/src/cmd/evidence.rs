@@ -26,7 +26,8 @@ pub(crate) struct Args {
     /// judged as of this day. Default: the last record's day.
     #[arg(long, value_name = "DATE")]
     to: Option<NaiveDate>,
-    /// Output directory of the bundle (created).
+    /// Output directory of the bundle: new, or an empty directory (an
+    /// existing bundle is never written over).
     #[arg(long, value_name = "DIR", required_unless_present = "check")]
     out: Option<PathBuf>,
     /// Re-check the bundle in DIR (files against the manifest, the
@@ -123,6 +124,12 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         );
         for f in &summary.findings {
             println!("    - {f}");
+        }
+        if !summary.lacks.is_empty() {
+            println!("  INCOMPLETE: this copy of the ledger lacks");
+            for l in &summary.lacks {
+                println!("    - {l}");
+            }
         }
         println!("  open {}", out.join("report.html").display());
     }
