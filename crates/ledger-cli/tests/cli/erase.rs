@@ -138,7 +138,12 @@ fn a_rotation_failure_after_a_durable_erasure_says_what_was_done() {
     assert!(stderr.contains("rotate-keys"), "{stderr}");
     // The erasure is durable: the rotation the message asks for completes it.
     std::fs::remove_dir(&blocker).unwrap();
-    ledger(&dir).arg("rotate-keys").assert().success();
+    let out = ledger(&dir).arg("rotate-keys").output().unwrap();
+    assert!(out.status.success());
+    // The resumed rotation is logged as a warning, uncoloured for a pipe.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("WARN"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no ANSI escape in {stderr:?}");
     let out = ledger(&dir)
         .args([
             "--json",
