@@ -136,7 +136,8 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         }
     }
     if refused > 0 {
-        if !global.quiet {
+        // With --json, stderr holds only the refusals' JSON lines.
+        if !global.quiet && !global.json {
             eprintln!("{refused} line(s) refused; every other line was appended");
         }
         return Ok(ExitCode::from(crate::EXIT_FINDING));

@@ -154,3 +154,28 @@ fn subject_export_of_a_subject_without_records_says_so() {
     assert!(!stderr.contains("no live subject"), "{stderr}");
     assert!(!stderr.contains("kay@"), "{stderr}");
 }
+
+#[test]
+fn json_refusals_of_append_are_json_lines_on_stderr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    ledger(&dir).arg("init").assert().success();
+    let out = ledger(&dir)
+        .args(["--json", "append"])
+        .write_stdin("{\"new_subject\":{}}\nnot json\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(lines(&out.stdout)[0]["line"], 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let refusals: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(refusals.len(), 1, "only JSON on stderr: {stderr}");
+    assert_eq!(refusals[0]["line"], 2);
+    assert!(refusals[0]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("not JSON"));
+}

@@ -38,7 +38,10 @@ pub(crate) struct Args {
     /// Seed of the simulation: the same seed gives the same events.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Delete an existing ledger at --dir (and its key directory) first.
+    /// Replace an existing demo ledger at --dir: deletes it, its key
+    /// directory and its outputs, only if its `ledger-dir.json` says
+    /// `ledger demo` made it (never a ledger made by `init`, a directory
+    /// without the marker, the working directory or a symlink).
     #[arg(long)]
     force: bool,
 }
