@@ -1,8 +1,10 @@
 //! `ledger`: the operator's command-line tool for the compliance ledger.
 //!
 //! One module per command under `cmd/`; opening a ledger (and saying who
-//! holds it when it is busy) in `open.rs`; the NDJSON wire form of events in
-//! `wire.rs`. Exit codes: 0 ok, 1 a finding (verification failed, a line
+//! holds it when it is busy) in `open.rs`; the marker `init` and `demo`
+//! leave in a ledger directory, and what `demo --force` may delete, in
+//! `marker.rs`; errors, a closed stdout and colour in `report.rs`; the
+//! NDJSON wire form of events in `wire.rs`. Exit codes: 0 ok, 1 a finding (verification failed, a line
 //! refused, an overdue request), 2 usage or I/O error.
 
 use std::path::{Path, PathBuf};
