@@ -155,6 +155,8 @@ fn read_lines(mut input: impl BufRead, tx: &mpsc::SyncSender<Input>) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
+                // An unfinished line may be cut short: it is dropped, and
+                // the error takes its line number.
                 let _ = tx.send(Input::Failed(e));
                 return;
             }
@@ -475,5 +477,89 @@ fn pending_scope(outcome: &Outcome) -> Option<SubjectId> {
             Scope::None => None,
         },
         _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::io::{BufReader, Read};
+
+    use super::*;
+
+    /// Gives `data` a few bytes at a time, then fails with `error` if set.
+    struct Trickle {
+        data: Vec<u8>,
+        at: usize,
+        error: Option<std::io::ErrorKind>,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.at == self.data.len() {
+                return match self.error.take() {
+                    Some(kind) => Err(kind.into()),
+                    None => Ok(0),
+                };
+            }
+            let n = buf.len().min(7000).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn read_all(data: Vec<u8>, error: Option<std::io::ErrorKind>) -> Vec<Input> {
+        let (tx, rx) = mpsc::sync_channel(16);
+        let reader = Trickle { data, at: 0, error };
+        let handle = std::thread::spawn(move || {
+            read_lines(BufReader::with_capacity(64 * 1024, reader), &tx);
+        });
+        let items: Vec<Input> = rx.iter().collect();
+        handle.join().unwrap();
+        items
+    }
+
+    fn describe(items: &[Input]) -> Vec<String> {
+        items
+            .iter()
+            .map(|i| match i {
+                Input::Line(t) => format!("line {}", t.len()),
+                Input::NotUtf8 => "not utf-8".into(),
+                Input::TooLong => "too long".into(),
+                Input::Failed(e) => format!("failed {:?}", e.kind()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_split_bounded_and_a_read_error_ends_the_input_in_place_of_an_unfinished_line() {
+        let mut data = b"abc\r\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', MAX_LINE)); // exactly the limit
+        data.push(b'\n');
+        data.extend(std::iter::repeat_n(b'y', MAX_LINE + 1)); // one byte over
+        data.push(b'\n');
+        data.extend(b"\xff\n");
+        data.extend(b"last");
+        let items = read_all(data, Some(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(
+            describe(&items),
+            [
+                "line 3",
+                &format!("line {MAX_LINE}"),
+                "too long",
+                "not utf-8",
+                // The unfinished "last" may be cut short: it is not taken,
+                // and the error stands in its place (its line number).
+                "failed ConnectionReset"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_last_line_without_end_beyond_the_limit_is_refused() {
+        let data = vec![b'z'; 8 * MAX_LINE];
+        let items = read_all(data, None);
+        assert_eq!(describe(&items), ["too long"]);
     }
 }
