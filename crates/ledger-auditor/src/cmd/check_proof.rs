@@ -32,9 +32,6 @@ pub(crate) struct Args {
     /// the note embedded in the proof.
     #[arg(long, value_name = "FILE")]
     old_checkpoint: Option<PathBuf>,
-    /// Print the result as a JSON object.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,7 +47,7 @@ struct Report {
 /// Why a proof did not verify.
 struct Refused(String);
 
-pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let key = read_vkey(&args.pubkey)?;
     let text = read_text(&args.proof, "proof file")?;
     let proof: ProofFile = serde_json::from_str(&text)
@@ -75,7 +72,7 @@ pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
         }
         Err(Refused(reason)) => report.reason = Some(reason.clone()),
     }
-    if args.json {
+    if ctx.json {
         print_json(&report)?;
     } else {
         match (&result, &proof) {

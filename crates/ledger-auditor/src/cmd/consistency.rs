@@ -13,7 +13,7 @@ use crate::proof::{hex_path, ConsistencyFile, ProofFile};
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// Ledger directory (or a snapshot of one).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long = "dir", visible_alias = "ledger", value_name = "DIR")]
     ledger: PathBuf,
     /// Size of the older tree.
     #[arg(long, value_name = "A")]

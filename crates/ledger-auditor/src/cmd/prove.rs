@@ -13,7 +13,7 @@ use crate::proof::{hex_path, InclusionFile, ProofFile};
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// Ledger directory (or a snapshot of one).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long = "dir", visible_alias = "ledger", value_name = "DIR")]
     ledger: PathBuf,
     /// Seq of the record to prove.
     #[arg(long, value_name = "N")]
@@ -25,12 +25,9 @@ pub(crate) struct Args {
     /// The log's verifier key (vkey file); default: the ledger's checkpoint.pub.
     #[arg(long, value_name = "FILE")]
     pubkey: Option<PathBuf>,
-    /// Print the proof document (JSON) that `check-proof --proof` reads.
-    #[arg(long)]
-    json: bool,
 }
 
-pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let ledger = open_ledger(&args.ledger)?;
     let key = log_key(&args.ledger, args.pubkey.as_deref())?;
     let size = match args.size {
@@ -106,7 +103,7 @@ pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
         root: hex32(&root),
         checkpoint: checkpoint.map(|c| c.note),
     };
-    if args.json {
+    if ctx.json {
         print_json(&ProofFile::Inclusion(file))?;
     } else {
         println!(
