@@ -6,5 +6,7 @@ mod append;
 mod demo;
 mod erase;
 mod errors;
+mod force;
+mod output;
 mod subject;
 mod support;
