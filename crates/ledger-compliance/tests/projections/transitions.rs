@@ -452,3 +452,71 @@ fn leap_year_due_date() {
     assert!(!r.is_overdue(day(2024, 2, 29)));
     assert!(r.is_overdue(day(2024, 3, 1)));
 }
+
+#[test]
+fn contacts_show_restrictions_and_the_recipients_told() {
+    let h = Harness::new();
+    let s = h.customer("r18@example.com");
+    h.record(ComplianceEvent::general(
+        "op:dpo",
+        Facts::RecipientRegistered {
+            recipient: "mailer".into(),
+            name: "Mailer Ltd".into(),
+            country: "IE".into(),
+            contract: "DPA-8".into(),
+            recipient_role: RecipientRole::Processor,
+        },
+    ));
+    h.set(at(2025, 3, 3));
+    h.subject(
+        vec![
+            Facts::DataShared {
+                restriction_exception: None,
+                recipient: "mailer".into(),
+                categories: vec![DataCategory::Name],
+                purpose: Purpose::Contract,
+            },
+            Facts::ProcessingRestricted {
+                purposes: vec![Purpose::Contract, Purpose::Support],
+                ground: RestrictionGround::AccuracyContested,
+            },
+        ],
+        s,
+    );
+    h.set(at(2025, 3, 4));
+    h.subject(
+        vec![
+            Facts::RecipientsNotified {
+                recipient: "mailer".into(),
+                change: NotifiedChange::Restriction,
+                outcome: NotificationOutcome::Notified,
+            },
+            Facts::RestrictionLifted {
+                purposes: vec![Purpose::Support],
+                subject_informed: true,
+            },
+        ],
+        s,
+    );
+    let c = h.c.query(|q| q.contact(&s)).unwrap().unwrap();
+    assert_eq!(
+        c.restricted.keys().collect::<Vec<_>>(),
+        vec![&Purpose::Contract]
+    );
+    assert_eq!(c.restricted[&Purpose::Contract].since, at(2025, 3, 3));
+    assert_eq!(
+        c.restricted[&Purpose::Contract].ground,
+        RestrictionGround::AccuracyContested
+    );
+    assert_eq!(c.recipient_notifications.len(), 1);
+    let n = &c.recipient_notifications[0];
+    assert_eq!(
+        (n.recipient.as_str(), n.change, n.outcome, n.at),
+        (
+            "mailer",
+            NotifiedChange::Restriction,
+            NotificationOutcome::Notified,
+            at(2025, 3, 4)
+        )
+    );
+}
