@@ -16,7 +16,9 @@ use crate::layout;
 use crate::lock::WriteLock;
 use crate::merkle::{self, ConsistencyProof, Frontier, InclusionProof};
 use crate::record::{genesis_hash, Event, Record, SubjectId};
-use crate::storage::{SledStorage, Storage, WriteBatch};
+use crate::storage::fs::StdFs;
+use crate::storage::segment::{SegmentLog, SegmentOptions};
+use crate::storage::{KvLog, SledStorage, Storage, Stores, WriteBatch};
 use crate::verify::{self, VerifyError, VerifyReport};
 use crate::Hash;
 
@@ -26,15 +28,19 @@ mod read_only;
 mod snapshot;
 mod writer;
 
-pub use options::LedgerOptions;
+pub use options::{Engine, LedgerOptions};
 pub use read::{RecordIter, StoredNodes, StoredRecord};
 pub use read_only::ReadOnlyLedger;
 pub use snapshot::SnapshotError;
 
 use writer::{ChainState, Command, Writer};
 
-/// Directory of the sled event store inside a ledger directory.
+/// Directory of the sled event store inside a ledger directory ([`Engine::Sled`]).
 pub const STORE_DIR: &str = "store";
+/// Directory of the segmented record log ([`Engine::Segments`]).
+pub const LOG_DIR: &str = "log";
+/// Directory of the state store beside the segmented log ([`Engine::Segments`]).
+pub const STATE_DIR: &str = "state";
 /// Ed25519 checkpoint signing key, beside (not inside) the event store.
 pub const SIGNING_KEY_FILE: &str = "checkpoint.key";
 /// Public verifier key of the checkpoint signer (C2SP vkey text).
@@ -220,12 +226,29 @@ impl Ledger {
                 path: dir.to_path_buf(),
             });
         }
-        let storage = SledStorage::open(&dir.join(STORE_DIR), options.cache_bytes)?;
-        Self::open_with_storage(dir, Arc::new(storage), lock, options)
+        let engine = Engine::detect(dir).unwrap_or(options.engine);
+        let (view, stores) = open_engine(dir, engine, options.cache_bytes, false)?;
+        Self::open_with_storage(dir, view, stores, lock, options)
     }
 
-    /// Opens a ledger on any [`Storage`] engine; the signing key and lock
-    /// still live in `dir`.
+    /// Opens a ledger on a log store and a state store of the caller's
+    /// choice (e.g. a simulated disk); the signing key and lock still live
+    /// in `dir`.
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        stores: Stores,
+        options: LedgerOptions,
+    ) -> Result<Ledger, OpenError> {
+        let dir = dir.as_ref();
+        options.check()?;
+        create_ledger_dir(dir)?;
+        let lock = WriteLock::acquire(dir)?;
+        let view: Arc<dyn Storage> = Arc::new(stores.clone());
+        Self::open_with_storage(dir, view, stores, lock, options)
+    }
+
+    /// Opens a ledger on any [`Storage`] engine, records included (in its
+    /// `R` keyspace); the signing key and lock still live in `dir`.
     pub fn open_on(
         dir: impl AsRef<Path>,
         storage: Arc<dyn Storage>,
@@ -235,12 +258,17 @@ impl Ledger {
         options.check()?;
         create_ledger_dir(dir)?;
         let lock = WriteLock::acquire(dir)?;
-        Self::open_with_storage(dir, storage, lock, options)
+        let stores = Stores {
+            log: Arc::new(KvLog::open(Arc::clone(&storage))?),
+            state: Arc::clone(&storage),
+        };
+        Self::open_with_storage(dir, storage, stores, lock, options)
     }
 
     fn open_with_storage(
         dir: &Path,
         storage: Arc<dyn Storage>,
+        stores: Stores,
         lock: WriteLock,
         options: LedgerOptions,
     ) -> Result<Ledger, OpenError> {
@@ -261,7 +289,17 @@ impl Ledger {
         )?;
         let verifier = signer.verifier();
         let state = recover_state(storage.as_ref())?;
+        let lost = reindex(storage.as_ref(), stores.state.as_ref(), state.size)?;
         let last_checkpoint_size = check_tail(storage.as_ref(), &verifier, state.size)?;
+        if let Some(watermark) = lost {
+            return Err(OpenError::Inconsistent {
+                detail: format!(
+                    "the state store indexed records up to seq {watermark} but the log holds {}: \
+                     acknowledged records are missing from the log",
+                    state.size
+                ),
+            });
+        }
         tracing::info!(size = state.size, "ledger opened");
         let shared = Arc::new(Shared {
             head: RwLock::new(Head {
@@ -275,7 +313,8 @@ impl Ledger {
         let (tx, rx) = mpsc::channel(options.queue_capacity);
         let writer = Writer {
             dir: dir.to_path_buf(),
-            storage: Arc::clone(&storage),
+            log: Arc::clone(&stores.log),
+            state_store: Arc::clone(&stores.state),
             shared: Arc::clone(&shared),
             state,
             signer,
@@ -558,6 +597,7 @@ fn load_or_init_meta(
         layout::STORE_FORMAT.to_be_bytes(),
     );
     batch.put(layout::META, layout::META_ORIGIN, origin.as_bytes());
+    batch.put(layout::META, layout::META_INDEXED, 0u64.to_be_bytes());
     storage.write(batch)?;
     storage.sync()?;
     Ok((id, origin))
@@ -655,4 +695,100 @@ fn recover_state(storage: &dyn Storage) -> Result<ChainState, OpenError> {
         last_micros: record.timestamp_micros,
         frontier,
     })
+}
+
+/// Opens the stores of `engine` in `dir`: the [`Storage`] view readers use
+/// and the two stores the writer appends to.
+pub(crate) fn open_engine(
+    dir: &Path,
+    engine: Engine,
+    cache_bytes: u64,
+    read_only: bool,
+) -> Result<(Arc<dyn Storage>, Stores), OpenError> {
+    match engine {
+        Engine::Sled => {
+            let sled: Arc<dyn Storage> =
+                Arc::new(SledStorage::open(&dir.join(STORE_DIR), cache_bytes)?);
+            let stores = Stores {
+                log: Arc::new(KvLog::open(Arc::clone(&sled))?),
+                state: Arc::clone(&sled),
+            };
+            Ok((sled, stores))
+        }
+        Engine::Segments => {
+            let options = SegmentOptions {
+                read_only,
+                chain: Some(record_chains),
+                ..SegmentOptions::default()
+            };
+            let log = SegmentLog::open(Arc::new(StdFs), &dir.join(LOG_DIR), options)?;
+            let state = SledStorage::open(&dir.join(STATE_DIR), cache_bytes)?;
+            let stores = Stores {
+                log: Arc::new(log),
+                state: Arc::new(state),
+            };
+            Ok((Arc::new(stores.clone()), stores))
+        }
+    }
+}
+
+/// The chain check of the segmented log: a stored record value chains to
+/// the one before it (the genesis hash for seq 0).
+pub fn record_chains(prev: Option<&[u8]>, value: &[u8]) -> bool {
+    let prev_hash = match prev {
+        None => genesis_hash(),
+        Some(p) => match layout::parse_record_value(p) {
+            Some(v) => v.hash,
+            None => return false,
+        },
+    };
+    layout::parse_record_value(value)
+        .is_some_and(|v| crate::record::chain_hash(&prev_hash, v.bytes) == v.hash)
+}
+
+/// Brings the subject index up to the log: records at or past the state
+/// store's watermark (written after the log's fsync, without one of its
+/// own) are indexed again from the log, and the watermark made durable.
+/// Returns the watermark if it lies past the log's end: records the state
+/// store saw committed are missing from the log.
+fn reindex(view: &dyn Storage, state: &dyn Storage, size: u64) -> Result<Option<u64>, OpenError> {
+    let inconsistent = |detail: String| OpenError::Inconsistent { detail };
+    // No watermark: a store whose index was written with its records.
+    let Some(raw) = state.get(layout::META, layout::META_INDEXED)? else {
+        return Ok(None);
+    };
+    let watermark = <[u8; 8]>::try_from(raw.as_slice())
+        .map(u64::from_be_bytes)
+        .map_err(|_| inconsistent(format!("index watermark of {} bytes", raw.len())))?;
+    if watermark > size {
+        return Ok(Some(watermark));
+    }
+    if watermark == size {
+        return Ok(None);
+    }
+    let mut batch = WriteBatch::new();
+    view.visit_range(
+        layout::RECORDS,
+        &layout::record_key(watermark),
+        Some(&layout::record_key(size)),
+        &mut |key, value| {
+            let subject = layout::split_record_value(value)
+                .and_then(|(_, bytes)| Record::decode(bytes).ok())
+                .and_then(|r| r.subject);
+            // A record that does not decode is reported by the tail check.
+            if let (Some(subject), Some(seq)) = (subject, layout::parse_record_key(key)) {
+                batch.put(layout::SUBJECTS, layout::subject_key(&subject, seq), []);
+            }
+            std::ops::ControlFlow::Continue(())
+        },
+    )?;
+    batch.put(layout::META, layout::META_INDEXED, size.to_be_bytes());
+    state.write(batch)?;
+    state.sync()?;
+    tracing::info!(
+        from = watermark,
+        to = size,
+        "subject index brought up to the log"
+    );
+    Ok(None)
 }

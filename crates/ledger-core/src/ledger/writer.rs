@@ -21,7 +21,7 @@ use crate::error::AppendError;
 use crate::layout;
 use crate::merkle::{leaf_hash, Frontier};
 use crate::record::{chain_hash, micros_to_datetime, Event, Record};
-use crate::storage::{Storage, WriteBatch};
+use crate::storage::{LogStore, Storage, WriteBatch};
 use crate::Hash;
 
 use super::options::LedgerOptions;
@@ -69,7 +69,8 @@ pub(crate) fn poisoned_in_this_process(dir: &Path) -> bool {
 
 pub(crate) struct Writer {
     pub(crate) dir: PathBuf,
-    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) log: Arc<dyn LogStore>,
+    pub(crate) state_store: Arc<dyn Storage>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) state: ChainState,
     pub(crate) signer: CheckpointSigner,
@@ -163,6 +164,7 @@ impl Writer {
         }
         let mut next = self.state.clone();
         let mut batch = WriteBatch::new();
+        let mut values = Vec::new();
         let mut pending = Vec::with_capacity(appends.len());
         let mut completed = Vec::new();
         for (events, reply) in appends {
@@ -182,6 +184,7 @@ impl Writer {
             for event in events {
                 receipts.push(extend_chain(
                     &mut next,
+                    &mut values,
                     &mut batch,
                     &mut completed,
                     event,
@@ -193,13 +196,31 @@ impl Writer {
         if pending.is_empty() {
             return;
         }
-        let result = self.storage.write(batch).and_then(|()| self.storage.sync());
+        // The records and their one durability barrier; the subject index
+        // follows in the state store without a sync of its own (it is
+        // re-derived from the log on open past its watermark).
+        let result = self
+            .log
+            .append(self.state.size, &values)
+            .and_then(|()| self.log.sync());
         match result {
             Ok(()) => {
+                let indexed = if batch.is_empty() {
+                    Ok(())
+                } else {
+                    batch.put(layout::META, layout::META_INDEXED, next.size.to_be_bytes());
+                    self.state_store.write(batch)
+                };
                 self.state = next;
                 self.shared.publish(&self.state);
                 for (receipts, reply) in pending {
                     let _ = reply.send(Ok(receipts));
+                }
+                if let Err(e) = indexed {
+                    // The records are durable (and acknowledged); the index
+                    // is rebuilt from them on the next open.
+                    tracing::error!(error = %e, "subject index write failed; refusing further writes");
+                    self.poison();
                 }
             }
             Err(e) => {
@@ -273,7 +294,10 @@ impl Writer {
             layout::checkpoint_key(checkpoint.tree_size),
             note.as_bytes(),
         );
-        let stored = self.storage.write(batch).and_then(|()| self.storage.sync());
+        let stored = self
+            .state_store
+            .write(batch)
+            .and_then(|()| self.state_store.sync());
         if let Err(e) = stored {
             self.poison();
             let size = self.state.size;
@@ -297,9 +321,11 @@ fn command_events(cmd: &Command) -> usize {
     }
 }
 
-/// Gives `event` the next seq, chains it, and adds its writes to `batch`.
+/// Gives `event` the next seq, chains it, adds its stored value to
+/// `values` and its subject-index entry to `batch`.
 fn extend_chain(
     state: &mut ChainState,
+    values: &mut Vec<Vec<u8>>,
     batch: &mut WriteBatch,
     completed: &mut Vec<(u8, u64, Hash)>,
     event: Event,
@@ -329,7 +355,7 @@ fn extend_chain(
             slot.copy_from_slice(&node);
         }
     }
-    batch.put(layout::RECORDS, layout::record_key(seq), value);
+    values.push(value);
     if let Some(subject) = subject {
         batch.put(layout::SUBJECTS, layout::subject_key(&subject, seq), []);
     }

@@ -72,7 +72,8 @@ impl KvLog {
         let len = match store.last(layout::RECORDS)? {
             None => 0,
             Some((key, _)) => layout::parse_record_key(&key)
-                .and_then(|s| s.checked_add(1))
+                // A key at u64::MAX is left for the ledger to refuse.
+                .map(|s| s.saturating_add(1))
                 .ok_or_else(|| StorageError::Refused {
                     detail: format!("record key of {} bytes", key.len()),
                 })?,
