@@ -7,5 +7,6 @@ mod durability;
 mod faults;
 mod fixture;
 mod logs;
+mod power_loss;
 mod reopen;
 mod tamper;

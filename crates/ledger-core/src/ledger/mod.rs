@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::{Checkpoint, CheckpointSigner, VerifierKey};
-use crate::error::{AppendError, OpenError, ReadError};
+use crate::error::{AppendError, OpenError, ReadError, StorageError};
 use crate::layout;
 use crate::lock::WriteLock;
 use crate::merkle::{self, ConsistencyProof, Frontier, InclusionProof};
@@ -716,13 +716,14 @@ pub(crate) fn open_engine(
             Ok((sled, stores))
         }
         Engine::Segments => {
+            let state = SledStorage::open(&dir.join(STATE_DIR), cache_bytes)?;
             let options = SegmentOptions {
                 read_only,
                 chain: Some(record_chains),
+                floor: acknowledged_floor(&state)?,
                 ..SegmentOptions::default()
             };
             let log = SegmentLog::open(Arc::new(StdFs), &dir.join(LOG_DIR), options)?;
-            let state = SledStorage::open(&dir.join(STATE_DIR), cache_bytes)?;
             let stores = Stores {
                 log: Arc::new(log),
                 state: Arc::new(state),
@@ -730,6 +731,22 @@ pub(crate) fn open_engine(
             Ok((Arc::new(stores.clone()), stores))
         }
     }
+}
+
+/// How many records a ledger's state store shows were acknowledged: the
+/// larger of its subject-index watermark and its newest checkpoint's tree
+/// size (both are written only after the log's sync). A log opened on this
+/// state may not lose a record below it ([`SegmentOptions::floor`]).
+pub fn acknowledged_floor(state: &dyn Storage) -> Result<u64, StorageError> {
+    let indexed = state
+        .get(layout::META, layout::META_INDEXED)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map_or(0, u64::from_be_bytes);
+    let checkpointed = state
+        .last(layout::CHECKPOINTS)?
+        .and_then(|(k, _)| layout::parse_record_key(&k))
+        .unwrap_or(0);
+    Ok(indexed.max(checkpointed))
 }
 
 /// The chain check of the segmented log: a stored record value chains to

@@ -55,6 +55,9 @@ pub struct SegmentOptions {
     pub read_only: bool,
     /// Chain check applied to the frames of the last segment on open.
     pub chain: Option<ChainCheck>,
+    /// Entries below this seq are known to be durable (acknowledged): a
+    /// torn tail may not be cut below it, so a bad frame there is damage.
+    pub floor: u64,
 }
 
 impl Default for SegmentOptions {
@@ -63,6 +66,7 @@ impl Default for SegmentOptions {
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             read_only: false,
             chain: None,
+            floor: 0,
         }
     }
 }
@@ -330,6 +334,9 @@ struct Scan {
     end: u64,
     /// Why the scan stopped before the data ended, and where.
     stopped: Option<(u64, String)>,
+    /// The frame at `end` is whole and checksummed but does not chain:
+    /// no torn write makes that.
+    unchained: bool,
 }
 
 /// Scans the frames of a segment from its header, checking each one (and
@@ -356,6 +363,7 @@ fn scan_segment(
                 offsets,
                 end: offset,
                 stopped: None,
+                unchained: false,
             });
         }
         let header = scanner.at(offset, FRAME_HEADER_LEN)?;
@@ -369,6 +377,7 @@ fn scan_segment(
             offsets: Vec::new(),
             end: 0,
             stopped: Some((offset, why)),
+            unchained: false,
         };
         match parse_frame(bytes, seq) {
             Frame::End => {
@@ -376,6 +385,7 @@ fn scan_segment(
                     offsets,
                     end: offset,
                     stopped: None,
+                    unchained: false,
                 })
             }
             Frame::Bad(why) => {
@@ -384,6 +394,7 @@ fn scan_segment(
                     offsets,
                     end: offset,
                     stopped: s.stopped,
+                    unchained: false,
                 });
             }
             Frame::Valid(payload, total) => {
@@ -394,6 +405,7 @@ fn scan_segment(
                             offsets,
                             end: offset,
                             stopped: s.stopped,
+                            unchained: true,
                         });
                     }
                     prev = Some(payload.to_vec());
@@ -586,6 +598,9 @@ impl SegmentLog {
             scan_segment(file.as_ref(), first, capacity, None, chain).map_err(io_err(&path))?;
         if let Some((offset, why)) = &scan.stopped {
             let seq = first + scan.offsets.len() as u64;
+            if scan.unchained || seq < self.options.floor {
+                return Err(damaged(&path, *offset, seq, why.clone()));
+            }
             tracing::warn!(
                 segment = %path.display(),
                 offset,

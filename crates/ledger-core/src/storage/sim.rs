@@ -7,7 +7,8 @@
 //! machine had stopped there. [`SimFs::power_loss`] and
 //! [`SimStorage::power_loss`] then return what a disk could hold after
 //! restart: everything synced, plus any subset of the unsynced writes,
-//! some of them torn (a prefix kept, the rest of their last sector garbage)
+//! some of them torn (a prefix kept, the rest of the sector it was cut in
+//! garbage, as far as the write reached)
 //! and files created since their directory was last synced possibly gone.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -156,9 +157,10 @@ impl SimFs {
                 }
                 let mut piece = write[..keep].to_vec();
                 if keep < write.len() && rng.gen_bool(0.5) {
-                    // The sector the write was cut in holds garbage up to its end.
+                    // What the write meant to change in the sector it was
+                    // cut in is garbage (bytes it did not touch stay).
                     let sector_end = (start + keep).div_ceil(SECTOR) * SECTOR;
-                    let garbage = sector_end.saturating_sub(start + keep);
+                    let garbage = sector_end.min(start + write.len()) - (start + keep);
                     piece.extend((0..garbage).map(|_| rng.gen::<u8>()));
                 }
                 let end = start + piece.len();
