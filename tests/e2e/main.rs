@@ -9,4 +9,5 @@ mod fixture;
 mod logs;
 mod power_loss;
 mod reopen;
+mod segments;
 mod tamper;

@@ -684,10 +684,12 @@ fn recover_state(storage: &dyn Storage) -> Result<ChainState, OpenError> {
     let size = seq
         .checked_add(1)
         .ok_or_else(|| inconsistent(format!("record key {seq} leaves no room for a size")))?;
-    let frontier = Frontier::restore(&StoredNodes::new(storage), size).map_err(|e| {
-        inconsistent(format!(
+    let frontier = Frontier::restore(&StoredNodes::new(storage), size).map_err(|e| match e {
+        // Damage the engine located (segment, offset, seq) keeps its type.
+        merkle::MerkleError::Store(ReadError::Storage(e)) => OpenError::Storage(e),
+        e => inconsistent(format!(
             "cannot restore the Merkle frontier at size {size}: {e}"
-        ))
+        )),
     })?;
     Ok(ChainState {
         size,
