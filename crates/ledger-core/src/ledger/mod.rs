@@ -22,6 +22,7 @@ use crate::storage::{KvLog, SledStorage, Storage, Stores, WriteBatch};
 use crate::verify::{self, VerifyError, VerifyReport};
 use crate::Hash;
 
+mod index;
 mod options;
 mod read;
 mod read_only;
@@ -181,6 +182,9 @@ pub struct Ledger {
 struct Inner {
     tx: Mutex<Option<mpsc::Sender<Command>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    index_tx: Mutex<Option<std::sync::mpsc::SyncSender<index::Job>>>,
+    indexer: Mutex<Option<JoinHandle<()>>>,
+    pending: Arc<index::Pending>,
     shared: Arc<Shared>,
     storage: Arc<dyn Storage>,
     dir: PathBuf,
@@ -206,6 +210,23 @@ impl Drop for Inner {
         if let Some(handle) = handle {
             if handle.join().is_err() {
                 tracing::error!("ledger writer thread panicked");
+            }
+        }
+        // The writer has gone (with its sender): the indexer drains and stops.
+        drop(
+            self.index_tx
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let indexer = self
+            .indexer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = indexer {
+            if handle.join().is_err() {
+                tracing::error!("ledger indexer thread panicked");
             }
         }
     }
@@ -311,10 +332,26 @@ impl Ledger {
         });
         shared.publish(&state);
         let (tx, rx) = mpsc::channel(options.queue_capacity);
+        let pending = Arc::new(index::Pending::default());
+        let (index_tx, index_rx) = std::sync::mpsc::sync_channel(index::QUEUE);
+        let indexer = {
+            let state = Arc::clone(&stores.state);
+            let pending = Arc::clone(&pending);
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("ledger-indexer".into())
+                .spawn(move || index::run(index_rx, state, pending, shared))
+                .map_err(|e| OpenError::Io {
+                    path: dir.to_path_buf(),
+                    source: e,
+                })?
+        };
         let writer = Writer {
             dir: dir.to_path_buf(),
             log: Arc::clone(&stores.log),
             state_store: Arc::clone(&stores.state),
+            pending: Arc::clone(&pending),
+            index_tx: index_tx.clone(),
             shared: Arc::clone(&shared),
             state,
             signer,
@@ -334,6 +371,9 @@ impl Ledger {
             inner: Arc::new(Inner {
                 tx: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(handle)),
+                index_tx: Mutex::new(Some(index_tx)),
+                indexer: Mutex::new(Some(indexer)),
+                pending,
                 shared,
                 storage,
                 dir: dir.to_path_buf(),
@@ -454,8 +494,11 @@ impl Ledger {
         &self.inner.dir
     }
 
-    /// The storage engine, for read-only tools.
+    /// The storage engine, for read-only tools. Waits first until the
+    /// subject index holds every record committed so far, so that a reader
+    /// of the store sees it whole.
     pub fn storage(&self) -> &Arc<dyn Storage> {
+        self.flush_index();
         &self.inner.storage
     }
 
@@ -486,7 +529,35 @@ impl Ledger {
     /// Seqs of every committed record about `subject`, ascending, read from
     /// the subject index (no log scan).
     pub fn subject_seqs(&self, subject: &SubjectId) -> Result<Vec<u64>, ReadError> {
-        read::subject_seqs(self.inner.storage.as_ref(), subject, self.len())
+        // Size, then pending, then stored: an entry leaves the pending set
+        // only once it is stored, so none below the size is missed.
+        let size = self.len();
+        let pending = self.inner.pending.seqs(subject, size);
+        let mut seqs = read::subject_seqs(self.inner.storage.as_ref(), subject, size)?;
+        if !pending.is_empty() {
+            seqs.extend(pending);
+            seqs.sort_unstable();
+            seqs.dedup();
+        }
+        Ok(seqs)
+    }
+
+    /// Waits until the subject-index entries of every committed record are
+    /// in the state store (readers of the store itself, such as `verify`
+    /// and `snapshot_to`, need them there).
+    pub(crate) fn flush_index(&self) {
+        let tx = self
+            .inner
+            .index_tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(tx) = tx {
+            let (reply, done) = std::sync::mpsc::channel();
+            if tx.send(index::Job::Flush(reply)).is_ok() {
+                let _ = done.recv();
+            }
+        }
     }
 
     /// Every committed record about `subject`.
@@ -530,10 +601,12 @@ impl Ledger {
     /// timestamp order, every stored Merkle node, and every stored
     /// checkpoint's root and signature. Memory use does not grow with the log.
     pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
+        let size = self.len();
+        self.flush_index();
         verify::verify_store(
             self.inner.storage.as_ref(),
             &self.inner.verifier,
-            Some(self.len()),
+            Some(size),
             &mut |_| {},
         )
     }
@@ -542,11 +615,13 @@ impl Ledger {
     /// the stored tree must extend it (consistency proof) and every record
     /// after it must chain and match the newer checkpoints.
     pub fn verify_from(&self, trusted_note: &str) -> Result<VerifyReport, VerifyError> {
+        let size = self.len();
+        self.flush_index();
         verify::verify_store_from(
             self.inner.storage.as_ref(),
             &self.inner.verifier,
             trusted_note,
-            Some(self.len()),
+            Some(size),
             &mut |_| {},
         )
     }

@@ -57,6 +57,7 @@ impl Ledger {
     pub fn snapshot_to(&self, target: impl AsRef<Path>) -> Result<Head, SnapshotError> {
         let target = target.as_ref();
         let head = self.head();
+        self.flush_index();
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| SnapshotError::Io { path, source }

@@ -71,6 +71,8 @@ pub(crate) struct Writer {
     pub(crate) dir: PathBuf,
     pub(crate) log: Arc<dyn LogStore>,
     pub(crate) state_store: Arc<dyn Storage>,
+    pub(crate) pending: Arc<super::index::Pending>,
+    pub(crate) index_tx: std::sync::mpsc::SyncSender<super::index::Job>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) state: ChainState,
     pub(crate) signer: CheckpointSigner,
@@ -163,7 +165,7 @@ impl Writer {
             return;
         }
         let mut next = self.state.clone();
-        let mut batch = WriteBatch::new();
+        let mut keys: Vec<[u8; 24]> = Vec::new();
         let mut values = Vec::new();
         let mut pending = Vec::with_capacity(appends.len());
         let mut completed = Vec::new();
@@ -185,7 +187,7 @@ impl Writer {
                 receipts.push(extend_chain(
                     &mut next,
                     &mut values,
-                    &mut batch,
+                    &mut keys,
                     &mut completed,
                     event,
                     self.options.clock.now().timestamp_micros(),
@@ -197,29 +199,29 @@ impl Writer {
             return;
         }
         // The records and their one durability barrier; the subject index
-        // follows in the state store without a sync of its own (it is
-        // re-derived from the log on open past its watermark).
+        // follows off this path, on the indexer thread, without a sync of
+        // its own (it is re-derived from the log on open past its
+        // watermark). Until written, its entries are pending, and reads
+        // see them.
         let result = self
             .log
             .append(self.state.size, &values)
             .and_then(|()| self.log.sync());
         match result {
             Ok(()) => {
-                let indexed = if batch.is_empty() {
-                    Ok(())
-                } else {
-                    batch.put(layout::META, layout::META_INDEXED, next.size.to_be_bytes());
-                    self.state_store.write(batch)
+                let indexed = keys.is_empty() || {
+                    self.pending.add(&keys);
+                    super::index::submit(&self.index_tx, keys, next.size)
                 };
                 self.state = next;
                 self.shared.publish(&self.state);
                 for (receipts, reply) in pending {
                     let _ = reply.send(Ok(receipts));
                 }
-                if let Err(e) = indexed {
+                if !indexed {
                     // The records are durable (and acknowledged); the index
                     // is rebuilt from them on the next open.
-                    tracing::error!(error = %e, "subject index write failed; refusing further writes");
+                    tracing::error!("subject indexer stopped; refusing further writes");
                     self.poison();
                 }
             }
@@ -322,11 +324,11 @@ fn command_events(cmd: &Command) -> usize {
 }
 
 /// Gives `event` the next seq, chains it, adds its stored value to
-/// `values` and its subject-index entry to `batch`.
+/// `values` and its subject-index key to `keys`.
 fn extend_chain(
     state: &mut ChainState,
     values: &mut Vec<Vec<u8>>,
-    batch: &mut WriteBatch,
+    keys: &mut Vec<[u8; 24]>,
     completed: &mut Vec<(u8, u64, Hash)>,
     event: Event,
     now_micros: i64,
@@ -357,7 +359,7 @@ fn extend_chain(
     }
     values.push(value);
     if let Some(subject) = subject {
-        batch.put(layout::SUBJECTS, layout::subject_key(&subject, seq), []);
+        keys.push(layout::subject_key(&subject, seq));
     }
     state.size += 1;
     state.last_hash = hash;
