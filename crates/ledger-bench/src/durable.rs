@@ -273,11 +273,16 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<()> {
 fn render(args: &Args, cells: &[Vec<Vec<f64>>], reps: usize) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
     let _ = writeln!(
         s,
         "Durable appends/s, 256-byte payloads, median of {reps} repetitions of {} s each \
-         (`ledger-bench durable --secs {} --reps {reps}`).\n",
-        args.secs, args.secs
+         (`ledger-bench durable --secs {} --reps {reps}`); ratios are the median of \
+         per-repetition ratios. Load average at the end: {}.\n",
+        args.secs,
+        args.secs,
+        load.join(" ")
     );
     let _ = writeln!(
         s,
@@ -292,10 +297,23 @@ fn render(args: &Args, cells: &[Vec<Vec<f64>>], reps: usize) -> String {
             .map(|v| (!v.is_empty()).then(|| median(v)))
             .collect();
         let fmt = |v: Option<f64>| v.map_or("–".to_string(), |x| thousands(x.round()));
-        let best_raw = m[0].into_iter().chain(m[1]).fold(0.0f64, f64::max);
-        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
-            _ => "–".into(),
+        let c = &cells[row];
+        // Ratios are paired: the median over repetitions of the ratio of
+        // the two measurements taken in that repetition.
+        let paired = |num: usize, den: &dyn Fn(usize) -> Option<f64>| -> String {
+            let r: Vec<f64> = (0..c[num].len())
+                .filter_map(|i| den(i).filter(|&d| d > 0.0).map(|d| c[num][i] / d))
+                .collect();
+            if r.is_empty() {
+                "–".into()
+            } else {
+                format!("{:.2}", median(&r))
+            }
+        };
+        let best_raw = |i: usize| {
+            let a = c[0].get(i).copied();
+            let b = c[1].get(i).copied();
+            a.into_iter().chain(b).reduce(f64::max)
         };
         let _ = writeln!(
             s,
@@ -305,9 +323,9 @@ fn render(args: &Args, cells: &[Vec<Vec<f64>>], reps: usize) -> String {
             fmt(m[2]),
             fmt(m[3]),
             fmt(m[4]),
-            ratio(m[4], Some(best_raw)),
-            ratio(m[4], m[2]),
-            ratio(m[4], m[3]),
+            paired(4, &best_raw),
+            paired(4, &|i| c[2].get(i).copied()),
+            paired(4, &|i| c[3].get(i).copied()),
         );
     }
     s
