@@ -40,6 +40,12 @@ fn replace(bytes: &mut [u8], from: &[u8], to: &[u8]) {
 #[test]
 fn metadata_is_bound_to_its_ciphertext_and_chained() {
     let tmp = tempfile::tempdir().unwrap();
+    // A sled ledger, whose records can be rewritten key by key below.
+    let options = ledger_core::LedgerOptions {
+        engine: ledger_core::Engine::Sled,
+        ..ledger_options()
+    };
+    drop(Ledger::open(tmp.path().join("ledger"), options).unwrap());
     let vault = open(tmp.path(), None);
     let s = vault.create_subject(None).unwrap();
     let r1 = vault
