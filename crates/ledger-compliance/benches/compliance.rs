@@ -16,7 +16,7 @@ use ledger_compliance::vocab::*;
 use ledger_compliance::{
     ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData, TicketId,
 };
-use ledger_core::{Ledger, LedgerOptions, SubjectId, SystemClock};
+use ledger_core::{Ledger, LedgerOptions, SubjectId};
 use ledger_vault::{Vault, VaultOptions};
 use rand::{Rng, SeedableRng};
 
@@ -58,7 +58,7 @@ fn world_of(validate: bool, subjects_n: usize) -> World {
         validate,
         ..ComplianceOptions::default()
     };
-    let c = Arc::new(ComplianceLedger::open(vault, Arc::new(SystemClock), options).expect("open"));
+    let c = Arc::new(ComplianceLedger::open(vault, options).expect("open"));
     c.record_blocking(ComplianceEvent::general(
         "op:dpo",
         Facts::RecipientRegistered {

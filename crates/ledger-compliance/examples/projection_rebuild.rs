@@ -7,7 +7,6 @@
 //! (default 1,000,000 events in a temporary directory; an existing ledger
 //! in `dir` is reused as it is).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use ledger_compliance::vocab::*;
@@ -16,7 +15,7 @@ use ledger_compliance::{
     PersonalData, TicketId,
 };
 use ledger_core::record::RecordRef;
-use ledger_core::{Ledger, LedgerOptions, SystemClock};
+use ledger_core::{Ledger, LedgerOptions};
 use ledger_vault::{Vault, VaultOptions};
 
 /// Events one generated customer brings (see `customer_events`).
@@ -178,7 +177,7 @@ fn main() -> anyhow_free::Result {
     {
         let ledger = Ledger::open(&dir, LedgerOptions::default())?;
         let vault = Vault::open(ledger, VaultOptions::default())?;
-        let c = ComplianceLedger::open(vault, Arc::new(SystemClock), options.clone())?;
+        let c = ComplianceLedger::open(vault, options.clone())?;
         if c.vault().ledger().len() < events {
             eprintln!("generating {events} events in {}", dir.display());
             generate(&c, events)?;

@@ -45,7 +45,6 @@ impl Default for ComplianceOptions {
 /// The compliance layer over a vault.
 pub struct ComplianceLedger {
     vault: Vault,
-    clock: Arc<dyn Clock>,
     options: ComplianceOptions,
     model: Mutex<Model>,
     projections: Projections,
@@ -101,16 +100,11 @@ impl ComplianceLedger {
     /// Opens the layer over `vault`: builds the write model from the log
     /// and opens the projections at `<ledger dir>/projections/`, catching
     /// them up (or rebuilding them if they are not this ledger's).
-    pub fn open(
-        vault: Vault,
-        clock: Arc<dyn Clock>,
-        options: ComplianceOptions,
-    ) -> Result<Self, OpenError> {
+    pub fn open(vault: Vault, options: ComplianceOptions) -> Result<Self, OpenError> {
         let model = model_from_log(vault.ledger())?;
         let projections = Projections::open(vault.ledger())?;
         Ok(ComplianceLedger {
             vault,
-            clock,
             options,
             model: Mutex::new(model),
             projections,
@@ -135,9 +129,10 @@ impl ComplianceLedger {
         &self.options
     }
 
-    /// The clock event times and retention use.
+    /// The clock rules and retention read "now" from: the ledger's own
+    /// ([`ledger_core::Ledger::clock`]), the one that stamps the records.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+        self.vault.ledger().clock()
     }
 
     /// Serializes retention sweeps (see [`crate::retention`]).
@@ -199,7 +194,7 @@ impl ComplianceLedger {
         }
         let pending = {
             let mut model = self.lock().await?;
-            let now = self.clock.now();
+            let now = self.clock().now();
             let mut undo = Vec::with_capacity(events.len());
             let mut refused = None;
             for (index, event) in events.iter().enumerate() {

@@ -32,14 +32,12 @@ fn fixture() -> Fixture {
     let vault = Vault::open(
         ledger,
         VaultOptions {
-            clock: clock.clone(),
             rotate_after_erasure: None,
             ..VaultOptions::default()
         },
     )
     .expect("vault");
-    let c =
-        ComplianceLedger::open(vault, clock.clone(), ComplianceOptions::default()).expect("open");
+    let c = ComplianceLedger::open(vault, ComplianceOptions::default()).expect("open");
     Fixture {
         _tmp: tmp,
         clock,

@@ -77,13 +77,11 @@ fn open(dir: &Path, clock: &Arc<ManualClock>) -> ComplianceLedger {
     let vault = Vault::open(
         ledger,
         VaultOptions {
-            clock: clock.clone(),
             ..VaultOptions::default()
         },
     )
     .expect("vault opens");
-    ComplianceLedger::open(vault, clock.clone(), ComplianceOptions::default())
-        .expect("compliance layer opens")
+    ComplianceLedger::open(vault, ComplianceOptions::default()).expect("compliance layer opens")
 }
 
 /// What every projection must hold, kept by hand from the domain brief.

@@ -1,20 +1,17 @@
 //! Smoke test: record, validate, reopen, erase through the public API.
 
-use std::sync::Arc;
-
 use ledger_compliance::vocab::{Channel, DataCategory, LawfulBasis, Purpose};
 use ledger_compliance::{
     ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData, RecordError,
     ValidationError,
 };
-use ledger_core::{Ledger, LedgerOptions, SystemClock};
+use ledger_core::{Ledger, LedgerOptions};
 use ledger_vault::{ErasureRequest, Vault, VaultOptions};
 
 fn open(dir: &std::path::Path) -> ComplianceLedger {
     let ledger = Ledger::open(dir, LedgerOptions::default()).expect("ledger");
     let vault = Vault::open(ledger, VaultOptions::default()).expect("vault");
-    ComplianceLedger::open(vault, Arc::new(SystemClock), ComplianceOptions::default())
-        .expect("compliance")
+    ComplianceLedger::open(vault, ComplianceOptions::default()).expect("compliance")
 }
 
 #[test]

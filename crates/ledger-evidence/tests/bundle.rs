@@ -30,13 +30,11 @@ fn bundle_reports_controls_and_detects_changes() {
     let vault = Vault::open(
         ledger,
         VaultOptions {
-            clock: clock.clone(),
             ..VaultOptions::default()
         },
     )
     .expect("vault");
-    let c =
-        ComplianceLedger::open(vault, clock.clone(), ComplianceOptions::default()).expect("open");
+    let c = ComplianceLedger::open(vault, ComplianceOptions::default()).expect("open");
     let s = c.new_subject(Some("zoe@example.com")).expect("s");
     c.record_blocking(
         ComplianceEvent::subject(

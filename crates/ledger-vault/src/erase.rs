@@ -210,7 +210,7 @@ impl Vault {
                 state: FenceState::Pending,
                 key_ref: wrapped.key_ref,
                 stale_wrapped: wrapped.encode(),
-                requested_micros: inner.options.clock.now().timestamp_micros(),
+                requested_micros: inner.ledger.clock().now().timestamp_micros(),
                 ledger_size_at_fence: inner.ledger.len(),
                 reason: request.reason.clone(),
                 request_ref: request.request_ref.clone(),

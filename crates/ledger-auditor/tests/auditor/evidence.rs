@@ -30,13 +30,11 @@ fn compliance_ledger(dir: &std::path::Path) {
     let vault = Vault::open(
         ledger,
         VaultOptions {
-            clock: clock.clone(),
             ..VaultOptions::default()
         },
     )
     .expect("vault");
-    let c =
-        ComplianceLedger::open(vault, clock.clone(), ComplianceOptions::default()).expect("open");
+    let c = ComplianceLedger::open(vault, ComplianceOptions::default()).expect("open");
     c.record_blocking(ComplianceEvent::general(
         "op:dpo",
         Facts::RecipientRegistered {

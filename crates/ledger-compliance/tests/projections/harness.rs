@@ -36,11 +36,10 @@ pub(crate) fn open_at(
     };
     let ledger = Ledger::open(dir, ledger_options).unwrap();
     let vault_options = VaultOptions {
-        clock: clock.clone(),
         ..VaultOptions::default()
     };
     let vault = Vault::open(ledger, vault_options).unwrap();
-    ComplianceLedger::open(vault, clock.clone(), options).unwrap()
+    ComplianceLedger::open(vault, options).unwrap()
 }
 
 impl Harness {

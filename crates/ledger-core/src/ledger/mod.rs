@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::{Checkpoint, CheckpointSigner, VerifierKey};
+use crate::clock::Clock;
 use crate::error::{AppendError, OpenError, ReadError};
 use crate::layout;
 use crate::lock::WriteLock;
@@ -181,6 +182,7 @@ struct Inner {
     ledger_id: [u8; 16],
     origin: String,
     verifier: VerifierKey,
+    clock: Arc<dyn Clock>,
     _lock: WriteLock,
 }
 
@@ -273,6 +275,7 @@ impl Ledger {
         });
         shared.publish(&state);
         let (tx, rx) = mpsc::channel(options.queue_capacity);
+        let clock = Arc::clone(&options.clock);
         let writer = Writer {
             dir: dir.to_path_buf(),
             storage: Arc::clone(&storage),
@@ -301,6 +304,7 @@ impl Ledger {
                 ledger_id,
                 origin,
                 verifier,
+                clock,
                 _lock: lock,
             }),
         })
@@ -408,6 +412,12 @@ impl Ledger {
     /// The public key that verifies this ledger's checkpoints.
     pub fn verifier_key(&self) -> &VerifierKey {
         &self.inner.verifier
+    }
+
+    /// The clock the writer stamps records with: the one time source of
+    /// every layer above (they read it here rather than taking their own).
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
     }
 
     /// The ledger directory.
