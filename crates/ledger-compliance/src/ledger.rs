@@ -2,6 +2,7 @@
 //! rules accept them, and erases subjects with everything that belongs to
 //! them.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::codec::{self, Encoded};
 use crate::error::{OpenError, RecordError, ValidationError};
 use crate::event::{ComplianceEvent, Decoded, Facts, Scope, TicketId};
-use crate::model::{categories_declared, Model};
+use crate::model::{categories_declared, Model, Undo};
 use crate::projection::Projections;
 use crate::ropa::RopaConfig;
 use crate::vocab::Right;
@@ -46,7 +47,7 @@ impl Default for ComplianceOptions {
 pub struct ComplianceLedger {
     vault: Vault,
     options: ComplianceOptions,
-    model: Mutex<Model>,
+    state: Mutex<WriteState>,
     projections: Projections,
     failed: AtomicBool,
     /// Held for a whole retention sweep: two overlapping sweeps would both
@@ -106,7 +107,11 @@ impl ComplianceLedger {
         Ok(ComplianceLedger {
             vault,
             options,
-            model: Mutex::new(model),
+            state: Mutex::new(WriteState {
+                model,
+                pending: VecDeque::new(),
+                next_id: 0,
+            }),
             projections,
             failed: AtomicBool::new(false),
             sweeping: std::sync::Mutex::new(()),
@@ -142,9 +147,11 @@ impl ComplianceLedger {
         self.sweeping.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A copy of the write model (for reports and tests).
+    /// A copy of the write model (for reports and tests). Events of
+    /// batches still being committed carry the time the rules checked them
+    /// at; once committed, every event carries its record's timestamp.
     pub async fn model(&self) -> Model {
-        self.model.lock().await.clone()
+        self.state.lock().await.model.clone()
     }
 
     /// Blocking form of [`ComplianceLedger::model`].
@@ -154,7 +161,7 @@ impl ComplianceLedger {
 
     /// Runs `read` on the write model under its lock, without copying it.
     pub(crate) fn read_model<R>(&self, read: impl FnOnce(&Model) -> R) -> R {
-        read(&futures_executor::block_on(self.model.lock()))
+        read(&futures_executor::block_on(self.state.lock()).model)
     }
 
     /// Creates a data subject (a key scope), indexed by `email` if given.
@@ -192,32 +199,34 @@ impl ComplianceLedger {
             let e = codec::encode(event).map_err(|source| RecordError::Encode { index, source })?;
             encoded.push(e);
         }
-        let pending = {
-            let mut model = self.lock().await?;
+        let (id, pending) = {
+            let mut state = self.lock().await?;
             let now = self.clock().now();
             let mut undo = Vec::with_capacity(events.len());
+            let mut applied = Vec::with_capacity(events.len());
             let mut refused = None;
             for (index, event) in events.iter().enumerate() {
                 let decoded = Decoded::Event {
                     scope: event.scope,
                     facts: event.facts.clone(),
                 };
-                if let Err(source) = self.check(&model, event, now) {
+                if let Err(source) = self.check(&state.model, event, now) {
                     refused = Some(RecordError::Invalid { index, source });
                     break;
                 }
-                undo.push(model.undo_for(&decoded));
-                model.apply(None, now, &decoded);
+                undo.push(state.model.undo_for(&decoded));
+                state.model.apply(None, now, &decoded);
+                applied.push(decoded);
             }
             let submitted = match refused {
                 Some(e) => Err(e),
                 None => self.submit(encoded).await,
             };
             match submitted {
-                Ok(pending) => pending,
+                Ok(pending) => (state.push(applied, undo, now), pending),
                 Err(e) => {
                     for u in undo.into_iter().rev() {
-                        model.undo(u);
+                        state.model.undo(u);
                     }
                     return Err(e);
                 }
@@ -225,16 +234,14 @@ impl ComplianceLedger {
         };
         match pending.await {
             Ok(receipts) => {
-                if let Some(last) = receipts.last() {
-                    let mut model = self.model.lock().await;
-                    model.last_seq = Some(model.last_seq.map_or(last.seq, |s| s.max(last.seq)));
-                }
+                self.state.lock().await.settle(id, &receipts);
                 Ok(receipts)
             }
             Err(e) => {
                 // The model already holds the batch's effects; the ledger is
                 // poisoned, so refuse everything until reopened.
                 self.failed.store(true, Ordering::SeqCst);
+                self.state.lock().await.pending.retain(|b| b.id != id);
                 Err(RecordError::Seal(e.into()))
             }
         }
@@ -248,11 +255,11 @@ impl ComplianceLedger {
         futures_executor::block_on(self.record_batch(events))
     }
 
-    async fn lock(&self) -> Result<MutexGuard<'_, Model>, RecordError> {
+    async fn lock(&self) -> Result<MutexGuard<'_, WriteState>, RecordError> {
         if self.failed.load(Ordering::SeqCst) {
             return Err(RecordError::Failed);
         }
-        Ok(self.model.lock().await)
+        Ok(self.state.lock().await)
     }
 
     fn check(
@@ -306,7 +313,8 @@ impl ComplianceLedger {
         subject: SubjectId,
         request: &ErasureRequest,
     ) -> Result<Vec<ErasureReceipt>, RecordError> {
-        let mut model = futures_executor::block_on(self.lock())?;
+        let mut state = futures_executor::block_on(self.lock())?;
+        let model = &mut state.model;
         if model.erased.contains(&subject) {
             return Err(RecordError::Invalid {
                 index: 0,
@@ -326,15 +334,15 @@ impl ComplianceLedger {
             .unwrap_or_default();
         let mut receipts = Vec::with_capacity(tickets.len() + 1);
         for ticket in tickets {
-            receipts.push(self.erase_scope(&mut model, ticket.0, request)?);
+            receipts.push(self.erase_scope(model, ticket.0, request)?);
         }
-        receipts.push(self.erase_scope(&mut model, subject, request)?);
+        receipts.push(self.erase_scope(model, subject, request)?);
         let fulfils = model.requests.get(&request.request_ref).is_some_and(|r| {
             r.subject == subject
                 && r.right == Right::Erasure
                 && r.status == crate::model::RequestStatus::Open
         });
-        drop(model);
+        drop(state);
         if fulfils {
             let event = ComplianceEvent::subject(
                 subject,
@@ -354,7 +362,8 @@ impl ComplianceLedger {
         ticket: TicketId,
         request: &ErasureRequest,
     ) -> Result<ErasureReceipt, RecordError> {
-        let mut model = futures_executor::block_on(self.lock())?;
+        let mut state = futures_executor::block_on(self.lock())?;
+        let model = &mut state.model;
         if let Some(scope) = model.is_erased(&Scope::Ticket(ticket)) {
             return Err(RecordError::Invalid {
                 index: 0,
@@ -367,7 +376,7 @@ impl ComplianceLedger {
                 source: ValidationError::UnknownTicket { ticket },
             });
         }
-        self.erase_scope(&mut model, ticket.0, request)
+        self.erase_scope(model, ticket.0, request)
     }
 
     fn erase_scope(
@@ -389,5 +398,93 @@ impl ComplianceLedger {
                 Err(e.into())
             }
         }
+    }
+}
+
+/// Batches in flight past this many are settled even while older ones wait
+/// for their commit, so that the list stays short under any load.
+const MAX_PENDING: usize = 1024;
+
+/// The write model and the batches applied to it ahead of their commit.
+///
+/// The rules must see each batch's effects as soon as it is queued (the
+/// next batch is checked against them), but the time the core records is
+/// known only from the receipts. So a batch is applied at once with the time
+/// it was checked at and kept here with its undo records; once it and every
+/// batch before it are durable, they are all undone and applied again in
+/// seq order with their receipts' timestamps (the later ones still pending
+/// with their check time). The model therefore equals the fold of the log
+/// ([`model_from_log`]) whenever nothing is in flight, under any clock.
+#[derive(Debug)]
+struct WriteState {
+    model: Model,
+    /// In queue order, which is seq order.
+    pending: VecDeque<PendingBatch>,
+    next_id: u64,
+}
+
+#[derive(Debug)]
+struct PendingBatch {
+    id: u64,
+    events: Vec<Decoded>,
+    /// One per event, in apply order.
+    undo: Vec<Undo>,
+    checked_at: DateTime<Utc>,
+    receipts: Option<Vec<Receipt>>,
+}
+
+impl WriteState {
+    /// Registers a batch just applied at `checked_at` and queued.
+    fn push(&mut self, events: Vec<Decoded>, undo: Vec<Undo>, checked_at: DateTime<Utc>) -> u64 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        self.pending.push_back(PendingBatch {
+            id,
+            events,
+            undo,
+            checked_at,
+            receipts: None,
+        });
+        id
+    }
+
+    /// Notes the receipts of batch `id` and, when enough of the oldest
+    /// batches are durable, re-applies them with their records' timestamps.
+    fn settle(&mut self, id: u64, receipts: &[Receipt]) {
+        let Some(batch) = self.pending.iter_mut().find(|b| b.id == id) else {
+            return;
+        };
+        batch.receipts = Some(receipts.to_vec());
+        let durable = self
+            .pending
+            .iter()
+            .take_while(|b| b.receipts.is_some())
+            .count();
+        let len = self.pending.len();
+        // Re-applying costs every pending batch: do it when all are durable
+        // (the usual case), or at least half, or when the list grew long.
+        if durable == 0 || (durable < len && durable * 2 < len && len < MAX_PENDING) {
+            return;
+        }
+        let WriteState { model, pending, .. } = self;
+        let mut last_seq = model.last_seq;
+        for batch in pending.iter_mut().rev() {
+            while let Some(undo) = batch.undo.pop() {
+                model.undo(undo);
+            }
+        }
+        for batch in pending.drain(..durable) {
+            for (event, receipt) in batch.events.iter().zip(batch.receipts.iter().flatten()) {
+                model.apply(Some(receipt.seq), receipt.timestamp, event);
+                last_seq = Some(last_seq.map_or(receipt.seq, |s| s.max(receipt.seq)));
+            }
+        }
+        for batch in pending.iter_mut() {
+            for event in &batch.events {
+                batch.undo.push(model.undo_for(event));
+                model.apply(None, batch.checked_at, event);
+            }
+        }
+        model.last_seq = last_seq;
     }
 }
