@@ -80,10 +80,10 @@ fn a_subjects_life_leaves_no_personal_data_in_logs_or_errors() {
         request_ref: "DSR-LOG-1".into(),
         operator: "op:dpo".into(),
     };
-    vault.erase_subject(subject, &request).unwrap();
+    vault.erase_subject_blocking(subject, &request).unwrap();
     errors.push(
         vault
-            .erase_subject(subject, &request)
+            .erase_subject_blocking(subject, &request)
             .unwrap_err()
             .to_string(),
     );

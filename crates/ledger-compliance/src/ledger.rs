@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ledger_core::record::RecordRef;
 use ledger_core::{Clock, Receipt, SubjectId};
-use ledger_vault::{AuditMetadata, ErasureReceipt, ErasureRequest, Vault};
+use ledger_vault::{runtime, AuditMetadata, ErasureReceipt, ErasureRequest, Vault};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::codec::{self, Encoded};
@@ -52,7 +52,7 @@ pub struct ComplianceLedger {
     failed: AtomicBool,
     /// Held for a whole retention sweep: two overlapping sweeps would both
     /// record the expiry of the same scope and the second erasure fail.
-    sweeping: std::sync::Mutex<()>,
+    sweeping: Mutex<()>,
 }
 
 impl std::fmt::Debug for ComplianceLedger {
@@ -114,7 +114,7 @@ impl ComplianceLedger {
             }),
             projections,
             failed: AtomicBool::new(false),
-            sweeping: std::sync::Mutex::new(()),
+            sweeping: Mutex::new(()),
         })
     }
 
@@ -141,10 +141,8 @@ impl ComplianceLedger {
     }
 
     /// Serializes retention sweeps (see [`crate::retention`]).
-    pub(crate) fn sweep_lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        // The guarded value is `()`: a sweep that panicked leaves nothing
-        // inconsistent behind it.
-        self.sweeping.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) async fn sweep_lock(&self) -> MutexGuard<'_, ()> {
+        self.sweeping.lock().await
     }
 
     /// A copy of the write model (for reports and tests). Events of
@@ -154,14 +152,16 @@ impl ComplianceLedger {
         self.state.lock().await.model.clone()
     }
 
-    /// Blocking form of [`ComplianceLedger::model`].
+    /// Blocking form of [`ComplianceLedger::model`], for plain threads (on
+    /// a runtime thread, await [`ComplianceLedger::model`]: this one would
+    /// wait there for a lock that a task of the same thread may hold).
     pub fn model_blocking(&self) -> Model {
         futures_executor::block_on(self.model())
     }
 
     /// Runs `read` on the write model under its lock, without copying it.
-    pub(crate) fn read_model<R>(&self, read: impl FnOnce(&Model) -> R) -> R {
-        read(&futures_executor::block_on(self.state.lock()).model)
+    pub(crate) async fn read_model<R>(&self, read: impl FnOnce(&Model) -> R) -> R {
+        read(&self.state.lock().await.model)
     }
 
     /// Creates a data subject (a key scope), indexed by `email` if given.
@@ -180,8 +180,11 @@ impl ComplianceLedger {
         receipts.pop().ok_or(RecordError::EmptyBatch)
     }
 
-    /// Blocking form of [`ComplianceLedger::record`].
+    /// Blocking form of [`ComplianceLedger::record`], for plain threads;
+    /// refused inside an async runtime ([`RecordError::Runtime`]), where
+    /// waiting for the write model's lock could deadlock.
     pub fn record_blocking(&self, event: ComplianceEvent) -> Result<Receipt, RecordError> {
+        runtime::ensure_blocking_allowed("record_blocking")?;
         futures_executor::block_on(self.record(event))
     }
 
@@ -247,11 +250,13 @@ impl ComplianceLedger {
         }
     }
 
-    /// Blocking form of [`ComplianceLedger::record_batch`].
+    /// Blocking form of [`ComplianceLedger::record_batch`]; refused inside
+    /// an async runtime like [`ComplianceLedger::record_blocking`].
     pub fn record_batch_blocking(
         &self,
         events: Vec<ComplianceEvent>,
     ) -> Result<Vec<Receipt>, RecordError> {
+        runtime::ensure_blocking_allowed("record_batch_blocking")?;
         futures_executor::block_on(self.record_batch(events))
     }
 
@@ -306,14 +311,18 @@ impl ComplianceLedger {
 
     /// Erases `subject` (Art. 17 or retention): destroys its key and the keys
     /// of all its tickets, then, if `request.request_ref` names an open
-    /// erasure request of the subject, records it fulfilled. Blocks (fsyncs);
-    /// from async code call it in `spawn_blocking`.
-    pub fn erase_subject(
+    /// erasure request of the subject, records it fulfilled.
+    ///
+    /// Runs under the write model's lock, awaited like any append's, and
+    /// hands its fsyncs to tokio's blocking pool: it never blocks the
+    /// runtime, so it may run beside appends on a current-thread runtime.
+    /// Needs a tokio runtime.
+    pub async fn erase_subject(
         &self,
         subject: SubjectId,
         request: &ErasureRequest,
     ) -> Result<Vec<ErasureReceipt>, RecordError> {
-        let mut state = futures_executor::block_on(self.lock())?;
+        let mut state = self.lock().await?;
         let model = &mut state.model;
         if model.erased.contains(&subject) {
             return Err(RecordError::Invalid {
@@ -334,9 +343,9 @@ impl ComplianceLedger {
             .unwrap_or_default();
         let mut receipts = Vec::with_capacity(tickets.len() + 1);
         for ticket in tickets {
-            receipts.push(self.erase_scope(model, ticket.0, request)?);
+            receipts.push(self.erase_scope(model, ticket.0, request).await?);
         }
-        receipts.push(self.erase_scope(model, subject, request)?);
+        receipts.push(self.erase_scope(model, subject, request).await?);
         let fulfils = model.requests.get(&request.request_ref).is_some_and(|r| {
             r.subject == subject
                 && r.right == Right::Erasure
@@ -351,18 +360,34 @@ impl ComplianceLedger {
                     request: request.request_ref.clone(),
                 },
             );
-            futures_executor::block_on(self.record(event))?;
+            self.record(event).await?;
         }
         Ok(receipts)
     }
 
-    /// Erases one key scope (a ticket) under the model lock.
-    pub fn erase_ticket(
+    /// Blocking form of [`ComplianceLedger::erase_subject`], for plain
+    /// threads. Must not be called from inside an async runtime (it would
+    /// wait for tasks that need its thread): there it returns
+    /// [`RecordError::Runtime`] and does nothing.
+    pub fn erase_subject_blocking(
+        &self,
+        subject: SubjectId,
+        request: &ErasureRequest,
+    ) -> Result<Vec<ErasureReceipt>, RecordError> {
+        runtime::block_on(
+            "erase_subject_blocking",
+            self.erase_subject(subject, request),
+        )
+    }
+
+    /// Erases one key scope (a ticket) under the model lock; never blocks
+    /// the runtime (see [`ComplianceLedger::erase_subject`]).
+    pub async fn erase_ticket(
         &self,
         ticket: TicketId,
         request: &ErasureRequest,
     ) -> Result<ErasureReceipt, RecordError> {
-        let mut state = futures_executor::block_on(self.lock())?;
+        let mut state = self.lock().await?;
         let model = &mut state.model;
         if let Some(scope) = model.is_erased(&Scope::Ticket(ticket)) {
             return Err(RecordError::Invalid {
@@ -376,19 +401,33 @@ impl ComplianceLedger {
                 source: ValidationError::UnknownTicket { ticket },
             });
         }
-        self.erase_scope(model, ticket.0, request)
+        self.erase_scope(model, ticket.0, request).await
     }
 
-    fn erase_scope(
+    /// Blocking form of [`ComplianceLedger::erase_ticket`]; refused inside
+    /// an async runtime like [`ComplianceLedger::erase_subject_blocking`].
+    pub fn erase_ticket_blocking(
+        &self,
+        ticket: TicketId,
+        request: &ErasureRequest,
+    ) -> Result<ErasureReceipt, RecordError> {
+        runtime::block_on("erase_ticket_blocking", self.erase_ticket(ticket, request))
+    }
+
+    async fn erase_scope(
         &self,
         model: &mut Model,
         scope: SubjectId,
         request: &ErasureRequest,
     ) -> Result<ErasureReceipt, RecordError> {
-        match self.vault.erase_subject(scope, request) {
+        match self.vault.erase_subject(scope, request).await {
             Ok(receipt) => {
                 model.erased.insert(scope);
-                model.last_seq = Some(model.last_seq.map_or(receipt.seq, |s| s.max(receipt.seq)));
+                // The erasure may have appended more than its record (the
+                // rotation's and the certificate's): the model has seen the
+                // log up to its head, as a rebuild would.
+                let head = self.vault.ledger().len().saturating_sub(1).max(receipt.seq);
+                model.last_seq = Some(model.last_seq.map_or(head, |s| s.max(head)));
                 Ok(receipt)
             }
             Err(e) => {

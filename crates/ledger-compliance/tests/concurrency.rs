@@ -4,16 +4,36 @@
 use std::sync::Arc;
 
 use ledger_compliance::vocab::{Channel, DataCategory, LawfulBasis, Purpose, Right};
+use std::time::Duration;
+
+use ledger_compliance::retention::SweepOptions;
 use ledger_compliance::{
     model_from_log, ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData,
+    RecordError,
 };
 use ledger_core::{Ledger, LedgerOptions, SubjectId};
-use ledger_vault::{Vault, VaultOptions};
+use ledger_vault::{ErasureRequest, RuntimeError, Vault, VaultOptions};
+
+fn open_with(
+    dir: &std::path::Path,
+    ledger: LedgerOptions,
+    options: ComplianceOptions,
+) -> ComplianceLedger {
+    let ledger = Ledger::open(dir, ledger).expect("ledger");
+    let vault = Vault::open(ledger, VaultOptions::default()).expect("vault");
+    ComplianceLedger::open(vault, options).expect("compliance")
+}
 
 fn open(dir: &std::path::Path) -> ComplianceLedger {
-    let ledger = Ledger::open(dir, LedgerOptions::default()).expect("ledger");
-    let vault = Vault::open(ledger, VaultOptions::default()).expect("vault");
-    ComplianceLedger::open(vault, ComplianceOptions::default()).expect("compliance")
+    open_with(dir, LedgerOptions::default(), ComplianceOptions::default())
+}
+
+fn erasure(request_ref: &str) -> ErasureRequest {
+    ErasureRequest {
+        reason: "gdpr-art17-1a".into(),
+        request_ref: request_ref.into(),
+        operator: "op:dpo".into(),
+    }
 }
 
 fn collected(s: SubjectId) -> ComplianceEvent {
@@ -95,12 +115,90 @@ async fn live_model_equals_the_rebuilt_one_under_the_system_clock() {
         subjects.extend(task.await.expect("task"));
     }
     assert_eq!(subjects.len(), 96);
+    assert_eq!(c.vault().ledger().len(), 96 * 5);
+    for s in subjects.iter().take(3) {
+        c.erase_subject(*s, &erasure("DSR-erase"))
+            .await
+            .expect("erase");
+    }
     let ledger = c.vault().ledger();
-    assert_eq!(ledger.len(), 96 * 5);
     let live = c.model().await;
     let rebuilt = model_from_log(ledger).expect("rebuild");
     assert_eq!(live.subjects.len(), 96);
     assert_eq!(live.tickets.len(), 96);
     assert_eq!(live.requests.len(), 96);
     assert_eq!(rebuilt, live);
+}
+
+/// Erasures and sweeps await the write model's lock, which appends hold
+/// while they queue: with a writer queue of one, appenders wait for room
+/// holding it. On a current-thread runtime, a blocking wait there would
+/// never let them go; the async forms must finish.
+#[tokio::test(flavor = "current_thread")]
+async fn erase_and_sweep_beside_appends_on_a_current_thread_runtime() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let c = Arc::new(open_with(
+        &tmp.path().join("l"),
+        LedgerOptions {
+            queue_capacity: 1,
+            ..LedgerOptions::default()
+        },
+        ComplianceOptions {
+            // Every closed ticket is due at once.
+            ticket_retention: chrono::Duration::zero(),
+            ..ComplianceOptions::default()
+        },
+    ));
+    let mut closed = Vec::new();
+    for n in 0..4 {
+        let s = customer_life(&c, n).await;
+        closed.push(s);
+    }
+    let target = c.new_subject(None).expect("subject");
+    c.record(collected(target)).await.expect("collected");
+
+    let work = async {
+        let mut appenders = Vec::new();
+        for _ in 0..16 {
+            let c = Arc::clone(&c);
+            appenders.push(tokio::spawn(async move {
+                let s = c.new_subject(None).expect("subject");
+                for _ in 0..20 {
+                    c.record(collected(s)).await.expect("append");
+                }
+            }));
+        }
+        tokio::task::yield_now().await;
+        // Inside the runtime the blocking forms refuse, typed, rather than wait.
+        let refused = c.erase_subject_blocking(target, &erasure("DSR-1"));
+        assert!(
+            matches!(
+                refused,
+                Err(RecordError::Runtime(RuntimeError::InsideRuntime { .. }))
+            ),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            c.sweep_blocking(&SweepOptions::default()),
+            Err(RecordError::Runtime(RuntimeError::InsideRuntime { .. }))
+        ));
+        let erased = c
+            .erase_subject(target, &erasure("DSR-1"))
+            .await
+            .expect("erase");
+        let report = c.sweep(&SweepOptions::default()).await.expect("sweep");
+        for appender in appenders {
+            appender.await.expect("appender");
+        }
+        (erased, report)
+    };
+    let (erased, report) = tokio::time::timeout(Duration::from_secs(120), work)
+        .await
+        .expect("erase and sweep finish beside appends");
+    assert_eq!(erased.len(), 1);
+    assert_eq!(report.tickets_expired.len(), 4);
+    let model = c.model().await;
+    assert!(model.erased.contains(&target));
+    assert_eq!(model.erased.len(), 5);
+    assert_eq!(model_from_log(c.vault().ledger()).expect("rebuild"), model);
 }

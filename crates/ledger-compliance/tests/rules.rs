@@ -460,7 +460,7 @@ fn nothing_is_recorded_for_an_erased_subject_or_its_tickets() {
         request_ref: "DSR-9".into(),
         operator: "op:dpo".into(),
     };
-    let receipts = f.c.erase_subject(s, &request).expect("erase");
+    let receipts = f.c.erase_subject_blocking(s, &request).expect("erase");
     assert_eq!(receipts.len(), 2, "the subject and its ticket");
     // The erasure fulfilled the request.
     assert_eq!(

@@ -1271,7 +1271,7 @@ fn ask_for_erasure(w: &mut World, a: &Customer) {
         request_ref: reference.into(),
         operator: DPO.into(),
     };
-    let receipts = w.c.erase_subject(s, &request).expect("erased");
+    let receipts = w.c.erase_subject_blocking(s, &request).expect("erased");
     let erased_at = w.now();
     let scopes: Vec<SubjectId> = receipts.iter().map(|r| r.subject).collect();
     assert_eq!(
@@ -1364,14 +1364,14 @@ fn ask_for_erasure(w: &mut World, a: &Customer) {
     );
     let len = w.ledger().len();
     assert!(matches!(
-        w.c.erase_subject(s, &request),
+        w.c.erase_subject_blocking(s, &request),
         Err(RecordError::Invalid {
             source: ValidationError::SubjectErased { .. },
             ..
         })
     ));
     assert!(matches!(
-        w.c.erase_ticket(ticket, &request),
+        w.c.erase_ticket_blocking(ticket, &request),
         Err(RecordError::Invalid {
             source: ValidationError::SubjectErased { .. },
             ..
@@ -1564,7 +1564,7 @@ fn ticket_ages_out(w: &mut World) -> Customer {
 
     // 25 March: the portability request is due within the week.
     w.set(t(2028, 3, 25, 6, 0));
-    let report = w.c.sweep(&dry).expect("dry run");
+    let report = w.c.sweep_blocking(&dry).expect("dry run");
     assert!(report.tickets_expired.is_empty() && report.subjects_expired.is_empty());
     assert_eq!(
         deadlines(&report),
@@ -1575,7 +1575,7 @@ fn ticket_ages_out(w: &mut World) -> Customer {
     // An hour before the ticket's retention ends: nothing to erase yet.
     w.set(deadline - Duration::hours(1));
     let len = w.ledger().len();
-    let report = w.c.sweep(&SweepOptions::default()).expect("sweep");
+    let report = w.c.sweep_blocking(&SweepOptions::default()).expect("sweep");
     assert!(report.tickets_expired.is_empty() && report.subjects_expired.is_empty());
     assert_eq!(
         deadlines(&report),
@@ -1606,7 +1606,7 @@ fn ticket_ages_out(w: &mut World) -> Customer {
             .retention_due
     );
     let before = w.entries();
-    let report = w.c.sweep(&dry).expect("dry run");
+    let report = w.c.sweep_blocking(&dry).expect("dry run");
     assert!(report.dry_run);
     assert_eq!(report.tickets_expired, vec![ticket.to_string()]);
     assert!(report.subjects_expired.is_empty());
@@ -1621,7 +1621,7 @@ fn ticket_ages_out(w: &mut World) -> Customer {
     assert_eq!(w.entries(), before);
     w.check("8. dry run");
 
-    let report = w.c.sweep(&SweepOptions::default()).expect("sweep");
+    let report = w.c.sweep_blocking(&SweepOptions::default()).expect("sweep");
     assert!(!report.dry_run);
     assert_eq!(report.at, Some(aged));
     assert_eq!(report.tickets_expired, vec![ticket.to_string()]);
@@ -1643,7 +1643,7 @@ fn ticket_ages_out(w: &mut World) -> Customer {
 
     // Idempotent: the second sweep erases nothing and appends nothing.
     let len = w.ledger().len();
-    let again = w.c.sweep(&SweepOptions::default()).expect("sweep");
+    let again = w.c.sweep_blocking(&SweepOptions::default()).expect("sweep");
     assert!(again.tickets_expired.is_empty() && again.subjects_expired.is_empty());
     assert_eq!(w.ledger().len(), len);
     w.check("8. second sweep");
@@ -1898,7 +1898,7 @@ async fn appends_from_many_tasks_while_a_sweep_runs() {
     }
     let sweeper = {
         let c = Arc::clone(&c);
-        tokio::task::spawn_blocking(move || c.sweep(&SweepOptions::default()))
+        tokio::spawn(async move { c.sweep(&SweepOptions::default()).await })
     };
     let mut acked = seeded;
     for task in tasks {
@@ -1945,7 +1945,7 @@ async fn appends_from_many_tasks_while_a_sweep_runs() {
     assert_eq!(view.ticket.notes, 1);
 
     // A second sweep finds nothing more.
-    let again = c.sweep(&SweepOptions::default()).expect("sweep");
+    let again = c.sweep(&SweepOptions::default()).await.expect("sweep");
     assert!(again.tickets_expired.is_empty() && again.subjects_expired.is_empty());
 
     // Rebuilt from scratch, the projections and the write model equal the

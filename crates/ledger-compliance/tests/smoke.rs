@@ -68,7 +68,7 @@ fn record_validate_reopen_erase() {
         request_ref: "DSR-1".into(),
         operator: "op:dpo".into(),
     };
-    c.erase_subject(subject, &req).expect("erase");
+    c.erase_subject_blocking(subject, &req).expect("erase");
     let again = ComplianceEvent::subject(
         subject,
         "svc:crm",

@@ -99,7 +99,7 @@ fn bundle_reports_controls_and_detects_changes() {
         },
     ))
     .expect("consent");
-    c.erase_subject(
+    c.erase_subject_blocking(
         s2,
         &ErasureRequest {
             reason: "gdpr-art17-1b".into(),

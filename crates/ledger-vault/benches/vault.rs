@@ -182,7 +182,7 @@ fn main() {
         let mut erase = Vec::new();
         for (i, s) in subjects[..50].iter().enumerate() {
             let t = Instant::now();
-            vault.erase_subject(*s, &request(i)).unwrap();
+            vault.erase_subject_blocking(*s, &request(i)).unwrap();
             erase.push(t.elapsed());
         }
         let t = Instant::now();
@@ -193,7 +193,7 @@ fn main() {
         let mut inline = Vec::new();
         for (i, s) in subjects[50..70].iter().enumerate() {
             let t = Instant::now();
-            vault.erase_subject(*s, &request(i)).unwrap();
+            vault.erase_subject_blocking(*s, &request(i)).unwrap();
             inline.push(t.elapsed());
         }
         // Baseline: three durable write+sync round trips on a raw store.

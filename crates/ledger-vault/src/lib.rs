@@ -29,6 +29,7 @@ pub mod error;
 pub mod kek;
 mod options;
 mod rotate;
+pub mod runtime;
 pub mod seal;
 pub mod store;
 mod vault;
@@ -39,7 +40,7 @@ pub use erase::{
 };
 pub use error::{
     AuditMetadataError, CreateSubjectError, EraseError, KekError, KeyError, OpenPayloadError,
-    RotateError, SealError, StoreError, VaultError, VaultOpenError,
+    RotateError, RuntimeError, SealError, StoreError, VaultError, VaultOpenError,
 };
 pub use kek::{DirKekProvider, EnvKekProvider, Kek, KekProvider};
 pub use options::{KekSource, VaultOptions};

@@ -55,7 +55,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let bar = crate::progress::bar(None, "erasing");
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
     let receipts = compliance
-        .erase_subject(subject, &request)
+        .erase_subject_blocking(subject, &request)
         .with_context(|| format!("erasing subject {subject}"))?;
     // One rotation completes every erasure of the call (subject and tickets).
     bar.set_message("rotating the KEK");

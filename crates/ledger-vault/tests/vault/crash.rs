@@ -81,7 +81,7 @@ fn rotation_crash_child() {
             let s = *subjects.choose(&mut rng).unwrap();
             if vault.erasure_status(&s).unwrap() == ErasureStatus::NotErased {
                 writeln!(log, "erasing {s}").unwrap();
-                vault.erase_subject(s, &request(1)).unwrap();
+                vault.erase_subject_blocking(s, &request(1)).unwrap();
                 writeln!(log, "erased {s}").unwrap();
             }
         }

@@ -157,7 +157,7 @@ fn refusals_are_typed() {
         Err(SealError::UnknownSubject { .. })
     ));
     assert!(matches!(
-        vault.erase_subject(SubjectId::random(), &request(1)),
+        vault.erase_subject_blocking(SubjectId::random(), &request(1)),
         Err(EraseError::UnknownSubject { .. })
     ));
     let bad = ErasureRequest {
@@ -165,7 +165,7 @@ fn refusals_are_typed() {
         ..request(1)
     };
     assert!(matches!(
-        vault.erase_subject(s, &bad),
+        vault.erase_subject_blocking(s, &bad),
         Err(EraseError::InvalidRequest { field: "reason" })
     ));
     drop(vault);

@@ -41,7 +41,7 @@ fn nothing_is_appended_for_a_subject_after_its_erasure_record() {
         }));
     }
     std::thread::sleep(Duration::from_millis(100));
-    let receipt = vault.erase_subject(s, &request(7)).unwrap();
+    let receipt = vault.erase_subject_blocking(s, &request(7)).unwrap();
     let appended: u64 = runtime.block_on(async {
         let mut total = 0;
         for t in tasks {
@@ -77,7 +77,9 @@ fn delayed_rotation_completes_several_erasures_at_once() {
         vault.append_sealed_blocking(sealed(*s, b"data")).unwrap();
     }
     for (i, s) in subjects[..2].iter().enumerate() {
-        let r = vault.erase_subject(*s, &request(i as u32)).unwrap();
+        let r = vault
+            .erase_subject_blocking(*s, &request(i as u32))
+            .unwrap();
         assert!(matches!(r.status, ErasureStatus::AwaitingRotation { .. }));
     }
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -168,7 +170,7 @@ fn environment_provider_seals_but_cannot_complete_an_erasure() {
     let s = vault.create_subject(None).unwrap();
     let r = vault.append_sealed_blocking(sealed(s, b"data")).unwrap();
     assert_eq!(vault.read(r.seq).unwrap().1.plain().unwrap(), b"data");
-    let receipt = vault.erase_subject(s, &request(1)).unwrap();
+    let receipt = vault.erase_subject_blocking(s, &request(1)).unwrap();
     assert!(matches!(
         receipt.status,
         ErasureStatus::AwaitingRotation { .. }

@@ -245,7 +245,7 @@ fn metadata_stays_readable_after_erasure_without_any_key() {
             .unwrap();
     }
     let seqs = vault.ledger().subject_seqs(&target).unwrap();
-    let receipt = vault.erase_subject(target, &request(7)).unwrap();
+    let receipt = vault.erase_subject_blocking(target, &request(7)).unwrap();
     assert!(matches!(receipt.status, ErasureStatus::Complete { .. }));
 
     for (seq, m) in seqs.iter().zip(&metas) {

@@ -281,7 +281,9 @@ fn pending_erasure_is_finished_by_the_next_erase_call() {
     storage.write(batch).unwrap();
     storage.sync().unwrap();
     drop(storage);
-    let receipt = vault.erase_subject(s, &crate::support::request(2)).unwrap();
+    let receipt = vault
+        .erase_subject_blocking(s, &crate::support::request(2))
+        .unwrap();
     assert!(matches!(receipt.status, ErasureStatus::Complete { .. }));
     assert_eq!(receipt.key_ref, wrapped.key_ref);
     let erased = vault
@@ -293,7 +295,7 @@ fn pending_erasure_is_finished_by_the_next_erase_call() {
         .count();
     assert_eq!(erased, 1);
     assert!(matches!(
-        vault.erase_subject(s, &crate::support::request(3)),
+        vault.erase_subject_blocking(s, &crate::support::request(3)),
         Err(EraseError::AlreadyErased { .. })
     ));
 }
@@ -317,7 +319,9 @@ fn inline_rotation_completes_erasure_after_resuming_an_older_rotation() {
     let s = vault.create_subject(None).unwrap();
     *flaky.fail_destroy.lock().unwrap() = true;
     assert!(vault.rotate_kek().is_err());
-    let receipt = vault.erase_subject(s, &crate::support::request(1)).unwrap();
+    let receipt = vault
+        .erase_subject_blocking(s, &crate::support::request(1))
+        .unwrap();
     assert!(
         matches!(receipt.status, ErasureStatus::Complete { .. }),
         "{:?}",

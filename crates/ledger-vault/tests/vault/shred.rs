@@ -71,7 +71,7 @@ fn erased_subject_leaves_no_readable_trace() {
     let backup = tmp.path().join("backup");
     copy_dir(&ledger_dir, &backup);
 
-    let receipt = vault.erase_subject(target, &request(1)).unwrap();
+    let receipt = vault.erase_subject_blocking(target, &request(1)).unwrap();
     assert!(
         matches!(receipt.status, ErasureStatus::Complete { .. }),
         "{receipt:?}"
@@ -191,7 +191,7 @@ fn erased_subject_leaves_no_readable_trace() {
     ));
     let len = vault.ledger().len();
     assert!(matches!(
-        vault.erase_subject(target, &request(2)),
+        vault.erase_subject_blocking(target, &request(2)),
         Err(ledger_vault::EraseError::AlreadyErased { .. })
     ));
     assert_eq!(vault.ledger().len(), len);
