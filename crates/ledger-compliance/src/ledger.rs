@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ledger_core::record::RecordRef;
 use ledger_core::{Clock, Receipt, SubjectId};
-use ledger_vault::{runtime, AuditMetadata, ErasureReceipt, ErasureRequest, Vault};
+use ledger_vault::{runtime, ErasureReceipt, ErasureRequest, Vault, VaultEvent};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::codec::{self, Encoded};
@@ -291,7 +291,7 @@ impl ComplianceLedger {
         &self,
         encoded: Vec<Encoded>,
     ) -> Result<ledger_core::PendingAppend, RecordError> {
-        let batch: Vec<(ledger_core::Event, Option<AuditMetadata>)> = encoded
+        let batch: Vec<VaultEvent> = encoded
             .into_iter()
             .map(|e| match e {
                 Encoded::Sealed {
@@ -301,9 +301,9 @@ impl ComplianceLedger {
                 } => {
                     // Moved, not copied: the vault zeroizes it after sealing.
                     event.payload = std::mem::take(&mut *plaintext);
-                    (event, Some(metadata))
+                    VaultEvent::sealed_with(event, metadata)
                 }
-                Encoded::Clear(event) => (event, None),
+                Encoded::Clear(event) => VaultEvent::Clear(event),
             })
             .collect();
         Ok(self.vault.submit_batch(batch).await?)

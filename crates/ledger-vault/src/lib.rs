@@ -48,4 +48,4 @@ pub use rotate::{
     Certificate, CertificateVerification, CertifiedEventPayload, RotatedEventPayload,
     RotationReport, CERTIFICATE_FORMAT, ERASURE_CERTIFIED_EVENT, KEK_ROTATED_EVENT,
 };
-pub use vault::{Payload, Vault};
+pub use vault::{Payload, Vault, VaultEvent};

@@ -109,6 +109,42 @@ impl Payload {
     }
 }
 
+/// An event for [`Vault::append`] or [`Vault::submit_batch`].
+#[derive(Debug)]
+pub enum VaultEvent {
+    /// The event's payload is sealed under its subject's DEK (it must name
+    /// a subject and no key reference). `metadata`, if given, is stored in
+    /// clear beside the ciphertext and bound to it (`docs/FORMAT.md` §9.1):
+    /// anyone with the log can read it, keys or not, also after the
+    /// subject's erasure, so every value must be a code, never personal data.
+    Sealed {
+        /// The event; its payload is the plaintext.
+        event: Event,
+        /// Clear audit metadata.
+        metadata: Option<AuditMetadata>,
+    },
+    /// The event is appended as given, its payload in clear.
+    Clear(Event),
+}
+
+impl VaultEvent {
+    /// `event` to be sealed, without audit metadata.
+    pub fn sealed(event: Event) -> Self {
+        VaultEvent::Sealed {
+            event,
+            metadata: None,
+        }
+    }
+
+    /// `event` to be sealed, with `metadata` in clear beside it.
+    pub fn sealed_with(event: Event, metadata: AuditMetadata) -> Self {
+        VaultEvent::Sealed {
+            event,
+            metadata: Some(metadata),
+        }
+    }
+}
+
 /// Per-subject encryption and crypto-shredding on top of a [`Ledger`].
 ///
 /// Cheap to clone. See the crate documentation for the guarantees.
@@ -455,81 +491,58 @@ impl Vault {
             .and_then(store::subject_from_key))
     }
 
-    /// Appends `event` with its payload sealed under its subject's DEK and
-    /// no audit metadata; resolves once durable. The plaintext
-    /// (`event.payload`) is zeroed.
+    /// Appends one event (see [`VaultEvent`]); resolves once durable.
     ///
-    /// Refused with [`SealError::SubjectErased`] once the subject's erasure
-    /// fence exists: an erasure waits for in-flight sealed appends of the
-    /// subject, and none starts after it.
-    pub async fn append_sealed(&self, event: Event) -> Result<Receipt, SealError> {
-        self.append_sealed_encoded(event, Vec::new()).await
+    /// A sealed event is refused with [`SealError::SubjectErased`] once its
+    /// subject's erasure fence exists: an erasure waits for sealed appends
+    /// of the subject being queued, and none is queued after it. Invalid
+    /// metadata is refused with [`SealError::Metadata`] before anything is
+    /// written. A sealed plaintext is zeroed once sealed (or refused).
+    pub async fn append(&self, event: VaultEvent) -> Result<Receipt, SealError> {
+        let mut receipts = self.submit_batch(vec![event]).await?.await?;
+        receipts
+            .pop()
+            .ok_or(SealError::Append(ledger_core::AppendError::EmptyBatch))
     }
 
-    /// Blocking form of [`Vault::append_sealed`].
-    pub fn append_sealed_blocking(&self, event: Event) -> Result<Receipt, SealError> {
-        futures_executor::block_on(self.append_sealed(event))
-    }
-
-    /// [`Vault::append_sealed`] with `metadata` stored in clear beside the
-    /// ciphertext and bound to it (`docs/FORMAT.md` §9.1). Anyone with the
-    /// log can read it, keys or not, also after the subject's erasure: every
-    /// value must be a code, never personal data. Invalid metadata is
-    /// refused with [`SealError::Metadata`] before anything is written.
-    pub async fn append_sealed_with_metadata(
-        &self,
-        mut event: Event,
-        metadata: &AuditMetadata,
-    ) -> Result<Receipt, SealError> {
-        let encoded = match metadata.encode() {
-            Ok(encoded) => encoded,
-            Err(e) => {
-                drop(Zeroizing::new(std::mem::take(&mut event.payload)));
-                return Err(e.into());
-            }
-        };
-        self.append_sealed_encoded(event, encoded).await
-    }
-
-    /// Blocking form of [`Vault::append_sealed_with_metadata`].
-    pub fn append_sealed_with_metadata_blocking(
-        &self,
-        event: Event,
-        metadata: &AuditMetadata,
-    ) -> Result<Receipt, SealError> {
-        futures_executor::block_on(self.append_sealed_with_metadata(event, metadata))
+    /// Blocking form of [`Vault::append`] (parks the calling thread on a
+    /// small executor of its own, like [`Ledger::append_blocking`]).
+    pub fn append_blocking(&self, event: VaultEvent) -> Result<Receipt, SealError> {
+        futures_executor::block_on(self.append(event))
     }
 
     /// Queues `events` as one atomic batch and returns once queued: await
-    /// the [`PendingAppend`] for the receipts. An event paired with metadata
-    /// is sealed like [`Vault::append_sealed_with_metadata`] (it must name a
-    /// subject); one paired with `None` is queued as given, its payload in
-    /// clear. Batches are committed in the order their calls return (see
+    /// the [`PendingAppend`] for the receipts. Sealed events are sealed like
+    /// [`Vault::append`]'s; clear ones are queued as given. Batches are
+    /// committed in the order their calls return (see
     /// [`Ledger::submit_batch`]). Nothing is queued if any event is refused.
-    pub async fn submit_batch(
-        &self,
-        events: Vec<(Event, Option<AuditMetadata>)>,
-    ) -> Result<PendingAppend, SealError> {
+    pub async fn submit_batch(&self, events: Vec<VaultEvent>) -> Result<PendingAppend, SealError> {
         let mut sealed = Vec::with_capacity(events.len());
         let mut subjects: Vec<SubjectId> = Vec::with_capacity(events.len());
         let mut prepared = Vec::with_capacity(events.len());
         // Every plaintext moves into zeroizing storage before anything can fail.
-        let events: Vec<(Event, Option<AuditMetadata>, Zeroizing<Vec<u8>>)> = events
+        let events: Vec<(VaultEvent, Zeroizing<Vec<u8>>)> = events
             .into_iter()
-            .map(|(mut event, metadata)| {
-                let plaintext = match metadata {
-                    Some(_) => Zeroizing::new(std::mem::take(&mut event.payload)),
-                    None => Zeroizing::new(Vec::new()),
+            .map(|mut event| {
+                let plaintext = match &mut event {
+                    VaultEvent::Sealed { event, .. } => std::mem::take(&mut event.payload),
+                    VaultEvent::Clear(_) => Vec::new(),
                 };
-                (event, metadata, plaintext)
+                (event, Zeroizing::new(plaintext))
             })
             .collect();
-        for (event, metadata, plaintext) in events {
-            let Some(metadata) = metadata else {
-                prepared.push((event, None, plaintext));
-                continue;
+        for (event, plaintext) in events {
+            let (event, metadata) = match event {
+                VaultEvent::Clear(event) => {
+                    prepared.push((event, None, plaintext));
+                    continue;
+                }
+                VaultEvent::Sealed { event, metadata } => (event, metadata),
             };
-            let encoded = metadata.encode()?;
+            let encoded = match metadata {
+                Some(metadata) => metadata.encode()?,
+                None => Vec::new(),
+            };
             let subject = event.subject.ok_or(SealError::MissingSubject)?;
             if event.key_ref.is_some() {
                 return Err(SealError::KeyRefGiven);
@@ -586,31 +599,6 @@ impl Vault {
             .ok_or(SealError::UnknownSubject { subject: *subject })?;
         self.inner.cache_insert(*subject, dek.clone());
         Ok(dek)
-    }
-
-    async fn append_sealed_encoded(
-        &self,
-        mut event: Event,
-        metadata: Vec<u8>,
-    ) -> Result<Receipt, SealError> {
-        let plaintext = Zeroizing::new(std::mem::take(&mut event.payload));
-        let subject = event.subject.ok_or(SealError::MissingSubject)?;
-        if event.key_ref.is_some() {
-            return Err(SealError::KeyRefGiven);
-        }
-        let _shard = self.inner.shard(&subject).read().await;
-        let dek = self.dek_for_append(&subject)?;
-        event.payload = seal::seal_payload_encoded(
-            &dek.key,
-            &self.inner.ledger_id,
-            &subject,
-            &dek.key_ref,
-            &metadata,
-            &plaintext,
-        );
-        event.key_ref = Some(dek.key_ref);
-        drop(dek);
-        Ok(self.inner.ledger.append(event).await?)
     }
 
     /// Opens a record's payload: [`Payload::Plain`] for a sealed payload of a

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use ledger_core::SubjectId;
 use ledger_vault::store;
+use ledger_vault::VaultEvent;
 use ledger_vault::{DirKekProvider, ErasureStatus, KekProvider};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -104,7 +105,7 @@ fn killed_rotation_keeps_live_keys_and_loses_erased_ones() {
             .collect();
         for s in &subjects {
             vault
-                .append_sealed_blocking(sealed(*s, &secret(s)))
+                .append_blocking(VaultEvent::sealed(sealed(*s, &secret(s))))
                 .unwrap();
         }
         subjects
