@@ -11,22 +11,9 @@ use ledger_compliance::{
     model_from_log, ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData,
     RecordError,
 };
-use ledger_core::{Ledger, LedgerOptions, SubjectId};
-use ledger_vault::{ErasureRequest, RuntimeError, Vault, VaultOptions};
-
-fn open_with(
-    dir: &std::path::Path,
-    ledger: LedgerOptions,
-    options: ComplianceOptions,
-) -> ComplianceLedger {
-    let ledger = Ledger::open(dir, ledger).expect("ledger");
-    let vault = Vault::open(ledger, VaultOptions::default()).expect("vault");
-    ComplianceLedger::open(vault, options).expect("compliance")
-}
-
-fn open(dir: &std::path::Path) -> ComplianceLedger {
-    open_with(dir, LedgerOptions::default(), ComplianceOptions::default())
-}
+use ledger_core::{LedgerOptions, SubjectId};
+use ledger_testkit::Stack;
+use ledger_vault::{ErasureRequest, RuntimeError};
 
 fn erasure(request_ref: &str) -> ErasureRequest {
     ErasureRequest {
@@ -98,7 +85,7 @@ async fn customer_life(c: &ComplianceLedger, n: usize) -> SubjectId {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn live_model_equals_the_rebuilt_one_under_the_system_clock() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let c = Arc::new(open(&tmp.path().join("l")));
+    let c = Arc::new(Stack::new().open(&tmp.path().join("l")).expect("stack"));
     let mut tasks = Vec::new();
     for task in 0..8 {
         let c = Arc::clone(&c);
@@ -137,18 +124,19 @@ async fn live_model_equals_the_rebuilt_one_under_the_system_clock() {
 #[tokio::test(flavor = "current_thread")]
 async fn erase_and_sweep_beside_appends_on_a_current_thread_runtime() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let c = Arc::new(open_with(
-        &tmp.path().join("l"),
-        LedgerOptions {
+    let stack = Stack {
+        ledger: LedgerOptions {
             queue_capacity: 1,
             ..LedgerOptions::default()
         },
-        ComplianceOptions {
+        compliance: ComplianceOptions {
             // Every closed ticket is due at once.
             ticket_retention: chrono::Duration::zero(),
             ..ComplianceOptions::default()
         },
-    ));
+        ..Stack::new()
+    };
+    let c = Arc::new(stack.open(&tmp.path().join("l")).expect("stack"));
     let mut closed = Vec::new();
     for n in 0..4 {
         let s = customer_life(&c, n).await;

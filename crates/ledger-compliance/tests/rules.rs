@@ -5,11 +5,11 @@ use std::sync::Arc;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use ledger_compliance::vocab::*;
 use ledger_compliance::{
-    ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData, RecordError,
-    TicketId, ValidationError,
+    ComplianceEvent, ComplianceLedger, Facts, PersonalData, RecordError, TicketId, ValidationError,
 };
-use ledger_core::{Ledger, LedgerOptions, ManualClock, SubjectId};
-use ledger_vault::{ErasureRequest, Vault, VaultOptions};
+use ledger_core::{ManualClock, SubjectId};
+use ledger_testkit::Stack;
+use ledger_vault::ErasureRequest;
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -24,20 +24,11 @@ fn fixture() -> Fixture {
             .single()
             .expect("time"),
     ));
-    let options = LedgerOptions {
-        clock: clock.clone(),
-        ..LedgerOptions::default()
-    };
-    let ledger = Ledger::open(tmp.path().join("l"), options).expect("ledger");
-    let vault = Vault::open(
-        ledger,
-        VaultOptions {
-            rotate_after_erasure: None,
-            ..VaultOptions::default()
-        },
-    )
-    .expect("vault");
-    let c = ComplianceLedger::open(vault, ComplianceOptions::default()).expect("open");
+    let c = Stack::new()
+        .clock(clock.clone())
+        .without_rotation()
+        .open(&tmp.path().join("l"))
+        .expect("open");
     Fixture {
         _tmp: tmp,
         clock,

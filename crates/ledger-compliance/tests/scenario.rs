@@ -22,12 +22,12 @@ use ledger_compliance::query::{AccessLogLine, RequestView, TicketView};
 use ledger_compliance::retention::{SweepOptions, SweepReport, RETENTION_REASON};
 use ledger_compliance::vocab::*;
 use ledger_compliance::{
-    model_from_log, ComplianceEvent, ComplianceLedger, ComplianceOptions, CurrentData, Facts,
-    PersonalData, ProjectionSnapshot, Projections, RecordError, RequestStatus, TicketId,
-    ValidationError,
+    model_from_log, ComplianceEvent, ComplianceLedger, CurrentData, Facts, PersonalData,
+    ProjectionSnapshot, Projections, RecordError, RequestStatus, TicketId, ValidationError,
 };
-use ledger_core::{Clock, Ledger, LedgerOptions, ManualClock, SubjectId};
-use ledger_vault::{ErasureRequest, Vault, VaultOptions};
+use ledger_core::{Clock, Ledger, ManualClock, SubjectId};
+use ledger_testkit::Stack;
+use ledger_vault::ErasureRequest;
 
 // ---------------------------------------------------------------------------
 // The customers' personal data: distinctive strings searched for on disk.
@@ -65,23 +65,10 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 // A ledger on a temporary directory, and the test's own expectation of it.
 
 fn open(dir: &Path, clock: &Arc<ManualClock>) -> ComplianceLedger {
-    let ledger = Ledger::open(
-        dir,
-        LedgerOptions {
-            clock: clock.clone(),
-            max_wait: std::time::Duration::from_millis(0),
-            ..LedgerOptions::default()
-        },
-    )
-    .expect("ledger opens");
-    let vault = Vault::open(
-        ledger,
-        VaultOptions {
-            ..VaultOptions::default()
-        },
-    )
-    .expect("vault opens");
-    ComplianceLedger::open(vault, ComplianceOptions::default()).expect("compliance layer opens")
+    Stack::new()
+        .clock(clock.clone())
+        .open(dir)
+        .expect("compliance layer opens")
 }
 
 /// What every projection must hold, kept by hand from the domain brief.

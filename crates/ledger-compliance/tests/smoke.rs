@@ -2,16 +2,13 @@
 
 use ledger_compliance::vocab::{Channel, DataCategory, LawfulBasis, Purpose};
 use ledger_compliance::{
-    ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData, RecordError,
-    ValidationError,
+    ComplianceEvent, ComplianceLedger, Facts, PersonalData, RecordError, ValidationError,
 };
-use ledger_core::{Ledger, LedgerOptions};
-use ledger_vault::{ErasureRequest, Vault, VaultOptions};
+use ledger_testkit::Stack;
+use ledger_vault::ErasureRequest;
 
 fn open(dir: &std::path::Path) -> ComplianceLedger {
-    let ledger = Ledger::open(dir, LedgerOptions::default()).expect("ledger");
-    let vault = Vault::open(ledger, VaultOptions::default()).expect("vault");
-    ComplianceLedger::open(vault, ComplianceOptions::default()).expect("compliance")
+    Stack::new().open(dir).expect("stack opens")
 }
 
 #[test]

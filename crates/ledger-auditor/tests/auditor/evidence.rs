@@ -4,11 +4,9 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use ledger_compliance::vocab::*;
-use ledger_compliance::{
-    ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData,
-};
-use ledger_core::{Ledger, LedgerOptions, ManualClock};
-use ledger_vault::{Vault, VaultOptions};
+use ledger_compliance::{ComplianceEvent, Facts, PersonalData};
+use ledger_core::ManualClock;
+use ledger_testkit::Stack;
 
 use crate::support::{auditor, json};
 
@@ -19,22 +17,7 @@ fn compliance_ledger(dir: &std::path::Path) {
             .single()
             .expect("t"),
     ));
-    let ledger = Ledger::open(
-        dir,
-        LedgerOptions {
-            clock: clock.clone(),
-            ..LedgerOptions::default()
-        },
-    )
-    .expect("ledger");
-    let vault = Vault::open(
-        ledger,
-        VaultOptions {
-            ..VaultOptions::default()
-        },
-    )
-    .expect("vault");
-    let c = ComplianceLedger::open(vault, ComplianceOptions::default()).expect("open");
+    let c = Stack::new().clock(clock.clone()).open(dir).expect("open");
     c.record_blocking(ComplianceEvent::general(
         "op:dpo",
         Facts::RecipientRegistered {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use ledger_compliance::vocab::{Channel, DataCategory, LawfulBasis, Purpose};
 use ledger_compliance::{ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts};
-use ledger_core::{Ledger, LedgerOptions, ManualClock, SubjectId};
-use ledger_vault::{Vault, VaultOptions};
+use ledger_core::{Ledger, ManualClock, SubjectId};
+use ledger_testkit::Stack;
 
 pub(crate) struct Harness {
     pub(crate) dir: PathBuf,
@@ -29,17 +29,11 @@ pub(crate) fn open_at(
     clock: &Arc<ManualClock>,
     options: ComplianceOptions,
 ) -> ComplianceLedger {
-    let ledger_options = LedgerOptions {
-        clock: clock.clone(),
-        max_wait: std::time::Duration::from_millis(0),
-        ..LedgerOptions::default()
-    };
-    let ledger = Ledger::open(dir, ledger_options).unwrap();
-    let vault_options = VaultOptions {
-        ..VaultOptions::default()
-    };
-    let vault = Vault::open(ledger, vault_options).unwrap();
-    ComplianceLedger::open(vault, options).unwrap()
+    Stack::new()
+        .clock(clock.clone())
+        .compliance(options)
+        .open(dir)
+        .unwrap()
 }
 
 impl Harness {
