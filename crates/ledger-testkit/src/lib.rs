@@ -137,6 +137,13 @@ impl TempStack {
         self.c.vault().ledger()
     }
 
+    /// Closes the stack and hands back its temporary directory, removed
+    /// when that is dropped (to change files of a closed ledger).
+    pub fn close(self) -> tempfile::TempDir {
+        drop(self.c);
+        self._tmp
+    }
+
     /// Closes the stack and opens it again from its directory (same
     /// options, same clock), as a restarted process would.
     pub fn reopen(self) -> Result<Self, SetupError> {
