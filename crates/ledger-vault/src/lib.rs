@@ -22,18 +22,22 @@
 //! `docs/ERASURE.md` states what this guarantees and what it does not;
 //! `docs/FORMAT.md` §9 gives every byte.
 
+mod append;
 pub mod audit;
 pub mod blind;
 mod erase;
 pub mod error;
 pub mod kek;
+mod open;
 mod options;
+mod payload;
 mod rotate;
 pub mod runtime;
 pub mod seal;
 pub mod store;
 mod vault;
 
+pub use append::VaultEvent;
 pub use audit::AuditMetadata;
 pub use erase::{
     ErasedEventPayload, ErasureReceipt, ErasureRequest, ErasureStatus, SUBJECT_ERASED_EVENT,
@@ -44,8 +48,9 @@ pub use error::{
 };
 pub use kek::{DirKekProvider, EnvKekProvider, Kek, KekProvider};
 pub use options::{KekSource, VaultOptions};
+pub use payload::Payload;
 pub use rotate::{
     Certificate, CertificateVerification, CertifiedEventPayload, RotatedEventPayload,
     RotationReport, CERTIFICATE_FORMAT, ERASURE_CERTIFIED_EVENT, KEK_ROTATED_EVENT,
 };
-pub use vault::{Payload, Vault, VaultEvent};
+pub use vault::Vault;
