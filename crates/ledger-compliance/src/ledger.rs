@@ -202,7 +202,7 @@ impl ComplianceLedger {
             let e = codec::encode(event).map_err(|source| RecordError::Encode { index, source })?;
             encoded.push(e);
         }
-        let (id, pending) = {
+        let (settling, pending) = {
             let mut state = self.lock().await?;
             let now = self.clock().now();
             let mut undo = Vec::with_capacity(events.len());
@@ -237,14 +237,20 @@ impl ComplianceLedger {
         };
         match pending.await {
             Ok(receipts) => {
-                self.state.lock().await.settle(id, &receipts);
+                self.state.lock().await.settle(settling.id, &receipts);
+                settling.done();
                 Ok(receipts)
             }
             Err(e) => {
                 // The model already holds the batch's effects; the ledger is
                 // poisoned, so refuse everything until reopened.
                 self.failed.store(true, Ordering::SeqCst);
-                self.state.lock().await.pending.retain(|b| b.id != id);
+                self.state
+                    .lock()
+                    .await
+                    .pending
+                    .retain(|b| b.id != settling.id);
+                settling.done();
                 Err(RecordError::Seal(e.into()))
             }
         }
@@ -453,7 +459,9 @@ const MAX_PENDING: usize = 1024;
 /// batch before it are durable, they are all undone and applied again in
 /// seq order with their receipts' timestamps (the later ones still pending
 /// with their check time). The model therefore equals the fold of the log
-/// ([`model_from_log`]) whenever nothing is in flight, under any clock.
+/// ([`model_from_log`]) whenever nothing is in flight, under any clock. A
+/// batch whose caller stopped waiting keeps its check time (its receipts
+/// never arrive); it no longer holds up the batches after it.
 #[derive(Debug)]
 struct WriteState {
     model: Model,
@@ -470,21 +478,58 @@ struct PendingBatch {
     undo: Vec<Undo>,
     checked_at: DateTime<Utc>,
     receipts: Option<Vec<Receipt>>,
+    /// Set when its caller stopped waiting (its future was dropped) before
+    /// the batch was settled: its receipts will never come, so it is
+    /// settled with its check time.
+    abandoned: Arc<AtomicBool>,
+}
+
+/// Held by `record_batch` from queueing to settling; marks the batch
+/// abandoned if dropped before [`Settling::done`].
+struct Settling {
+    id: u64,
+    abandoned: Arc<AtomicBool>,
+    armed: bool,
+}
+
+impl Settling {
+    fn done(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Settling {
+    fn drop(&mut self) {
+        if self.armed {
+            self.abandoned.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 impl WriteState {
     /// Registers a batch just applied at `checked_at` and queued.
-    fn push(&mut self, events: Vec<Decoded>, undo: Vec<Undo>, checked_at: DateTime<Utc>) -> u64 {
+    fn push(
+        &mut self,
+        events: Vec<Decoded>,
+        undo: Vec<Undo>,
+        checked_at: DateTime<Utc>,
+    ) -> Settling {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
+        let abandoned = Arc::new(AtomicBool::new(false));
         self.pending.push_back(PendingBatch {
             id,
             events,
             undo,
             checked_at,
             receipts: None,
+            abandoned: Arc::clone(&abandoned),
         });
-        id
+        Settling {
+            id,
+            abandoned,
+            armed: true,
+        }
     }
 
     /// Notes the receipts of batch `id` and, when enough of the oldest
@@ -497,7 +542,7 @@ impl WriteState {
         let durable = self
             .pending
             .iter()
-            .take_while(|b| b.receipts.is_some())
+            .take_while(|b| b.receipts.is_some() || b.abandoned.load(Ordering::SeqCst))
             .count();
         let len = self.pending.len();
         // Re-applying costs every pending batch: do it when all are durable
@@ -513,7 +558,13 @@ impl WriteState {
             }
         }
         for batch in pending.drain(..durable) {
-            for (event, receipt) in batch.events.iter().zip(batch.receipts.iter().flatten()) {
+            let Some(receipts) = &batch.receipts else {
+                for event in &batch.events {
+                    model.apply(None, batch.checked_at, event);
+                }
+                continue;
+            };
+            for (event, receipt) in batch.events.iter().zip(receipts) {
                 model.apply(Some(receipt.seq), receipt.timestamp, event);
                 last_seq = Some(last_seq.map_or(receipt.seq, |s| s.max(receipt.seq)));
             }

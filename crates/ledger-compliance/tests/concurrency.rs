@@ -190,3 +190,28 @@ async fn erase_and_sweep_beside_appends_on_a_current_thread_runtime() {
     assert_eq!(model.erased.len(), 5);
     assert_eq!(model_from_log(c.vault().ledger()).expect("rebuild"), model);
 }
+
+/// A caller that stops waiting once its batch is queued (a timeout) never
+/// hands back its receipts; the batches after it must still settle.
+#[tokio::test(flavor = "current_thread")]
+async fn an_abandoned_append_does_not_hold_up_the_model() {
+    let start = chrono::DateTime::from_timestamp(1_767_225_600, 0).expect("time");
+    let t = ledger_testkit::TempStack::new(start).expect("stack");
+    let s = t.c.new_subject(None).expect("subject");
+    for _ in 0..5 {
+        // Polled once: checked, applied and queued, then dropped while it
+        // waits for the commit.
+        let gave_up = tokio::time::timeout(Duration::ZERO, t.c.record(collected(s))).await;
+        assert!(gave_up.is_err(), "the append waits for its commit");
+    }
+    for _ in 0..3 {
+        t.c.record(collected(s)).await.expect("append");
+    }
+    assert_eq!(t.ledger().len(), 8);
+    // Under a manual clock the check time is the record's time, so the
+    // abandoned batches too match the log.
+    assert_eq!(
+        model_from_log(t.ledger()).expect("rebuild"),
+        t.c.model().await
+    );
+}
