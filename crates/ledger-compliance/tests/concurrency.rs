@@ -196,7 +196,16 @@ async fn erase_and_sweep_beside_appends_on_a_current_thread_runtime() {
 #[tokio::test(flavor = "current_thread")]
 async fn an_abandoned_append_does_not_hold_up_the_model() {
     let start = chrono::DateTime::from_timestamp(1_767_225_600, 0).expect("time");
-    let t = ledger_testkit::TempStack::new(start).expect("stack");
+    // The writer waits this long for more appends before it commits a
+    // group, so a first poll always finds the append still waiting.
+    let stack = Stack {
+        ledger: LedgerOptions {
+            max_wait: Duration::from_millis(300),
+            ..LedgerOptions::default()
+        },
+        ..Stack::new()
+    };
+    let t = ledger_testkit::TempStack::with(start, stack).expect("stack");
     let s = t.c.new_subject(None).expect("subject");
     for _ in 0..5 {
         // Polled once: checked, applied and queued, then dropped while it
