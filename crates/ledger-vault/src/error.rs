@@ -235,12 +235,6 @@ pub enum VaultOpenError {
         /// The ledger directory (canonical).
         dir: PathBuf,
     },
-    /// The options are invalid.
-    #[error("invalid vault option: {detail}")]
-    InvalidOptions {
-        /// Which and why.
-        detail: String,
-    },
 }
 
 /// Creating a subject failed.
@@ -261,12 +255,6 @@ pub enum CreateSubjectError {
         first: usize,
         /// Position of the repeat.
         second: usize,
-    },
-    /// The subject exists already or was erased.
-    #[error("subject {subject} already has a key or was erased")]
-    Exists {
-        /// The subject.
-        subject: SubjectId,
     },
     /// The key store failed.
     #[error(transparent)]
