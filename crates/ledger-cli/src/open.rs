@@ -70,7 +70,6 @@ pub(crate) fn open(dir: &Path, spec: &OpenSpec) -> anyhow::Result<ComplianceLedg
     let ledger = Ledger::open(dir, options).map_err(|e| open_error(dir, e))?;
     let vault_options = VaultOptions {
         rotate_after_erasure: spec.rotate_inline.then_some(std::time::Duration::ZERO),
-        clock: Arc::clone(&spec.clock),
         actor: "svc:ledger-cli".into(),
         ..VaultOptions::default()
     };
@@ -80,7 +79,7 @@ pub(crate) fn open(dir: &Path, spec: &OpenSpec) -> anyhow::Result<ComplianceLedg
             kek_dir(dir).display()
         )
     })?;
-    ComplianceLedger::open(vault, Arc::clone(&spec.clock), ComplianceOptions::default())
+    ComplianceLedger::open(vault, ComplianceOptions::default())
         .context("reading the log into the compliance write model")
 }
 

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::{Checkpoint, CheckpointSigner, VerifierKey};
+use crate::clock::Clock;
 use crate::error::{AppendError, OpenError, ReadError, StorageError};
 use crate::layout;
 use crate::lock::WriteLock;
@@ -194,6 +195,7 @@ struct Inner {
     origin: String,
     verifier: VerifierKey,
     tree: TreeHash,
+    clock: Arc<dyn Clock>,
     _lock: WriteLock,
 }
 
@@ -350,6 +352,7 @@ impl Ledger {
                     source: e,
                 })?
         };
+        let clock = Arc::clone(&options.clock);
         let writer = Writer {
             dir: dir.to_path_buf(),
             log: Arc::clone(&stores.log),
@@ -385,6 +388,7 @@ impl Ledger {
                 origin,
                 verifier,
                 tree,
+                clock,
                 _lock: lock,
             }),
         })
@@ -492,6 +496,12 @@ impl Ledger {
     /// The public key that verifies this ledger's checkpoints.
     pub fn verifier_key(&self) -> &VerifierKey {
         &self.inner.verifier
+    }
+
+    /// The clock the writer stamps records with: the one time source of
+    /// every layer above (they read it here rather than taking their own).
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
     }
 
     /// The ledger directory.
