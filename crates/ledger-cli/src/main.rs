@@ -2,7 +2,7 @@
 //!
 //! One module per command under `cmd/`; opening a ledger (and saying who
 //! holds it when it is busy) in `open.rs`; the NDJSON wire form of events in
-//! `wire.rs`. Exit codes: 0 ok, 1 a finding (verification failed, a line
+//! `ledger_usecases::wire`. Exit codes: 0 ok, 1 a finding (verification failed, a line
 //! refused, an overdue request), 2 usage or I/O error.
 
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use clap::Parser;
 mod cmd;
 mod open;
 mod progress;
-mod wire;
+pub(crate) use ledger_usecases::wire;
 
 /// Exit code of a finding: verification failed, a line was refused, a
 /// request is overdue.

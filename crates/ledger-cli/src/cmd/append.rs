@@ -52,7 +52,7 @@ pub(crate) struct Args {}
 struct VaultResolver<'a>(&'a ComplianceLedger);
 
 impl Resolver for VaultResolver<'_> {
-    fn find_by_email(&self, email: &str) -> anyhow::Result<Option<SubjectId>> {
+    fn find_by_email(&self, email: &str) -> Result<Option<SubjectId>, ledger_vault::StoreError> {
         Ok(self.0.vault().find_by_email(email)?)
     }
 }
