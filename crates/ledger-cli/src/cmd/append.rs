@@ -53,7 +53,7 @@ struct VaultResolver<'a>(&'a ComplianceLedger);
 
 impl Resolver for VaultResolver<'_> {
     fn find_by_email(&self, email: &str) -> Result<Option<SubjectId>, ledger_vault::StoreError> {
-        Ok(self.0.vault().find_by_email(email)?)
+        self.0.vault().find_by_email(email)
     }
 }
 
