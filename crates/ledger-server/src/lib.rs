@@ -179,8 +179,8 @@ pub async fn serve_on(
     Ok(())
 }
 
-/// `ledger serve`: opens the ledger, listens, serves until SIGTERM or
-/// Ctrl-C (in-flight requests get 10 s to finish), signs a final
+/// `ledger serve`: opens the ledger, listens (printing `listening on
+/// URL` on stdout), serves until SIGTERM or Ctrl-C (in-flight requests get 10 s to finish), signs a final
 /// checkpoint.
 pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let state = open_state(&options.dir, options.controller.as_deref())?;
@@ -210,7 +210,14 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
             },
         );
     }
-    tracing::info!(addr = %options.listen, tls = tls.is_some(), "serving");
+    let addr = listener.local_addr()?;
+    // The one line on stdout: where to connect (with `--listen …:0`, the
+    // port the system chose).
+    println!(
+        "listening on {}://{addr}",
+        if tls.is_some() { "https" } else { "http" }
+    );
+    tracing::info!(%addr, tls = tls.is_some(), "serving");
     serve_on(listener, state, tls, handle).await
 }
 

@@ -6,5 +6,6 @@ mod append;
 mod demo;
 mod erase;
 mod errors;
+mod serve;
 mod subject;
 mod support;
