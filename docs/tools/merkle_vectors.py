@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Independent reference for the ledger-core Merkle tree (RFC 9162 structure, blake3).
+"""Independent reference for the legacy BLAKE3 Merkle tree of ledger-core (RFC 9162
+structure, blake3): the tree of ledgers whose metadata has no `tree_hash` entry or
+names `blake3` (docs/FORMAT.md section 4). New ledgers use RFC 6962 over SHA-256,
+whose known answers come from transparency-dev/merkle instead.
 
 Straight from RFC 6962 / RFC 9162 section 2.1, recursive, no optimisation:
   leaf  = blake3(0x00 || record_hash)

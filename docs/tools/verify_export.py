@@ -2,13 +2,16 @@
 """Independent verifier of a ledger export (docs/FORMAT.md section 11).
 
 Written from FORMAT.md alone, not from the Rust code: it recomputes, from the
-export's lines, every record's chain hash from its bytes, every leaf hash,
-the Merkle root at every checkpoint's size, and compares each with what the
-export states and what the checkpoint notes sign.
+export's lines, every record's chain hash from its bytes (BLAKE3), every leaf
+hash, the Merkle root at every checkpoint's size (RFC 6962 over SHA-256, or
+BLAKE3 for a legacy ledger, as the header's tree_hash says), and compares each
+with what the export states and what the checkpoint notes sign.
 
     python3 docs/tools/verify_export.py EXPORT.ndjson [--pubkey checkpoint.pub]
+    python3 docs/tools/verify_export.py --self-test   # RFC 6962 known answers
 
-Needs the `blake3` package (not in Python's standard library):
+Needs the `blake3` package for the record chain (not in Python's standard
+library; SHA-256 comes from hashlib):
     pip install blake3
 Checkpoint signatures are checked when the `cryptography` package is present
 (pip install cryptography); without it the script says so and checks only
@@ -50,8 +53,15 @@ def H(data):
     return blake3(data).digest()
 
 
+def sha256(data):
+    return hashlib.sha256(data).digest()
+
+
 GENESIS = H(b"ledger-core/genesis/v1")
-EMPTY_ROOT = H(b"")
+
+# FORMAT.md section 2: the tree_hash meta entry names the Merkle tree's hash;
+# an export without it (written before it existed) is a BLAKE3 tree.
+TREE_HASHES = {"rfc6962-sha256": sha256, "blake3": H}
 
 
 class Finding(Exception):
@@ -60,36 +70,36 @@ class Finding(Exception):
         self.line, self.seq, self.reason = line, seq, reason
 
 
-def leaf_hash(record_hash):
-    return H(b"\x00" + record_hash)
-
-
-def node_hash(left, right):
-    return H(b"\x01" + left + right)
-
-
 class Frontier:
-    """Roots of the perfect subtrees covering the leaves so far (FORMAT.md section 4)."""
+    """Roots of the perfect subtrees covering the leaves so far (FORMAT.md section 4),
+    hashed with `tree_hash` (a function of bytes)."""
 
-    def __init__(self):
+    def __init__(self, tree_hash):
+        self.h = tree_hash
         self.size = 0
         self.roots = []
+
+    def leaf_hash(self, data):
+        return self.h(b"\x00" + data)
+
+    def node_hash(self, left, right):
+        return self.h(b"\x01" + left + right)
 
     def push(self, leaf):
         h = leaf
         n = self.size
         while n & 1:
-            h = node_hash(self.roots.pop(), h)
+            h = self.node_hash(self.roots.pop(), h)
             n >>= 1
         self.roots.append(h)
         self.size += 1
 
     def root(self):
         if not self.roots:
-            return EMPTY_ROOT
+            return self.h(b"")
         acc = self.roots[-1]
         for r in reversed(self.roots[:-1]):
-            acc = node_hash(r, acc)
+            acc = self.node_hash(r, acc)
         return acc
 
 
@@ -198,6 +208,10 @@ def verify(path, pinned):
     if pinned is not None and header["verifier_key"].strip() != pinned.strip():
         raise Finding(1, None, "the export names another verifier key than the pinned one")
     vkey = parse_vkey(pinned if pinned is not None else header["verifier_key"])
+    tree_name = header.get("tree_hash", "blake3")
+    if tree_name not in TREE_HASHES:
+        raise Finding(1, None, "unknown tree_hash %r" % tree_name)
+    tree_hash = TREE_HASHES[tree_name]
 
     # First pass: the checkpoints (they come after the records).
     checkpoints = {}
@@ -219,7 +233,7 @@ def verify(path, pinned):
                 raise Finding(number, size - 1,
                               "Merkle root of the first %d records differs from the signed checkpoint" % size)
 
-    frontier = Frontier()
+    frontier = Frontier(tree_hash)
     at_size(0, frontier)
     prev, prev_micros, size = GENESIS, None, 0
     checkpoint_lines = 0
@@ -245,7 +259,7 @@ def verify(path, pinned):
         record_hash = H(RECORD_TAG + prev + record)
         if bytes.fromhex(line["record_hash"]) != record_hash:
             raise Finding(number, seq, "chain hash mismatch: recomputed %s" % record_hash.hex())
-        leaf = leaf_hash(record_hash)
+        leaf = frontier.leaf_hash(record_hash)
         if bytes.fromhex(line["leaf_hash"]) != leaf:
             raise Finding(number, seq, "leaf hash mismatch")
         if prev_micros is not None and micros < prev_micros:
@@ -262,15 +276,48 @@ def verify(path, pinned):
     return size, frontier.root(), len(checkpoints)
 
 
+# RFC 6962 known answers from transparency-dev/merkle (testonly/constants.go):
+# the roots of the trees of the first 0..8 of these leaves.
+RFC6962_LEAVES = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+                  "606162636465666768696a6b6c6d6e6f"]
+RFC6962_ROOTS = [
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+]
+
+
+def self_test():
+    """Checks this script's SHA-256 tree against RFC 6962 roots computed elsewhere."""
+    frontier = Frontier(sha256)
+    roots = [frontier.root().hex()]
+    for leaf in RFC6962_LEAVES:
+        frontier.push(frontier.leaf_hash(bytes.fromhex(leaf)))
+        roots.append(frontier.root().hex())
+    if roots != RFC6962_ROOTS:
+        print("FAILED: the SHA-256 tree does not match the RFC 6962 vectors")
+        return 1
+    print("OK: RFC 6962 vectors (sizes 0..8)")
+    return 0
+
+
 def main(argv):
     args = argv[1:]
+    if args == ["--self-test"]:
+        return self_test()
     pinned = None
     if len(args) == 3 and args[1] == "--pubkey":
         with open(args[2]) as f:
             pinned = f.read().strip()
         args = args[:1]
     if len(args) != 1:
-        sys.stderr.write("usage: verify_export.py EXPORT [--pubkey FILE]\n")
+        sys.stderr.write("usage: verify_export.py EXPORT [--pubkey FILE] | --self-test\n")
         return 2
     try:
         size, root, checked = verify(args[0], pinned)

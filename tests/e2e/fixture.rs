@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use ledger_core::{Event, KeyRef, Ledger, LedgerOptions, ManualClock, SubjectId};
+use ledger_core::merkle::{MemoryTree, TreeHash};
+use ledger_core::{Event, KeyRef, Ledger, LedgerOptions, ManualClock, ReadOnlyLedger, SubjectId};
 use ledger_tests::copy_dir;
 
 fn fixture_dir() -> PathBuf {
@@ -100,4 +101,33 @@ fn a_version_1_ledger_still_opens_reads_verifies_and_grows() {
     assert_eq!(r.seq, 40);
     ledger.checkpoint_blocking().unwrap();
     assert_eq!(ledger.verify().unwrap().size, 41);
+
+    // Its tree stays the BLAKE3 one it was created with (no `tree_hash`
+    // meta entry), also for what is appended after the upgrade: the roots
+    // are a BLAKE3 tree over the chain hashes, and the signed ones match.
+    // (The committed fixture predates SHA-256 trees; regenerating it with
+    // `write_fixture` would make a SHA-256 ledger and lose this coverage.)
+    assert_eq!(ledger.tree_hash(), TreeHash::LegacyBlake3);
+    let mut tree = MemoryTree::new(TreeHash::LegacyBlake3);
+    for stored in ledger.range(0..41) {
+        tree.push(TreeHash::LegacyBlake3.leaf_hash(&stored.unwrap().hash));
+    }
+    assert_eq!(ledger.root_at(41).unwrap(), tree.root());
+    let latest = ledger.latest_checkpoint().unwrap().unwrap();
+    assert_eq!(latest.checkpoint.tree_size, 41);
+    assert_eq!(latest.checkpoint.root, tree.root());
+    let key = ledger.verifier_key().clone();
+    drop(ledger);
+    let reader = ReadOnlyLedger::open(copy.path()).unwrap();
+    assert_eq!(reader.tree_hash(), TreeHash::LegacyBlake3);
+    let report = reader.verify(&key, &mut |_| {}).unwrap();
+    assert_eq!((report.size, report.checkpoints_checked), (41, 4));
+    let proof = reader.inclusion_proof(3, 41).unwrap();
+    let leaf = TreeHash::LegacyBlake3.leaf_hash(&reader.get(3).unwrap().hash);
+    TreeHash::LegacyBlake3
+        .verify_inclusion(&leaf, &proof, &tree.root())
+        .unwrap();
+    assert!(TreeHash::Sha256
+        .verify_inclusion(&leaf, &proof, &tree.root())
+        .is_err());
 }

@@ -154,12 +154,15 @@ fn proofs_from_the_store_verify() {
         let root = ledger.root_at(size).unwrap();
         for seq in [0, size / 2, size - 1] {
             let proof = ledger.inclusion_proof(seq, size).unwrap();
-            let leaf = ledger_core::merkle::leaf_hash(&ledger.get(seq).unwrap().hash);
-            ledger_core::merkle::verify_inclusion(&leaf, &proof, &root).unwrap();
+            let tree = ledger.tree_hash();
+            let leaf = tree.leaf_hash(&ledger.get(seq).unwrap().hash);
+            tree.verify_inclusion(&leaf, &proof, &root).unwrap();
         }
         for old in [1, size / 3 + 1, size] {
             let proof = ledger.consistency_proof(old, size).unwrap();
-            ledger_core::merkle::verify_consistency(&ledger.root_at(old).unwrap(), &root, &proof)
+            ledger
+                .tree_hash()
+                .verify_consistency(&ledger.root_at(old).unwrap(), &root, &proof)
                 .unwrap();
         }
     }

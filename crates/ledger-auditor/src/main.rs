@@ -24,6 +24,7 @@ mod open;
 mod output;
 mod progress;
 mod proof;
+mod report;
 
 use output::Context;
 
@@ -41,6 +42,10 @@ struct Cli {
     /// Hide progress bars and notes on stderr (results still go to stdout).
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Machine-readable JSON on stdout instead of text, where the command
+    /// reports something; errors too are one JSON object (on stderr).
+    #[arg(long, global = true)]
+    json: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -70,9 +75,18 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    report::quiet_broken_pipe();
     // Usage errors exit with clap's code 2; `--help` and `--version` with 0.
-    let cli = Cli::parse();
-    let ctx = Context { quiet: cli.quiet };
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let json = report::wants_json(&args);
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e, json),
+    };
+    let ctx = Context {
+        quiet: cli.quiet,
+        json: cli.json,
+    };
     let result = match cli.command {
         Command::Verify(args) => cmd::verify::run(args, &ctx),
         Command::Checkpoint(args) => cmd::checkpoint::run(args, &ctx),
@@ -86,9 +100,36 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
+        Err(e) if report::is_broken_pipe(&e) => ExitCode::from(report::EXIT_BROKEN_PIPE),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            report::print_error(&e, ctx.json, 2);
             ExitCode::from(2)
         }
     }
+}
+
+/// Help and version as clap prints them; a usage error as clap prints it,
+/// or as one JSON object on stderr when `--json` was given.
+fn usage_error(e: clap::Error, json: bool) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !json || informational {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let message = rendered
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_owned();
+    let value =
+        serde_json::json!({ "error": message, "causes": [message], "exit": 2, "usage": rendered });
+    eprintln!("{value}");
+    ExitCode::from(2)
 }

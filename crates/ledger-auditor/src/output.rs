@@ -11,6 +11,8 @@ use serde::Serialize;
 pub(crate) struct Context {
     /// No progress bars, no notes on stderr.
     pub(crate) quiet: bool,
+    /// JSON on stdout, and errors as one JSON object on stderr.
+    pub(crate) json: bool,
 }
 
 impl Context {

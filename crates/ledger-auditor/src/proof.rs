@@ -1,7 +1,7 @@
 //! The proof files `prove` and `consistency` write and `check-proof` reads
 //! (JSON; docs/FORMAT.md §11.3). Hashes are lowercase hex.
 
-use ledger_core::Hash;
+use ledger_core::{Hash, TreeHash};
 use serde::{Deserialize, Serialize};
 
 /// A proof document; `"proof"` names the kind.
@@ -19,6 +19,10 @@ pub(crate) enum ProofFile {
 pub(crate) struct InclusionFile {
     /// The log's checkpoint origin.
     pub(crate) origin: String,
+    /// The log's Merkle tree hash (`rfc6962-sha256` or `blake3`); absent in
+    /// documents written before it existed, which are BLAKE3.
+    #[serde(default)]
+    pub(crate) tree_hash: Option<String>,
     /// Leaf index, which is the record's seq.
     pub(crate) leaf_index: u64,
     /// Size of the tree the proof leads to.
@@ -40,6 +44,9 @@ pub(crate) struct InclusionFile {
 pub(crate) struct ConsistencyFile {
     /// The log's checkpoint origin.
     pub(crate) origin: String,
+    /// The log's Merkle tree hash, as in [`InclusionFile::tree_hash`].
+    #[serde(default)]
+    pub(crate) tree_hash: Option<String>,
     /// Size of the older tree.
     pub(crate) old_size: u64,
     /// Size of the newer tree.
@@ -54,6 +61,21 @@ pub(crate) struct ConsistencyFile {
     pub(crate) old_checkpoint: Option<String>,
     /// The signed checkpoint note for `new_size`, if the log has one.
     pub(crate) new_checkpoint: Option<String>,
+}
+
+/// The tree hash a document names: BLAKE3 when it names none (older
+/// documents), an error for a name this version does not know.
+pub(crate) fn parse_tree_hash(name: Option<&str>) -> Result<TreeHash, String> {
+    match name {
+        None => Ok(TreeHash::LegacyBlake3),
+        Some(name) => TreeHash::from_name(name.as_bytes()).ok_or_else(|| {
+            format!(
+                "tree_hash {name:?} is not {} or {}",
+                TreeHash::Sha256,
+                TreeHash::LegacyBlake3
+            )
+        }),
+    }
 }
 
 /// Parses 64 hex digits; the error names `field`.

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ledger_core::{layout, merkle, Ledger, LedgerOptions, STORE_DIR};
+use ledger_core::{layout, Ledger, LedgerOptions, STORE_DIR};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -252,7 +252,8 @@ pub(crate) fn read_rep(
         if i == 0 {
             // Check that what is timed is a real, valid proof.
             let hash = ledger.get(seq)?.hash;
-            merkle::verify_inclusion(&merkle::leaf_hash(&hash), &proof, &root)
+            let tree = ledger.tree_hash();
+            tree.verify_inclusion(&tree.leaf_hash(&hash), &proof, &root)
                 .context("inclusion proof does not verify")?;
         }
 
@@ -263,7 +264,9 @@ pub(crate) fn read_rep(
         con_len += proof.path.len();
         if i == 0 {
             let old_root = ledger.root_at(old)?;
-            merkle::verify_consistency(&old_root, &root, &proof)
+            ledger
+                .tree_hash()
+                .verify_consistency(&old_root, &root, &proof)
                 .context("consistency proof does not verify")?;
         }
 

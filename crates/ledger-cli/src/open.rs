@@ -9,6 +9,9 @@ use ledger_compliance::{ComplianceLedger, ComplianceOptions};
 use ledger_core::{Clock, Ledger, LedgerOptions, OpenError, StorageError, SystemClock};
 use ledger_vault::{Vault, VaultOptions};
 
+/// Largest record payload the tool writes (the ledger's default, 1 MiB).
+pub(crate) const MAX_PAYLOAD: usize = 1024 * 1024;
+
 /// How a command opens the ledger.
 #[derive(Clone, Debug)]
 pub(crate) struct OpenSpec {
@@ -57,6 +60,7 @@ pub(crate) fn open(dir: &Path, spec: &OpenSpec) -> anyhow::Result<ComplianceLedg
     }
     let options = LedgerOptions {
         clock: Arc::clone(&spec.clock),
+        max_payload: MAX_PAYLOAD,
         ..LedgerOptions::default()
     };
     let ledger = Ledger::open(dir, options).map_err(|e| open_error(dir, e))?;

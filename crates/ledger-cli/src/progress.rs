@@ -1,9 +1,23 @@
-//! Progress bars on stderr; indicatif hides them when stderr is not a terminal.
+//! Progress bars on stderr; hidden with `--quiet`, and by indicatif when
+//! stderr is not a terminal.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// Set once from `--quiet` before any command runs.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Hides every bar made after this call (`--quiet`).
+pub(crate) fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
 /// A bar of `len` steps named `what`, or a spinner when `len` is unknown.
 pub(crate) fn bar(len: Option<u64>, what: &str) -> ProgressBar {
+    if QUIET.load(Ordering::Relaxed) {
+        return ProgressBar::hidden();
+    }
     let bar = match len {
         Some(len) => ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr()),
         None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),

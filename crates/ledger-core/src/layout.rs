@@ -22,6 +22,9 @@ pub const META_LEDGER_ID: &[u8] = b"ledger_id";
 pub const META_ORIGIN: &[u8] = b"origin";
 /// Meta key of the store format version (u32 BE).
 pub const META_FORMAT: &[u8] = b"format";
+/// Meta key of the Merkle tree's hash function ([`crate::merkle::TreeHash::name`],
+/// ASCII); absent in ledgers created before it existed, which use BLAKE3.
+pub const META_TREE_HASH: &[u8] = b"tree_hash";
 /// Store format version written by this code.
 pub const STORE_FORMAT: u32 = 1;
 

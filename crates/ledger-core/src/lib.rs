@@ -56,6 +56,6 @@ pub use ledger::{
     VERIFIER_KEY_FILE,
 };
 pub use lock::LOCK_FILE;
-pub use merkle::{ConsistencyProof, InclusionProof};
+pub use merkle::{ConsistencyProof, InclusionProof, TreeHash};
 pub use record::{Event, KeyRef, Record, SubjectId};
 pub use verify::{VerifyError, VerifyReport, Violation};

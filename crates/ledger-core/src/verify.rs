@@ -10,14 +10,18 @@ use std::ops::ControlFlow;
 
 use chrono::{DateTime, Utc};
 
-use crate::checkpoint::{CheckpointError, VerifierKey};
+use crate::checkpoint::VerifierKey;
 use crate::error::{ReadError, StorageError};
 use crate::layout;
 use crate::ledger::StoredNodes;
-use crate::merkle::{self, Frontier};
-use crate::record::{chain_hash, genesis_hash, micros_to_datetime, Record, RecordRef};
+use crate::merkle::{Frontier, TreeHash};
+use crate::record::{chain_hash, genesis_hash, Record};
 use crate::storage::{KvIter, Storage};
 use crate::Hash;
+
+mod stream;
+
+pub use stream::{Accepted, StreamVerifier};
 
 /// What is wrong at a seq.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,6 +139,12 @@ pub enum Violation {
         /// The key's length.
         len: usize,
     },
+    /// The ledger's metadata names a Merkle tree hash this version does not know.
+    #[error("the ledger's metadata is unusable: {detail}")]
+    Metadata {
+        /// Why.
+        detail: String,
+    },
     /// The log does not extend the trusted checkpoint.
     #[error("log is inconsistent with the trusted checkpoint of size {trusted_size}: {detail}")]
     InconsistentWithTrusted {
@@ -159,7 +169,7 @@ pub enum VerifyError {
     },
     /// The trusted checkpoint given does not open under the ledger's key.
     #[error("trusted checkpoint rejected: {0}")]
-    TrustedCheckpoint(CheckpointError),
+    TrustedCheckpoint(crate::checkpoint::CheckpointError),
     /// Reading failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -234,11 +244,12 @@ pub fn verify_store(
     limit: Option<u64>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<VerifyReport, VerifyError> {
+    let tree = stored_tree_hash(storage)?;
     let start = ScanStart {
         start: 0,
         prev_hash: genesis_hash(),
         prev_micros: i64::MIN,
-        frontier: Frontier::new(),
+        frontier: Frontier::new(tree),
     };
     scan(storage, key, start, limit, progress)
 }
@@ -274,8 +285,9 @@ pub fn verify_store_from(
     if m > size {
         return Err(fail(size, Violation::Truncated { tree_size: m }));
     }
-    let nodes = StoredNodes::new(storage);
-    let frontier = Frontier::restore(&nodes, m)
+    let tree = stored_tree_hash(storage)?;
+    let nodes = StoredNodes::new(storage, tree);
+    let frontier = Frontier::restore(tree, &nodes, m)
         .map_err(|e| inconsistent(m.saturating_sub(1), format!("stored tree: {e}")))?;
     if frontier.root() != trusted.root {
         return Err(inconsistent(
@@ -297,9 +309,10 @@ pub fn verify_store_from(
                 },
             )
         })?;
-        let proof = merkle::inclusion_proof(&nodes, seq, m)
+        let proof = tree
+            .inclusion_proof(&nodes, seq, m)
             .map_err(|e| inconsistent(seq, format!("no inclusion proof: {e}")))?;
-        merkle::verify_inclusion(&merkle::leaf_hash(&hash), &proof, &trusted.root)
+        tree.verify_inclusion(&tree.leaf_hash(&hash), &proof, &trusted.root)
             .map_err(|e| inconsistent(seq, format!("record not in the trusted tree: {e}")))?;
         Ok((hash, value))
     };
@@ -343,11 +356,25 @@ pub fn verify_store_from(
         frontier,
     };
     let report = scan(storage, key, start, limit, progress)?;
-    let proof = merkle::consistency_proof(&nodes, m, report.size)
+    let proof = tree
+        .consistency_proof(&nodes, m, report.size)
         .map_err(|e| inconsistent(report.size.saturating_sub(1), e.to_string()))?;
-    merkle::verify_consistency(&trusted.root, &report.root, &proof)
+    tree.verify_consistency(&trusted.root, &report.root, &proof)
         .map_err(|e| inconsistent(report.size.saturating_sub(1), e.to_string()))?;
     Ok(report)
+}
+
+/// The tree hash the store's metadata names (BLAKE3 when it names none).
+fn stored_tree_hash(storage: &dyn Storage) -> Result<TreeHash, VerifyError> {
+    crate::ledger::tree_hash(storage).map_err(|e| match e {
+        ReadError::Storage(e) => VerifyError::Storage(e),
+        other => fail(
+            0,
+            Violation::Metadata {
+                detail: other.to_string(),
+            },
+        ),
+    })
 }
 
 /// Number of records stored (the last key + 1), capped by `limit`.
@@ -367,9 +394,6 @@ fn stored_size(storage: &dyn Storage, limit: Option<u64>) -> Result<u64, VerifyE
 /// Stored checkpoints in tree-size order, checked when the scan reaches their size.
 struct CheckpointCursor<'a> {
     iter: Peekable<KvIter<'a>>,
-    key: &'a VerifierKey,
-    checked: u64,
-    latest: Option<u64>,
     /// The scan's current seq, where a malformed key is reported.
     position: u64,
 }
@@ -396,58 +420,22 @@ impl CheckpointCursor<'_> {
         }
     }
 
-    /// Checks the next checkpoint (of `tree_size`) against `root`.
-    fn check(
-        &mut self,
-        tree_size: u64,
-        root: &Hash,
-        origin: Option<&str>,
-    ) -> Result<(), VerifyError> {
-        let seq = tree_size.saturating_sub(1);
+    /// Checks the next checkpoint (of the verifier's current size).
+    fn check(&mut self, verifier: &mut StreamVerifier<'_>) -> Result<(), VerifyError> {
+        let tree_size = verifier.size();
         let Some(Ok((_, value))) = self.iter.next() else {
             return Ok(());
         };
         let note = String::from_utf8(value).map_err(|_| {
             fail(
-                seq,
+                tree_size.saturating_sub(1),
                 Violation::CheckpointMalformed {
                     tree_size,
                     detail: "not UTF-8".into(),
                 },
             )
         })?;
-        let checkpoint = self.key.open(&note).map_err(|e| match e {
-            CheckpointError::InvalidSignature { .. }
-            | CheckpointError::NoSignatureFromKey { .. } => fail(
-                seq,
-                Violation::CheckpointSignature {
-                    tree_size,
-                    detail: e.to_string(),
-                },
-            ),
-            other => fail(
-                seq,
-                Violation::CheckpointMalformed {
-                    tree_size,
-                    detail: other.to_string(),
-                },
-            ),
-        })?;
-        if checkpoint.tree_size != tree_size || origin.is_some_and(|o| o != checkpoint.origin) {
-            return Err(fail(
-                seq,
-                Violation::CheckpointMisplaced {
-                    tree_size,
-                    claimed: format!("{} at size {}", checkpoint.origin, checkpoint.tree_size),
-                },
-            ));
-        }
-        if &checkpoint.root != root {
-            return Err(fail(seq, Violation::CheckpointRootMismatch { tree_size }));
-        }
-        self.checked += 1;
-        self.latest = Some(tree_size);
-        Ok(())
+        verifier.check_checkpoint(&note)
     }
 }
 
@@ -494,13 +482,21 @@ fn scan_records(
 ) -> Result<(VerifyReport, [u8; 32]), VerifyError> {
     let ScanStart {
         start,
-        mut prev_hash,
-        mut prev_micros,
-        mut frontier,
+        prev_hash,
+        prev_micros,
+        frontier,
     } = start;
     let origin = storage
         .get(layout::META, layout::META_ORIGIN)?
         .and_then(|v| String::from_utf8(v).ok());
+    let mut verifier = StreamVerifier::resume(
+        key,
+        origin.as_deref(),
+        start,
+        prev_hash,
+        prev_micros,
+        frontier,
+    );
     let end_key = limit.map(layout::record_key);
     let mut nodes_checked = 0u64;
     // On a live ledger, checkpoints signed after `limit` was read are not
@@ -514,19 +510,13 @@ fn scan_records(
                 checkpoint_end.as_ref().map(|k| &k[..]),
             )
             .peekable(),
-        key,
-        checked: 0,
-        latest: None,
         position: start,
     };
     // A checkpoint at exactly the start size (e.g. of the empty tree).
     if checkpoints.next_size()? == Some(start) {
-        checkpoints.check(start, &frontier.root(), origin.as_deref())?;
+        checkpoints.check(&mut verifier)?;
     }
     let mut index_digest = [0u8; 32];
-    let mut seq = start;
-    let mut first_micros = None;
-    let mut completed = Vec::with_capacity(64);
     // Records are visited in place (no copy where the engine allows it);
     // the first violation stops the visit and is kept here.
     let mut failure: Option<VerifyError> = None;
@@ -536,6 +526,7 @@ fn scan_records(
         end_key.as_ref().map(|k| &k[..]),
         &mut |k: &[u8], value: &[u8]| {
             let mut step = || -> Result<(), VerifyError> {
+                let seq = verifier.size();
                 let Some(stored_seq) = layout::parse_record_key(k) else {
                     return Err(fail(seq, Violation::BadKey { len: k.len() }));
                 };
@@ -558,52 +549,11 @@ fn scan_records(
                         },
                     )
                 })?;
-                let bytes = stored.bytes;
-                let stored_hash = stored.hash;
-                let record = RecordRef::decode(bytes).map_err(|e| {
-                    fail(
-                        seq,
-                        Violation::Undecodable {
-                            detail: e.to_string(),
-                        },
-                    )
-                })?;
-                if record.seq != seq {
-                    return Err(fail(
-                        seq,
-                        Violation::SeqMismatch {
-                            claimed: record.seq,
-                        },
-                    ));
-                }
-                let computed = chain_hash(&prev_hash, bytes);
-                if computed != stored_hash {
-                    return Err(fail(
-                        seq,
-                        Violation::HashMismatch {
-                            stored: stored_hash,
-                            computed,
-                        },
-                    ));
-                }
-                if record.timestamp_micros < prev_micros {
-                    return Err(fail(
-                        seq,
-                        Violation::TimestampRegression {
-                            previous: micros_to_datetime(prev_micros),
-                            found: record.timestamp(),
-                        },
-                    ));
-                }
-                completed.clear();
-                if frontier
-                    .push_into(merkle::leaf_hash(&computed), &mut completed)
-                    .is_err()
-                {
-                    return Err(fail(seq, Violation::TreeFull));
-                }
-                // The nodes this leaf completes are stored with it, levels 1, 2, ….
-                let completed_nodes = completed.iter().filter(|n| n.0 > 0);
+                // The shared checks: decoding, seq, chain, time, tree.
+                let accepted = verifier.push_record(stored.bytes, Some(&stored.hash))?;
+                // The store's own framing: the nodes this leaf completes are
+                // stored with it, levels 1, 2, ….
+                let completed_nodes = verifier.completed_nodes().iter().filter(|n| n.0 > 0);
                 if stored.node_count() != layout::nodes_completed_by(seq) {
                     let (level, index) = completed_nodes
                         .clone()
@@ -617,22 +567,19 @@ fn scan_records(
                     }
                     nodes_checked += 1;
                 }
-                if let Some(subject) = &record.subject {
+                if let Some(subject) = &accepted.record.subject {
                     xor_into(
                         &mut index_digest,
                         &index_entry_hash(digest_key, &layout::subject_key(subject, seq)),
                     );
                 }
-                first_micros.get_or_insert(record.timestamp_micros);
-                prev_hash = computed;
-                prev_micros = record.timestamp_micros;
-                seq += 1;
-                checkpoints.position = seq;
-                if checkpoints.next_size()? == Some(seq) {
-                    checkpoints.check(seq, &frontier.root(), origin.as_deref())?;
+                let size = verifier.size();
+                checkpoints.position = size;
+                if checkpoints.next_size()? == Some(size) {
+                    checkpoints.check(&mut verifier)?;
                 }
-                if seq % 65_536 == 0 {
-                    progress(seq - start);
+                if size.is_multiple_of(65_536) {
+                    progress(size - start);
                 }
                 Ok(())
             };
@@ -648,25 +595,13 @@ fn scan_records(
     if let Some(e) = failure {
         return Err(e);
     }
+    let seq = verifier.size();
     progress(seq - start);
     if let Some(size) = checkpoints.next_size()? {
         return Err(fail(seq, Violation::Truncated { tree_size: size }));
     }
-    let signed = checkpoints.latest.unwrap_or(start);
-    let report = VerifyReport {
-        size: seq,
-        trusted_size: start,
-        unsigned_tail: seq - signed,
-        index_entries_checked: 0,
-        records_checked: seq - start,
-        root: frontier.root(),
-        last_hash: prev_hash,
-        nodes_checked,
-        checkpoints_checked: checkpoints.checked,
-        latest_checkpoint: checkpoints.latest,
-        first_timestamp: first_micros.map(micros_to_datetime),
-        last_timestamp: (seq > start).then(|| micros_to_datetime(prev_micros)),
-    };
+    let mut report = verifier.report();
+    report.nodes_checked = nodes_checked;
     Ok((report, index_digest))
 }
 

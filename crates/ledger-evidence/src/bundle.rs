@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use ledger_compliance::model::{RequestStatus, RequestTally};
-use ledger_core::merkle::{leaf_hash, verify_inclusion};
 use ledger_core::{ReadOnlyLedger, VerifierKey};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -57,6 +56,10 @@ pub struct BundleSummary {
     pub records_in_period: u64,
     /// `control: exception` for every exception found.
     pub findings: Vec<String>,
+    /// What the bundle could not include from this copy of the ledger, in
+    /// words (empty when complete), e.g. the erasure certificates a snapshot
+    /// does not hold. Also in `manifest.json` as `lacks`.
+    pub lacks: Vec<String>,
     /// Files listed in the manifest.
     pub files: usize,
 }
@@ -110,7 +113,35 @@ fn request_stats(list: &[RequestFact]) -> RequestStats {
     s
 }
 
-/// Builds the bundle for `log` into `out` (created; files in it are replaced).
+/// Creates `out` for a bundle, or accepts it if it is an empty directory
+/// (not a symlink); anything else is [`EvidenceError::NotFresh`], so no file
+/// of an older bundle or of anything else is ever left beside a new one.
+fn create_fresh(out: &Path) -> Result<(), EvidenceError> {
+    let io = |source| EvidenceError::Io {
+        path: out.to_path_buf(),
+        source,
+    };
+    let not_fresh = || EvidenceError::NotFresh {
+        path: out.to_path_buf(),
+    };
+    match std::fs::symlink_metadata(out) {
+        Ok(meta) if meta.is_dir() => {
+            let mut entries = std::fs::read_dir(out).map_err(io)?;
+            match entries.next() {
+                None => Ok(()),
+                Some(_) => Err(not_fresh()),
+            }
+        }
+        Ok(_) => Err(not_fresh()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(out).map_err(io)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Builds the bundle for `log` into `out`, which must not exist or be an
+/// empty directory ([`EvidenceError::NotFresh`] otherwise).
 /// `progress(stage, records)` reports long passes.
 pub fn write_bundle(
     log: &ReadOnlyLedger,
@@ -119,10 +150,7 @@ pub fn write_bundle(
     out: &Path,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<BundleSummary, EvidenceError> {
-    std::fs::create_dir_all(out).map_err(|source| EvidenceError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
+    create_fresh(out)?;
     let mut w = Writer {
         root: out.to_path_buf(),
         files: BTreeMap::new(),
@@ -188,9 +216,10 @@ pub fn write_bundle(
     for i in 0..n {
         let seq = size.saturating_sub(1) * i / n.saturating_sub(1).max(1);
         let stored = log.get(seq)?;
-        let leaf = leaf_hash(&stored.hash);
+        let tree = log.tree_hash();
+        let leaf = tree.leaf_hash(&stored.hash);
         let proof = log.inclusion_proof(seq, size)?;
-        let ok = verify_inclusion(&leaf, &proof, &root).is_ok();
+        let ok = tree.verify_inclusion(&leaf, &proof, &root).is_ok();
         if !ok {
             proof_failures.push(seq);
         }
@@ -199,6 +228,7 @@ pub fn write_bundle(
             "event_type": stored.record.event_type,
             "record_hash": hex::encode(stored.hash),
             "leaf_hash": hex::encode(leaf),
+            "tree_hash": tree.name(),
             "tree_size": size,
             "path": proof.path.iter().map(hex::encode).collect::<Vec<_>>(),
             "verified": ok,
@@ -212,6 +242,7 @@ pub fn write_bundle(
     // 5. Key-destruction certificates, as stored, checked against the log.
     let mut certificate_problems = Vec::new();
     let mut certificates = 0u64;
+    let mut stored = std::collections::BTreeSet::new();
     let by_scope: BTreeMap<&str, Option<&String>> = g
         .erasures
         .iter()
@@ -232,7 +263,32 @@ pub fn write_bundle(
         }
         certificates += 1;
         w.put(&format!("erasure-certificates/{scope}.json"), &v)?;
+        stored.insert(scope);
     }
+    // Erasures the log says were certified whose certificate is not here.
+    let unstored: Vec<&crate::facts::ErasureFact> = g
+        .erasures
+        .iter()
+        .filter(|e| e.certificate_hash.is_some() && !stored.contains(&e.scope))
+        .collect();
+    let mut lacks = Vec::new();
+    let lacking = if !unstored.is_empty() && certificates == 0 {
+        // No certificate store at all: a copy such as a snapshot, which
+        // holds the log but not the vault's stores.
+        lacks.push(format!(
+            "the key-destruction certificates of {} erasure(s) certified in the log: this copy of the ledger has no certificate store (a snapshot holds the log only), so the bundle has their hashes from the log but not the certificates, and checks none",
+            unstored.len()
+        ));
+        unstored.len()
+    } else {
+        for e in &unstored {
+            certificate_problems.push(format!(
+                "erasure of {} (seq {}) is certified in the log but its certificate is not in the store",
+                e.scope, e.seq
+            ));
+        }
+        0
+    };
 
     // 6. Facts judged as of the end of the period.
     let as_of = options.to;
@@ -286,7 +342,7 @@ pub fn write_bundle(
     )?;
     w.json(
         "key-lifecycle.json",
-        &json!({ "rotations": g.rotations, "erasures": g.erasures, "certificates_stored": certificates }),
+        &json!({ "rotations": g.rotations, "erasures": g.erasures, "certificates_stored": certificates, "certificates_not_in_copy": lacking }),
     )?;
     w.json("events-by-month.json", &g.by_month)?;
     let compliance_options = ledger_compliance::ComplianceOptions {
@@ -313,6 +369,8 @@ pub fn write_bundle(
         expired: expired.len(),
         backups_kept: backups_kept.len(),
         certificate_problems: &certificate_problems,
+        certificates_checked: certificates,
+        certificates_lacking: lacking,
         time_source: &options.time_source,
         checkpoints: log.checkpoints()?.len(),
     });
@@ -353,6 +411,7 @@ pub fn write_bundle(
         "verifier_key": key.vkey(),
         "verified": verified,
         "findings": findings.len(),
+        "lacks": lacks,
         "files": w.files.iter().map(|(p, (len, b3, sha))| json!({"path": p, "bytes": len, "blake3": b3, "sha256": sha})).collect::<Vec<_>>(),
     });
     let mut manifest_bytes =
@@ -376,6 +435,7 @@ pub fn write_bundle(
         records: g.records,
         records_in_period: g.in_period,
         findings,
+        lacks,
         files: w.files.len(),
     })
 }
@@ -393,6 +453,10 @@ struct ControlInput<'a> {
     expired: usize,
     backups_kept: usize,
     certificate_problems: &'a [String],
+    /// Certificates in the store, checked against the log.
+    certificates_checked: u64,
+    /// Certified erasures whose certificate this copy lacks (no store).
+    certificates_lacking: usize,
     time_source: &'a str,
     checkpoints: usize,
 }
@@ -506,7 +570,7 @@ fn build_controls(i: &ControlInput<'_>) -> Vec<ControlSection> {
         ),
         section(
             "5.33",
-            "Records are protected by a BLAKE3 hash chain, an RFC 9162 Merkle tree and Ed25519-signed checkpoints, verified here with the public key only.".to_owned(),
+            "Records are protected by a BLAKE3 hash chain, an RFC 6962 Merkle tree (SHA-256; BLAKE3 for a ledger created before) and Ed25519-signed C2SP checkpoints, verified here with the public key only.".to_owned(),
             i.verification.clone(),
             vec![],
             integrity.clone(),
@@ -523,12 +587,21 @@ fn build_controls(i: &ControlInput<'_>) -> Vec<ControlSection> {
         ),
         section(
             "8.10",
-            format!(
-                "{} erasures by crypto-shredding ({} certified); retention limits checked as of the end of the period.",
-                g.erasures.len(),
-                g.erasures.len() - uncertified.len()
-            ),
-            json!({"erasures": g.erasures.len(), "by_reason": erasure_reasons, "certified": g.erasures.len() - uncertified.len(), "tickets_kept_past_limit": i.expired}),
+            if i.certificates_lacking > 0 {
+                format!(
+                    "{} erasures by crypto-shredding ({} recorded as certified in the log; their certificates are not in this copy of the ledger, so none was checked); retention limits checked as of the end of the period.",
+                    g.erasures.len(),
+                    g.erasures.len() - uncertified.len()
+                )
+            } else {
+                format!(
+                    "{} erasures by crypto-shredding ({} certified, {} certificates checked against the log); retention limits checked as of the end of the period.",
+                    g.erasures.len(),
+                    g.erasures.len() - uncertified.len(),
+                    i.certificates_checked
+                )
+            },
+            json!({"erasures": g.erasures.len(), "by_reason": erasure_reasons, "certified_in_log": g.erasures.len() - uncertified.len(), "certificates_checked": i.certificates_checked, "certificates_not_in_copy": i.certificates_lacking, "tickets_kept_past_limit": i.expired}),
             g.erasures.iter().take(5).map(|e| json!({"seq": e.seq, "scope": e.scope, "kind": e.kind, "reason": e.reason, "certificate": e.certificate_hash})).collect(),
             deletion,
         ),
@@ -619,6 +692,22 @@ pub fn check_bundle(
             Err(_) => problems.push(format!("{rel}: missing")),
         }
     }
+    let listed: std::collections::BTreeSet<&str> = files
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .chain(["manifest.json", "MANIFEST.hash"])
+        .collect();
+    let mut present = Vec::new();
+    list_files(dir, "", &mut present)?;
+    for (rel, regular) in &present {
+        if !regular {
+            problems.push(format!(
+                "{rel}: not a regular file (a bundle holds only files)"
+            ));
+        } else if !listed.contains(rel.as_str()) {
+            problems.push(format!("{rel}: not in the manifest"));
+        }
+    }
     let note = manifest["checkpoint"]["note"].as_str().unwrap_or_default();
     match ledger_core::checkpoint::open(note, key) {
         Err(e) => problems.push(format!("checkpoint: {e}")),
@@ -648,4 +737,34 @@ pub fn check_bundle(
         files: files.len(),
         problems,
     })
+}
+
+/// Every entry under `dir` (relative paths with `/`, after `prefix`) that
+/// is not a directory, and whether it is a regular file; symlinks are
+/// listed, never followed.
+fn list_files(
+    dir: &Path,
+    prefix: &str,
+    out: &mut Vec<(String, bool)>,
+) -> Result<(), EvidenceError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| EvidenceError::Io { path, source }
+    };
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let kind = entry.file_type().map_err(io(&entry.path()))?;
+        if kind.is_dir() {
+            list_files(&entry.path(), &rel, out)?;
+        } else {
+            out.push((rel, kind.is_file()));
+        }
+    }
+    Ok(())
 }

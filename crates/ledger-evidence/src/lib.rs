@@ -6,7 +6,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `manifest.json` | every other file with its size, blake3 and SHA-256; the ledger id, origin, the signed checkpoint the bundle covers, the period |
+//! | `manifest.json` | every other file with its size, blake3 and SHA-256; the ledger id, origin, the signed checkpoint the bundle covers, the period; `lacks`, what this copy of the ledger could not supply (empty when complete) |
 //! | `MANIFEST.hash` | blake3 and SHA-256 of `manifest.json` |
 //! | `checkpoint.txt` | the signed checkpoint note (C2SP) |
 //! | `verification.json` | result of verifying the whole log |
@@ -22,8 +22,9 @@
 //! | `report.html` | the same for a person: no script, no external asset, inline SVG |
 //! | `oscal/assessment-plan.json`, `oscal/assessment-results.json` | NIST OSCAL 1.1.2 |
 //!
+//! A bundle is written only into a new or empty directory.
 //! [`check_bundle`] re-checks a bundle later: every file against the
-//! manifest, the manifest against `MANIFEST.hash`, the checkpoint's
+//! manifest (a file it does not list is a problem), the manifest against `MANIFEST.hash`, the checkpoint's
 //! signature, and (given the ledger) that the ledger still has that root.
 
 mod bundle;
@@ -61,6 +62,13 @@ pub enum EvidenceError {
         path: std::path::PathBuf,
         /// Why.
         source: std::io::Error,
+    },
+    /// The output directory exists and is not empty (or is not a
+    /// directory): a bundle is written only into a fresh directory.
+    #[error("{path} already exists and is not an empty directory; a bundle is written only into a new or empty directory")]
+    NotFresh {
+        /// The directory.
+        path: std::path::PathBuf,
     },
     /// The bundle is malformed.
     #[error("bundle: {0}")]

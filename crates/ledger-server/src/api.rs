@@ -368,7 +368,7 @@ async fn try_append(
                     .map_err(|e| ApiError::internal(&e))?;
                 event.scope = Scope::Ticket(ticket);
                 if let Some(name) = name {
-                    names.insert(name, ticket.0);
+                    names.insert(name, ticket.0, index as u64);
                 }
                 tickets.push((index, ticket.0.to_string()));
             }

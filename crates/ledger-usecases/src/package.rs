@@ -444,7 +444,7 @@ fn ts(t: DateTime<Utc>) -> String {
 const HOW_TO_VERIFY: &[&str] = &[
     "Obtain the controller's verifier key independently (e.g. from its website) and check it equals verifier_key.",
     "Check the checkpoint note's Ed25519 signature with that key (C2SP signed-note format; any signed-note verifier, e.g. Go's golang.org/x/mod/sumdb/note, or ledger-auditor).",
-    "For each proof: leaf_hash = BLAKE3(0x00 || record_hash); fold the audit_path into it as in RFC 9162 section 2.1.3.2, with interior nodes BLAKE3(0x01 || left || right); the result must equal the checkpoint's root hash.",
+    "For each proof: leaf_hash = H(0x00 || record_hash); fold the audit_path into it as in RFC 6962 / RFC 9162 section 2.1.3.2, with interior nodes H(0x01 || left || right); the result must equal the checkpoint's root hash. H is the proof's tree_hash: SHA-256 for rfc6962-sha256 (any RFC 6962 verifier works), BLAKE3 for blake3.",
     "Or save one proof object as proof.json and the key as log.vkey and run: ledger-auditor check-proof --pubkey log.vkey --proof proof.json",
 ];
 
@@ -981,10 +981,11 @@ fn integrity(
             event_type: stored.record.event_type.clone(),
             timestamp: ts(micros_to_datetime(stored.record.timestamp_micros)),
             origin: cp.origin.clone(),
+            tree_hash: ledger.tree_hash().name().into(),
             leaf_index: proof.index,
             tree_size: proof.tree_size,
             record_hash: hex::encode(stored.hash),
-            leaf_hash: hex::encode(ledger_core::merkle::leaf_hash(&stored.hash)),
+            leaf_hash: hex::encode(ledger.tree_hash().leaf_hash(&stored.hash)),
             audit_path: proof.path.iter().map(hex::encode).collect(),
             root: root.clone(),
             checkpoint: checkpoint.note.clone(),

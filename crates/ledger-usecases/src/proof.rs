@@ -23,13 +23,15 @@ pub struct ProofItem {
     pub timestamp: String,
     /// Checkpoint origin.
     pub origin: String,
+    /// The log's Merkle tree hash (`rfc6962-sha256`, or `blake3` for a legacy ledger).
+    pub tree_hash: Cow<'static, str>,
     /// Leaf index.
     pub leaf_index: u64,
     /// Tree size.
     pub tree_size: u64,
     /// The record's chain hash, hex.
     pub record_hash: String,
-    /// `blake3(0x00 || record_hash)`, hex.
+    /// `H(0x00 || record_hash)` with the `tree_hash` function, hex.
     pub leaf_hash: String,
     /// Sibling hashes leaf to root, hex.
     pub audit_path: Vec<String>,
@@ -77,10 +79,11 @@ pub fn inclusion(
         timestamp: micros_to_datetime(stored.record.timestamp_micros)
             .to_rfc3339_opts(SecondsFormat::Secs, true),
         origin: cp.origin.clone(),
+        tree_hash: ledger.tree_hash().name().into(),
         leaf_index: proof.index,
         tree_size: proof.tree_size,
         record_hash: hex::encode(stored.hash),
-        leaf_hash: hex::encode(ledger_core::merkle::leaf_hash(&stored.hash)),
+        leaf_hash: hex::encode(ledger.tree_hash().leaf_hash(&stored.hash)),
         audit_path: proof.path.iter().map(hex::encode).collect(),
         root: hex::encode(cp.root),
         checkpoint: checkpoint.note.clone(),

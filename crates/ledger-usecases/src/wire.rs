@@ -101,16 +101,17 @@ pub trait Resolver {
     fn find_by_email(&self, email: &str) -> Result<Option<SubjectId>, ledger_vault::StoreError>;
 }
 
-/// Scopes named with `"ref"` so far.
+/// Scopes named with `"ref"` so far, with the line that named each.
 #[derive(Debug, Default)]
 pub struct Names {
-    names: HashMap<String, SubjectId>,
+    names: HashMap<String, (SubjectId, u64)>,
 }
 
 impl Names {
-    /// Names `id` `name` for later lines (a later `"ref"` of the same name wins).
-    pub fn insert(&mut self, name: String, id: SubjectId) {
-        self.names.insert(name, id);
+    /// Names `id` `name` for later lines; `line` created it. A name is
+    /// given once: [`parse`] refuses a line that reuses one.
+    pub fn insert(&mut self, name: String, id: SubjectId, line: u64) {
+        self.names.entry(name).or_insert((id, line));
     }
 }
 
@@ -126,6 +127,11 @@ pub fn parse(text: &str, names: &Names, resolver: &dyn Resolver) -> Result<Reque
     if let Some(name) = &line.name {
         if !ledger_vault::audit::is_code(name) {
             return Err("\"ref\" must be 1..=128 printable ASCII bytes".into());
+        }
+        if let Some((_, first)) = names.names.get(name) {
+            return Err(format!(
+                "\"ref\" already names the scope line {first} created; a ref names one scope, so give this one another"
+            ));
         }
     }
     if let Some(new) = line.new_subject {
@@ -231,7 +237,7 @@ fn resolve(
             .ok_or_else(|| {
                 format!("\"{field}\" must be 32 hex digits, {{\"ref\":NAME}} or {{\"email\":ADDR}}")
             }),
-        ScopeRef::Ref { name } => names.names.get(name).copied().ok_or_else(|| {
+        ScopeRef::Ref { name } => names.names.get(name).map(|(id, _)| *id).ok_or_else(|| {
             format!("\"{field}\": no scope was named with this \"ref\" earlier in the input")
         }),
         ScopeRef::Email { email } => {
@@ -311,7 +317,7 @@ mod tests {
     #[test]
     fn a_ticket_opened_without_ticket_creates_one_for_the_subject() {
         let mut names = Names::default();
-        names.insert("c".into(), SubjectId([7; 16]));
+        names.insert("c".into(), SubjectId([7; 16]), 1);
         let line = r#"{"subject":{"ref":"c"},"ref":"t","actor":"svc:helpdesk","facts":{"type":"ticket_opened","channel":"email"}}"#;
         let Request::Event {
             event,

@@ -4,14 +4,16 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
-use ledger_core::merkle::{self, ConsistencyProof, InclusionProof};
+use ledger_core::merkle::{ConsistencyProof, InclusionProof};
 use ledger_core::{Checkpoint, VerifierKey};
 use serde::Serialize;
 
 use crate::files::read_text;
 use crate::keys::read_vkey;
 use crate::output::{hex32, print_json, Context, Outcome};
-use crate::proof::{parse_hash, parse_path, ConsistencyFile, InclusionFile, ProofFile};
+use crate::proof::{
+    parse_hash, parse_path, parse_tree_hash, ConsistencyFile, InclusionFile, ProofFile,
+};
 
 /// Arguments of `check-proof`.
 #[derive(clap::Args, Debug)]
@@ -30,9 +32,6 @@ pub(crate) struct Args {
     /// the note embedded in the proof.
     #[arg(long, value_name = "FILE")]
     old_checkpoint: Option<PathBuf>,
-    /// Print the result as a JSON object.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,7 +47,7 @@ struct Report {
 /// Why a proof did not verify.
 struct Refused(String);
 
-pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let key = read_vkey(&args.pubkey)?;
     let text = read_text(&args.proof, "proof file")?;
     let proof: ProofFile = serde_json::from_str(&text)
@@ -73,7 +72,7 @@ pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
         }
         Err(Refused(reason)) => report.reason = Some(reason.clone()),
     }
-    if args.json {
+    if ctx.json {
         print_json(&report)?;
     } else {
         match (&result, &proof) {
@@ -137,8 +136,9 @@ fn check_inclusion(
                 p.tree_size, checkpoint.tree_size
             )));
         }
+        let tree = parse_tree_hash(p.tree_hash.as_deref()).map_err(Refused)?;
         let record_hash = parse_hash(&p.record_hash, "record_hash").map_err(Refused)?;
-        let leaf = merkle::leaf_hash(&record_hash);
+        let leaf = tree.leaf_hash(&record_hash);
         if parse_hash(&p.leaf_hash, "leaf_hash").map_err(Refused)? != leaf {
             return Err(Refused(
                 "leaf_hash is not the leaf hash of record_hash".into(),
@@ -149,7 +149,7 @@ fn check_inclusion(
             tree_size: checkpoint.tree_size,
             path: parse_path(&p.audit_path, "audit_path").map_err(Refused)?,
         };
-        merkle::verify_inclusion(&leaf, &proof, &checkpoint.root)
+        tree.verify_inclusion(&leaf, &proof, &checkpoint.root)
             .map_err(|e| Refused(e.to_string()))?;
         if parse_hash(&p.root, "root").ok() != Some(checkpoint.root) {
             return Err(Refused(
@@ -185,6 +185,7 @@ fn check_consistency(
         )?)
     };
     Ok((|| {
+        let tree = parse_tree_hash(p.tree_hash.as_deref()).map_err(Refused)?;
         let new = open_note(key, &new_note, "checkpoint")?;
         let (old_size, old_root) = match &old_note {
             Some(note) => {
@@ -197,7 +198,7 @@ fn check_consistency(
                 }
                 (old.tree_size, old.root)
             }
-            None => (0, merkle::empty_root()),
+            None => (0, tree.empty_root()),
         };
         if (old_size, new.tree_size) != (p.old_size, p.new_size) {
             return Err(Refused(format!(
@@ -210,7 +211,7 @@ fn check_consistency(
             new_size: new.tree_size,
             path: parse_path(&p.consistency_path, "consistency_path").map_err(Refused)?,
         };
-        merkle::verify_consistency(&old_root, &new.root, &proof)
+        tree.verify_consistency(&old_root, &new.root, &proof)
             .map_err(|e| Refused(e.to_string()))?;
         Ok(Verified {
             tree_size: new.tree_size,

@@ -14,7 +14,7 @@ use crate::output::{hex32, print_exact, print_json, Context, Outcome};
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// Ledger directory (or a snapshot of one).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long = "dir", visible_alias = "ledger", value_name = "DIR")]
     ledger: PathBuf,
     /// Tree size of the checkpoint to print (default: the newest).
     #[arg(long, value_name = "N")]
@@ -22,9 +22,6 @@ pub(crate) struct Args {
     /// The log's verifier key (vkey file); default: the ledger's checkpoint.pub.
     #[arg(long, value_name = "FILE")]
     pubkey: Option<PathBuf>,
-    /// Print a JSON object (tree size, root, origin, note) instead of the note.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -35,7 +32,7 @@ struct Report<'a> {
     note: &'a str,
 }
 
-pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let ledger = open_ledger(&args.ledger)?;
     let key = log_key(&args.ledger, args.pubkey.as_deref())?;
     let stored = match args.size {
@@ -71,7 +68,7 @@ pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
         );
         return Ok(Outcome::Finding);
     }
-    if args.json {
+    if ctx.json {
         print_json(&Report {
             origin: &checkpoint.origin,
             tree_size: checkpoint.tree_size,

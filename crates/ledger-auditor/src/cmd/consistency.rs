@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
-use ledger_core::merkle;
 
 use crate::keys::log_key;
 use crate::open::open_ledger;
@@ -14,7 +13,7 @@ use crate::proof::{hex_path, ConsistencyFile, ProofFile};
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// Ledger directory (or a snapshot of one).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long = "dir", visible_alias = "ledger", value_name = "DIR")]
     ledger: PathBuf,
     /// Size of the older tree.
     #[arg(long, value_name = "A")]
@@ -51,7 +50,10 @@ pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
         .with_context(|| format!("cannot build the consistency proof {} -> {new}", args.old))?;
     let old_root = ledger.root_at(args.old)?;
     let new_root = ledger.root_at(new)?;
-    if let Err(e) = merkle::verify_consistency(&old_root, &new_root, &proof) {
+    if let Err(e) = ledger
+        .tree_hash()
+        .verify_consistency(&old_root, &new_root, &proof)
+    {
         eprintln!(
             "FAILED: the stored tree does not prove {} -> {new}: {e}",
             args.old
@@ -86,6 +88,7 @@ pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
     let old_checkpoint = notes.pop().flatten();
     print_json(&ProofFile::Consistency(ConsistencyFile {
         origin: ledger.origin().to_string(),
+        tree_hash: Some(ledger.tree_hash().name().to_string()),
         old_size: proof.old_size,
         new_size: proof.new_size,
         old_root: hex32(&old_root),

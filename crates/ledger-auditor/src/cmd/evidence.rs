@@ -17,7 +17,7 @@ use crate::progress::events_bar;
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// Ledger directory (or a snapshot of one).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long = "dir", visible_alias = "ledger", value_name = "DIR")]
     ledger: PathBuf,
     /// First day of the period (YYYY-MM-DD, UTC); default: the first record's day.
     #[arg(long, value_name = "DATE")]
@@ -26,7 +26,8 @@ pub(crate) struct Args {
     /// judged as of this day. Default: the last record's day.
     #[arg(long, value_name = "DATE")]
     to: Option<NaiveDate>,
-    /// Output directory of the bundle (created).
+    /// Output directory of the bundle: new, or an empty directory (an
+    /// existing bundle is never written over).
     #[arg(long, value_name = "DIR", required_unless_present = "check")]
     out: Option<PathBuf>,
     /// Re-check the bundle in DIR (files against the manifest, the
@@ -54,9 +55,6 @@ pub(crate) struct Args {
     /// and organisational measures for the record of processing (see `ropa`).
     #[arg(long, value_name = "FILE")]
     ropa_config: Option<PathBuf>,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
@@ -65,7 +63,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     if let Some(dir) = &args.check {
         let report =
             check_bundle(dir, &key.key, Some(&ledger)).context("cannot check the bundle")?;
-        if args.json {
+        if ctx.json {
             print_json(&report)?;
         } else if report.ok {
             println!("bundle {} is intact: {} files match its manifest; its checkpoint verifies and the ledger still has its root", dir.display(), report.files);
@@ -109,7 +107,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     })
     .with_context(|| format!("cannot write the bundle to {}", out.display()))?;
     bar.finish_and_clear();
-    if args.json {
+    if ctx.json {
         print_json(&summary)?;
     } else {
         println!(
@@ -126,6 +124,12 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         );
         for f in &summary.findings {
             println!("    - {f}");
+        }
+        if !summary.lacks.is_empty() {
+            println!("  INCOMPLETE: this copy of the ledger lacks");
+            for l in &summary.lacks {
+                println!("    - {l}");
+            }
         }
         println!("  open {}", out.join("report.html").display());
     }

@@ -15,7 +15,7 @@ use crate::progress::events_bar;
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// Ledger directory (or a snapshot of one).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long = "dir", visible_alias = "ledger", value_name = "DIR")]
     ledger: PathBuf,
     /// Where to write the export; `-` for stdout. A file is replaced
     /// atomically once the export is complete.

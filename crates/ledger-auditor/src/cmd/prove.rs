@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
-use ledger_core::merkle;
 
 use crate::keys::log_key;
 use crate::open::open_ledger;
@@ -14,7 +13,7 @@ use crate::proof::{hex_path, InclusionFile, ProofFile};
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// Ledger directory (or a snapshot of one).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long = "dir", visible_alias = "ledger", value_name = "DIR")]
     ledger: PathBuf,
     /// Seq of the record to prove.
     #[arg(long, value_name = "N")]
@@ -26,12 +25,9 @@ pub(crate) struct Args {
     /// The log's verifier key (vkey file); default: the ledger's checkpoint.pub.
     #[arg(long, value_name = "FILE")]
     pubkey: Option<PathBuf>,
-    /// Print the proof document (JSON) that `check-proof --proof` reads.
-    #[arg(long)]
-    json: bool,
 }
 
-pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let ledger = open_ledger(&args.ledger)?;
     let key = log_key(&args.ledger, args.pubkey.as_deref())?;
     let size = match args.size {
@@ -67,8 +63,9 @@ pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
     let root = ledger
         .root_at(size)
         .with_context(|| format!("cannot compute the root at size {size}"))?;
-    let leaf = merkle::leaf_hash(&record.hash);
-    if let Err(e) = merkle::verify_inclusion(&leaf, &proof, &root) {
+    let tree = ledger.tree_hash();
+    let leaf = tree.leaf_hash(&record.hash);
+    if let Err(e) = tree.verify_inclusion(&leaf, &proof, &root) {
         eprintln!(
             "FAILED: the stored tree does not prove seq {} at size {size}: {e}; run `ledger-auditor verify`",
             args.seq
@@ -97,6 +94,7 @@ pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
     }
     let file = InclusionFile {
         origin: ledger.origin().to_string(),
+        tree_hash: Some(tree.name().to_string()),
         leaf_index: proof.index,
         tree_size: proof.tree_size,
         record_hash: hex32(&record.hash),
@@ -105,7 +103,7 @@ pub(crate) fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
         root: hex32(&root),
         checkpoint: checkpoint.map(|c| c.note),
     };
-    if args.json {
+    if ctx.json {
         print_json(&ProofFile::Inclusion(file))?;
     } else {
         println!(

@@ -23,7 +23,7 @@ pub(crate) enum Format {
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// Ledger directory (or a snapshot of one).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long = "dir", visible_alias = "ledger", value_name = "DIR")]
     ledger: PathBuf,
     /// Write `ropa.json` and `ropa.csv` into DIR instead of printing.
     #[arg(long, value_name = "DIR")]

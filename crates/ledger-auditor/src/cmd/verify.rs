@@ -21,7 +21,7 @@ use crate::progress::events_bar;
 #[command(group(ArgGroup::new("source").required(true).args(["ledger", "export"])))]
 pub(crate) struct Args {
     /// Ledger directory (or a snapshot of one) to verify.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long = "dir", visible_alias = "ledger", value_name = "DIR")]
     ledger: Option<PathBuf>,
     /// Export written by `export-log` to verify instead, from its lines alone.
     #[arg(long, value_name = "FILE", conflicts_with = "trusted")]
@@ -34,9 +34,6 @@ pub(crate) struct Args {
     /// the ledger's checkpoint.pub, or the key named in the export's header.
     #[arg(long, value_name = "FILE")]
     pubkey: Option<PathBuf>,
-    /// Print the result as a JSON object.
-    #[arg(long)]
-    json: bool,
 }
 
 /// The result, as `--json` prints it.
@@ -150,7 +147,7 @@ fn verify_ledger(dir: &Path, args: &Args, ctx: &Context) -> anyhow::Result<Outco
         }
         Err(e) => return Err(anyhow!(e).context(format!("cannot verify {}", dir.display()))),
     }
-    emit(&report, args.json)
+    emit(&report, ctx.json)
 }
 
 fn verify_export(file: &Path, args: &Args, ctx: &Context) -> anyhow::Result<Outcome> {
@@ -214,7 +211,7 @@ fn verify_export(file: &Path, args: &Args, ctx: &Context) -> anyhow::Result<Outc
         }
         Err(CheckError::Io(e)) => return Err(e),
     }
-    emit(&report, args.json)
+    emit(&report, ctx.json)
 }
 
 /// Says so when the pinned key is not the one the ledger directory exports.

@@ -22,7 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _};
 use ledger_core::checkpoint::{append_signature, verify_cosignature, CosignerKey};
-use ledger_core::{merkle, Checkpoint, VerifierKey, VERIFIER_KEY_FILE};
+use ledger_core::{Checkpoint, VerifierKey, VERIFIER_KEY_FILE};
 use serde::Serialize;
 
 use crate::files::{read_text, write_atomic};
@@ -45,7 +45,7 @@ const DEFAULT_NAME: &str = "ledger-auditor-witness";
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// Ledger directory (or a snapshot of one) whose newest checkpoint to witness.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long = "dir", visible_alias = "ledger", value_name = "DIR")]
     ledger: PathBuf,
     /// The witness's state directory (created on first use, mode 0700).
     #[arg(long, value_name = "DIR")]
@@ -64,9 +64,6 @@ pub(crate) struct Args {
     /// key later is refused.
     #[arg(long, value_name = "FILE")]
     pubkey: Option<PathBuf>,
-    /// Print the result as a JSON object instead of the cosigned note.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -127,6 +124,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         (Some(p), Some(o)) if *p != o.key => {
             return refuse(
                 &args,
+                ctx,
                 report,
                 format!(
                     "the log's verifier key is now {} (from {}), not {p}, the key pinned in {}",
@@ -153,6 +151,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         Err(e) => {
             return refuse(
                 &args,
+                ctx,
                 report,
                 format!(
                     "the newest checkpoint (tree size {}) does not verify under the log's key: {e}",
@@ -170,6 +169,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         Ok(_) => {
             return refuse(
                 &args,
+                ctx,
                 report,
                 format!(
                     "the checkpoint's root is not the root of the {} records stored",
@@ -180,6 +180,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         Err(e) => {
             return refuse(
                 &args,
+                ctx,
                 report,
                 format!("the stored tree has no root at size {}: {e}", new.tree_size),
             )
@@ -193,14 +194,14 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
                 "the checkpoint is for log {:?}, the witness follows {:?}",
                 new.origin, old.origin
             );
-            return refuse(&args, report, reason);
+            return refuse(&args, ctx, report, reason);
         }
         if new.tree_size < old.tree_size {
             let reason = format!(
                 "rollback: the log's newest checkpoint has {} records, fewer than the {} already cosigned",
                 new.tree_size, old.tree_size
             );
-            return refuse(&args, report, reason);
+            return refuse(&args, ctx, report, reason);
         }
         if new.tree_size == old.tree_size {
             if new.root != old.root {
@@ -210,7 +211,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
                     hex32(&old.root),
                     hex32(&new.root)
                 );
-                return refuse(&args, report, reason);
+                return refuse(&args, ctx, report, reason);
             }
             report.status = "unchanged";
             report.note = Some(prev.note.clone());
@@ -218,7 +219,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
                 "unchanged: the checkpoint of size {} was already cosigned",
                 new.tree_size
             ));
-            return finish(&report, args.json, &prev.note);
+            return finish(&report, ctx.json, &prev.note);
         }
         let proof = match ledger.consistency_proof(old.tree_size, new.tree_size) {
             Ok(p) => p,
@@ -227,16 +228,19 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
                     "the log cannot prove that size {} extends size {}: {e}",
                     new.tree_size, old.tree_size
                 );
-                return refuse(&args, report, reason);
+                return refuse(&args, ctx, report, reason);
             }
         };
-        if let Err(e) = merkle::verify_consistency(&old.root, &new.root, &proof) {
+        if let Err(e) = ledger
+            .tree_hash()
+            .verify_consistency(&old.root, &new.root, &proof)
+        {
             let reason = format!(
                 "the log's history was rewritten: the consistency proof from size {} to {} \
                  does not verify against the cosigned root: {e}",
                 old.tree_size, new.tree_size
             );
-            return refuse(&args, report, reason);
+            return refuse(&args, ctx, report, reason);
         }
     }
 
@@ -267,7 +271,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     report.status = "cosigned";
     report.cosignature = Some(line);
     report.note = Some(cosigned.clone());
-    finish(&report, args.json, &cosigned)
+    finish(&report, ctx.json, &cosigned)
 }
 
 /// Loads the witness key, creating it on first use.
@@ -316,7 +320,12 @@ fn load_previous(
 }
 
 /// Refuses loudly (even with --quiet: this is the result), touching nothing.
-fn refuse(args: &Args, mut report: Report, reason: String) -> anyhow::Result<Outcome> {
+fn refuse(
+    args: &Args,
+    ctx: &Context,
+    mut report: Report,
+    reason: String,
+) -> anyhow::Result<Outcome> {
     eprintln!("REFUSED: {reason}");
     eprintln!(
         "  nothing was cosigned; the witness state in {} is unchanged",
@@ -324,7 +333,7 @@ fn refuse(args: &Args, mut report: Report, reason: String) -> anyhow::Result<Out
     );
     report.status = "refused";
     report.reason = Some(reason);
-    if args.json {
+    if ctx.json {
         print_json(&report)?;
     }
     Ok(Outcome::Finding)

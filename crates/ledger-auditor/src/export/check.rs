@@ -1,7 +1,10 @@
 //! Verifying an export from its lines alone (docs/FORMAT.md §11.2):
 //! record bytes → chain hashes → leaf hashes → Merkle roots → checkpoint
-//! signatures. Every hash the export states is compared with the one
-//! recomputed, and the first difference is reported with its line and seq.
+//! signatures. The lines feed the core's [`StreamVerifier`], the same one a
+//! store scan feeds, so one place decides validity; this file adds only
+//! the export's framing (line order, the stated `prev_hash` and `leaf_hash`,
+//! the header's counts) and reports the first difference with its line and
+//! seq.
 //!
 //! Two passes over the file keep memory constant: the first collects the
 //! checkpoint lines (they come last), the second checks every line in order
@@ -16,9 +19,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ledger_core::checkpoint::parse_unverified;
 use ledger_core::layout::STORE_FORMAT;
-use ledger_core::merkle::{self, Frontier};
-use ledger_core::record::{chain_hash, genesis_hash, RecordRef};
-use ledger_core::{Hash, VerifierKey};
+use ledger_core::verify::{StreamVerifier, VerifyError, Violation};
+use ledger_core::{Hash, TreeHash, VerifierKey};
 
 use super::{CheckpointLine, Header, RecordLine, EXPORT_FORMAT, MAX_LINE};
 use crate::keys::parse_log_vkey;
@@ -181,20 +183,14 @@ pub(crate) fn check_export(
     };
     let header: Header = serde_json::from_str(&header_text)
         .map_err(|e| finding(1, None, "header", format!("not an export header: {e}")))?;
-    let key = check_header(&header, pinned)?;
+    let (key, tree) = check_header(&header, pinned)?;
     progress(0, header.size);
+    let mut verifier = StreamVerifier::new(&key, Some(&header.origin), tree);
     let mut scan = Scan {
-        key: &key,
-        origin: &header.origin,
         checkpoints: &checkpoints,
-        checked: 0,
-        latest: None,
     };
-    let mut frontier = Frontier::new();
-    scan.at_size(0, &frontier)?;
+    scan.at_size(&mut verifier)?;
 
-    let mut prev = genesis_hash();
-    let mut prev_micros = i64::MIN;
     let mut size = 0u64;
     let mut checkpoint_lines = 0u64;
     let mut last_checkpoint_size: Option<u64> = None;
@@ -273,6 +269,7 @@ pub(crate) fn check_export(
         let stated_prev = parse_hash(&record.prev_hash, line, seq, "prev_hash")?;
         let stated_hash = parse_hash(&record.record_hash, line, seq, "record_hash")?;
         let stated_leaf = parse_hash(&record.leaf_hash, line, seq, "leaf_hash")?;
+        let prev = verifier.last_hash();
         if stated_prev != prev {
             return Err(finding(
                 line,
@@ -293,37 +290,10 @@ pub(crate) fn check_export(
                 "record is not standard padded base64".into(),
             )
         })?;
-        let decoded = RecordRef::decode(&bytes).map_err(|e| {
-            finding(
-                line,
-                Some(seq),
-                "undecodable",
-                format!("record cannot be decoded: {e}"),
-            )
-        })?;
-        if decoded.seq != seq {
-            return Err(finding(
-                line,
-                Some(seq),
-                "seq_mismatch",
-                format!("the record bytes say seq {}", decoded.seq),
-            ));
-        }
-        let computed = chain_hash(&prev, &bytes);
-        if computed != stated_hash {
-            return Err(finding(
-                line,
-                Some(seq),
-                "hash_mismatch",
-                format!(
-                    "chain hash mismatch: stated {}, recomputed {}",
-                    record.record_hash,
-                    hex::encode(computed)
-                ),
-            ));
-        }
-        let leaf = merkle::leaf_hash(&computed);
-        if leaf != stated_leaf {
+        let accepted = verifier
+            .push_record(&bytes, Some(&stated_hash))
+            .map_err(|e| violation_finding(line, e))?;
+        if accepted.leaf != stated_leaf {
             return Err(finding(
                 line,
                 Some(seq),
@@ -331,33 +301,12 @@ pub(crate) fn check_export(
                 format!(
                     "leaf hash mismatch: stated {}, recomputed {}",
                     record.leaf_hash,
-                    hex::encode(leaf)
+                    hex::encode(accepted.leaf)
                 ),
             ));
         }
-        if decoded.timestamp_micros < prev_micros {
-            return Err(finding(
-                line,
-                Some(seq),
-                "timestamp_regression",
-                format!(
-                    "timestamp {} is earlier than the previous record's",
-                    decoded.timestamp()
-                ),
-            ));
-        }
-        if frontier.push(leaf).is_err() {
-            return Err(finding(
-                line,
-                Some(seq),
-                "tree_full",
-                "Merkle tree is full".into(),
-            ));
-        }
-        prev = computed;
-        prev_micros = decoded.timestamp_micros;
         size += 1;
-        scan.at_size(size, &frontier)?;
+        scan.at_size(&mut verifier)?;
         if size.is_multiple_of(4096) {
             progress(size, header.size);
         }
@@ -387,15 +336,60 @@ pub(crate) fn check_export(
     }
     Ok(ExportReport {
         size,
-        root: frontier.root(),
-        checkpoints_checked: scan.checked,
-        latest_checkpoint: scan.latest,
+        root: verifier.root(),
+        checkpoints_checked: verifier.checkpoints_checked(),
+        latest_checkpoint: verifier.latest_checkpoint(),
         verifier_key: key.vkey(),
     })
 }
 
-/// Checks the header and returns the key to verify checkpoints with.
-fn check_header(header: &Header, pinned: Option<&VerifierKey>) -> Result<VerifierKey, CheckError> {
+/// A violation found by the core verifier, as a finding of `line` with the
+/// export's names for the checks.
+fn violation_finding(line: u64, error: VerifyError) -> CheckError {
+    let Some(violation) = error.violation() else {
+        return finding(line, None, "malformed_line", error.to_string());
+    };
+    let kind = match violation {
+        Violation::Undecodable { .. } => "undecodable",
+        Violation::SeqMismatch { .. } => "seq_mismatch",
+        Violation::HashMismatch { .. } => "hash_mismatch",
+        Violation::TimestampRegression { .. } => "timestamp_regression",
+        Violation::TreeFull => "tree_full",
+        Violation::CheckpointSignature { .. } | Violation::CheckpointMalformed { .. } => {
+            "checkpoint_signature"
+        }
+        Violation::CheckpointMisplaced { .. } => "checkpoint_origin",
+        Violation::CheckpointRootMismatch { .. } => "checkpoint_root_mismatch",
+        _ => "malformed_line",
+    };
+    let reason = match violation {
+        Violation::Undecodable { detail } => format!("record cannot be decoded: {detail}"),
+        Violation::SeqMismatch { claimed } => format!("the record bytes say seq {claimed}"),
+        Violation::HashMismatch { stored, computed } => format!(
+            "chain hash mismatch: stated {}, recomputed {}",
+            hex::encode(stored),
+            hex::encode(computed)
+        ),
+        Violation::CheckpointRootMismatch { tree_size } => format!(
+            "Merkle root of the first {tree_size} records differs from the signed \
+             checkpoint: a record at or before seq {} was altered",
+            tree_size.saturating_sub(1)
+        ),
+        Violation::CheckpointSignature { tree_size, detail }
+        | Violation::CheckpointMalformed { tree_size, detail } => {
+            format!("checkpoint for tree size {tree_size} does not verify: {detail}")
+        }
+        other => other.to_string(),
+    };
+    finding(line, error.seq(), kind, reason)
+}
+
+/// Checks the header and returns the key to verify checkpoints with and the
+/// tree hash the export names.
+fn check_header(
+    header: &Header,
+    pinned: Option<&VerifierKey>,
+) -> Result<(VerifierKey, TreeHash), CheckError> {
     let bad = |reason: String| finding(1, None, "header", reason);
     if header.export != EXPORT_FORMAT {
         return Err(bad(format!(
@@ -413,11 +407,21 @@ fn check_header(header: &Header, pinned: Option<&VerifierKey>) -> Result<Verifie
     if hex::decode_to_slice(&header.ledger_id, &mut id).is_err() {
         return Err(bad("ledger_id is not 32 hex digits".into()));
     }
+    let tree = match header.tree_hash.as_deref() {
+        None => TreeHash::LegacyBlake3,
+        Some(name) => TreeHash::from_name(name.as_bytes()).ok_or_else(|| {
+            bad(format!(
+                "tree_hash {name:?} is not {} or {}",
+                TreeHash::Sha256,
+                TreeHash::LegacyBlake3
+            ))
+        })?,
+    };
     let stated =
         parse_log_vkey(&header.verifier_key).map_err(|e| bad(format!("verifier_key: {e:#}")))?;
     match pinned {
-        None => Ok(stated),
-        Some(pinned) if *pinned == stated => Ok(stated),
+        None => Ok((stated, tree)),
+        Some(pinned) if *pinned == stated => Ok((stated, tree)),
         Some(pinned) => Err(finding(
             1,
             None,
@@ -427,55 +431,20 @@ fn check_header(header: &Header, pinned: Option<&VerifierKey>) -> Result<Verifie
     }
 }
 
-/// Checks each collected checkpoint when the recomputed tree reaches its size.
+/// Feeds each collected checkpoint to the verifier when the recomputed
+/// tree reaches its size.
 struct Scan<'a> {
-    key: &'a VerifierKey,
-    origin: &'a str,
     checkpoints: &'a CheckpointsBySize,
-    checked: u64,
-    latest: Option<u64>,
 }
 
 impl Scan<'_> {
-    fn at_size(&mut self, size: u64, frontier: &Frontier) -> Result<(), CheckError> {
-        let Some((line, note)) = self.checkpoints.get(&size) else {
+    fn at_size(&mut self, verifier: &mut StreamVerifier<'_>) -> Result<(), CheckError> {
+        let Some((line, note)) = self.checkpoints.get(&verifier.size()) else {
             return Ok(());
         };
-        let seq = size.checked_sub(1);
-        let checkpoint = self.key.open(note).map_err(|e| {
-            finding(
-                *line,
-                seq,
-                "checkpoint_signature",
-                format!("checkpoint for tree size {size} does not verify: {e}"),
-            )
-        })?;
-        if checkpoint.origin != self.origin {
-            return Err(finding(
-                *line,
-                seq,
-                "checkpoint_origin",
-                format!(
-                    "checkpoint origin {:?} is not the export's origin {:?}",
-                    checkpoint.origin, self.origin
-                ),
-            ));
-        }
-        if checkpoint.root != frontier.root() {
-            return Err(finding(
-                *line,
-                seq,
-                "checkpoint_root_mismatch",
-                format!(
-                    "Merkle root of the first {size} records differs from the signed \
-                     checkpoint: a record at or before seq {} was altered",
-                    size.saturating_sub(1)
-                ),
-            ));
-        }
-        self.checked += 1;
-        self.latest = Some(size);
-        Ok(())
+        verifier
+            .check_checkpoint(note)
+            .map_err(|e| violation_finding(*line, e))
     }
 }
 

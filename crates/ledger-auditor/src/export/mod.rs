@@ -26,6 +26,10 @@ pub(crate) struct Header {
     pub(crate) store_format: u32,
     /// The checkpoint origin line.
     pub(crate) origin: String,
+    /// The Merkle tree hash (`rfc6962-sha256` or `blake3`); absent in
+    /// exports written before it existed, whose trees are BLAKE3.
+    #[serde(default)]
+    pub(crate) tree_hash: Option<String>,
     /// The ledger id, 32 lowercase hex digits.
     pub(crate) ledger_id: String,
     /// The log's verifier key (vkey) the exporter used.

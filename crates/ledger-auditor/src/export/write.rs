@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ledger_core::layout::{self, CHECKPOINTS, RECORDS};
 use ledger_core::record::genesis_hash;
-use ledger_core::{merkle, ReadOnlyLedger, VerifierKey};
+use ledger_core::{ReadOnlyLedger, VerifierKey};
 
 use super::{CheckpointLine, Header, RecordLine, EXPORT_FORMAT};
 
@@ -44,6 +44,7 @@ pub(crate) fn write_export(
         export: EXPORT_FORMAT.to_string(),
         store_format: layout::STORE_FORMAT,
         origin: ledger.origin().to_string(),
+        tree_hash: Some(ledger.tree_hash().name().to_string()),
         ledger_id: hex::encode(ledger.ledger_id()),
         verifier_key: key.vkey(),
         size: ledger.len(),
@@ -51,6 +52,7 @@ pub(crate) fn write_export(
     };
     write_line(out, &header)?;
 
+    let tree = ledger.tree_hash();
     let mut prev = genesis_hash();
     let mut written = 0u64;
     for item in storage.range(RECORDS, &[], None) {
@@ -72,7 +74,7 @@ pub(crate) fn write_export(
             seq,
             record_hash: hex::encode(stored.hash),
             prev_hash: hex::encode(prev),
-            leaf_hash: hex::encode(merkle::leaf_hash(&stored.hash)),
+            leaf_hash: hex::encode(tree.leaf_hash(&stored.hash)),
             record: BASE64.encode(stored.bytes),
         };
         write_line(out, &line)?;

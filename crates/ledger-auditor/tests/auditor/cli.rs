@@ -125,3 +125,80 @@ fn a_ledger_held_by_another_process_is_refused() {
     drop(child.stdin.take());
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn the_flags_are_those_of_the_ledger_tool() {
+    let ledger = TestLedger::new(3, 1);
+    let dir = ledger.dir();
+    // `--dir` with `--ledger` as its alias, `--json` and `-q` anywhere.
+    for flag in ["--dir", "--ledger"] {
+        let out = auditor()
+            .args(["--json", "verify", flag, arg(&dir)])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{flag}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["ok"], true);
+    }
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_ledger-auditor"))
+        .args(["verify", "-q", "--dir", arg(&dir), "--json"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn json_errors_are_one_json_object_and_say_each_thing_once() {
+    let ledger = TestLedger::new(3, 1);
+    for args in [
+        vec!["--json", "verify", "--dir", arg(&ledger.file("missing"))],
+        vec![
+            "verify",
+            "--json",
+            "--export",
+            arg(&ledger.file("none.ndjson")),
+        ],
+        vec![
+            "--json",
+            "prove",
+            "--dir",
+            arg(&ledger.dir()),
+            "--seq",
+            "seven",
+        ],
+    ] {
+        let out = auditor().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        let value: serde_json::Value = serde_json::from_str(&stderr).unwrap();
+        assert_eq!(value["exit"], 2);
+        let causes: Vec<&str> = value["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        for pair in causes.windows(2) {
+            assert!(!pair[0].contains(pair[1]), "repeated: {causes:?}");
+        }
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let ledger = TestLedger::new(400, 1);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ledger-auditor"))
+        .args(["export-log", "--dir", arg(&ledger.dir())])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}

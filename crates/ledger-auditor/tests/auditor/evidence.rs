@@ -283,3 +283,169 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_bundle_goes_only_into_a_fresh_directory_and_check_finds_extra_files() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("l");
+    compliance_ledger(&dir);
+    let out = tmp.path().join("bundle");
+    let write = || {
+        auditor()
+            .args(["evidence", "--dir"])
+            .arg(&dir)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("run")
+    };
+    assert_eq!(write().status.code(), Some(1), "the overdue request");
+    let manifest = std::fs::read(out.join("manifest.json")).expect("manifest");
+    // Into an existing bundle: refused, the bundle untouched.
+    let again = write();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("not an empty directory"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        std::fs::read(out.join("manifest.json")).expect("read"),
+        manifest
+    );
+    // A file the manifest does not list makes the check fail.
+    let check = || {
+        auditor()
+            .args(["evidence", "--dir"])
+            .arg(&dir)
+            .arg("--check")
+            .arg(&out)
+            .output()
+            .expect("run")
+    };
+    assert_eq!(check().status.code(), Some(0));
+    std::fs::write(out.join("oscal").join("old-results.json"), "{}").expect("write");
+    let run = check();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&run.stdout)
+            .contains("oscal/old-results.json: not in the manifest"),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+}
+
+#[test]
+fn a_bundle_from_a_snapshot_says_it_lacks_the_erasure_certificates() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("l");
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+            .single()
+            .expect("t"),
+    ));
+    let ledger = Ledger::open(
+        &dir,
+        LedgerOptions {
+            clock: clock.clone(),
+            ..LedgerOptions::default()
+        },
+    )
+    .expect("ledger");
+    let vault = Vault::open(
+        ledger,
+        VaultOptions {
+            clock: clock.clone(),
+            ..VaultOptions::default()
+        },
+    )
+    .expect("vault");
+    let c =
+        ComplianceLedger::open(vault, clock.clone(), ComplianceOptions::default()).expect("open");
+    let s = c.new_subject(None).expect("s");
+    c.record_blocking(ComplianceEvent::subject(
+        s,
+        "svc:crm",
+        Facts::DataCollected {
+            categories: vec![DataCategory::Name],
+            channel: Channel::ContactForm,
+            purpose: Purpose::Contract,
+            lawful_basis: LawfulBasis::Contract,
+        },
+    ))
+    .expect("collect");
+    clock.advance(Duration::days(1));
+    c.erase_subject(
+        s,
+        &ledger_vault::ErasureRequest {
+            reason: "gdpr-art17-1a".into(),
+            request_ref: "DSR-1".into(),
+            operator: "op:dpo".into(),
+        },
+    )
+    .expect("erase");
+    c.vault().rotate_kek().expect("rotate");
+    c.vault()
+        .ledger()
+        .checkpoint_blocking()
+        .expect("checkpoint");
+    let snap = tmp.path().join("snap");
+    c.vault().ledger().snapshot_to(&snap).expect("snapshot");
+    drop(c);
+
+    let bundle = |source: &std::path::Path, out: &std::path::Path| {
+        let run = auditor()
+            .args(["--json", "evidence", "--dir"])
+            .arg(source)
+            .arg("--pubkey")
+            .arg(dir.join(ledger_core::VERIFIER_KEY_FILE))
+            .arg("--out")
+            .arg(out)
+            .output()
+            .expect("run");
+        assert!(
+            matches!(run.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let controls: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("controls.json")).expect("controls"))
+                .expect("json");
+        let deletion = controls
+            .as_array()
+            .expect("sections")
+            .iter()
+            .find(|c| c["id"] == "8.10")
+            .expect("8.10")
+            .clone();
+        (json(&run), deletion)
+    };
+    // The ledger itself: complete, its certificate checked.
+    let (summary, deletion) = bundle(&dir, &tmp.path().join("b-ledger"));
+    assert_eq!(summary["lacks"], serde_json::json!([]));
+    assert_eq!(deletion["facts"]["certificates_checked"], 1, "{deletion}");
+    // The snapshot: says what it lacks, and claims no checked certificate.
+    let (summary, deletion) = bundle(&snap, &tmp.path().join("b-snap"));
+    let lacks = summary["lacks"].as_array().expect("lacks");
+    assert_eq!(lacks.len(), 1, "{summary}");
+    assert!(
+        lacks[0]
+            .as_str()
+            .expect("text")
+            .contains("key-destruction certificates of 1 erasure"),
+        "{lacks:?}"
+    );
+    assert_eq!(deletion["facts"]["certificates_checked"], 0, "{deletion}");
+    assert_eq!(
+        deletion["facts"]["certificates_not_in_copy"], 1,
+        "{deletion}"
+    );
+    let text = deletion.to_string();
+    assert!(text.contains("not in this copy"), "{text}");
+    assert!(!text.contains("1 certified"), "{text}");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("b-snap").join("manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(manifest["lacks"], summary["lacks"]);
+}

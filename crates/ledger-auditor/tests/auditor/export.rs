@@ -6,8 +6,8 @@ use std::process::Command;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use ledger_core::merkle::leaf_hash;
 use ledger_core::record::chain_hash;
+use ledger_core::TreeHash;
 use serde_json::Value;
 
 use crate::support::{arg, auditor, json, TestLedger};
@@ -108,7 +108,7 @@ fn an_export_round_trips_and_a_modified_line_is_named() {
         let hash = chain_hash(&prev, &bytes);
         line["prev_hash"] = hex::encode(prev).into();
         line["record_hash"] = hex::encode(hash).into();
-        line["leaf_hash"] = hex::encode(leaf_hash(&hash)).into();
+        line["leaf_hash"] = hex::encode(TreeHash::Sha256.leaf_hash(&hash)).into();
         prev = hash;
     }
     write_lines(&tampered, &edited);
@@ -177,6 +177,13 @@ fn python_verifier(export: &Path, ledger: &Path, bad_seq: Option<u64>) {
         );
         return;
     }
+    // Its SHA-256 tree against the RFC 6962 roots of transparency-dev/merkle.
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg("--self-test")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
     let out = Command::new("python3")
         .arg(&script)
         .arg(export)
@@ -190,6 +197,99 @@ fn python_verifier(export: &Path, ledger: &Path, bad_seq: Option<u64>) {
         Some(seq) => {
             assert_eq!(out.status.code(), Some(1), "{out:?}");
             assert!(stdout.contains(&format!("seq {seq}")), "{stdout}");
+        }
+    }
+}
+
+/// The committed fixture (a ledger created with the BLAKE3 tree, before the
+/// `tree_hash` meta entry existed) exports with `tree_hash` `blake3`, and
+/// both verifiers check it with its legacy tree; a new ledger's export says
+/// `rfc6962-sha256`, and its checkpoint roots are RFC 6962 roots.
+#[test]
+fn a_legacy_blake3_ledger_exports_and_verifies_with_its_tree_hash() {
+    let fixture: PathBuf = [env!("CARGO_MANIFEST_DIR"), "../../tests/fixtures/ledger-v1"]
+        .iter()
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("ledger");
+    copy_dir(&fixture, &copy);
+    let export = dir.path().join("export.ndjson");
+    auditor()
+        .args(["export-log", "--ledger", arg(&copy)])
+        .args(["--out", arg(&export)])
+        .assert()
+        .code(0);
+    let exported = lines(&export);
+    assert_eq!(exported[0]["tree_hash"], TreeHash::LegacyBlake3.name());
+    let leaf = TreeHash::LegacyBlake3.leaf_hash(&hash_of(&exported[1]["record_hash"]));
+    assert_eq!(hash_of(&exported[1]["leaf_hash"]), leaf);
+    let out = auditor()
+        .args(["verify", "--json", "--export", arg(&export)])
+        .args(["--pubkey", arg(&copy.join("checkpoint.pub"))])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json(&out)["checkpoints_checked"], 3);
+    python_verifier(&export, &copy, None);
+
+    // An export written before the header had `tree_hash` reads as BLAKE3.
+    let mut unnamed = exported.clone();
+    unnamed[0].as_object_mut().unwrap().remove("tree_hash");
+    let old_style = dir.path().join("old-style.ndjson");
+    write_lines(&old_style, &unnamed);
+    let out = auditor()
+        .args(["verify", "--json", "--export", arg(&old_style)])
+        .args(["--pubkey", arg(&copy.join("checkpoint.pub"))])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    python_verifier(&old_style, &copy, None);
+
+    // The same export claiming the SHA-256 tree fails at its first leaf.
+    let mut edited = exported.clone();
+    edited[0]["tree_hash"] = TreeHash::Sha256.name().into();
+    let relabeled = dir.path().join("relabeled.ndjson");
+    write_lines(&relabeled, &edited);
+    let out = auditor()
+        .args(["verify", "--json", "--export", arg(&relabeled)])
+        .args(["--pubkey", arg(&copy.join("checkpoint.pub"))])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["first_violation"]["kind"], "leaf_hash_mismatch");
+    python_verifier(&relabeled, &copy, Some(0));
+
+    // An unknown tree hash is refused, not guessed.
+    edited[0]["tree_hash"] = "md5".into();
+    write_lines(&relabeled, &edited);
+    let out = auditor()
+        .args(["verify", "--json", "--export", arg(&relabeled)])
+        .args(["--pubkey", arg(&copy.join("checkpoint.pub"))])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["first_violation"]["kind"], "header");
+
+    // A new ledger is SHA-256.
+    let ledger = TestLedger::new(5, 1);
+    let export = ledger.file("new.ndjson");
+    auditor()
+        .args(["export-log", "--ledger", arg(&ledger.dir())])
+        .args(["--out", arg(&export)])
+        .assert()
+        .code(0);
+    assert_eq!(lines(&export)[0]["tree_hash"], TreeHash::Sha256.name());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
         }
     }
 }

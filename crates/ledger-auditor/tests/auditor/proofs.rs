@@ -138,3 +138,69 @@ fn proofs_round_trip_offline_and_wrong_ones_are_refused() {
     ];
     assert_eq!(check(&pubkey, &consistency, &swapped), Some(1));
 }
+
+/// Proof documents name their tree hash: `rfc6962-sha256` for a new ledger,
+/// `blake3` for the committed fixture (created before SHA-256 trees); a
+/// document without the field (written before it existed) is read as
+/// `blake3`, and one relabeled to the other hash is refused.
+#[test]
+fn proof_documents_name_their_tree_hash_and_old_ones_read_as_blake3() {
+    let ledger = TestLedger::new(20, 1);
+    let out = auditor()
+        .args([
+            "prove",
+            "--json",
+            "--ledger",
+            arg(&ledger.dir()),
+            "--seq",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json(&out)["tree_hash"], "rfc6962-sha256");
+
+    let fixture: std::path::PathBuf =
+        [env!("CARGO_MANIFEST_DIR"), "../../tests/fixtures/ledger-v1"]
+            .iter()
+            .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("ledger");
+    std::fs::create_dir_all(copy.join("store")).unwrap();
+    for name in ["checkpoint.key", "checkpoint.pub"] {
+        std::fs::copy(fixture.join(name), copy.join(name)).unwrap();
+    }
+    for entry in std::fs::read_dir(fixture.join("store")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.join("store").join(entry.file_name())).unwrap();
+    }
+    let pubkey = copy.join("checkpoint.pub");
+    let documents = [
+        ("inclusion.json", vec!["prove", "--json", "--seq", "5"]),
+        ("consistency.json", vec!["consistency", "--old", "16"]),
+    ];
+    for (name, args) in documents {
+        let out = auditor()
+            .args(&args)
+            .args(["--ledger", arg(&copy)])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        let proof = dir.path().join(name);
+        std::fs::write(&proof, &out.stdout).unwrap();
+        assert_eq!(json(&out)["tree_hash"], "blake3", "{name}");
+        assert_eq!(check(&pubkey, &proof, &[]), Some(0), "{name}");
+        let unnamed = edit(&proof, |v| {
+            v.as_object_mut().unwrap().remove("tree_hash");
+        });
+        assert_eq!(
+            check(&pubkey, &unnamed, &[]),
+            Some(0),
+            "{name} without tree_hash"
+        );
+        let relabeled = edit(&proof, |v| v["tree_hash"] = "rfc6962-sha256".into());
+        assert_eq!(check(&pubkey, &relabeled, &[]), Some(1), "{name} relabeled");
+        let unknown = edit(&proof, |v| v["tree_hash"] = "md5".into());
+        assert_eq!(check(&pubkey, &unknown, &[]), Some(1), "{name} unknown");
+    }
+}

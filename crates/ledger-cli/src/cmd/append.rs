@@ -7,7 +7,8 @@ use std::sync::mpsc;
 
 use anyhow::Context;
 use ledger_compliance::{ComplianceEvent, ComplianceLedger, RecordError, Scope, TicketId};
-use ledger_core::{Receipt, SubjectId};
+use ledger_core::{AppendError, Receipt, SubjectId};
+use ledger_vault::SealError;
 use serde_json::json;
 
 use crate::open::{self, OpenSpec};
@@ -40,10 +41,15 @@ codes: \"type\" is the event kind (data_collected, ticket_opened,
 data_shared, request_received, ...), categories are comma-separated, dates
 are YYYY-MM-DD, yes/no flags are \"yes\"/\"no\". See docs/CLI.md.
 
-A line that is not JSON, has an unknown type or is refused by a rule is not
+A line that is not JSON, is longer than 1 MiB, names an unknown scope,
+reuses a \"ref\", has an unknown type or is refused by a rule is not
 appended: its line number and the reason go to stderr (never a value from
 the line) and the next lines are processed. Exit code 1 if any line was
-refused, 2 on an I/O error.";
+refused, 2 on an I/O error (after the receipts of the lines before it).";
+
+/// Longest input line, in bytes without its newline. Longer lines are
+/// refused while they are read: at most this much of one is ever held.
+pub(crate) const MAX_LINE: usize = 1024 * 1024;
 
 /// Arguments of `ledger append`.
 #[derive(clap::Args, Debug)]
@@ -55,6 +61,18 @@ impl Resolver for VaultResolver<'_> {
     fn find_by_email(&self, email: &str) -> Result<Option<SubjectId>, ledger_vault::StoreError> {
         self.0.vault().find_by_email(email)
     }
+}
+
+/// One line of input as the reader hands it over.
+enum Input {
+    /// A line, without its newline (and a `\r` before it).
+    Line(String),
+    /// Not UTF-8: consumed and refused.
+    NotUtf8,
+    /// Longer than [`MAX_LINE`]: skipped up to its newline and refused.
+    TooLong,
+    /// Reading stdin failed: the input ends here.
+    Failed(std::io::Error),
 }
 
 /// What becomes of one input line.
@@ -81,21 +99,11 @@ enum Outcome {
 }
 
 pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let compliance = open::open(&global.dir, &OpenSpec::default())?;
-    let (tx, rx) = mpsc::sync_channel::<std::io::Result<String>>(4 * MAX_CHUNK);
+    let compliance = open::open(global.dir()?, &OpenSpec::default())?;
+    let (tx, rx) = mpsc::sync_channel::<Input>(4 * MAX_CHUNK);
     std::thread::Builder::new()
         .name("stdin".into())
-        .spawn(move || {
-            let stdin = std::io::stdin();
-            for line in stdin.lock().lines() {
-                // A line that is not UTF-8 is consumed and reported; any
-                // other read error ends the input.
-                let stop = matches!(&line, Err(e) if e.kind() != std::io::ErrorKind::InvalidData);
-                if tx.send(line).is_err() || stop {
-                    return;
-                }
-            }
-        })
+        .spawn(move || read_lines(std::io::stdin().lock(), &tx))
         .context("starting the stdin reader")?;
     let mut names = Names::default();
     let mut next_line = 1u64;
@@ -112,57 +120,177 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         let start = next_line;
         next_line += chunk.len() as u64;
         let mut outcomes = Vec::with_capacity(chunk.len());
-        for line in chunk {
-            let outcome = match line {
-                Ok(text) if text.trim().is_empty() => Outcome::Skip,
-                Ok(text) => prepare(&compliance, &text, &mut names)?,
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                    Outcome::Refused("not UTF-8".into())
-                }
-                Err(e) => return Err(e).context("reading stdin"),
-            };
-            outcomes.push(outcome);
+        // Whatever stops the chunk, the receipts and refusals of its lines
+        // so far are printed first: they are durable (or final).
+        let stopped = process(&compliance, chunk, start, &mut names, &mut outcomes);
+        refused += emit(&mut stdout, &outcomes, start, global.json)?;
+        if let Err(e) = stopped {
+            let line = start + outcomes.len() as u64;
+            let pending = outcomes
+                .iter()
+                .position(|o| matches!(o, Outcome::Pending { .. }))
+                .map_or(line, |i| start + i as u64);
+            return Err(e.context(format!(
+                "the import stopped at line {pending}: every line with a receipt above is durable; lines from {pending} on without one were not recorded (re-send them)"
+            )));
         }
-        record_pending(&compliance, &mut outcomes)?;
-        for (i, outcome) in outcomes.into_iter().enumerate() {
-            let line = start + i as u64;
-            match outcome {
-                Outcome::Skip | Outcome::Pending { .. } => {}
-                Outcome::Created { subject, name } => {
-                    let mut r = json!({"line": line, "subject": subject.to_string()});
+    }
+    if refused > 0 {
+        // With --json, stderr holds only the refusals' JSON lines.
+        if !global.quiet && !global.json {
+            eprintln!("{refused} line(s) refused; every other line was appended");
+        }
+        return Ok(ExitCode::from(crate::EXIT_FINDING));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads `input` line by line into `tx`, never holding more than
+/// [`MAX_LINE`] bytes of a line: a longer one is skipped to its newline.
+fn read_lines(mut input: impl BufRead, tx: &mpsc::SyncSender<Input>) {
+    let mut line: Vec<u8> = Vec::new();
+    let mut too_long = false;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // An unfinished line may be cut short: it is dropped, and
+                // the error takes its line number.
+                let _ = tx.send(Input::Failed(e));
+                return;
+            }
+        };
+        if available.is_empty() {
+            if too_long {
+                let _ = tx.send(Input::TooLong);
+            } else if !line.is_empty() {
+                let _ = tx.send(finish_line(std::mem::take(&mut line)));
+            }
+            return;
+        }
+        let (part, used, ends) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], i + 1, true),
+            None => (available, available.len(), false),
+        };
+        if !too_long {
+            if line.len() + part.len() > MAX_LINE {
+                too_long = true;
+                line = Vec::new();
+            } else {
+                line.extend_from_slice(part);
+            }
+        }
+        input.consume(used);
+        if ends {
+            let item = if too_long {
+                Input::TooLong
+            } else {
+                finish_line(std::mem::take(&mut line))
+            };
+            too_long = false;
+            if tx.send(item).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn finish_line(mut bytes: Vec<u8>) -> Input {
+    if bytes.last() == Some(&b'\r') {
+        bytes.pop();
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Input::Line(text),
+        Err(_) => Input::NotUtf8,
+    }
+}
+
+/// Prepares and records the lines of one chunk (line numbers from `start`),
+/// pushing one outcome per line handled. An `Err` (I/O, not a bad line)
+/// stops the chunk; the outcomes pushed so far are what was done.
+fn process(
+    compliance: &ComplianceLedger,
+    chunk: Vec<Input>,
+    start: u64,
+    names: &mut Names,
+    outcomes: &mut Vec<Outcome>,
+) -> anyhow::Result<()> {
+    let mut stopped = None;
+    for (i, input) in chunk.into_iter().enumerate() {
+        let line = start + i as u64;
+        let outcome = match input {
+            Input::Line(text) if text.trim().is_empty() => Ok(Outcome::Skip),
+            Input::Line(text) => prepare(compliance, &text, line, names),
+            Input::NotUtf8 => Ok(Outcome::Refused("not UTF-8".into())),
+            Input::TooLong => Ok(Outcome::Refused(format!(
+                "longer than {MAX_LINE} bytes; skipped to its newline"
+            ))),
+            Input::Failed(e) => Err(anyhow::Error::new(e).context("reading stdin")),
+        };
+        match outcome {
+            Ok(o) => outcomes.push(o),
+            Err(e) => {
+                stopped = Some(e.context(format!("line {line}")));
+                break;
+            }
+        }
+    }
+    // The lines prepared before a failure are still recorded.
+    record_pending(compliance, outcomes)?;
+    stopped.map_or(Ok(()), Err)
+}
+
+/// Prints the receipts (stdout) and refusals (stderr) of `outcomes`, lines
+/// numbered from `start`, each as soon as it is written; returns the
+/// number of refusals.
+fn emit(
+    stdout: &mut impl Write,
+    outcomes: &[Outcome],
+    start: u64,
+    json: bool,
+) -> anyhow::Result<u64> {
+    let mut refused = 0;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        let line = start + i as u64;
+        match outcome {
+            Outcome::Skip | Outcome::Pending { .. } => {}
+            Outcome::Created { subject, name } => {
+                let mut r = json!({"line": line, "subject": subject.to_string()});
+                if let Some(name) = name {
+                    r["ref"] = json!(name);
+                }
+                writeln!(stdout, "{r}")?;
+                stdout.flush()?;
+            }
+            Outcome::Recorded { receipt, ticket } => {
+                let mut r = json!({
+                    "line": line,
+                    "seq": receipt.seq,
+                    "hash": hex::encode(receipt.hash),
+                    "timestamp": receipt.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                });
+                if let Some((ticket, name)) = ticket {
+                    r["ticket"] = json!(ticket.to_string());
                     if let Some(name) = name {
                         r["ref"] = json!(name);
                     }
-                    writeln!(stdout, "{r}")?;
                 }
-                Outcome::Recorded { receipt, ticket } => {
-                    let mut r = json!({
-                        "line": line,
-                        "seq": receipt.seq,
-                        "hash": hex::encode(receipt.hash),
-                        "timestamp": receipt.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                    });
-                    if let Some((ticket, name)) = ticket {
-                        r["ticket"] = json!(ticket.to_string());
-                        if let Some(name) = name {
-                            r["ref"] = json!(name);
-                        }
-                    }
-                    writeln!(stdout, "{r}")?;
-                }
-                Outcome::Refused(reason) => {
-                    refused += 1;
+                writeln!(stdout, "{r}")?;
+                stdout.flush()?;
+            }
+            Outcome::Refused(reason) => {
+                refused += 1;
+                if json {
+                    eprintln!("{}", json!({"line": line, "error": reason}));
+                } else {
                     eprintln!("line {line}: {reason}");
                 }
             }
         }
-        stdout.flush()?;
     }
-    if refused > 0 {
-        eprintln!("{refused} line(s) refused; every other line was appended");
-        return Ok(ExitCode::from(crate::EXIT_FINDING));
-    }
-    Ok(ExitCode::SUCCESS)
+    stdout.flush()?;
+    Ok(refused)
 }
 
 /// Parses a line and creates the scopes it asks for (durably, before any
@@ -170,6 +298,7 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
 fn prepare(
     compliance: &ComplianceLedger,
     text: &str,
+    line: u64,
     names: &mut Names,
 ) -> anyhow::Result<Outcome> {
     let request = match wire::parse(text, names, &VaultResolver(compliance)) {
@@ -181,7 +310,7 @@ fn prepare(
             match compliance.vault().create_subject(email.as_deref()) {
                 Ok(subject) => {
                     if let Some(name) = &name {
-                        names.insert(name.clone(), subject);
+                        names.insert(name.clone(), subject, line);
                     }
                     Outcome::Created { subject, name }
                 }
@@ -198,11 +327,16 @@ fn prepare(
             create_ticket,
             name,
         } => {
+            // Refused before it could reach the writer (whose refusal after
+            // submission would stop the whole import).
+            if let Some(reason) = too_large(&event, text.len()) {
+                return Ok(Outcome::Refused(reason));
+            }
             let ticket = if create_ticket {
                 let ticket = compliance.new_ticket().context("creating a ticket scope")?;
                 event.scope = Scope::Ticket(ticket);
                 if let Some(name) = &name {
-                    names.insert(name.clone(), ticket.0);
+                    names.insert(name.clone(), ticket.0, line);
                 }
                 Some((ticket, name))
             } else {
@@ -210,6 +344,30 @@ fn prepare(
             };
             Outcome::Pending { event, ticket }
         }
+    })
+}
+
+/// Why `event` (from a line of `line_len` bytes) would exceed the largest
+/// payload, if it would. A payload is at most its line plus a small
+/// overhead, so only long lines are encoded to find out.
+fn too_large(event: &ComplianceEvent, line_len: usize) -> Option<String> {
+    if line_len + 4096 < open::MAX_PAYLOAD {
+        return None;
+    }
+    // An event that does not encode is refused, with its reason, when recorded.
+    let size = match ledger_compliance::codec::encode(event).ok()? {
+        ledger_compliance::codec::Encoded::Sealed {
+            metadata,
+            plaintext,
+            ..
+        } => ledger_vault::seal::PAYLOAD_OVERHEAD + metadata.encode().ok()?.len() + plaintext.len(),
+        ledger_compliance::codec::Encoded::Clear(e) => e.payload.len(),
+    };
+    (size > open::MAX_PAYLOAD).then(|| {
+        format!(
+            "its record would be {size} bytes, more than the ledger's limit of {} bytes",
+            open::MAX_PAYLOAD
+        )
     })
 }
 
@@ -250,6 +408,29 @@ fn record_lines(
             }
             Err(RecordError::Invalid { index, source }) => (index, source.to_string()),
             Err(RecordError::Encode { index, source }) => (index, source.to_string()),
+            // Refused by the vault or the ledger before anything was
+            // written (the layer undid the batch): find the line.
+            Err(RecordError::Seal(e)) if refuses_before_writing(&e) => {
+                let index = match &e {
+                    SealError::UnknownSubject { subject }
+                    | SealError::SubjectErased { subject } => lines
+                        .iter()
+                        .position(|&i| pending_scope(&outcomes[i]) == Some(*subject)),
+                    SealError::Append(AppendError::Invalid { index, .. }) => Some(*index),
+                    _ => None,
+                };
+                match index {
+                    Some(index) if index < lines.len() => (index, e.to_string()),
+                    // Not attributable: try the lines one by one.
+                    _ if lines.len() > 1 => {
+                        for single in lines.chunks(1) {
+                            record_lines(compliance, outcomes, single)?;
+                        }
+                        return Ok(());
+                    }
+                    _ => (0, e.to_string()),
+                }
+            }
             Err(e) => return Err(e).context("appending"),
         };
         let Some(&refused) = lines.get(index) else {
@@ -271,4 +452,114 @@ fn resolve(outcome: &mut Outcome, result: Result<Receipt, String>) {
         Ok(receipt) => Outcome::Recorded { receipt, ticket },
         Err(reason) => Outcome::Refused(reason),
     };
+}
+
+/// Whether the vault refused a batch before anything reached the log, for
+/// a reason of one of its events (not a failing disk).
+fn refuses_before_writing(e: &SealError) -> bool {
+    matches!(
+        e,
+        SealError::MissingSubject
+            | SealError::KeyRefGiven
+            | SealError::SubjectErased { .. }
+            | SealError::UnknownSubject { .. }
+            | SealError::Metadata(_)
+            | SealError::Append(AppendError::Invalid { .. })
+    )
+}
+
+/// The key scope of a pending event.
+fn pending_scope(outcome: &Outcome) -> Option<SubjectId> {
+    match outcome {
+        Outcome::Pending { event, .. } => match event.scope {
+            Scope::Subject(s) => Some(s),
+            Scope::Ticket(t) => Some(t.0),
+            Scope::None => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::io::{BufReader, Read};
+
+    use super::*;
+
+    /// Gives `data` a few bytes at a time, then fails with `error` if set.
+    struct Trickle {
+        data: Vec<u8>,
+        at: usize,
+        error: Option<std::io::ErrorKind>,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.at == self.data.len() {
+                return match self.error.take() {
+                    Some(kind) => Err(kind.into()),
+                    None => Ok(0),
+                };
+            }
+            let n = buf.len().min(7000).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn read_all(data: Vec<u8>, error: Option<std::io::ErrorKind>) -> Vec<Input> {
+        let (tx, rx) = mpsc::sync_channel(16);
+        let reader = Trickle { data, at: 0, error };
+        let handle = std::thread::spawn(move || {
+            read_lines(BufReader::with_capacity(64 * 1024, reader), &tx);
+        });
+        let items: Vec<Input> = rx.iter().collect();
+        handle.join().unwrap();
+        items
+    }
+
+    fn describe(items: &[Input]) -> Vec<String> {
+        items
+            .iter()
+            .map(|i| match i {
+                Input::Line(t) => format!("line {}", t.len()),
+                Input::NotUtf8 => "not utf-8".into(),
+                Input::TooLong => "too long".into(),
+                Input::Failed(e) => format!("failed {:?}", e.kind()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_split_bounded_and_a_read_error_ends_the_input_in_place_of_an_unfinished_line() {
+        let mut data = b"abc\r\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', MAX_LINE)); // exactly the limit
+        data.push(b'\n');
+        data.extend(std::iter::repeat_n(b'y', MAX_LINE + 1)); // one byte over
+        data.push(b'\n');
+        data.extend(b"\xff\n");
+        data.extend(b"last");
+        let items = read_all(data, Some(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(
+            describe(&items),
+            [
+                "line 3",
+                &format!("line {MAX_LINE}"),
+                "too long",
+                "not utf-8",
+                // The unfinished "last" may be cut short: it is not taken,
+                // and the error stands in its place (its line number).
+                "failed ConnectionReset"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_last_line_without_end_beyond_the_limit_is_refused() {
+        let data = vec![b'z'; 8 * MAX_LINE];
+        let items = read_all(data, None);
+        assert_eq!(describe(&items), ["too long"]);
+    }
 }

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use ledger_compliance::RequestStatus;
+use ledger_compliance::{RecordError, RequestStatus, ValidationError};
 use ledger_core::SubjectId;
-use ledger_vault::{ErasureRequest, ErasureStatus};
+use ledger_vault::{ErasureReceipt, ErasureRequest, ErasureStatus};
 use serde_json::json;
 
 use crate::open::{self, OpenSpec};
@@ -38,7 +38,8 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         rotate_inline: false,
         ..OpenSpec::default()
     };
-    let compliance = open::open(&global.dir, &spec)?;
+    let dir = global.dir()?;
+    let compliance = open::open(dir, &spec)?;
     let subject = match (&args.subject, &args.email) {
         (Some(s), _) => *s,
         (None, Some(email)) => compliance
@@ -54,20 +55,86 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     };
     let bar = crate::progress::bar(None, "erasing");
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
-    let receipts = compliance
-        .erase_subject(subject, &request)
-        .with_context(|| format!("erasing subject {subject}"))?;
+    let receipts = match compliance.erase_subject(subject, &request) {
+        Ok(receipts) => receipts,
+        Err(RecordError::Invalid {
+            source: ValidationError::SubjectErased { .. },
+            ..
+        }) => anyhow::bail!(
+            "subject {subject} was already erased: nothing to do (its erasure record is in the log; `ledger rotate-keys` completes an erasure still awaiting rotation)"
+        ),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "erasing subject {subject} failed; erasures of its tickets already recorded stay: run the same command again to finish"
+            )))
+        }
+    };
+    // From here on the erasures are durable: every error says so.
+    let done = describe(subject, &receipts);
     // One rotation completes every erasure of the call (subject and tickets).
     bar.set_message("rotating the KEK");
-    let rotation = compliance.vault().rotate_kek()?;
+    let rotation = compliance.vault().rotate_kek().map_err(|e| {
+        anyhow::Error::new(e).context(format!(
+            "{done}; key rotation failed, so the erasure is not complete yet: run `ledger --dir {} rotate-keys`",
+            dir.display()
+        ))
+    })?;
     bar.finish_and_clear();
+    report(
+        &compliance,
+        args,
+        global,
+        subject,
+        &receipts,
+        rotation.new_version,
+    )
+    .with_context(|| {
+        format!(
+            "{done} and the KEK rotated to v{}, complete; printing the result failed",
+            rotation.new_version
+        )
+    })
+}
+
+/// "subject X erased (seq N), with 2 tickets (seqs 3, 4)".
+fn describe(subject: SubjectId, receipts: &[ErasureReceipt]) -> String {
+    let own = receipts
+        .iter()
+        .find(|r| r.subject == subject)
+        .map(|r| format!(" (seq {})", r.seq))
+        .unwrap_or_default();
+    let tickets: Vec<String> = receipts
+        .iter()
+        .filter(|r| r.subject != subject)
+        .map(|r| r.seq.to_string())
+        .collect();
+    if tickets.is_empty() {
+        format!("subject {subject} erased{own}")
+    } else {
+        format!(
+            "subject {subject} erased{own} with {} ticket(s) (seqs {})",
+            tickets.len(),
+            tickets.join(", ")
+        )
+    }
+}
+
+/// Prints the erasures of `subject` after the rotation to `kek_version`.
+fn report(
+    compliance: &ledger_compliance::ComplianceLedger,
+    args: &Args,
+    global: &Global,
+    subject: SubjectId,
+    receipts: &[ErasureReceipt],
+    kek_version: u32,
+) -> anyhow::Result<ExitCode> {
     let fulfilled = compliance
         .model_blocking()
         .requests
         .get(&args.request)
         .is_some_and(|r| r.subject == subject && r.status == RequestStatus::Fulfilled);
     let mut rows = Vec::new();
-    for r in &receipts {
+    for r in receipts {
         let status = compliance.vault().erasure_status(&r.subject)?;
         let (status_name, certificate) = match status {
             ErasureStatus::Complete {
@@ -91,7 +158,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
             "subject": subject.to_string(),
             "request": args.request,
             "request_fulfilled": fulfilled,
-            "kek_version": rotation.new_version,
+            "kek_version": kek_version,
             "erasures": rows,
         }))?;
     } else {
@@ -107,7 +174,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         }
         println!(
             "KEK rotated to v{}; request {}: {}",
-            rotation.new_version,
+            kek_version,
             args.request,
             if fulfilled {
                 "recorded as fulfilled"

@@ -6,17 +6,25 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::open::{self, OpenSpec};
-use crate::Global;
+use crate::{marker, Global};
 
 /// Arguments of `ledger init`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {}
 
 pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let dir = &global.dir;
+    let dir = global.dir()?;
     if open::ledger_exists(dir) {
         anyhow::bail!("a ledger already exists at {}", dir.display());
     }
+    let kek = open::kek_dir(dir);
+    if std::fs::symlink_metadata(&kek).is_ok() {
+        anyhow::bail!(
+            "{} already exists: a new ledger gets a new key directory; move that one away or choose another --dir",
+            kek.display()
+        );
+    }
+    marker::create(dir, marker::MadeBy::Init, &kek, &[])?;
     let spec = OpenSpec {
         create: true,
         ..OpenSpec::default()
@@ -24,7 +32,6 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let compliance = open::open(dir, &spec)?;
     let ledger = compliance.vault().ledger();
     let verifier = dir.join(ledger_core::VERIFIER_KEY_FILE);
-    let kek = open::kek_dir(dir);
     let id = hex::encode(ledger.ledger_id());
     if global.json {
         crate::cmd::print_json(&json!({

@@ -41,7 +41,8 @@ pub(crate) fn run(command: &Command, global: &Global) -> anyhow::Result<ExitCode
         rotate_inline: false,
         ..OpenSpec::default()
     };
-    let compliance = open::open(&global.dir, &spec)?;
+    let dir = global.dir()?;
+    let compliance = open::open(dir, &spec)?;
     let bar = crate::progress::bar(None, "sweeping");
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
     let report = compliance.sweep(&SweepOptions {
@@ -52,7 +53,14 @@ pub(crate) fn run(command: &Command, global: &Global) -> anyhow::Result<ExitCode
     let erased = report.tickets_expired.len() + report.subjects_expired.len();
     let rotation = if !args.dry_run && erased > 0 {
         bar.set_message("rotating the KEK");
-        Some(compliance.vault().rotate_kek()?)
+        Some(compliance.vault().rotate_kek().map_err(|e| {
+            anyhow::Error::new(e).context(format!(
+                "{} ticket(s) and {} subject(s) erased by retention (their retention_expired and erasure records are durable); key rotation failed, so those erasures are not complete yet: run `ledger --dir {} rotate-keys`",
+                report.tickets_expired.len(),
+                report.subjects_expired.len(),
+                dir.display()
+            ))
+        })?)
     } else {
         None
     };

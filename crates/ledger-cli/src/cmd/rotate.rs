@@ -16,7 +16,7 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         rotate_inline: false,
         ..OpenSpec::default()
     };
-    let compliance = open::open(&global.dir, &spec)?;
+    let compliance = open::open(global.dir()?, &spec)?;
     let bar = crate::progress::bar(None, "rotating");
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
     let report = compliance.vault().rotate_kek()?;

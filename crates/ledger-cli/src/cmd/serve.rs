@@ -63,7 +63,7 @@ pub(crate) enum TokenCommand {
 /// Runs `serve`.
 pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let options = ledger_server::ServeOptions {
-        dir: global.dir.clone(),
+        dir: global.dir()?.to_owned(),
         listen: args.listen,
         tls: args.tls_cert.clone().zip(args.tls_key.clone()),
         controller: args.config.clone(),
@@ -79,10 +79,11 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
 
 /// Runs `token ...`.
 pub(crate) fn run_token(command: &TokenCommand, global: &Global) -> anyhow::Result<ExitCode> {
-    if !global.dir.join(ledger_core::STORE_DIR).is_dir() {
-        anyhow::bail!("no ledger at {} (pass --dir)", global.dir.display());
+    let dir = global.dir()?;
+    if !dir.join(ledger_core::STORE_DIR).is_dir() {
+        anyhow::bail!("no ledger at {} (pass --dir)", dir.display());
     }
-    let mut file = TokenFile::load(&global.dir)?;
+    let mut file = TokenFile::load(dir)?;
     match command {
         TokenCommand::Create { role, name, kinds } => {
             let role: Role = role.parse()?;
@@ -90,7 +91,7 @@ pub(crate) fn run_token(command: &TokenCommand, global: &Global) -> anyhow::Resu
                 anyhow::bail!("--kind is for a service only");
             }
             let (principal, token) = file.create(role, name, kinds.clone())?;
-            file.save(&global.dir)?;
+            file.save(dir)?;
             if global.json {
                 crate::cmd::print_json(&serde_json::json!({
                     "id": principal.id, "name": principal.name, "role": principal.role,
@@ -133,7 +134,7 @@ pub(crate) fn run_token(command: &TokenCommand, global: &Global) -> anyhow::Resu
         }
         TokenCommand::Revoke { who } => {
             let p = file.revoke(who)?;
-            file.save(&global.dir)?;
+            file.save(dir)?;
             println!("revoked {} ({})", p.id, p.name);
         }
     }

@@ -18,7 +18,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let compliance = open::open(&global.dir, &OpenSpec::default())?;
+    let compliance = open::open(global.dir()?, &OpenSpec::default())?;
     let ledger = compliance.vault().ledger();
     let bar = crate::progress::bar(None, "copying");
     bar.enable_steady_tick(std::time::Duration::from_millis(100));

@@ -69,3 +69,110 @@ fn good_lines_get_receipts_and_bad_lines_are_named_and_skipped() {
         .success();
     assert_eq!(ledger_len(&dir), 5);
 }
+
+/// `ledger append` with stdin from `input` and stdout into a file; returns
+/// (exit code, the file's receipts, stderr).
+fn append_to_file(
+    dir: &std::path::Path,
+    input: &[u8],
+) -> (Option<i32>, Vec<serde_json::Value>, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let input_path = tmp.path().join("in.ndjson");
+    let output_path = tmp.path().join("receipts.ndjson");
+    std::fs::write(&input_path, input).unwrap();
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("ledger"))
+        .arg("--dir")
+        .arg(dir)
+        .arg("append")
+        .env_remove("LEDGER_DIR")
+        .stdin(std::fs::File::open(&input_path).unwrap())
+        .stdout(std::fs::File::create(&output_path).unwrap())
+        .output()
+        .unwrap();
+    let receipts = lines(&std::fs::read(&output_path).unwrap());
+    (
+        out.status.code(),
+        receipts,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_bad_line_is_named_and_skipped_and_receipts_reach_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    ledger(&dir).arg("init").assert().success();
+    let ended = r#"{"subject":{"ref":"a"},"actor":"svc:crm","facts":{"type":"contract_ended","reason":"x"}}"#;
+    let mut input = Vec::new();
+    let mut push = |line: &[u8]| {
+        input.extend_from_slice(line);
+        input.push(b'\n');
+    };
+    push(br#"{"new_subject":{},"ref":"a"}"#); // 1
+    push(ended.as_bytes()); // 2
+                            // 3: an unknown 32-hex subject (it used to stop the whole import).
+    push(br#"{"subject":"0123456789abcdef0123456789abcdef","actor":"svc:crm","facts":{"type":"contract_ended","reason":"x"}}"#);
+    push(b"{not json"); // 4
+    push(&vec![b' '; 2 * 1024 * 1024]); // 5: over 1 MiB
+    push(b"\xff\xfe"); // 6: not UTF-8
+    push(br#"{"new_subject":{},"ref":"a"}"#); // 7: ref reused
+    push(ended.as_bytes()); // 8
+    let (code, receipts, stderr) = append_to_file(&dir, &input);
+    assert_eq!(code, Some(1), "{stderr}");
+    for (line, why) in [
+        (
+            3,
+            "subject 0123456789abcdef0123456789abcdef has no data-encryption key",
+        ),
+        (4, "not JSON"),
+        (5, "longer than 1048576 bytes"),
+        (6, "not UTF-8"),
+        (7, "\"ref\" already names the scope line 1 created"),
+    ] {
+        assert!(
+            stderr.contains(&format!("line {line}: {why}")),
+            "{line}: {stderr}"
+        );
+    }
+    let numbers: Vec<u64> = receipts
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, vec![1, 2, 8], "{stderr}");
+    assert_eq!(receipts[2]["seq"], 1);
+    assert_eq!(ledger_len(&dir), 2);
+
+    // The ref of line 7 was refused, so line 8 still meant line 1's subject:
+    // the one subject has two records and no other subject was created.
+    let subject = receipts[0]["subject"].as_str().unwrap();
+    let ledger = ledger_core::Ledger::open(&dir, ledger_core::LedgerOptions::default()).unwrap();
+    for seq in 0..2 {
+        assert_eq!(
+            ledger
+                .get(seq)
+                .unwrap()
+                .record
+                .subject
+                .map(|s| s.to_string())
+                .as_deref(),
+            Some(subject)
+        );
+    }
+}
+
+#[test]
+fn a_huge_last_line_without_newline_is_refused_while_reading() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    ledger(&dir).arg("init").assert().success();
+    let mut input = br#"{"new_subject":{},"ref":"a"}"#.to_vec();
+    input.push(b'\n');
+    input.extend(std::iter::repeat_n(b'x', 16 * 1024 * 1024));
+    let (code, receipts, stderr) = append_to_file(&dir, &input);
+    assert_eq!(code, Some(1));
+    assert_eq!(receipts.len(), 1, "the line before it has its receipt");
+    assert!(
+        stderr.contains("line 2: longer than 1048576 bytes"),
+        "{stderr}"
+    );
+}

@@ -95,6 +95,11 @@ fn the_demo_refuses_an_existing_ledger_unless_forced() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
     std::fs::create_dir(&dir).unwrap();
+    // An empty directory is used as it is.
+    ledger(&dir)
+        .args(["demo", "--customers", "2"])
+        .assert()
+        .success();
     ledger(&dir)
         .args(["demo", "--customers", "2"])
         .assert()

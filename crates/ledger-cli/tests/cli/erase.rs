@@ -68,3 +68,103 @@ fn erase_by_email_shreds_the_subject_and_its_tickets_and_fulfils_the_request() {
         .code(1)
         .stderr(predicates::str::contains("was erased"));
 }
+
+/// A subject with one record, created in a new ledger at `dir`; its id.
+fn one_subject(dir: &std::path::Path) -> String {
+    ledger(dir).arg("init").assert().success();
+    let input = r#"{"new_subject":{"email":"hedy@example.test"},"ref":"h"}
+{"subject":{"ref":"h"},"actor":"svc:crm","facts":{"type":"contract_ended","reason":"terminated"}}
+"#;
+    let out = ledger(dir)
+        .arg("append")
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    lines(&out.stdout)[0]["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn erasing_twice_says_so_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    let subject = one_subject(&dir);
+    let erase = || {
+        let mut cmd = ledger(&dir);
+        cmd.args(["erase", "--subject", &subject]).args([
+            "--reason",
+            "gdpr-art17-1a",
+            "--request",
+            "DSR-1",
+        ]);
+        cmd
+    };
+    erase().assert().success();
+    let out = erase().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("already erased"), "{stderr}");
+    assert_eq!(
+        stderr.matches("was erased").count() + stderr.matches("already erased").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_rotation_failure_after_a_durable_erasure_says_what_was_done() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    let subject = one_subject(&dir);
+    // The next KEK (v2) cannot be written: its temporary path is a directory.
+    let blocker = tmp.path().join("l.kek").join("kek-0000000002.key.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    let out = ledger(&dir)
+        .args(["erase", "--subject", &subject])
+        .args(["--reason", "gdpr-art17-1a", "--request", "DSR-1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("subject {subject} erased (seq 1)")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("key rotation failed"), "{stderr}");
+    assert!(stderr.contains("rotate-keys"), "{stderr}");
+    // The erasure is durable: the rotation the message asks for completes it.
+    std::fs::remove_dir(&blocker).unwrap();
+    let out = ledger(&dir).arg("rotate-keys").output().unwrap();
+    assert!(out.status.success());
+    // The resumed rotation is logged as a warning, uncoloured for a pipe.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("WARN"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no ANSI escape in {stderr:?}");
+    let out = ledger(&dir)
+        .args([
+            "--json",
+            "subject",
+            "export",
+            "--subject",
+            &subject,
+            "--out",
+        ])
+        .arg(tmp.path().join("answer"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let access: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(written["access_json"].as_str().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(access["erasure"]["status"], "complete");
+    assert_eq!(access["erasure"]["key_destroyed"], true);
+}

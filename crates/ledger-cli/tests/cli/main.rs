@@ -6,6 +6,8 @@ mod append;
 mod demo;
 mod erase;
 mod errors;
+mod force;
+mod output;
 mod serve;
 mod subject;
 mod support;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use ledger_core::checkpoint::VerifierKey;
-use ledger_core::merkle::{leaf_hash, verify_inclusion};
+use ledger_core::merkle::TreeHash;
 use ledger_core::{Hash, InclusionProof};
 use predicates::prelude::*;
 use serde_json::Value;
@@ -94,7 +94,9 @@ fn verify_proofs(access: &Value) -> usize {
         let note = key.open(p["checkpoint"].as_str().unwrap()).unwrap();
         assert_eq!(note, checkpoint);
         let record_hash = hash(p["record_hash"].as_str().unwrap());
-        let leaf = leaf_hash(&record_hash);
+        let tree = TreeHash::from_name(p["tree_hash"].as_str().unwrap().as_bytes()).unwrap();
+        assert_eq!(tree, TreeHash::Sha256);
+        let leaf = tree.leaf_hash(&record_hash);
         assert_eq!(hash(p["leaf_hash"].as_str().unwrap()), leaf);
         assert_eq!(p["tree_size"].as_u64(), Some(checkpoint.tree_size));
         assert_eq!(p["seq"], p["leaf_index"]);
@@ -108,7 +110,7 @@ fn verify_proofs(access: &Value) -> usize {
                 .map(|h| hash(h.as_str().unwrap()))
                 .collect(),
         };
-        verify_inclusion(&leaf, &proof, &checkpoint.root)
+        tree.verify_inclusion(&leaf, &proof, &checkpoint.root)
             .unwrap_or_else(|e| panic!("proof of record {} fails: {e}", p["seq"]));
     }
     proofs.len()

@@ -60,7 +60,8 @@ pub struct Checkpoint {
     pub origin: String,
     /// Number of leaves in the tree.
     pub tree_size: u64,
-    /// Merkle tree root (blake3) at `tree_size`.
+    /// Merkle tree root at `tree_size`: the RFC 6962 SHA-256 root (or, for a
+    /// legacy ledger, the BLAKE3 one; see [`crate::merkle::TreeHash`]).
     pub root: Hash,
     /// Opaque extension lines after the root hash, without their newlines.
     /// Each is non-empty and free of control characters.

@@ -14,7 +14,8 @@ use crate::checkpoint::{Checkpoint, CheckpointSigner, VerifierKey};
 use crate::error::{AppendError, OpenError, ReadError};
 use crate::layout;
 use crate::lock::WriteLock;
-use crate::merkle::{self, ConsistencyProof, Frontier, InclusionProof};
+use crate::merkle::tiles::Tile;
+use crate::merkle::{ConsistencyProof, Frontier, InclusionProof, TreeHash};
 use crate::record::{genesis_hash, Event, Record, SubjectId};
 use crate::storage::{SledStorage, Storage, WriteBatch};
 use crate::verify::{self, VerifyError, VerifyReport};
@@ -27,6 +28,7 @@ mod snapshot;
 mod writer;
 
 pub use options::LedgerOptions;
+pub(crate) use read::tree_hash;
 pub use read::{RecordIter, StoredNodes, StoredRecord};
 pub use read_only::ReadOnlyLedger;
 pub use snapshot::SnapshotError;
@@ -181,6 +183,7 @@ struct Inner {
     ledger_id: [u8; 16],
     origin: String,
     verifier: VerifierKey,
+    tree: TreeHash,
     _lock: WriteLock,
 }
 
@@ -245,6 +248,7 @@ impl Ledger {
         options: LedgerOptions,
     ) -> Result<Ledger, OpenError> {
         let (ledger_id, origin) = load_or_init_meta(storage.as_ref(), &options)?;
+        let tree = read::tree_hash_for_open(storage.as_ref())?;
         if !dir.join(SIGNING_KEY_FILE).exists() && storage.last(layout::CHECKPOINTS)?.is_some() {
             // A fresh key would make every stored checkpoint unverifiable.
             return Err(OpenError::Inconsistent {
@@ -260,14 +264,14 @@ impl Ledger {
             &origin,
         )?;
         let verifier = signer.verifier();
-        let state = recover_state(storage.as_ref())?;
+        let state = recover_state(storage.as_ref(), tree)?;
         let last_checkpoint_size = check_tail(storage.as_ref(), &verifier, state.size)?;
         tracing::info!(size = state.size, "ledger opened");
         let shared = Arc::new(Shared {
             head: RwLock::new(Head {
                 size: 0,
                 last_hash: genesis_hash(),
-                root: merkle::empty_root(),
+                root: tree.empty_root(),
             }),
             poisoned: AtomicBool::new(false),
         });
@@ -301,6 +305,7 @@ impl Ledger {
                 ledger_id,
                 origin,
                 verifier,
+                tree,
                 _lock: lock,
             }),
         })
@@ -460,12 +465,23 @@ impl Ledger {
 
     /// Merkle root of the first `tree_size` records.
     pub fn root_at(&self, tree_size: u64) -> Result<Hash, ReadError> {
-        read::root_at(self.inner.storage.as_ref(), tree_size, self.len())
+        read::root_at(
+            self.inner.storage.as_ref(),
+            self.inner.tree,
+            tree_size,
+            self.len(),
+        )
     }
 
     /// Proof that record `seq` is in the tree of the first `tree_size` records.
     pub fn inclusion_proof(&self, seq: u64, tree_size: u64) -> Result<InclusionProof, ReadError> {
-        read::inclusion_proof(self.inner.storage.as_ref(), seq, tree_size, self.len())
+        read::inclusion_proof(
+            self.inner.storage.as_ref(),
+            self.inner.tree,
+            seq,
+            tree_size,
+            self.len(),
+        )
     }
 
     /// Proof that the tree of `old_size` records is a prefix of the tree of `new_size`.
@@ -474,7 +490,30 @@ impl Ledger {
         old_size: u64,
         new_size: u64,
     ) -> Result<ConsistencyProof, ReadError> {
-        read::consistency_proof(self.inner.storage.as_ref(), old_size, new_size, self.len())
+        read::consistency_proof(
+            self.inner.storage.as_ref(),
+            self.inner.tree,
+            old_size,
+            new_size,
+            self.len(),
+        )
+    }
+
+    /// The hash function of this ledger's Merkle tree (from its metadata).
+    pub fn tree_hash(&self) -> TreeHash {
+        self.inner.tree
+    }
+
+    /// A C2SP `tlog-tiles` tile or entry bundle of the committed tree
+    /// (docs/FORMAT.md §4.1); [`ReadError::InvalidRequest`] if the tree does
+    /// not hold all of it yet.
+    pub fn tile(&self, tile: &Tile) -> Result<Vec<u8>, ReadError> {
+        read::tile(
+            self.inner.storage.as_ref(),
+            self.inner.tree,
+            tile,
+            self.len(),
+        )
     }
 
     /// Every stored checkpoint, oldest first.
@@ -558,6 +597,11 @@ fn load_or_init_meta(
         layout::STORE_FORMAT.to_be_bytes(),
     );
     batch.put(layout::META, layout::META_ORIGIN, origin.as_bytes());
+    batch.put(
+        layout::META,
+        layout::META_TREE_HASH,
+        TreeHash::Sha256.name().as_bytes(),
+    );
     storage.write(batch)?;
     storage.sync()?;
     Ok((id, origin))
@@ -619,14 +663,14 @@ fn check_tail(storage: &dyn Storage, key: &VerifierKey, size: u64) -> Result<u64
 }
 
 /// Rebuilds the writer's state from the store: O(log n) reads.
-fn recover_state(storage: &dyn Storage) -> Result<ChainState, OpenError> {
+fn recover_state(storage: &dyn Storage, tree: TreeHash) -> Result<ChainState, OpenError> {
     let inconsistent = |detail: String| OpenError::Inconsistent { detail };
     let Some((key, value)) = storage.last(layout::RECORDS)? else {
         return Ok(ChainState {
             size: 0,
             last_hash: genesis_hash(),
             last_micros: i64::MIN,
-            frontier: Frontier::new(),
+            frontier: Frontier::new(tree),
         });
     };
     let seq = layout::parse_record_key(&key)
@@ -644,11 +688,12 @@ fn recover_state(storage: &dyn Storage) -> Result<ChainState, OpenError> {
     let size = seq
         .checked_add(1)
         .ok_or_else(|| inconsistent(format!("record key {seq} leaves no room for a size")))?;
-    let frontier = Frontier::restore(&StoredNodes::new(storage), size).map_err(|e| {
-        inconsistent(format!(
-            "cannot restore the Merkle frontier at size {size}: {e}"
-        ))
-    })?;
+    let frontier =
+        Frontier::restore(tree, &StoredNodes::new(storage, tree), size).map_err(|e| {
+            inconsistent(format!(
+                "cannot restore the Merkle frontier at size {size}: {e}"
+            ))
+        })?;
     Ok(ChainState {
         size,
         last_hash: hash,

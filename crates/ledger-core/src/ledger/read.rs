@@ -6,9 +6,10 @@
 use std::ops::Range;
 
 use super::SignedCheckpoint;
-use crate::error::{DecodeError, ReadError};
+use crate::error::{DecodeError, OpenError, ReadError};
 use crate::layout;
-use crate::merkle::{self, ConsistencyProof, InclusionProof, MerkleError, NodeStore};
+use crate::merkle::tiles::{self, Tile, TileError, TileKind};
+use crate::merkle::{ConsistencyProof, InclusionProof, MerkleError, NodeStore, TreeHash};
 use crate::record::{Record, SubjectId};
 use crate::storage::{KvIter, Storage};
 use crate::Hash;
@@ -136,16 +137,44 @@ pub(crate) fn subject_seqs(
     Ok(seqs)
 }
 
-/// Merkle nodes read from a store: level 0 from the records' chain hashes,
-/// higher levels from the node keyspace.
+/// The tree hash recorded in the store's metadata: the `tree_hash` entry, or
+/// [`TreeHash::LegacyBlake3`] when there is none (ledgers created before it).
+pub(crate) fn tree_hash(storage: &dyn Storage) -> Result<TreeHash, ReadError> {
+    match storage.get(layout::META, layout::META_TREE_HASH)? {
+        None => Ok(TreeHash::LegacyBlake3),
+        Some(name) => TreeHash::from_name(&name).ok_or_else(|| ReadError::InvalidRequest {
+            detail: format!(
+                "unknown tree hash in the ledger's metadata ({} bytes); this version reads {} and {}",
+                name.len(),
+                TreeHash::Sha256,
+                TreeHash::LegacyBlake3
+            ),
+        }),
+    }
+}
+
+/// [`tree_hash`] for opening a ledger: an unknown name makes it inconsistent.
+pub(crate) fn tree_hash_for_open(storage: &dyn Storage) -> Result<TreeHash, OpenError> {
+    tree_hash(storage).map_err(|e| match e {
+        ReadError::Storage(e) => e.into(),
+        other => OpenError::Inconsistent {
+            detail: other.to_string(),
+        },
+    })
+}
+
+/// Merkle nodes read from a store: level 0 from the records' chain hashes
+/// (hashed as leaves with the ledger's [`TreeHash`]), higher levels from the
+/// nodes stored with the records.
 pub struct StoredNodes<'a> {
     storage: &'a dyn Storage,
+    tree: TreeHash,
 }
 
 impl<'a> StoredNodes<'a> {
-    /// Nodes of the ledger in `storage`.
-    pub fn new(storage: &'a dyn Storage) -> Self {
-        StoredNodes { storage }
+    /// Nodes of the ledger in `storage`, whose tree is hashed with `tree`.
+    pub fn new(storage: &'a dyn Storage, tree: TreeHash) -> Self {
+        StoredNodes { storage, tree }
     }
 }
 
@@ -167,7 +196,7 @@ impl NodeStore for StoredNodes<'_> {
         let stored =
             layout::parse_record_value(&value).ok_or(ReadError::MissingNode { level, index })?;
         if level == 0 {
-            return Ok(Some(merkle::leaf_hash(&stored.hash)));
+            return Ok(Some(self.tree.leaf_hash(&stored.hash)));
         }
         stored
             .node(level)
@@ -195,29 +224,82 @@ fn check_size(tree_size: u64, size: u64) -> Result<(), ReadError> {
     Ok(())
 }
 
-pub(crate) fn root_at(storage: &dyn Storage, tree_size: u64, size: u64) -> Result<Hash, ReadError> {
+pub(crate) fn root_at(
+    storage: &dyn Storage,
+    tree: TreeHash,
+    tree_size: u64,
+    size: u64,
+) -> Result<Hash, ReadError> {
     check_size(tree_size, size)?;
-    merkle::root_at(&StoredNodes::new(storage), tree_size).map_err(merkle_error)
+    tree.root_at(&StoredNodes::new(storage, tree), tree_size)
+        .map_err(merkle_error)
 }
 
 pub(crate) fn inclusion_proof(
     storage: &dyn Storage,
+    tree: TreeHash,
     seq: u64,
     tree_size: u64,
     size: u64,
 ) -> Result<InclusionProof, ReadError> {
     check_size(tree_size, size)?;
-    merkle::inclusion_proof(&StoredNodes::new(storage), seq, tree_size).map_err(merkle_error)
+    tree.inclusion_proof(&StoredNodes::new(storage, tree), seq, tree_size)
+        .map_err(merkle_error)
 }
 
 pub(crate) fn consistency_proof(
     storage: &dyn Storage,
+    tree: TreeHash,
     old_size: u64,
     new_size: u64,
     size: u64,
 ) -> Result<ConsistencyProof, ReadError> {
     check_size(new_size, size)?;
-    merkle::consistency_proof(&StoredNodes::new(storage), old_size, new_size).map_err(merkle_error)
+    tree.consistency_proof(&StoredNodes::new(storage, tree), old_size, new_size)
+        .map_err(merkle_error)
+}
+
+/// A C2SP `tlog-tiles` resource of the tree of the first `size` records
+/// (docs/FORMAT.md §4.1): a Merkle tile from the stored nodes, or an entry
+/// bundle of the records' chain hashes. Fails with
+/// [`ReadError::InvalidRequest`] if the tile is not complete at `size`.
+pub(crate) fn tile(
+    storage: &dyn Storage,
+    tree: TreeHash,
+    tile: &Tile,
+    size: u64,
+) -> Result<Vec<u8>, ReadError> {
+    let tile_error = |e: TileError<ReadError>| match e {
+        TileError::Merkle(e) => merkle_error(e),
+        other => ReadError::InvalidRequest {
+            detail: other.to_string(),
+        },
+    };
+    match tile.kind {
+        TileKind::Hashes { .. } => {
+            tiles::tile_hashes(&StoredNodes::new(storage, tree), tile, size).map_err(tile_error)
+        }
+        TileKind::Entries => {
+            let (start, end) = match tile.leaves() {
+                Some((start, end))
+                    if end <= size && (1..=tiles::TILE_WIDTH).contains(&u64::from(tile.width)) =>
+                {
+                    (start, end)
+                }
+                _ => {
+                    return Err(tile_error(TileError::NotInTree {
+                        tile: tile.path(),
+                        tree_size: size,
+                    }))
+                }
+            };
+            let mut hashes = Vec::with_capacity(usize::from(tile.width));
+            for item in RecordIter::new(storage, start..end) {
+                hashes.push(item?.hash);
+            }
+            tiles::encode_entry_bundle(start, hashes.iter().map(|h| &h[..])).map_err(tile_error)
+        }
+    }
 }
 
 /// Parses a stored checkpoint (without checking its signature).

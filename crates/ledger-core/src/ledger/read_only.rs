@@ -10,7 +10,8 @@ use crate::checkpoint::VerifierKey;
 use crate::error::{OpenError, ReadError};
 use crate::layout;
 use crate::lock::WriteLock;
-use crate::merkle::{ConsistencyProof, InclusionProof};
+use crate::merkle::tiles::Tile;
+use crate::merkle::{ConsistencyProof, InclusionProof, TreeHash};
 use crate::storage::{SledStorage, Storage};
 use crate::verify::{self, VerifyError, VerifyReport, Violation};
 use crate::Hash;
@@ -41,6 +42,7 @@ pub struct ReadOnlyLedger {
     ledger_id: [u8; 16],
     origin: String,
     size: u64,
+    tree: TreeHash,
     _lock: Option<WriteLock>,
 }
 
@@ -83,6 +85,7 @@ impl ReadOnlyLedger {
             read_meta(storage.as_ref())?.ok_or_else(|| OpenError::Inconsistent {
                 detail: "no ledger id: this store holds no ledger".into(),
             })?;
+        let tree = read::tree_hash_for_open(storage.as_ref())?;
         let size = match storage.last(layout::RECORDS)? {
             None => 0,
             Some((key, _)) => layout::parse_record_key(&key)
@@ -98,6 +101,7 @@ impl ReadOnlyLedger {
             ledger_id,
             origin,
             size,
+            tree,
             _lock: None,
         })
     }
@@ -146,12 +150,12 @@ impl ReadOnlyLedger {
 
     /// Merkle root of the first `tree_size` records, from the stored nodes.
     pub fn root_at(&self, tree_size: u64) -> Result<Hash, ReadError> {
-        read::root_at(self.storage.as_ref(), tree_size, self.size)
+        read::root_at(self.storage.as_ref(), self.tree, tree_size, self.size)
     }
 
     /// Proof that record `seq` is in the tree of the first `tree_size` records.
     pub fn inclusion_proof(&self, seq: u64, tree_size: u64) -> Result<InclusionProof, ReadError> {
-        read::inclusion_proof(self.storage.as_ref(), seq, tree_size, self.size)
+        read::inclusion_proof(self.storage.as_ref(), self.tree, seq, tree_size, self.size)
     }
 
     /// Proof that the tree of `old_size` records is a prefix of the tree of `new_size`.
@@ -160,7 +164,26 @@ impl ReadOnlyLedger {
         old_size: u64,
         new_size: u64,
     ) -> Result<ConsistencyProof, ReadError> {
-        read::consistency_proof(self.storage.as_ref(), old_size, new_size, self.size)
+        read::consistency_proof(
+            self.storage.as_ref(),
+            self.tree,
+            old_size,
+            new_size,
+            self.size,
+        )
+    }
+
+    /// The hash function of this ledger's Merkle tree (from its metadata).
+    pub fn tree_hash(&self) -> TreeHash {
+        self.tree
+    }
+
+    /// A C2SP `tlog-tiles` tile or entry bundle of the stored tree
+    /// (docs/FORMAT.md §4.1), computed from the stored nodes and chain
+    /// hashes; [`ReadError::InvalidRequest`] if the tree does not hold all of
+    /// it.
+    pub fn tile(&self, tile: &Tile) -> Result<Vec<u8>, ReadError> {
+        read::tile(self.storage.as_ref(), self.tree, tile, self.size)
     }
 
     /// Every stored checkpoint, oldest first (signatures not checked).
@@ -285,10 +308,13 @@ mod tests {
         let root = ledger.root_at(20).unwrap();
         assert_eq!(root, key.open(&latest.note).unwrap().root);
         let proof = ledger.inclusion_proof(7, 20).unwrap();
-        merkle::verify_inclusion(&merkle::leaf_hash(&record.hash), &proof, &root).unwrap();
+        let tree = ledger.tree_hash();
+        assert_eq!(tree, merkle::TreeHash::Sha256);
+        tree.verify_inclusion(&tree.leaf_hash(&record.hash), &proof, &root)
+            .unwrap();
         let old = ledger.root_at(10).unwrap();
         let proof = ledger.consistency_proof(10, 20).unwrap();
-        merkle::verify_consistency(&old, &root, &proof).unwrap();
+        tree.verify_consistency(&old, &root, &proof).unwrap();
 
         let report = ledger.verify(&key, &mut |_| {}).unwrap();
         assert_eq!((report.size, report.checkpoints_checked), (20, 2));
@@ -356,5 +382,172 @@ mod tests {
         let storage = Arc::new(crate::storage::MemoryStorage::new());
         let e = ReadOnlyLedger::open_on(storage).unwrap_err();
         assert!(matches!(e, OpenError::Inconsistent { .. }), "{e}");
+    }
+
+    /// RFC 6962 over SHA-256, spelled out with `sha2` (not the crate's tree).
+    fn naive_sha256_mth(leaves: &[Hash]) -> Hash {
+        use sha2::Digest as _;
+        match leaves.len() {
+            0 => sha2::Sha256::digest([]).into(),
+            1 => leaves[0],
+            n => {
+                let mut k = 1;
+                while k * 2 < n {
+                    k *= 2;
+                }
+                let mut h = sha2::Sha256::new();
+                h.update([1u8]);
+                h.update(naive_sha256_mth(&leaves[..k]));
+                h.update(naive_sha256_mth(&leaves[k..]));
+                h.finalize().into()
+            }
+        }
+    }
+
+    fn sha256_leaf(data: &[u8]) -> Hash {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update([0u8]);
+        h.update(data);
+        h.finalize().into()
+    }
+
+    fn ledger_on(dir: &Path, storage: &Arc<crate::storage::MemoryStorage>, records: u64) -> Ledger {
+        let options = LedgerOptions {
+            checkpoint_every: None,
+            checkpoint_interval: None,
+            ..LedgerOptions::default()
+        };
+        let ledger = Ledger::open_on(dir, storage.clone(), options).unwrap();
+        let events = (0..records)
+            .map(|n| Event::new("test.event", "svc:test").with_payload(n.to_be_bytes().to_vec()))
+            .collect();
+        if records > 0 {
+            ledger.append_batch_blocking(events).unwrap();
+            ledger.checkpoint_blocking().unwrap();
+        }
+        ledger
+    }
+
+    #[test]
+    fn a_new_ledger_is_an_rfc6962_log_readable_as_c2sp_tiles() {
+        use crate::merkle::tiles::{decode_entry_bundle, Tile, TileKind};
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(crate::storage::MemoryStorage::new());
+        let size = 600u64;
+        drop(ledger_on(dir.path(), &storage, size));
+        assert_eq!(
+            storage.get(layout::META, layout::META_TREE_HASH).unwrap(),
+            Some(b"rfc6962-sha256".to_vec())
+        );
+        let ledger = ReadOnlyLedger::open_on(storage).unwrap();
+        assert_eq!(ledger.tree_hash(), TreeHash::Sha256);
+        let chain: Vec<Hash> = ledger.range(0..size).map(|r| r.unwrap().hash).collect();
+        let leaves: Vec<Hash> = chain.iter().map(|h| sha256_leaf(h)).collect();
+
+        // The signed checkpoint is a C2SP tlog-checkpoint of the RFC 6962 root.
+        let note = ledger.latest_checkpoint().unwrap().unwrap().note;
+        let body: Vec<&str> = note.split('\n').collect();
+        assert_eq!(body[1], "600");
+        use base64::Engine as _;
+        let root = base64::engine::general_purpose::STANDARD
+            .decode(body[2])
+            .unwrap();
+        assert_eq!(root, naive_sha256_mth(&leaves).to_vec());
+
+        // What a tile client fetches: entry bundles whose entries hash to the
+        // level-0 tiles, level-1 hashes that are MTHs of full level-0 tiles,
+        // and a root it can recompute from them.
+        let mut from_tiles = Vec::new();
+        for n in 0..3u64 {
+            let tile = Tile::in_tree(TileKind::Hashes { level: 0 }, n, size).unwrap();
+            let bundle = Tile::in_tree(TileKind::Entries, n, size).unwrap();
+            assert_eq!(tile.width, if n < 2 { 256 } else { 88 });
+            let hashes = ledger.tile(&tile).unwrap();
+            let entries = ledger.tile(&bundle).unwrap();
+            let entries = decode_entry_bundle(&entries).unwrap();
+            assert_eq!(entries.len(), usize::from(tile.width));
+            for (i, (entry, hash)) in entries.iter().zip(hashes.chunks(32)).enumerate() {
+                let seq = n as usize * 256 + i;
+                assert_eq!(*entry, &chain[seq][..]);
+                assert_eq!(sha256_leaf(entry).as_slice(), hash);
+                from_tiles.push(<Hash>::try_from(hash).unwrap());
+            }
+        }
+        assert_eq!(naive_sha256_mth(&from_tiles).to_vec(), root);
+        let level1 = ledger
+            .tile(&Tile::parse("tile/1/000.p/2").unwrap())
+            .unwrap();
+        assert_eq!(&level1[..32], &naive_sha256_mth(&leaves[..256])[..]);
+        assert_eq!(&level1[32..], &naive_sha256_mth(&leaves[256..512])[..]);
+        // No bundle wider than a full one.
+        let too_wide = Tile {
+            kind: TileKind::Entries,
+            index: 0,
+            width: 300,
+        };
+        assert!(matches!(
+            ledger.tile(&too_wide),
+            Err(ReadError::InvalidRequest { .. })
+        ));
+        // Nothing the tree does not hold yet.
+        for path in [
+            "tile/0/002",
+            "tile/0/002.p/89",
+            "tile/1/000",
+            "tile/entries/003.p/1",
+        ] {
+            let e = ledger.tile(&Tile::parse(path).unwrap()).unwrap_err();
+            assert!(matches!(e, ReadError::InvalidRequest { .. }), "{path}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_store_without_a_tree_hash_entry_keeps_the_blake3_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(crate::storage::MemoryStorage::new());
+        // A store as older versions created it: no `tree_hash` meta entry.
+        drop(ledger_on(dir.path(), &storage, 0));
+        let mut batch = WriteBatch::new();
+        batch.delete(layout::META, layout::META_TREE_HASH);
+        storage.write(batch).unwrap();
+        let ledger = ledger_on(dir.path(), &storage, 40);
+        assert_eq!(ledger.tree_hash(), TreeHash::LegacyBlake3);
+        let report = ledger.verify().unwrap();
+        let legacy = TreeHash::LegacyBlake3;
+        let mut tree = crate::merkle::MemoryTree::new(legacy);
+        for seq in 0..40 {
+            tree.push(legacy.leaf_hash(&ledger.get(seq).unwrap().hash));
+        }
+        assert_eq!(report.root, tree.root());
+        assert_eq!(ledger.root_at(40).unwrap(), tree.root());
+        let proof = ledger.inclusion_proof(7, 40).unwrap();
+        legacy
+            .verify_inclusion(
+                &legacy.leaf_hash(&ledger.get(7).unwrap().hash),
+                &proof,
+                &tree.root(),
+            )
+            .unwrap();
+        drop(ledger);
+        let reader = ReadOnlyLedger::open_on(storage.clone()).unwrap();
+        assert_eq!(reader.tree_hash(), TreeHash::LegacyBlake3);
+        reader.verify(&key_of(dir.path()), &mut |_| {}).unwrap();
+        drop(reader);
+
+        // A name this version does not know is refused, never guessed.
+        let mut batch = WriteBatch::new();
+        batch.put(layout::META, layout::META_TREE_HASH, b"md5".to_vec());
+        storage.write(batch).unwrap();
+        let e = ReadOnlyLedger::open_on(storage.clone()).unwrap_err();
+        assert!(matches!(e, OpenError::Inconsistent { .. }), "{e}");
+        let e = Ledger::open_on(dir.path(), storage.clone(), LedgerOptions::default()).unwrap_err();
+        assert!(matches!(e, OpenError::Inconsistent { .. }), "{e}");
+        let e = verify::verify_store(storage.as_ref(), &key_of(dir.path()), None, &mut |_| {})
+            .unwrap_err();
+        assert!(
+            matches!(e.violation(), Some(Violation::Metadata { .. })),
+            "{e}"
+        );
     }
 }

@@ -19,7 +19,7 @@ use super::{Receipt, Shared, SignedCheckpoint};
 use crate::checkpoint::{Checkpoint, CheckpointSigner};
 use crate::error::AppendError;
 use crate::layout;
-use crate::merkle::{leaf_hash, Frontier};
+use crate::merkle::Frontier;
 use crate::record::{chain_hash, micros_to_datetime, Event, Record};
 use crate::storage::{Storage, WriteBatch};
 use crate::Hash;
@@ -322,7 +322,8 @@ fn extend_chain(
     value[..32].copy_from_slice(&hash);
     completed.clear();
     // A tree of 2^64 - 1 leaves cannot be reached: seq would overflow first.
-    let _ = state.frontier.push_into(leaf_hash(&hash), completed);
+    let leaf = state.frontier.tree_hash().leaf_hash(&hash);
+    let _ = state.frontier.push_into(leaf, completed);
     for &(level, _, node) in completed.iter().filter(|n| n.0 > 0) {
         let start = 33 + 32 * (usize::from(level) - 1);
         if let Some(slot) = value.get_mut(start..start + 32) {

@@ -1,15 +1,19 @@
-//! Merkle tree of the log: the RFC 6962 / RFC 9162 §2.1 structure, with
-//! blake3 in place of SHA-256.
+//! Merkle tree of the log: RFC 6962 / RFC 9162 §2.1 over SHA-256 (what
+//! C2SP `tlog-checkpoint` and `tlog-tiles` require), with the BLAKE3 tree of
+//! older ledgers kept for reading them ([`TreeHash`]).
 //!
 //! # Hashing rules
 //!
-//! * leaf hash: `blake3(0x00 || record_hash)` ([`leaf_hash`]);
-//! * interior node: `blake3(0x01 || left || right)` ([`node_hash`]);
+//! For a [`TreeHash`] `H` (SHA-256, or BLAKE3 for a legacy ledger):
+//!
+//! * leaf hash: `H(0x00 || leaf data)` ([`TreeHash::leaf_hash`]); the leaf
+//!   data of record `i` is its 32-byte chain hash (docs/FORMAT.md §4);
+//! * interior node: `H(0x01 || left || right)` ([`TreeHash::node_hash`]);
 //! * the Merkle Tree Hash (MTH) of `n > 1` leaves splits them at `k`, the
 //!   largest power of two strictly smaller than `n`:
 //!   `MTH(D[0:n]) = node_hash(MTH(D[0:k]), MTH(D[k:n]))`;
 //! * the MTH of one leaf is its leaf hash; the MTH of the empty tree is
-//!   `blake3("")` ([`empty_root`]).
+//!   `H("")` ([`TreeHash::empty_root`]).
 //!
 //! # Persistence model
 //!
@@ -22,10 +26,12 @@
 //! either such a perfect node (all left halves are) or a "ragged" right part
 //! whose start is aligned to the next power of two above its length; a ragged
 //! range decomposes into at most 64 perfect nodes following the binary
-//! expansion of its length. Hence [`root_at`], [`inclusion_proof`] and
-//! [`consistency_proof`] read `O(log n)` nodes from a [`NodeStore`] and never
-//! rebuild anything, and they work for *any* tree size up to the number of
-//! leaves whose nodes are stored (old roots stay provable forever).
+//! expansion of its length. Hence [`TreeHash::root_at`],
+//! [`TreeHash::inclusion_proof`] and [`TreeHash::consistency_proof`] read
+//! `O(log n)` nodes from a [`NodeStore`] and never rebuild anything, and they
+//! work for *any* tree size up to the number of leaves whose nodes are stored
+//! (old roots stay provable forever). The same nodes are the hashes of C2SP
+//! tiles ([`tiles`]).
 //!
 //! # Example
 //!
@@ -33,66 +39,144 @@
 //! use ledger_core::merkle::*;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut tree = MemoryTree::new(); // any `NodeStore` works the same way
+//! let tree_hash = TreeHash::Sha256;
+//! let mut tree = MemoryTree::new(tree_hash); // any `NodeStore` works the same way
 //! for i in 0u64..10 {
-//!     let record_hash = *blake3::hash(&i.to_be_bytes()).as_bytes();
-//!     tree.push(leaf_hash(&record_hash));
+//!     let chain_hash = *blake3::hash(&i.to_be_bytes()).as_bytes();
+//!     tree.push(tree_hash.leaf_hash(&chain_hash));
 //! }
-//! let (old_root, new_root) = (root_at(&tree, 6)?, root_at(&tree, 10)?);
+//! let (old_root, new_root) = (tree_hash.root_at(&tree, 6)?, tree_hash.root_at(&tree, 10)?);
 //!
-//! let leaf_3 = leaf_hash(blake3::hash(&3u64.to_be_bytes()).as_bytes());
-//! let proof = inclusion_proof(&tree, 3, 10)?;
-//! verify_inclusion(&leaf_3, &proof, &new_root)?;
+//! let leaf_3 = tree_hash.leaf_hash(blake3::hash(&3u64.to_be_bytes()).as_bytes());
+//! let proof = tree_hash.inclusion_proof(&tree, 3, 10)?;
+//! tree_hash.verify_inclusion(&leaf_3, &proof, &new_root)?;
 //!
-//! let proof = consistency_proof(&tree, 6, 10)?;
-//! verify_consistency(&old_root, &new_root, &proof)?;
+//! let proof = tree_hash.consistency_proof(&tree, 6, 10)?;
+//! tree_hash.verify_consistency(&old_root, &new_root, &proof)?;
 //! # Ok(())
 //! # }
 //! ```
 
 use std::convert::Infallible;
 
+use sha2::{Digest as _, Sha256};
+
 use crate::Hash;
 
 mod proof;
+pub mod tiles;
 
-pub use proof::{
-    consistency_proof, inclusion_proof, verify_consistency, verify_inclusion, ConsistencyProof,
-    InclusionProof, ProofError,
-};
+pub use proof::{ConsistencyProof, InclusionProof, ProofError};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;
 
 /// Domain-separation prefix of leaf hashes (RFC 9162 §2.1.1).
 const LEAF_PREFIX: u8 = 0x00;
 /// Domain-separation prefix of interior node hashes (RFC 9162 §2.1.1).
 const NODE_PREFIX: u8 = 0x01;
 
-/// Returns the Merkle leaf hash of a record: `blake3(0x00 || record_hash)`.
+/// The hash function of a ledger's Merkle tree, recorded in the ledger's
+/// metadata (`tree_hash`, docs/FORMAT.md §2).
 ///
-/// This is the value stored at `node(0, index)` and the value passed to
-/// [`verify_inclusion`]; it can never collide with a [`node_hash`] output of
-/// the same tree thanks to the distinct one-byte prefix.
-pub fn leaf_hash(record_hash: &Hash) -> Hash {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(&[LEAF_PREFIX]);
-    hasher.update(record_hash);
-    *hasher.finalize().as_bytes()
+/// The tree structure is the same for both; only the hash differs. Every
+/// function that combines nodes is a method of this type, so a tool that
+/// rebuilds a tree under another algorithm (a migration) passes it as a
+/// parameter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TreeHash {
+    /// RFC 6962 / RFC 9162 §2.1 with SHA-256, as C2SP `tlog-checkpoint`,
+    /// `tlog-tiles` and witnesses require. Every new ledger uses it.
+    #[default]
+    Sha256,
+    /// The same structure with BLAKE3, used by ledgers created before the
+    /// tree became SHA-256 (their metadata has no `tree_hash` entry). They
+    /// open, verify and grow with it; their checkpoints are not checkable by
+    /// C2SP tools.
+    LegacyBlake3,
 }
 
-/// Returns the hash of an interior node: `blake3(0x01 || left || right)`.
-pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(&[NODE_PREFIX]);
-    hasher.update(left);
-    hasher.update(right);
-    *hasher.finalize().as_bytes()
+impl TreeHash {
+    /// The value of the `tree_hash` metadata entry: `rfc6962-sha256` or
+    /// `blake3` (the latter is implied when the entry is absent).
+    pub const fn name(self) -> &'static str {
+        match self {
+            TreeHash::Sha256 => "rfc6962-sha256",
+            TreeHash::LegacyBlake3 => "blake3",
+        }
+    }
+
+    /// Parses a [`TreeHash::name`]; `None` for anything else.
+    pub fn from_name(name: &[u8]) -> Option<Self> {
+        [TreeHash::Sha256, TreeHash::LegacyBlake3]
+            .into_iter()
+            .find(|t| t.name().as_bytes() == name)
+    }
+
+    /// Whether roots of this tree are C2SP `tlog-checkpoint` root hashes.
+    pub const fn is_c2sp(self) -> bool {
+        matches!(self, TreeHash::Sha256)
+    }
+
+    /// Returns the Merkle leaf hash of leaf data: `H(0x00 || data)`.
+    ///
+    /// For a ledger record the data is its 32-byte chain hash. This is the
+    /// value stored at `node(0, index)` and the value passed to
+    /// [`TreeHash::verify_inclusion`]; it can never collide with a
+    /// [`TreeHash::node_hash`] output of the same tree thanks to the distinct
+    /// one-byte prefix.
+    pub fn leaf_hash(self, data: &[u8]) -> Hash {
+        match self {
+            TreeHash::Sha256 => {
+                let mut hasher = Sha256::new();
+                hasher.update([LEAF_PREFIX]);
+                hasher.update(data);
+                hasher.finalize().into()
+            }
+            TreeHash::LegacyBlake3 => {
+                let mut hasher = blake3::Hasher::new();
+                hasher.update(&[LEAF_PREFIX]);
+                hasher.update(data);
+                *hasher.finalize().as_bytes()
+            }
+        }
+    }
+
+    /// Returns the hash of an interior node: `H(0x01 || left || right)`.
+    pub fn node_hash(self, left: &Hash, right: &Hash) -> Hash {
+        match self {
+            TreeHash::Sha256 => {
+                let mut hasher = Sha256::new();
+                hasher.update([NODE_PREFIX]);
+                hasher.update(left);
+                hasher.update(right);
+                hasher.finalize().into()
+            }
+            TreeHash::LegacyBlake3 => {
+                let mut hasher = blake3::Hasher::new();
+                hasher.update(&[NODE_PREFIX]);
+                hasher.update(left);
+                hasher.update(right);
+                *hasher.finalize().as_bytes()
+            }
+        }
+    }
+
+    /// Returns the root (MTH) of the empty tree: `H("")`.
+    pub fn empty_root(self) -> Hash {
+        match self {
+            TreeHash::Sha256 => Sha256::digest([]).into(),
+            TreeHash::LegacyBlake3 => *blake3::hash(&[]).as_bytes(),
+        }
+    }
 }
 
-/// Returns the root (MTH) of the empty tree: `blake3("")`.
-pub fn empty_root() -> Hash {
-    *blake3::hash(&[]).as_bytes()
+impl std::fmt::Display for TreeHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Read access to stored perfect-subtree hashes.
@@ -189,6 +273,7 @@ fn is_aligned(start: u64, len: u64) -> bool {
 /// MTH of `[start, start + len)`, `len >= 1`, assuming [`is_aligned`]:
 /// one read per set bit of `len`, folded right to left.
 pub(crate) fn range_hash<S: NodeStore>(
+    tree: TreeHash,
     store: &S,
     start: u64,
     len: u64,
@@ -201,48 +286,55 @@ pub(crate) fn range_hash<S: NodeStore>(
             pos = pos.wrapping_add(1u64 << level);
         }
     }
-    Ok(fold_right(&chunks))
+    Ok(fold_right(tree, &chunks))
 }
 
 /// Folds perfect-subtree roots (largest first) into one MTH:
 /// `node(c0, node(c1, ... node(c_{k-2}, c_{k-1})))`; empty input gives the
 /// empty root.
-fn fold_right(chunks: &[Hash]) -> Hash {
+fn fold_right(tree: TreeHash, chunks: &[Hash]) -> Hash {
     let mut iter = chunks.iter().rev();
     let Some(last) = iter.next() else {
-        return empty_root();
+        return tree.empty_root();
     };
-    iter.fold(*last, |acc, left| node_hash(left, &acc))
+    iter.fold(*last, |acc, left| tree.node_hash(left, &acc))
 }
 
-/// Returns the MTH of leaves `[start, end)` using only stored perfect nodes.
-///
-/// The range must be a subtree of the RFC 9162 structure: `start < end` and
-/// `start` a multiple of the smallest power of two `>= end - start` (every
-/// range that occurs in the recursion of a tree of any size satisfies this).
-/// Otherwise returns [`MerkleError::UnalignedRange`]. Costs one node read per
-/// set bit of `end - start` (at most 64).
-pub fn subtree_hash<S: NodeStore>(
-    store: &S,
-    start: u64,
-    end: u64,
-) -> Result<Hash, MerkleError<S::Error>> {
-    if start >= end || !is_aligned(start, end - start) {
-        return Err(MerkleError::UnalignedRange { start, end });
+impl TreeHash {
+    /// Returns the MTH of leaves `[start, end)` using only stored perfect nodes.
+    ///
+    /// The range must be a subtree of the RFC 9162 structure: `start < end` and
+    /// `start` a multiple of the smallest power of two `>= end - start` (every
+    /// range that occurs in the recursion of a tree of any size satisfies this).
+    /// Otherwise returns [`MerkleError::UnalignedRange`]. Costs one node read per
+    /// set bit of `end - start` (at most 64).
+    pub fn subtree_hash<S: NodeStore>(
+        self,
+        store: &S,
+        start: u64,
+        end: u64,
+    ) -> Result<Hash, MerkleError<S::Error>> {
+        if start >= end || !is_aligned(start, end - start) {
+            return Err(MerkleError::UnalignedRange { start, end });
+        }
+        range_hash(self, store, start, end - start)
     }
-    range_hash(store, start, end - start)
-}
 
-/// Returns the root (MTH) of the tree made of the first `size` leaves.
-///
-/// `size == 0` gives [`empty_root`] without reading the store. Otherwise costs
-/// one node read per set bit of `size`; fails with
-/// [`MerkleError::MissingNode`] if fewer than `size` leaves are stored.
-pub fn root_at<S: NodeStore>(store: &S, size: u64) -> Result<Hash, MerkleError<S::Error>> {
-    if size == 0 {
-        return Ok(empty_root());
+    /// Returns the root (MTH) of the tree made of the first `size` leaves.
+    ///
+    /// `size == 0` gives [`TreeHash::empty_root`] without reading the store.
+    /// Otherwise costs one node read per set bit of `size`; fails with
+    /// [`MerkleError::MissingNode`] if fewer than `size` leaves are stored.
+    pub fn root_at<S: NodeStore>(
+        self,
+        store: &S,
+        size: u64,
+    ) -> Result<Hash, MerkleError<S::Error>> {
+        if size == 0 {
+            return Ok(self.empty_root());
+        }
+        range_hash(self, store, 0, size)
     }
-    range_hash(store, 0, size)
 }
 
 /// Returned by [`Frontier::push`] when the tree already holds `u64::MAX`
@@ -263,6 +355,7 @@ pub type CompletedNode = (u8, u64, Hash);
 /// completes so the caller can persist them for a [`NodeStore`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Frontier {
+    tree: TreeHash,
     size: u64,
     /// Roots of the perfect subtrees covering `[0, size)`, largest first;
     /// `roots[i]` has the level of the i-th set bit of `size` from the top.
@@ -270,9 +363,18 @@ pub struct Frontier {
 }
 
 impl Frontier {
-    /// Returns the frontier of the empty tree.
-    pub fn new() -> Self {
-        Self::default()
+    /// Returns the frontier of the empty tree hashed with `tree`.
+    pub fn new(tree: TreeHash) -> Self {
+        Self {
+            tree,
+            size: 0,
+            roots: Vec::new(),
+        }
+    }
+
+    /// The hash function of this tree.
+    pub fn tree_hash(&self) -> TreeHash {
+        self.tree
     }
 
     /// Rebuilds the frontier of a tree of `size` leaves from stored nodes,
@@ -280,7 +382,11 @@ impl Frontier {
     ///
     /// Fails with [`MerkleError::MissingNode`] if the store holds fewer than
     /// `size` leaves, or [`MerkleError::Store`] if a read fails.
-    pub fn restore<S: NodeStore>(store: &S, size: u64) -> Result<Self, MerkleError<S::Error>> {
+    pub fn restore<S: NodeStore>(
+        tree: TreeHash,
+        store: &S,
+        size: u64,
+    ) -> Result<Self, MerkleError<S::Error>> {
         let mut roots = Vec::with_capacity(size.count_ones() as usize);
         let mut pos = 0u64;
         for level in (0..64u8).rev() {
@@ -289,7 +395,7 @@ impl Frontier {
                 pos = pos.wrapping_add(1u64 << level);
             }
         }
-        Ok(Self { size, roots })
+        Ok(Self { tree, size, roots })
     }
 
     /// Number of leaves appended so far.
@@ -297,7 +403,7 @@ impl Frontier {
         self.size
     }
 
-    /// Appends one Merkle leaf hash (see [`leaf_hash`]) and returns every
+    /// Appends one Merkle leaf hash (see [`TreeHash::leaf_hash`]) and returns every
     /// newly completed perfect node `(level, index, hash)`: the leaf itself
     /// (level 0, index = old size) first, then the nodes it completes in
     /// increasing level. Persisting all of them keeps a [`NodeStore`] complete.
@@ -325,7 +431,7 @@ impl Frontier {
                 // Unreachable: `roots` has one entry per set bit of `size`.
                 break;
             };
-            hash = node_hash(&left, &hash);
+            hash = self.tree.node_hash(&left, &hash);
             // level <= 63 because `index < u64::MAX` has at most 63 trailing ones.
             out.push((level as u8, index >> level, hash));
         }
@@ -334,9 +440,9 @@ impl Frontier {
         Ok(())
     }
 
-    /// Returns the root (MTH) of the current tree ([`empty_root`] if empty).
+    /// Returns the root (MTH) of the current tree ([`TreeHash::empty_root`] if empty).
     pub fn root(&self) -> Hash {
-        fold_right(&self.roots)
+        fold_right(self.tree, &self.roots)
     }
 }
 
@@ -353,12 +459,20 @@ pub struct MemoryTree {
 }
 
 impl MemoryTree {
-    /// Returns an empty tree.
-    pub fn new() -> Self {
-        Self::default()
+    /// Returns an empty tree hashed with `tree`.
+    pub fn new(tree: TreeHash) -> Self {
+        Self {
+            levels: Vec::new(),
+            frontier: Frontier::new(tree),
+        }
     }
 
-    /// Appends one Merkle leaf hash (see [`leaf_hash`]).
+    /// The hash function of this tree.
+    pub fn tree_hash(&self) -> TreeHash {
+        self.frontier.tree_hash()
+    }
+
+    /// Appends one Merkle leaf hash (see [`TreeHash::leaf_hash`]).
     pub fn push(&mut self, leaf: Hash) {
         let mut completed = Vec::new();
         // A MemoryTree cannot reach u64::MAX leaves (memory would run out long
@@ -396,9 +510,10 @@ impl Extend<Hash> for MemoryTree {
     }
 }
 
+/// Collects leaf hashes into a SHA-256 tree (the default [`TreeHash`]).
 impl FromIterator<Hash> for MemoryTree {
     fn from_iter<I: IntoIterator<Item = Hash>>(leaves: I) -> Self {
-        let mut tree = Self::new();
+        let mut tree = Self::default();
         tree.extend(leaves);
         tree
     }

@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::cmd::subject;
 use crate::open::{self, OpenSpec};
-use crate::Global;
+use crate::{marker, Global};
 
 mod people;
 mod plan;
@@ -39,7 +39,10 @@ pub(crate) struct Args {
     /// Seed of the simulation: the same seed gives the same events.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Delete an existing ledger at --dir (and its key directory) first.
+    /// Replace an existing demo ledger at --dir: deletes it, its key
+    /// directory and its outputs, only if its `ledger-dir.json` says
+    /// `ledger demo` made it (never a ledger made by `init`, a directory
+    /// without the marker, the working directory or a symlink).
     #[arg(long)]
     force: bool,
 }
@@ -54,7 +57,7 @@ struct RequestCounts {
 }
 
 pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let dir = &global.dir;
+    let dir = &global.demo_dir();
     prepare_dir(dir, args.force)?;
     let started = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
@@ -223,9 +226,6 @@ fn write_outputs(
     let ledger = compliance.vault().ledger();
     let log = ledger_core::ReadOnlyLedger::open_on(Arc::clone(ledger.storage()))?;
     let evidence_dir = sibling(dir, "evidence");
-    if evidence_dir.exists() {
-        std::fs::remove_dir_all(&evidence_dir)?;
-    }
     let options = ledger_evidence::BundleOptions {
         from: plan::year_start(),
         to: plan::year_end(),
@@ -283,15 +283,13 @@ fn pick_showcase(
     Ok(live.first().copied())
 }
 
-/// Writes `subject`'s access package to `out` (replacing an older one).
+/// Writes `subject`'s access package to `out` (`prepare_dir` made sure it
+/// does not exist).
 fn write_access(
     compliance: &ComplianceLedger,
     subject: &SubjectId,
     out: &Path,
 ) -> anyhow::Result<subject::Written> {
-    if out.exists() {
-        std::fs::remove_dir_all(out).with_context(|| format!("deleting {}", out.display()))?;
-    }
     let report = compliance
         .subject_report(subject)?
         .with_context(|| format!("subject {subject} is not in the projections"))?;
@@ -373,38 +371,103 @@ fn sibling(dir: &Path, what: &str) -> std::path::PathBuf {
     dir.with_file_name(format!("{name}-{what}"))
 }
 
-/// Refuses to overwrite a ledger unless `force`, which deletes it and its keys.
-fn prepare_dir(dir: &Path, force: bool) -> anyhow::Result<()> {
-    let kek = open::kek_dir(dir);
-    let exists = dir.exists() || kek.exists();
-    if !exists {
-        return Ok(());
-    }
-    if !force {
-        anyhow::bail!(
-            "{} already exists{}; the demo builds a new ledger: pass --force to delete it (and its keys), or choose another --dir",
-            dir.display(),
-            if kek.exists() {
-                format!(" (with its keys in {})", kek.display())
-            } else {
-                String::new()
-            }
-        );
-    }
-    if let Some(pid) = open::lock_holder(dir) {
-        anyhow::bail!(
-            "not deleting {}: it is held by {}",
-            dir.display(),
-            open::describe_process(Some(pid))
-        );
-    }
-    for path in [dir.to_path_buf(), kek] {
-        remove(&path)?;
-    }
-    Ok(())
+/// The directories the demo writes beside the ledger: its evidence bundle
+/// and the two access packages.
+fn output_dirs(dir: &Path) -> [PathBuf; 3] {
+    [
+        sibling(dir, "evidence"),
+        sibling(dir, "access"),
+        sibling(dir, "access-erased"),
+    ]
 }
 
-fn remove(path: &PathBuf) -> anyhow::Result<()> {
+/// Refuses to overwrite anything unless `force`; with it, deletes only a
+/// demo ledger (its marker says `ledger demo` made it), its key directory
+/// and the outputs its marker names (see `crate::marker`). Then creates the
+/// directory with a fresh marker.
+fn prepare_dir(dir: &Path, force: bool) -> anyhow::Result<()> {
+    let kek = open::kek_dir(dir);
+    let outputs = output_dirs(dir);
+    let exists = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    // An empty directory (not a symlink) is used as it is.
+    let empty_dir = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
+        && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
+    let present: Vec<&Path> = std::iter::once(dir)
+        .filter(|_| !empty_dir)
+        .chain(std::iter::once(kek.as_path()))
+        .chain(outputs.iter().map(PathBuf::as_path))
+        .filter(|p| exists(p))
+        .collect();
+    if !present.is_empty() {
+        if !force {
+            anyhow::bail!(
+                "{} already exists; the demo builds a new ledger: pass --force to replace a demo ledger (one `ledger demo` made), or choose another --dir",
+                present
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if !exists(dir) {
+            anyhow::bail!(
+                "not deleting {}: there is no demo ledger at {} whose {} names it; delete it yourself if it is not needed",
+                present
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                dir.display(),
+                marker::MARKER_FILE
+            );
+        }
+        let made = marker::check_demo_dir(dir)?;
+        if let Some(pid) = open::lock_holder(dir) {
+            anyhow::bail!(
+                "not deleting {}: it is held by {}",
+                dir.display(),
+                open::describe_process(Some(pid))
+            );
+        }
+        // Check everything before deleting anything.
+        let owned = |p: &Path, names: &[&str]| -> anyhow::Result<()> {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if !names.contains(&name.as_str()) {
+                anyhow::bail!(
+                    "not deleting {}: the demo ledger's {} does not name it as its own",
+                    p.display(),
+                    marker::MARKER_FILE
+                );
+            }
+            marker::check_deletable(p)
+        };
+        let mut doomed = Vec::new();
+        if exists(&kek) {
+            owned(&kek, &[made.kek_dir.as_str()])?;
+            doomed.push(kek.clone());
+        }
+        let names: Vec<&str> = made.outputs.iter().map(String::as_str).collect();
+        for out in &outputs {
+            if exists(out) {
+                owned(out, &names)?;
+                doomed.push(out.clone());
+            }
+        }
+        // The ledger (with its marker) goes last, so an interrupted run can
+        // be repeated.
+        doomed.push(dir.to_path_buf());
+        for path in &doomed {
+            remove(path)?;
+        }
+    }
+    marker::create(dir, marker::MadeBy::Demo, &kek, &outputs)
+}
+
+fn remove(path: &Path) -> anyhow::Result<()> {
+    // `remove_dir_all` deletes symlinks inside the tree, never their targets.
     match std::fs::remove_dir_all(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -83,27 +83,39 @@ pub(crate) struct Written {
 }
 
 pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let compliance = open::open(&global.dir, &OpenSpec::default())?;
+    let compliance = open::open(global.dir()?, &OpenSpec::default())?;
     let report = match (&args.subject, &args.email) {
         (Some(subject), _) => compliance
             .subject_report(subject)
             .context("reading the subject's records")?
-            .with_context(|| format!("no such subject: the log knows nothing of {subject}"))?,
-        (None, Some(email)) => compliance
-            .subject_report_by_email(email)
-            .context("reading the subject's records")?
-            .context(
-                "no such subject: no live subject is registered under that email (an erased subject is found only by --subject)",
-            )?,
+            .with_context(|| {
+                format!("no such subject: the log holds no record about {subject} (a subject created without events has nothing to export)")
+            })?,
+        (None, Some(email)) => {
+            let subject = compliance
+                .vault()
+                .find_by_email(email)
+                .context("looking up the email")?
+                .context(
+                    "no such subject: no live subject is registered under that email (an erased subject is found only by --subject)",
+                )?;
+            compliance
+                .subject_report(&subject)
+                .context("reading the subject's records")?
+                .with_context(|| {
+                    format!("subject {subject} is registered under that email, but the log holds no record about them yet: there is nothing to export")
+                })?
+        }
         (None, None) => anyhow::bail!("give --subject or --email"),
     };
     // Reading someone's data to answer them is itself an access (8.15; the
     // Art. 15 log of consultations): record it before building the answer.
+    let mut recorded = None;
     let report = if report.erased {
         report
     } else {
         let subject = report.subject;
-        compliance
+        let consultation = compliance
             .record_blocking(ledger_compliance::ComplianceEvent::subject(
                 subject,
                 args.operator.clone(),
@@ -113,12 +125,20 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
                 },
             ))
             .context("recording the consultation")?;
+        recorded = Some(consultation.seq);
+        let done = format!("the consultation was recorded (seq {}); ", consultation.seq);
         compliance
             .subject_report(&subject)
-            .context("reading the subject's records")?
-            .context("the subject vanished while answering")?
+            .with_context(|| format!("{done}reading the subject's records failed"))?
+            .with_context(|| format!("{done}the subject vanished while answering"))?
     };
-    let written = write_package(&compliance, &report, &args.out)?;
+    let written =
+        write_package(&compliance, &report, &args.out).with_context(|| match recorded {
+            Some(seq) => {
+                format!("the consultation was recorded (seq {seq}); writing the package failed")
+            }
+            None => "writing the package failed".to_owned(),
+        })?;
     if global.json {
         crate::cmd::print_json(&serde_json::to_value(&written)?)?;
     } else {
