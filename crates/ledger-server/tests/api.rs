@@ -54,7 +54,11 @@ fn init_ledger(dir: &Path) {
 }
 
 async fn start(dir: &Path) -> Running {
-    let state = ledger_server::open_state(dir, None).unwrap();
+    start_with(dir, None).await
+}
+
+async fn start_with(dir: &Path, controller: Option<&Path>) -> Running {
+    let state = ledger_server::open_state(dir, controller).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let handle = axum_server::Handle::new();
@@ -630,4 +634,35 @@ async fn start_on(
         handle,
         task,
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_file_is_what_the_ropa_states() {
+    let f = Fixture::new();
+    let mut config = ledger_usecases::config::demo_controller();
+    config.controller.name = "Other Controller B.V.".into();
+    config.supervisory_authority = "Other Authority".into();
+    let path = f.dir.join("controller.json");
+    std::fs::write(&path, serde_json::to_string(&config).unwrap()).unwrap();
+    let s = start_with(&f.dir, Some(&path)).await;
+    let auditor = f.token(Role::Auditor).to_owned();
+    let ropa = s
+        .req(Method::GET, "/v1/ropa", Some(&auditor))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        ropa.contains("Other Controller B.V.") && ropa.contains("Other Authority"),
+        "{ropa}"
+    );
+    assert!(!ropa.contains("Example Survey Software"));
+    s.stop().await;
+    std::fs::write(&path, "{\"controller\":1}").unwrap();
+    assert!(matches!(
+        ledger_server::open_state(&f.dir, Some(&path)),
+        Err(ledger_server::ServeError::Config(_))
+    ));
 }
