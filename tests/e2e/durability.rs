@@ -1,6 +1,7 @@
 //! Durability, shown at the system-call level: under strace, every
-//! acknowledgement is preceded by a completed fsync/fdatasync of the store's
-//! data file issued after the last write to it.
+//! acknowledgement is preceded by a completed fdatasync of the log segment
+//! issued after the last write to it, and by no other sync (one durability
+//! barrier per group commit, nothing else on the ack path).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -41,6 +42,8 @@ struct Timeline {
     synced_since_ack: bool,
     /// A data-file write happened since the last marker.
     wrote_since_ack: bool,
+    /// Syncs of any file since the last marker.
+    syncs_since_ack: u32,
 }
 
 #[test]
@@ -73,7 +76,7 @@ fn every_acknowledgement_follows_an_fsync_of_the_store() {
     assert!(status.success(), "traced child failed");
 
     let text = std::fs::read_to_string(&trace).unwrap();
-    let data_file = "/store/db>";
+    let data_file = ".seg>";
     let mut state = Timeline::default();
     // Syscalls split by strace -f into "<unfinished ...>" and "resumed" halves.
     let mut unfinished: HashMap<String, String> = HashMap::new();
@@ -95,6 +98,9 @@ fn every_acknowledgement_follows_an_fsync_of_the_store() {
         let ok = !completed.contains("= -1");
         let is_sync = completed.starts_with("fsync(") || completed.starts_with("fdatasync(");
         let is_data_write = completed.starts_with("pwrite") && completed.contains(data_file);
+        if is_sync && ok {
+            state.syncs_since_ack += 1;
+        }
         if is_data_write {
             state.dirty = true;
             state.wrote_since_ack = true;
@@ -109,6 +115,12 @@ fn every_acknowledgement_follows_an_fsync_of_the_store() {
             assert!(
                 state.synced_since_ack && !state.dirty,
                 "ack {acks} was given before a completed fsync of the data file:\n{completed}"
+            );
+            // Before the first ack come the syncs of open.
+            assert!(
+                acks == 0 || state.syncs_since_ack == 1,
+                "ack {acks} followed {} syncs, not one",
+                state.syncs_since_ack
             );
             state = Timeline::default();
             acks += 1;

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use ledger_core::{Event, Ledger, LedgerOptions, SubjectId};
+use ledger_vault::VaultEvent;
 use ledger_vault::{ErasureRequest, KekSource, Vault, VaultOptions};
 
 /// Everything logged by this test binary, process-wide.
@@ -63,11 +64,11 @@ fn a_subjects_life_leaves_no_personal_data_in_logs_or_errors() {
     errors.push(vault.create_subject(Some(&email)).unwrap_err().to_string());
     for i in 0..5 {
         vault
-            .append_sealed_blocking(
+            .append_blocking(VaultEvent::sealed(
                 Event::new("ticket.note_added", "svc:helpdesk")
                     .with_subject(subject)
                     .with_payload(format!("{secret_text} #{i}").into_bytes()),
-            )
+            ))
             .unwrap();
     }
     for seq in ledger.subject_seqs(&subject).unwrap() {
@@ -80,20 +81,20 @@ fn a_subjects_life_leaves_no_personal_data_in_logs_or_errors() {
         request_ref: "DSR-LOG-1".into(),
         operator: "op:dpo".into(),
     };
-    vault.erase_subject(subject, &request).unwrap();
+    vault.erase_subject_blocking(subject, &request).unwrap();
     errors.push(
         vault
-            .erase_subject(subject, &request)
+            .erase_subject_blocking(subject, &request)
             .unwrap_err()
             .to_string(),
     );
     errors.push(
         vault
-            .append_sealed_blocking(
+            .append_blocking(VaultEvent::sealed(
                 Event::new("ticket.note_added", "svc:helpdesk")
                     .with_subject(subject)
                     .with_payload(secret_text.clone().into_bytes()),
-            )
+            ))
             .unwrap_err()
             .to_string(),
     );

@@ -7,5 +7,7 @@ mod durability;
 mod faults;
 mod fixture;
 mod logs;
+mod power_loss;
 mod reopen;
+mod segments;
 mod tamper;

@@ -192,7 +192,9 @@ fn verify_from_a_trusted_checkpoint_accepts_growth_and_refuses_a_rewrite() {
         trusted
     };
     // The operator rewrites history: a new store, same signing key, other events.
-    std::fs::remove_dir_all(dir.path().join(ledger_core::STORE_DIR)).unwrap();
+    for store in [ledger_core::LOG_DIR, ledger_core::STATE_DIR] {
+        std::fs::remove_dir_all(dir.path().join(store)).unwrap();
+    }
     let ledger = Ledger::open(dir.path(), named("test.example/ledger")).unwrap();
     for i in 0..45u8 {
         ledger

@@ -1,5 +1,6 @@
-//! Tampering with a closed ledger's store: each kind of damage is reported
-//! with the right seq and reason, never a panic.
+//! Tampering with a closed sled ledger's store, key by key: each kind of
+//! damage is reported with the right seq and reason, never a panic. (The
+//! segmented log's files are damaged byte by byte in `segments.rs`.)
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,8 +9,8 @@ use ledger_core::layout::{self, CHECKPOINTS, RECORDS};
 use ledger_core::storage::{SledStorage, Storage, WriteBatch};
 use ledger_core::verify::verify_store;
 use ledger_core::{
-    Checkpoint, CheckpointSigner, Event, Ledger, LedgerOptions, ManualClock, OpenError, Record,
-    SubjectId, VerifyError, Violation,
+    Checkpoint, CheckpointSigner, Engine, Event, Ledger, LedgerOptions, ManualClock, OpenError,
+    Record, SubjectId, VerifyError, Violation,
 };
 use ledger_tests::{copy_dir, open_store, sample_event, verifier_key};
 use rand::Rng;
@@ -22,6 +23,7 @@ fn pristine() -> tempfile::TempDir {
     let options = LedgerOptions {
         checkpoint_every: Some(10),
         checkpoint_interval: None,
+        engine: Engine::Sled,
         ..LedgerOptions::default()
     };
     let ledger = Ledger::open(dir.path(), options).unwrap();
@@ -213,6 +215,7 @@ fn a_rewritten_record_with_consistent_hashes_is_caught_by_the_signed_root() {
         clock: clock.clone(),
         checkpoint_every: None,
         checkpoint_interval: None,
+        engine: Engine::Sled,
         ..LedgerOptions::default()
     };
     let rebuilt = Ledger::open(scratch.path(), options).unwrap();

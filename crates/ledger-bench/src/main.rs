@@ -17,6 +17,7 @@ use ledger_core::{Ledger, LedgerOptions};
 
 mod append;
 mod big;
+mod durable;
 mod rawsled;
 mod stats;
 mod sys;
@@ -73,6 +74,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Hidden {
+    /// Durable appends/s of the ledger on each engine beside raw-file and
+    /// SQLite baselines, measured in the same run.
+    Durable(durable::Args),
     /// Internal: fill a ledger in a child process and report its memory.
     #[command(hide = true)]
     FillChild {
@@ -154,6 +158,9 @@ fn main() -> std::process::ExitCode {
 
 fn real_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Hidden::Durable(args)) = &cli.command {
+        return durable::main(args);
+    }
     if let Some(Hidden::FillChild {
         kind,
         dir,

@@ -22,6 +22,8 @@ pub(crate) struct OpenSpec {
     pub(crate) rotate_inline: bool,
     /// Source of event timestamps.
     pub(crate) clock: Arc<dyn Clock>,
+    /// Storage engine of a ledger created here.
+    pub(crate) engine: ledger_core::Engine,
 }
 
 impl Default for OpenSpec {
@@ -30,6 +32,7 @@ impl Default for OpenSpec {
             create: false,
             rotate_inline: true,
             clock: Arc::new(SystemClock),
+            engine: ledger_core::Engine::default(),
         }
     }
 }
@@ -46,7 +49,7 @@ pub(crate) fn kek_dir(dir: &Path) -> PathBuf {
 
 /// Whether `dir` holds a ledger's event store.
 pub(crate) fn ledger_exists(dir: &Path) -> bool {
-    dir.join(ledger_core::STORE_DIR).join("db").is_file()
+    ledger_core::Engine::detect(dir).is_some()
 }
 
 /// Opens the compliance layer over the ledger in `dir`.
@@ -61,12 +64,12 @@ pub(crate) fn open(dir: &Path, spec: &OpenSpec) -> anyhow::Result<ComplianceLedg
     let options = LedgerOptions {
         clock: Arc::clone(&spec.clock),
         max_payload: MAX_PAYLOAD,
+        engine: spec.engine,
         ..LedgerOptions::default()
     };
     let ledger = Ledger::open(dir, options).map_err(|e| open_error(dir, e))?;
     let vault_options = VaultOptions {
         rotate_after_erasure: spec.rotate_inline.then_some(std::time::Duration::ZERO),
-        clock: Arc::clone(&spec.clock),
         actor: "svc:ledger-cli".into(),
         ..VaultOptions::default()
     };
@@ -76,7 +79,7 @@ pub(crate) fn open(dir: &Path, spec: &OpenSpec) -> anyhow::Result<ComplianceLedg
             kek_dir(dir).display()
         )
     })?;
-    ComplianceLedger::open(vault, Arc::clone(&spec.clock), ComplianceOptions::default())
+    ComplianceLedger::open(vault, ComplianceOptions::default())
         .context("reading the log into the compliance write model")
 }
 

@@ -16,8 +16,8 @@ use ledger_compliance::vocab::*;
 use ledger_compliance::{
     ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData, TicketId,
 };
-use ledger_core::{Ledger, LedgerOptions, SubjectId, SystemClock};
-use ledger_vault::{Vault, VaultOptions};
+use ledger_core::SubjectId;
+use ledger_testkit::Stack;
 use rand::{Rng, SeedableRng};
 
 /// Subjects of the append cells.
@@ -45,20 +45,15 @@ fn world(validate: bool) -> World {
 
 fn world_of(validate: bool, subjects_n: usize) -> World {
     let tmp = tempfile::tempdir().expect("tmp");
-    let ledger = Ledger::open(tmp.path().join("l"), LedgerOptions::default()).expect("ledger");
-    let vault = Vault::open(
-        ledger,
-        VaultOptions {
-            rotate_after_erasure: None,
-            ..VaultOptions::default()
-        },
-    )
-    .expect("vault");
-    let options = ComplianceOptions {
-        validate,
-        ..ComplianceOptions::default()
-    };
-    let c = Arc::new(ComplianceLedger::open(vault, Arc::new(SystemClock), options).expect("open"));
+    let c = Stack::new()
+        .without_rotation()
+        .compliance(ComplianceOptions {
+            validate,
+            ..ComplianceOptions::default()
+        })
+        .open(&tmp.path().join("l"))
+        .expect("open");
+    let c = Arc::new(c);
     c.record_blocking(ComplianceEvent::general(
         "op:dpo",
         Facts::RecipientRegistered {

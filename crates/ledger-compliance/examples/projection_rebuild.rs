@@ -7,7 +7,6 @@
 //! (default 1,000,000 events in a temporary directory; an existing ledger
 //! in `dir` is reused as it is).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use ledger_compliance::vocab::*;
@@ -16,8 +15,8 @@ use ledger_compliance::{
     PersonalData, TicketId,
 };
 use ledger_core::record::RecordRef;
-use ledger_core::{Ledger, LedgerOptions, SystemClock};
-use ledger_vault::{Vault, VaultOptions};
+use ledger_core::{Ledger, LedgerOptions};
+use ledger_testkit::Stack;
 
 /// Events one generated customer brings (see `customer_events`).
 const PER_CUSTOMER: u64 = 20;
@@ -176,9 +175,7 @@ fn main() -> anyhow_free::Result {
         .unwrap_or_else(|| tmp.path().join("ledger"));
     let options = ComplianceOptions::default();
     {
-        let ledger = Ledger::open(&dir, LedgerOptions::default())?;
-        let vault = Vault::open(ledger, VaultOptions::default())?;
-        let c = ComplianceLedger::open(vault, Arc::new(SystemClock), options.clone())?;
+        let c = Stack::new().compliance(options.clone()).open(&dir)?;
         if c.vault().ledger().len() < events {
             eprintln!("generating {events} events in {}", dir.display());
             generate(&c, events)?;

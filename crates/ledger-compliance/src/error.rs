@@ -370,6 +370,10 @@ pub enum RecordError {
     /// An erasure failed.
     #[error(transparent)]
     Erase(#[from] ledger_vault::EraseError),
+    /// A blocking form was called inside an async runtime, or an async
+    /// form outside one; nothing was done.
+    #[error(transparent)]
+    Runtime(#[from] ledger_vault::RuntimeError),
     /// The ledger failed during a commit; the layer must be reopened.
     #[error("an earlier commit failed; reopen the ledger")]
     Failed,

@@ -2,19 +2,20 @@
 //! rules accept them, and erases subjects with everything that belongs to
 //! them.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ledger_core::record::RecordRef;
 use ledger_core::{Clock, Receipt, SubjectId};
-use ledger_vault::{AuditMetadata, ErasureReceipt, ErasureRequest, Vault};
+use ledger_vault::{runtime, ErasureReceipt, ErasureRequest, Vault, VaultEvent};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::codec::{self, Encoded};
 use crate::error::{OpenError, RecordError, ValidationError};
 use crate::event::{ComplianceEvent, Decoded, Facts, Scope, TicketId};
-use crate::model::{categories_declared, Model};
+use crate::model::{categories_declared, Model, Undo};
 use crate::projection::Projections;
 use crate::ropa::RopaConfig;
 use crate::vocab::Right;
@@ -45,14 +46,13 @@ impl Default for ComplianceOptions {
 /// The compliance layer over a vault.
 pub struct ComplianceLedger {
     vault: Vault,
-    clock: Arc<dyn Clock>,
     options: ComplianceOptions,
-    model: Mutex<Model>,
+    state: Mutex<WriteState>,
     projections: Projections,
     failed: AtomicBool,
     /// Held for a whole retention sweep: two overlapping sweeps would both
     /// record the expiry of the same scope and the second erasure fail.
-    sweeping: std::sync::Mutex<()>,
+    sweeping: Mutex<()>,
 }
 
 impl std::fmt::Debug for ComplianceLedger {
@@ -101,21 +101,20 @@ impl ComplianceLedger {
     /// Opens the layer over `vault`: builds the write model from the log
     /// and opens the projections at `<ledger dir>/projections/`, catching
     /// them up (or rebuilding them if they are not this ledger's).
-    pub fn open(
-        vault: Vault,
-        clock: Arc<dyn Clock>,
-        options: ComplianceOptions,
-    ) -> Result<Self, OpenError> {
+    pub fn open(vault: Vault, options: ComplianceOptions) -> Result<Self, OpenError> {
         let model = model_from_log(vault.ledger())?;
         let projections = Projections::open(vault.ledger())?;
         Ok(ComplianceLedger {
             vault,
-            clock,
             options,
-            model: Mutex::new(model),
+            state: Mutex::new(WriteState {
+                model,
+                pending: VecDeque::new(),
+                next_id: 0,
+            }),
             projections,
             failed: AtomicBool::new(false),
-            sweeping: std::sync::Mutex::new(()),
+            sweeping: Mutex::new(()),
         })
     }
 
@@ -135,31 +134,34 @@ impl ComplianceLedger {
         &self.options
     }
 
-    /// The clock event times and retention use.
+    /// The clock rules and retention read "now" from: the ledger's own
+    /// ([`ledger_core::Ledger::clock`]), the one that stamps the records.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+        self.vault.ledger().clock()
     }
 
     /// Serializes retention sweeps (see [`crate::retention`]).
-    pub(crate) fn sweep_lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        // The guarded value is `()`: a sweep that panicked leaves nothing
-        // inconsistent behind it.
-        self.sweeping.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) async fn sweep_lock(&self) -> MutexGuard<'_, ()> {
+        self.sweeping.lock().await
     }
 
-    /// A copy of the write model (for reports and tests).
+    /// A copy of the write model (for reports and tests). Events of
+    /// batches still being committed carry the time the rules checked them
+    /// at; once committed, every event carries its record's timestamp.
     pub async fn model(&self) -> Model {
-        self.model.lock().await.clone()
+        self.state.lock().await.model.clone()
     }
 
-    /// Blocking form of [`ComplianceLedger::model`].
+    /// Blocking form of [`ComplianceLedger::model`], for plain threads (on
+    /// a runtime thread, await [`ComplianceLedger::model`]: this one would
+    /// wait there for a lock that a task of the same thread may hold).
     pub fn model_blocking(&self) -> Model {
         futures_executor::block_on(self.model())
     }
 
     /// Runs `read` on the write model under its lock, without copying it.
-    pub(crate) fn read_model<R>(&self, read: impl FnOnce(&Model) -> R) -> R {
-        read(&futures_executor::block_on(self.model.lock()))
+    pub(crate) async fn read_model<R>(&self, read: impl FnOnce(&Model) -> R) -> R {
+        read(&self.state.lock().await.model)
     }
 
     /// Creates a data subject (a key scope), indexed by `email` if given.
@@ -178,8 +180,11 @@ impl ComplianceLedger {
         receipts.pop().ok_or(RecordError::EmptyBatch)
     }
 
-    /// Blocking form of [`ComplianceLedger::record`].
+    /// Blocking form of [`ComplianceLedger::record`], for plain threads;
+    /// refused inside an async runtime ([`RecordError::Runtime`]), where
+    /// waiting for the write model's lock could deadlock.
     pub fn record_blocking(&self, event: ComplianceEvent) -> Result<Receipt, RecordError> {
+        runtime::ensure_blocking_allowed("record_blocking")?;
         futures_executor::block_on(self.record(event))
     }
 
@@ -197,32 +202,34 @@ impl ComplianceLedger {
             let e = codec::encode(event).map_err(|source| RecordError::Encode { index, source })?;
             encoded.push(e);
         }
-        let pending = {
-            let mut model = self.lock().await?;
-            let now = self.clock.now();
+        let (settling, pending) = {
+            let mut state = self.lock().await?;
+            let now = self.clock().now();
             let mut undo = Vec::with_capacity(events.len());
+            let mut applied = Vec::with_capacity(events.len());
             let mut refused = None;
             for (index, event) in events.iter().enumerate() {
                 let decoded = Decoded::Event {
                     scope: event.scope,
                     facts: event.facts.clone(),
                 };
-                if let Err(source) = self.check(&model, event, now) {
+                if let Err(source) = self.check(&state.model, event, now) {
                     refused = Some(RecordError::Invalid { index, source });
                     break;
                 }
-                undo.push(model.undo_for(&decoded));
-                model.apply(None, now, &decoded);
+                undo.push(state.model.undo_for(&decoded));
+                state.model.apply(None, now, &decoded);
+                applied.push(decoded);
             }
             let submitted = match refused {
                 Some(e) => Err(e),
                 None => self.submit(encoded).await,
             };
             match submitted {
-                Ok(pending) => pending,
+                Ok(pending) => (state.push(applied, undo, now), pending),
                 Err(e) => {
                     for u in undo.into_iter().rev() {
-                        model.undo(u);
+                        state.model.undo(u);
                     }
                     return Err(e);
                 }
@@ -230,34 +237,40 @@ impl ComplianceLedger {
         };
         match pending.await {
             Ok(receipts) => {
-                if let Some(last) = receipts.last() {
-                    let mut model = self.model.lock().await;
-                    model.last_seq = Some(model.last_seq.map_or(last.seq, |s| s.max(last.seq)));
-                }
+                self.state.lock().await.settle(settling.id, &receipts);
+                settling.done();
                 Ok(receipts)
             }
             Err(e) => {
                 // The model already holds the batch's effects; the ledger is
                 // poisoned, so refuse everything until reopened.
                 self.failed.store(true, Ordering::SeqCst);
+                self.state
+                    .lock()
+                    .await
+                    .pending
+                    .retain(|b| b.id != settling.id);
+                settling.done();
                 Err(RecordError::Seal(e.into()))
             }
         }
     }
 
-    /// Blocking form of [`ComplianceLedger::record_batch`].
+    /// Blocking form of [`ComplianceLedger::record_batch`]; refused inside
+    /// an async runtime like [`ComplianceLedger::record_blocking`].
     pub fn record_batch_blocking(
         &self,
         events: Vec<ComplianceEvent>,
     ) -> Result<Vec<Receipt>, RecordError> {
+        runtime::ensure_blocking_allowed("record_batch_blocking")?;
         futures_executor::block_on(self.record_batch(events))
     }
 
-    async fn lock(&self) -> Result<MutexGuard<'_, Model>, RecordError> {
+    async fn lock(&self) -> Result<MutexGuard<'_, WriteState>, RecordError> {
         if self.failed.load(Ordering::SeqCst) {
             return Err(RecordError::Failed);
         }
-        Ok(self.model.lock().await)
+        Ok(self.state.lock().await)
     }
 
     fn check(
@@ -289,7 +302,7 @@ impl ComplianceLedger {
         &self,
         encoded: Vec<Encoded>,
     ) -> Result<ledger_core::PendingAppend, RecordError> {
-        let batch: Vec<(ledger_core::Event, Option<AuditMetadata>)> = encoded
+        let batch: Vec<VaultEvent> = encoded
             .into_iter()
             .map(|e| match e {
                 Encoded::Sealed {
@@ -299,9 +312,9 @@ impl ComplianceLedger {
                 } => {
                     // Moved, not copied: the vault zeroizes it after sealing.
                     event.payload = std::mem::take(&mut *plaintext);
-                    (event, Some(metadata))
+                    VaultEvent::sealed_with(event, metadata)
                 }
-                Encoded::Clear(event) => (event, None),
+                Encoded::Clear(event) => VaultEvent::Clear(event),
             })
             .collect();
         Ok(self.vault.submit_batch(batch).await?)
@@ -309,14 +322,19 @@ impl ComplianceLedger {
 
     /// Erases `subject` (Art. 17 or retention): destroys its key and the keys
     /// of all its tickets, then, if `request.request_ref` names an open
-    /// erasure request of the subject, records it fulfilled. Blocks (fsyncs);
-    /// from async code call it in `spawn_blocking`.
-    pub fn erase_subject(
+    /// erasure request of the subject, records it fulfilled.
+    ///
+    /// Runs under the write model's lock, awaited like any append's, and
+    /// hands its fsyncs to tokio's blocking pool: it never blocks the
+    /// runtime, so it may run beside appends on a current-thread runtime.
+    /// Needs a tokio runtime.
+    pub async fn erase_subject(
         &self,
         subject: SubjectId,
         request: &ErasureRequest,
     ) -> Result<Vec<ErasureReceipt>, RecordError> {
-        let mut model = futures_executor::block_on(self.lock())?;
+        let mut state = self.lock().await?;
+        let model = &mut state.model;
         if model.erased.contains(&subject) {
             return Err(RecordError::Invalid {
                 index: 0,
@@ -336,15 +354,15 @@ impl ComplianceLedger {
             .unwrap_or_default();
         let mut receipts = Vec::with_capacity(tickets.len() + 1);
         for ticket in tickets {
-            receipts.push(self.erase_scope(&mut model, ticket.0, request)?);
+            receipts.push(self.erase_scope(model, ticket.0, request).await?);
         }
-        receipts.push(self.erase_scope(&mut model, subject, request)?);
+        receipts.push(self.erase_scope(model, subject, request).await?);
         let fulfils = model.requests.get(&request.request_ref).is_some_and(|r| {
             r.subject == subject
                 && r.right == Right::Erasure
                 && r.status == crate::model::RequestStatus::Open
         });
-        drop(model);
+        drop(state);
         if fulfils {
             let event = ComplianceEvent::subject(
                 subject,
@@ -353,18 +371,35 @@ impl ComplianceLedger {
                     request: request.request_ref.clone(),
                 },
             );
-            futures_executor::block_on(self.record(event))?;
+            self.record(event).await?;
         }
         Ok(receipts)
     }
 
-    /// Erases one key scope (a ticket) under the model lock.
-    pub fn erase_ticket(
+    /// Blocking form of [`ComplianceLedger::erase_subject`], for plain
+    /// threads. Must not be called from inside an async runtime (it would
+    /// wait for tasks that need its thread): there it returns
+    /// [`RecordError::Runtime`] and does nothing.
+    pub fn erase_subject_blocking(
+        &self,
+        subject: SubjectId,
+        request: &ErasureRequest,
+    ) -> Result<Vec<ErasureReceipt>, RecordError> {
+        runtime::block_on(
+            "erase_subject_blocking",
+            self.erase_subject(subject, request),
+        )
+    }
+
+    /// Erases one key scope (a ticket) under the model lock; never blocks
+    /// the runtime (see [`ComplianceLedger::erase_subject`]).
+    pub async fn erase_ticket(
         &self,
         ticket: TicketId,
         request: &ErasureRequest,
     ) -> Result<ErasureReceipt, RecordError> {
-        let mut model = futures_executor::block_on(self.lock())?;
+        let mut state = self.lock().await?;
+        let model = &mut state.model;
         if let Some(scope) = model.is_erased(&Scope::Ticket(ticket)) {
             return Err(RecordError::Invalid {
                 index: 0,
@@ -377,19 +412,33 @@ impl ComplianceLedger {
                 source: ValidationError::UnknownTicket { ticket },
             });
         }
-        self.erase_scope(&mut model, ticket.0, request)
+        self.erase_scope(model, ticket.0, request).await
     }
 
-    fn erase_scope(
+    /// Blocking form of [`ComplianceLedger::erase_ticket`]; refused inside
+    /// an async runtime like [`ComplianceLedger::erase_subject_blocking`].
+    pub fn erase_ticket_blocking(
+        &self,
+        ticket: TicketId,
+        request: &ErasureRequest,
+    ) -> Result<ErasureReceipt, RecordError> {
+        runtime::block_on("erase_ticket_blocking", self.erase_ticket(ticket, request))
+    }
+
+    async fn erase_scope(
         &self,
         model: &mut Model,
         scope: SubjectId,
         request: &ErasureRequest,
     ) -> Result<ErasureReceipt, RecordError> {
-        match self.vault.erase_subject(scope, request) {
+        match self.vault.erase_subject(scope, request).await {
             Ok(receipt) => {
                 model.erased.insert(scope);
-                model.last_seq = Some(model.last_seq.map_or(receipt.seq, |s| s.max(receipt.seq)));
+                // The erasure may have appended more than its record (the
+                // rotation's and the certificate's): the model has seen the
+                // log up to its head, as a rebuild would.
+                let head = self.vault.ledger().len().saturating_sub(1).max(receipt.seq);
+                model.last_seq = Some(model.last_seq.map_or(head, |s| s.max(head)));
                 Ok(receipt)
             }
             Err(e) => {
@@ -399,5 +448,138 @@ impl ComplianceLedger {
                 Err(e.into())
             }
         }
+    }
+}
+
+/// Batches in flight past this many are settled even while older ones wait
+/// for their commit, so that the list stays short under any load.
+const MAX_PENDING: usize = 1024;
+
+/// The write model and the batches applied to it ahead of their commit.
+///
+/// The rules must see each batch's effects as soon as it is queued (the
+/// next batch is checked against them), but the time the core records is
+/// known only from the receipts. So a batch is applied at once with the time
+/// it was checked at and kept here with its undo records; once it and every
+/// batch before it are durable, they are all undone and applied again in
+/// seq order with their receipts' timestamps (the later ones still pending
+/// with their check time). The model therefore equals the fold of the log
+/// ([`model_from_log`]) whenever nothing is in flight, under any clock. A
+/// batch whose caller stopped waiting keeps its check time (its receipts
+/// never arrive); it no longer holds up the batches after it.
+#[derive(Debug)]
+struct WriteState {
+    model: Model,
+    /// In queue order, which is seq order.
+    pending: VecDeque<PendingBatch>,
+    next_id: u64,
+}
+
+#[derive(Debug)]
+struct PendingBatch {
+    id: u64,
+    events: Vec<Decoded>,
+    /// One per event, in apply order.
+    undo: Vec<Undo>,
+    checked_at: DateTime<Utc>,
+    receipts: Option<Vec<Receipt>>,
+    /// Set when its caller stopped waiting (its future was dropped) before
+    /// the batch was settled: its receipts will never come, so it is
+    /// settled with its check time.
+    abandoned: Arc<AtomicBool>,
+}
+
+/// Held by `record_batch` from queueing to settling; marks the batch
+/// abandoned if dropped before [`Settling::done`].
+struct Settling {
+    id: u64,
+    abandoned: Arc<AtomicBool>,
+    armed: bool,
+}
+
+impl Settling {
+    fn done(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Settling {
+    fn drop(&mut self) {
+        if self.armed {
+            self.abandoned.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+impl WriteState {
+    /// Registers a batch just applied at `checked_at` and queued.
+    fn push(
+        &mut self,
+        events: Vec<Decoded>,
+        undo: Vec<Undo>,
+        checked_at: DateTime<Utc>,
+    ) -> Settling {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let abandoned = Arc::new(AtomicBool::new(false));
+        self.pending.push_back(PendingBatch {
+            id,
+            events,
+            undo,
+            checked_at,
+            receipts: None,
+            abandoned: Arc::clone(&abandoned),
+        });
+        Settling {
+            id,
+            abandoned,
+            armed: true,
+        }
+    }
+
+    /// Notes the receipts of batch `id` and, when enough of the oldest
+    /// batches are durable, re-applies them with their records' timestamps.
+    fn settle(&mut self, id: u64, receipts: &[Receipt]) {
+        let Some(batch) = self.pending.iter_mut().find(|b| b.id == id) else {
+            return;
+        };
+        batch.receipts = Some(receipts.to_vec());
+        let durable = self
+            .pending
+            .iter()
+            .take_while(|b| b.receipts.is_some() || b.abandoned.load(Ordering::SeqCst))
+            .count();
+        let len = self.pending.len();
+        // Re-applying costs every pending batch: do it when all are durable
+        // (the usual case), or at least half, or when the list grew long.
+        if durable == 0 || (durable < len && durable * 2 < len && len < MAX_PENDING) {
+            return;
+        }
+        let WriteState { model, pending, .. } = self;
+        let mut last_seq = model.last_seq;
+        for batch in pending.iter_mut().rev() {
+            while let Some(undo) = batch.undo.pop() {
+                model.undo(undo);
+            }
+        }
+        for batch in pending.drain(..durable) {
+            let Some(receipts) = &batch.receipts else {
+                for event in &batch.events {
+                    model.apply(None, batch.checked_at, event);
+                }
+                continue;
+            };
+            for (event, receipt) in batch.events.iter().zip(receipts) {
+                model.apply(Some(receipt.seq), receipt.timestamp, event);
+                last_seq = Some(last_seq.map_or(receipt.seq, |s| s.max(receipt.seq)));
+            }
+        }
+        for batch in pending.iter_mut() {
+            for event in &batch.events {
+                batch.undo.push(model.undo_for(event));
+                model.apply(None, batch.checked_at, event);
+            }
+        }
+        model.last_seq = last_seq;
     }
 }

@@ -6,7 +6,10 @@
 //! destruction), and lists requests due within N days or overdue. It is
 //! idempotent (erased scopes are skipped), safe beside appends (every
 //! erasure runs under the write model's lock) and beside another sweep
-//! (sweeps are serialized).
+//! (sweeps are serialized). [`ComplianceLedger::sweep`] never blocks the
+//! runtime it runs on (erasures fsync on tokio's blocking pool), so it may
+//! run on a current-thread runtime beside appends;
+//! [`ComplianceLedger::sweep_blocking`] is for plain threads.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,19 +122,22 @@ pub fn deadlines(
 }
 
 impl ComplianceLedger {
-    /// Runs one retention sweep at the clock's now. Blocks (erasures fsync);
-    /// from async code call it in `spawn_blocking`. Sweeps run one at a
-    /// time: a second waits for the first and then finds nothing it erased.
-    pub fn sweep(&self, options: &SweepOptions) -> Result<SweepReport, RecordError> {
-        let _sweeping = self.sweep_lock();
+    /// Runs one retention sweep at the clock's now, awaiting the model's
+    /// lock and each erasure without blocking the runtime. Sweeps run one at
+    /// a time: a second waits for the first and then finds nothing it
+    /// erased. Needs a tokio runtime.
+    pub async fn sweep(&self, options: &SweepOptions) -> Result<SweepReport, RecordError> {
+        let _sweeping = self.sweep_lock().await;
         let now = self.clock().now();
-        let (tickets, subjects, (due_soon, overdue)) = self.read_model(|model| {
-            (
-                model.expired_tickets(now, self.options().ticket_retention),
-                model.subjects_without_basis(),
-                deadlines(model, now.date_naive(), options.due_within_days),
-            )
-        });
+        let (tickets, subjects, (due_soon, overdue)) = self
+            .read_model(|model| {
+                (
+                    model.expired_tickets(now, self.options().ticket_retention),
+                    model.subjects_without_basis(),
+                    deadlines(model, now.date_naive(), options.due_within_days),
+                )
+            })
+            .await;
         let mut report = SweepReport {
             at: Some(now),
             dry_run: options.dry_run,
@@ -141,12 +147,12 @@ impl ComplianceLedger {
             overdue,
         };
         for ticket in tickets {
-            if options.dry_run || self.expire_ticket(ticket, options)? {
+            if options.dry_run || self.expire_ticket(ticket, options).await? {
                 report.tickets_expired.push(ticket.to_string());
             }
         }
         for subject in subjects {
-            if options.dry_run || self.expire_subject(subject, options)? {
+            if options.dry_run || self.expire_subject(subject, options).await? {
                 report.subjects_expired.push(subject.to_string());
             }
         }
@@ -160,7 +166,19 @@ impl ComplianceLedger {
         Ok(report)
     }
 
-    fn expire_ticket(&self, ticket: TicketId, options: &SweepOptions) -> Result<bool, RecordError> {
+    /// Blocking form of [`ComplianceLedger::sweep`], for plain threads. Must
+    /// not be called from inside an async runtime (it would wait for tasks
+    /// that need its thread): there it returns [`RecordError::Runtime`] and
+    /// does nothing.
+    pub fn sweep_blocking(&self, options: &SweepOptions) -> Result<SweepReport, RecordError> {
+        ledger_vault::runtime::block_on("sweep_blocking", self.sweep(options))
+    }
+
+    async fn expire_ticket(
+        &self,
+        ticket: TicketId,
+        options: &SweepOptions,
+    ) -> Result<bool, RecordError> {
         let event = ComplianceEvent::ticket(
             ticket,
             options.operator.clone(),
@@ -169,7 +187,7 @@ impl ComplianceLedger {
                 override_reason: None,
             },
         );
-        if !self.record_unless_erased(event)? {
+        if !self.record_unless_erased(event).await? {
             return Ok(false);
         }
         let request = ErasureRequest {
@@ -177,18 +195,18 @@ impl ComplianceLedger {
             request_ref: format!("retention:{}", RetentionRule::TicketClosed),
             operator: options.operator.clone(),
         };
-        self.erase_ticket(ticket, &request)?;
+        self.erase_ticket(ticket, &request).await?;
         Ok(true)
     }
 
-    fn expire_subject(
+    async fn expire_subject(
         &self,
         subject: SubjectId,
         options: &SweepOptions,
     ) -> Result<bool, RecordError> {
         // Re-check under the current model: a concurrent event may have
         // given the subject a basis since the sweep looked.
-        if !self.read_model(|model| model.without_basis(&subject)) {
+        if !self.read_model(|model| model.without_basis(&subject)).await {
             return Ok(false);
         }
         let event = ComplianceEvent::subject(
@@ -199,7 +217,7 @@ impl ComplianceLedger {
                 override_reason: None,
             },
         );
-        if !self.record_unless_erased(event)? {
+        if !self.record_unless_erased(event).await? {
             return Ok(false);
         }
         let request = ErasureRequest {
@@ -207,14 +225,14 @@ impl ComplianceLedger {
             request_ref: format!("retention:{}", RetentionRule::NoLawfulBasis),
             operator: options.operator.clone(),
         };
-        self.erase_subject(subject, &request)?;
+        self.erase_subject(subject, &request).await?;
         Ok(true)
     }
 
     /// Records `event`, or returns `false` if its scope was erased meanwhile
     /// (a concurrent sweep got there first).
-    fn record_unless_erased(&self, event: ComplianceEvent) -> Result<bool, RecordError> {
-        match self.record_blocking(event) {
+    async fn record_unless_erased(&self, event: ComplianceEvent) -> Result<bool, RecordError> {
+        match self.record(event).await {
             Ok(_) => Ok(true),
             Err(RecordError::Invalid {
                 source: crate::ValidationError::SubjectErased { .. },
@@ -239,13 +257,7 @@ pub fn spawn_sweeper(
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            let ledger = Arc::clone(&ledger);
-            let options = options.clone();
-            let result = tokio::task::spawn_blocking(move || ledger.sweep(&options)).await;
-            match result {
-                Ok(report) => on_report(report),
-                Err(_) => return,
-            }
+            on_report(ledger.sweep(&options).await);
         }
     })
 }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use ledger_compliance::vocab::*;
 use ledger_compliance::{
-    ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData, RecordError,
-    TicketId, ValidationError,
+    ComplianceEvent, ComplianceLedger, Facts, PersonalData, RecordError, TicketId, ValidationError,
 };
-use ledger_core::{Clock, Ledger, LedgerOptions, ManualClock, SubjectId};
-use ledger_vault::{ErasureRequest, Vault, VaultOptions};
+use ledger_core::{Clock, ManualClock, SubjectId};
+use ledger_testkit::Stack;
+use ledger_vault::ErasureRequest;
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -24,22 +24,11 @@ fn fixture() -> Fixture {
             .single()
             .expect("time"),
     ));
-    let options = LedgerOptions {
-        clock: clock.clone(),
-        ..LedgerOptions::default()
-    };
-    let ledger = Ledger::open(tmp.path().join("l"), options).expect("ledger");
-    let vault = Vault::open(
-        ledger,
-        VaultOptions {
-            clock: clock.clone(),
-            rotate_after_erasure: None,
-            ..VaultOptions::default()
-        },
-    )
-    .expect("vault");
-    let c =
-        ComplianceLedger::open(vault, clock.clone(), ComplianceOptions::default()).expect("open");
+    let c = Stack::new()
+        .clock(clock.clone())
+        .without_rotation()
+        .open(&tmp.path().join("l"))
+        .expect("open");
     Fixture {
         _tmp: tmp,
         clock,
@@ -906,7 +895,7 @@ fn nothing_is_recorded_for_an_erased_subject_or_its_tickets() {
         request_ref: "DSR-9".into(),
         operator: "op:dpo".into(),
     };
-    let receipts = f.c.erase_subject(s, &request).expect("erase");
+    let receipts = f.c.erase_subject_blocking(s, &request).expect("erase");
     assert_eq!(receipts.len(), 2, "the subject and its ticket");
     // The erasure fulfilled the request.
     assert_eq!(

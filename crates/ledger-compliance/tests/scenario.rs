@@ -22,12 +22,12 @@ use ledger_compliance::query::{AccessLogLine, RequestView, TicketView};
 use ledger_compliance::retention::{SweepOptions, SweepReport, RETENTION_REASON};
 use ledger_compliance::vocab::*;
 use ledger_compliance::{
-    model_from_log, ComplianceEvent, ComplianceLedger, ComplianceOptions, CurrentData, Facts,
-    PersonalData, ProjectionSnapshot, Projections, RecordError, RequestStatus, TicketId,
-    ValidationError,
+    model_from_log, ComplianceEvent, ComplianceLedger, CurrentData, Facts, PersonalData,
+    ProjectionSnapshot, Projections, RecordError, RequestStatus, TicketId, ValidationError,
 };
-use ledger_core::{Clock, Ledger, LedgerOptions, ManualClock, SubjectId};
-use ledger_vault::{ErasureRequest, Vault, VaultOptions};
+use ledger_core::{Clock, Ledger, ManualClock, SubjectId};
+use ledger_testkit::Stack;
+use ledger_vault::ErasureRequest;
 
 // ---------------------------------------------------------------------------
 // The customers' personal data: distinctive strings searched for on disk.
@@ -65,24 +65,9 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 // A ledger on a temporary directory, and the test's own expectation of it.
 
 fn open(dir: &Path, clock: &Arc<ManualClock>) -> ComplianceLedger {
-    let ledger = Ledger::open(
-        dir,
-        LedgerOptions {
-            clock: clock.clone(),
-            max_wait: std::time::Duration::from_millis(0),
-            ..LedgerOptions::default()
-        },
-    )
-    .expect("ledger opens");
-    let vault = Vault::open(
-        ledger,
-        VaultOptions {
-            clock: clock.clone(),
-            ..VaultOptions::default()
-        },
-    )
-    .expect("vault opens");
-    ComplianceLedger::open(vault, clock.clone(), ComplianceOptions::default())
+    Stack::new()
+        .clock(clock.clone())
+        .open(dir)
         .expect("compliance layer opens")
 }
 
@@ -1273,7 +1258,7 @@ fn ask_for_erasure(w: &mut World, a: &Customer) {
         request_ref: reference.into(),
         operator: DPO.into(),
     };
-    let receipts = w.c.erase_subject(s, &request).expect("erased");
+    let receipts = w.c.erase_subject_blocking(s, &request).expect("erased");
     let erased_at = w.now();
     let scopes: Vec<SubjectId> = receipts.iter().map(|r| r.subject).collect();
     assert_eq!(
@@ -1366,14 +1351,14 @@ fn ask_for_erasure(w: &mut World, a: &Customer) {
     );
     let len = w.ledger().len();
     assert!(matches!(
-        w.c.erase_subject(s, &request),
+        w.c.erase_subject_blocking(s, &request),
         Err(RecordError::Invalid {
             source: ValidationError::SubjectErased { .. },
             ..
         })
     ));
     assert!(matches!(
-        w.c.erase_ticket(ticket, &request),
+        w.c.erase_ticket_blocking(ticket, &request),
         Err(RecordError::Invalid {
             source: ValidationError::SubjectErased { .. },
             ..
@@ -1566,7 +1551,7 @@ fn ticket_ages_out(w: &mut World) -> Customer {
 
     // 25 March: the portability request is due within the week.
     w.set(t(2028, 3, 25, 6, 0));
-    let report = w.c.sweep(&dry).expect("dry run");
+    let report = w.c.sweep_blocking(&dry).expect("dry run");
     assert!(report.tickets_expired.is_empty() && report.subjects_expired.is_empty());
     assert_eq!(
         deadlines(&report),
@@ -1577,7 +1562,7 @@ fn ticket_ages_out(w: &mut World) -> Customer {
     // An hour before the ticket's retention ends: nothing to erase yet.
     w.set(deadline - Duration::hours(1));
     let len = w.ledger().len();
-    let report = w.c.sweep(&SweepOptions::default()).expect("sweep");
+    let report = w.c.sweep_blocking(&SweepOptions::default()).expect("sweep");
     assert!(report.tickets_expired.is_empty() && report.subjects_expired.is_empty());
     assert_eq!(
         deadlines(&report),
@@ -1608,7 +1593,7 @@ fn ticket_ages_out(w: &mut World) -> Customer {
             .retention_due
     );
     let before = w.entries();
-    let report = w.c.sweep(&dry).expect("dry run");
+    let report = w.c.sweep_blocking(&dry).expect("dry run");
     assert!(report.dry_run);
     assert_eq!(report.tickets_expired, vec![ticket.to_string()]);
     assert!(report.subjects_expired.is_empty());
@@ -1623,7 +1608,7 @@ fn ticket_ages_out(w: &mut World) -> Customer {
     assert_eq!(w.entries(), before);
     w.check("8. dry run");
 
-    let report = w.c.sweep(&SweepOptions::default()).expect("sweep");
+    let report = w.c.sweep_blocking(&SweepOptions::default()).expect("sweep");
     assert!(!report.dry_run);
     assert_eq!(report.at, Some(aged));
     assert_eq!(report.tickets_expired, vec![ticket.to_string()]);
@@ -1645,7 +1630,7 @@ fn ticket_ages_out(w: &mut World) -> Customer {
 
     // Idempotent: the second sweep erases nothing and appends nothing.
     let len = w.ledger().len();
-    let again = w.c.sweep(&SweepOptions::default()).expect("sweep");
+    let again = w.c.sweep_blocking(&SweepOptions::default()).expect("sweep");
     assert!(again.tickets_expired.is_empty() && again.subjects_expired.is_empty());
     assert_eq!(w.ledger().len(), len);
     w.check("8. second sweep");
@@ -1900,7 +1885,7 @@ async fn appends_from_many_tasks_while_a_sweep_runs() {
     }
     let sweeper = {
         let c = Arc::clone(&c);
-        tokio::task::spawn_blocking(move || c.sweep(&SweepOptions::default()))
+        tokio::spawn(async move { c.sweep(&SweepOptions::default()).await })
     };
     let mut acked = seeded;
     for task in tasks {
@@ -1947,7 +1932,7 @@ async fn appends_from_many_tasks_while_a_sweep_runs() {
     assert_eq!(view.ticket.notes, 1);
 
     // A second sweep finds nothing more.
-    let again = c.sweep(&SweepOptions::default()).expect("sweep");
+    let again = c.sweep(&SweepOptions::default()).await.expect("sweep");
     assert!(again.tickets_expired.is_empty() && again.subjects_expired.is_empty());
 
     // Rebuilt from scratch, the projections and the write model equal the

@@ -1,20 +1,14 @@
 //! Smoke test: record, validate, reopen, erase through the public API.
 
-use std::sync::Arc;
-
 use ledger_compliance::vocab::{Channel, DataCategory, LawfulBasis, Purpose};
 use ledger_compliance::{
-    ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData, RecordError,
-    ValidationError,
+    ComplianceEvent, ComplianceLedger, Facts, PersonalData, RecordError, ValidationError,
 };
-use ledger_core::{Ledger, LedgerOptions, SystemClock};
-use ledger_vault::{ErasureRequest, Vault, VaultOptions};
+use ledger_testkit::Stack;
+use ledger_vault::ErasureRequest;
 
 fn open(dir: &std::path::Path) -> ComplianceLedger {
-    let ledger = Ledger::open(dir, LedgerOptions::default()).expect("ledger");
-    let vault = Vault::open(ledger, VaultOptions::default()).expect("vault");
-    ComplianceLedger::open(vault, Arc::new(SystemClock), ComplianceOptions::default())
-        .expect("compliance")
+    Stack::new().open(dir).expect("stack opens")
 }
 
 #[test]
@@ -71,7 +65,7 @@ fn record_validate_reopen_erase() {
         request_ref: "DSR-1".into(),
         operator: "op:dpo".into(),
     };
-    c.erase_subject(subject, &req).expect("erase");
+    c.erase_subject_blocking(subject, &req).expect("erase");
     let again = ComplianceEvent::subject(
         subject,
         "svc:crm",

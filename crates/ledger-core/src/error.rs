@@ -96,6 +96,31 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    /// Another process holds the store (its engine's own lock).
+    #[error("store at {} is held by another process", path.display())]
+    Held {
+        /// The store directory.
+        path: PathBuf,
+    },
+    /// A log file is damaged where no torn write can explain it.
+    #[error("log segment {} is damaged at byte offset {offset} (seq {seq}): {detail}", segment.display())]
+    Damaged {
+        /// The segment file.
+        segment: PathBuf,
+        /// Byte offset of the bad frame in that file.
+        offset: u64,
+        /// Seq the frame holds or should hold.
+        seq: u64,
+        /// What is wrong.
+        detail: String,
+    },
+    /// An append or write the contract forbids: a record overwritten or
+    /// deleted, or a seq that does not follow the log's end.
+    #[error("refused by the log store: {detail}")]
+    Refused {
+        /// Why.
+        detail: String,
+    },
 }
 
 impl StorageError {

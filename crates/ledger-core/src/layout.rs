@@ -20,6 +20,10 @@ pub const META: Keyspace = Keyspace(b'M');
 pub const META_LEDGER_ID: &[u8] = b"ledger_id";
 /// Meta key of the checkpoint origin line (UTF-8).
 pub const META_ORIGIN: &[u8] = b"origin";
+/// Meta key of the subject-index watermark (u64 BE): every record below it
+/// has its subject-index entry in the state store. Records at or above it
+/// are re-indexed from the log on open.
+pub const META_INDEXED: &[u8] = b"indexed";
 /// Meta key of the store format version (u32 BE).
 pub const META_FORMAT: &[u8] = b"format";
 /// Meta key of the Merkle tree's hash function ([`crate::merkle::TreeHash::name`],

@@ -51,9 +51,9 @@ pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, VerifierKey}
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppendError, DecodeError, Error, EventError, OpenError, ReadError, StorageError};
 pub use ledger::{
-    Head, Ledger, LedgerOptions, PendingAppend, ReadOnlyLedger, Receipt, RecordIter, RecordSource,
-    SignedCheckpoint, SnapshotError, StoredNodes, StoredRecord, SIGNING_KEY_FILE, STORE_DIR,
-    VERIFIER_KEY_FILE,
+    acknowledged_floor, record_chains, Engine, Head, Ledger, LedgerOptions, PendingAppend,
+    ReadOnlyLedger, Receipt, RecordIter, RecordSource, SignedCheckpoint, SnapshotError,
+    StoredNodes, StoredRecord, LOG_DIR, SIGNING_KEY_FILE, STATE_DIR, STORE_DIR, VERIFIER_KEY_FILE,
 };
 pub use lock::LOCK_FILE;
 pub use merkle::{ConsistencyProof, InclusionProof, TreeHash};

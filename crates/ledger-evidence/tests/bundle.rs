@@ -4,12 +4,11 @@ use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use ledger_compliance::vocab::*;
-use ledger_compliance::{
-    ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData,
-};
-use ledger_core::{Clock, Ledger, LedgerOptions, ManualClock, ReadOnlyLedger};
+use ledger_compliance::{ComplianceEvent, Facts, PersonalData};
+use ledger_core::{Clock, ManualClock, ReadOnlyLedger};
 use ledger_evidence::{check_bundle, write_bundle, BundleOptions};
-use ledger_vault::{ErasureRequest, Vault, VaultOptions};
+use ledger_testkit::Stack;
+use ledger_vault::ErasureRequest;
 
 #[test]
 fn bundle_reports_controls_and_detects_changes() {
@@ -19,24 +18,10 @@ fn bundle_reports_controls_and_detects_changes() {
             .single()
             .expect("t"),
     ));
-    let ledger = Ledger::open(
-        tmp.path().join("l"),
-        LedgerOptions {
-            clock: clock.clone(),
-            ..LedgerOptions::default()
-        },
-    )
-    .expect("ledger");
-    let vault = Vault::open(
-        ledger,
-        VaultOptions {
-            clock: clock.clone(),
-            ..VaultOptions::default()
-        },
-    )
-    .expect("vault");
-    let c =
-        ComplianceLedger::open(vault, clock.clone(), ComplianceOptions::default()).expect("open");
+    let c = Stack::new()
+        .clock(clock.clone())
+        .open(&tmp.path().join("l"))
+        .expect("open");
     let s = c.new_subject(Some("zoe@example.com")).expect("s");
     c.record_blocking(
         ComplianceEvent::subject(
@@ -101,7 +86,7 @@ fn bundle_reports_controls_and_detects_changes() {
         },
     ))
     .expect("consent");
-    c.erase_subject(
+    c.erase_subject_blocking(
         s2,
         &ErasureRequest {
             reason: "gdpr-art17-1b".into(),

@@ -9,10 +9,10 @@ use ledger_compliance::vocab::*;
 use ledger_compliance::{
     ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, RecordError, TicketId,
 };
-use ledger_core::{Clock, Ledger, LedgerOptions, ManualClock, ReadOnlyLedger, SubjectId};
+use ledger_core::{Clock, ManualClock, ReadOnlyLedger, SubjectId};
 use ledger_evidence::facts::gather;
 use ledger_evidence::{write_bundle, BundleOptions};
-use ledger_vault::{Vault, VaultOptions};
+use ledger_testkit::Stack;
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -27,27 +27,15 @@ fn fixture(validate: bool) -> Fixture {
             .single()
             .expect("time"),
     ));
-    let ledger = Ledger::open(
-        tmp.path().join("l"),
-        LedgerOptions {
-            clock: clock.clone(),
-            ..LedgerOptions::default()
-        },
-    )
-    .expect("ledger");
-    let vault = Vault::open(
-        ledger,
-        VaultOptions {
-            clock: clock.clone(),
-            ..VaultOptions::default()
-        },
-    )
-    .expect("vault");
     let options = ComplianceOptions {
         validate,
         ..ComplianceOptions::default()
     };
-    let c = ComplianceLedger::open(vault, clock.clone(), options).expect("open");
+    let c = Stack::new()
+        .clock(clock.clone())
+        .compliance(options)
+        .open(&tmp.path().join("l"))
+        .expect("open");
     Fixture {
         _tmp: tmp,
         clock,

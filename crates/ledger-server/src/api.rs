@@ -478,13 +478,12 @@ async fn get_subject(
 ) -> ApiResult<Json<Value>> {
     let p = s.authorize(&headers, "GET", "/v1/subjects/{id}")?;
     let subject = subject_id(&id)?;
-    let compliance = Arc::clone(&s.compliance);
-    let report = blocking(move || {
-        access::subject_report(&compliance, &subject, &dpo_reader(&p))
-            .map_err(|e| ApiError::internal(&e))
-    })
-    .await?
-    .ok_or_else(|| ApiError::not_found("no_subject", "the log knows nothing of that subject"))?;
+    let report = access::subject_report(&s.compliance, &subject, &dpo_reader(&p))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .ok_or_else(|| {
+            ApiError::not_found("no_subject", "the log knows nothing of that subject")
+        })?;
     Ok(Json(
         serde_json::to_value(&report).map_err(|e| ApiError::internal(&e))?,
     ))
@@ -496,13 +495,18 @@ async fn package(
     id: &str,
 ) -> ApiResult<ledger_usecases::package::Package> {
     let subject = subject_id(id)?;
+    let report = access::subject_report(&s.compliance, &subject, &dpo_reader(&p))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .ok_or_else(|| {
+            ApiError::not_found("no_subject", "the log knows nothing of that subject")
+        })?;
+    // Building signs a checkpoint with a blocking call: off the async threads.
     let compliance = Arc::clone(&s.compliance);
     blocking(move || {
-        access::access_package(&compliance, &subject, &dpo_reader(&p))
-            .map_err(|e| ApiError::internal(&e))
+        ledger_usecases::package::build(&compliance, &report).map_err(|e| ApiError::internal(&e))
     })
-    .await?
-    .ok_or_else(|| ApiError::not_found("no_subject", "the log knows nothing of that subject"))
+    .await
 }
 
 async fn get_access(
@@ -550,8 +554,7 @@ async fn post_erase(
         request_ref: b.request_ref,
         operator: p.actor(),
     };
-    let compliance = Arc::clone(&s.compliance);
-    let receipts = blocking(move || match compliance.erase_subject(subject, &request) {
+    let receipts = match s.compliance.erase_subject(subject, &request).await {
         Ok(r) => Ok(r),
         Err(RecordError::Invalid { source, .. }) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -564,8 +567,7 @@ async fn post_erase(
             e.to_string(),
         )),
         Err(e) => Err(ApiError::internal(&e)),
-    })
-    .await?;
+    }?;
     let receipts: Vec<Value> = receipts
         .iter()
         .map(|r| json!({"scope": r.subject.to_string(), "seq": r.seq, "status": format!("{:?}", r.status)}))
@@ -623,18 +625,16 @@ struct SweepBody {
 async fn post_sweep(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
     let p = s.authorize(&headers, "POST", "/v1/retention/sweep")?;
     let b: SweepBody = json_body(&body)?;
-    let compliance = Arc::clone(&s.compliance);
     let options = SweepOptions {
         dry_run: b.dry_run,
         operator: p.actor(),
         ..SweepOptions::default()
     };
-    let report = blocking(move || {
-        compliance
-            .sweep(&options)
-            .map_err(|e| ApiError::internal(&e))
-    })
-    .await?;
+    let report = s
+        .compliance
+        .sweep(&options)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     Ok(Json(
         serde_json::to_value(&report).map_err(|e| ApiError::internal(&e))?,
     ))

@@ -87,18 +87,17 @@ pub fn kek_dir(dir: &Path) -> PathBuf {
 /// Opens the ledger at `dir` with the controller details of `controller`
 /// and builds the server's state.
 pub fn open_state(dir: &Path, controller: Option<&Path>) -> Result<Arc<AppState>, ServeError> {
-    if !dir.join(ledger_core::STORE_DIR).join("db").is_file() {
+    if ledger_core::Engine::detect(dir).is_none() {
         return Err(ServeError::NoLedger(dir.to_owned()));
     }
     let ropa = match controller {
         Some(path) => ledger_usecases::config::load_controller(path)?,
         None => ledger_usecases::config::demo_controller(),
     };
-    let clock: Arc<dyn ledger_core::Clock> = Arc::new(SystemClock);
     let ledger = Ledger::open(
         dir,
         LedgerOptions {
-            clock: Arc::clone(&clock),
+            clock: Arc::new(SystemClock),
             ..LedgerOptions::default()
         },
     )?;
@@ -106,7 +105,6 @@ pub fn open_state(dir: &Path, controller: Option<&Path>) -> Result<Arc<AppState>
         ledger,
         VaultOptions {
             rotate_after_erasure: Some(Duration::ZERO),
-            clock: Arc::clone(&clock),
             actor: "svc:ledger-server".into(),
             ..VaultOptions::default()
         },
@@ -115,7 +113,7 @@ pub fn open_state(dir: &Path, controller: Option<&Path>) -> Result<Arc<AppState>
         ropa,
         ..ComplianceOptions::default()
     };
-    let compliance = ComplianceLedger::open(vault, clock, options)?;
+    let compliance = ComplianceLedger::open(vault, options)?;
     Ok(Arc::new(AppState {
         compliance: Arc::new(compliance),
         dir: dir.to_owned(),

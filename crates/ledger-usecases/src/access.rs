@@ -38,8 +38,7 @@ pub enum AccessError {
 /// The subject report of `subject` (None: the log knows no such subject),
 /// its decrypted current data read only after `reader`'s access is durable.
 /// An erased subject's report holds no personal data and records nothing.
-/// Blocks (fsyncs).
-pub fn subject_report(
+pub async fn subject_report(
     compliance: &ComplianceLedger,
     subject: &SubjectId,
     reader: &Reader,
@@ -50,37 +49,41 @@ pub fn subject_report(
     if report.erased {
         return Ok(Some(report));
     }
-    record_access(compliance, *subject, reader)?;
+    record_access(compliance, *subject, reader).await?;
     Ok(compliance.subject_report(subject)?)
 }
 
 /// The access package of `subject` (Art. 15 and 20), built after `reader`'s
 /// access is durable, so the package's own access log lists this read.
-/// Blocks (fsyncs, signs a checkpoint).
-pub fn access_package(
+/// Signs a checkpoint with [`ledger_core::Ledger::checkpoint_blocking`], so
+/// from async code call [`subject_report`] and then [`package::build`] off
+/// the async threads.
+pub async fn access_package(
     compliance: &ComplianceLedger,
     subject: &SubjectId,
     reader: &Reader,
 ) -> Result<Option<Package>, AccessError> {
-    let Some(report) = subject_report(compliance, subject, reader)? else {
+    let Some(report) = subject_report(compliance, subject, reader).await? else {
         return Ok(None);
     };
     Ok(Some(package::build(compliance, &report)?))
 }
 
 /// Records `reader`'s access to `subject`'s data; returns once durable.
-pub fn record_access(
+pub async fn record_access(
     compliance: &ComplianceLedger,
     subject: SubjectId,
     reader: &Reader,
 ) -> Result<(), RecordError> {
-    compliance.record_blocking(ComplianceEvent::subject(
-        subject,
-        reader.actor.clone(),
-        Facts::DataAccessed {
-            role: reader.role,
-            purpose: reader.purpose,
-        },
-    ))?;
+    compliance
+        .record(ComplianceEvent::subject(
+            subject,
+            reader.actor.clone(),
+            Facts::DataAccessed {
+                role: reader.role,
+                purpose: reader.purpose,
+            },
+        ))
+        .await?;
     Ok(())
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use ledger_core::storage::{SledStorage, Storage, WriteBatch};
 use ledger_core::{Event, KeyRef, Ledger, LedgerOptions, SubjectId};
+use ledger_vault::VaultEvent;
 use ledger_vault::{seal, AuditMetadata, ErasureRequest, KekSource, Vault, VaultOptions};
 
 const TASKS: usize = 32;
@@ -71,7 +72,7 @@ fn append_run(sealed: bool, events: usize, subjects_n: usize) -> f64 {
                         .with_subject(subject)
                         .with_payload(vec![(n % 251) as u8; PAYLOAD]);
                     if sealed {
-                        vault.append_sealed(event).await.unwrap();
+                        vault.append(VaultEvent::sealed(event)).await.unwrap();
                     } else {
                         vault.ledger().append(event).await.unwrap();
                     }
@@ -172,17 +173,17 @@ fn main() {
         let subjects = vault.create_subjects(&vec![None; 1000]).unwrap();
         for s in &subjects[..100] {
             vault
-                .append_sealed_blocking(
+                .append_blocking(VaultEvent::sealed(
                     Event::new("x", "y")
                         .with_subject(*s)
                         .with_payload(vec![1; 64]),
-                )
+                ))
                 .unwrap();
         }
         let mut erase = Vec::new();
         for (i, s) in subjects[..50].iter().enumerate() {
             let t = Instant::now();
-            vault.erase_subject(*s, &request(i)).unwrap();
+            vault.erase_subject_blocking(*s, &request(i)).unwrap();
             erase.push(t.elapsed());
         }
         let t = Instant::now();
@@ -193,7 +194,7 @@ fn main() {
         let mut inline = Vec::new();
         for (i, s) in subjects[50..70].iter().enumerate() {
             let t = Instant::now();
-            vault.erase_subject(*s, &request(i)).unwrap();
+            vault.erase_subject_blocking(*s, &request(i)).unwrap();
             inline.push(t.elapsed());
         }
         // Baseline: three durable write+sync round trips on a raw store.

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::blind;
 use crate::error::{EraseError, StoreError, VaultOpenError};
 use crate::rotate::RotationReport;
+use crate::runtime;
 use crate::store::{self, Fence, FenceState};
 use crate::vault::Vault;
 
@@ -124,11 +125,38 @@ impl Vault {
     /// [`crate::VaultOptions::rotate_after_erasure`]) rotates the KEK so that
     /// every residual copy of the DEK becomes undecryptable.
     ///
-    /// Blocks (fsyncs, KEK files); from async code call it in `spawn_blocking`.
+    /// The fsyncs and KEK files run on tokio's blocking pool, so the
+    /// runtime's threads never wait: safe on a current-thread runtime, beside
+    /// appends of the same subject. Needs a tokio runtime
+    /// ([`crate::RuntimeError::NoRuntime`] otherwise).
     /// Erasing twice returns [`EraseError::AlreadyErased`] and changes
     /// nothing, except that an erasure left `Pending` (its record append
     /// failed) is finished by the second call, with the first request.
-    pub fn erase_subject(
+    pub async fn erase_subject(
+        &self,
+        subject: SubjectId,
+        request: &ErasureRequest,
+    ) -> Result<ErasureReceipt, EraseError> {
+        let vault = self.clone();
+        let request = request.clone();
+        runtime::off_runtime("erase_subject", move || vault.erase_now(subject, &request)).await
+    }
+
+    /// Blocking form of [`Vault::erase_subject`], for plain threads. Must
+    /// not be called from inside an async runtime (its thread would wait
+    /// for tasks that need it): there it returns
+    /// [`crate::RuntimeError::InsideRuntime`] and does nothing.
+    pub fn erase_subject_blocking(
+        &self,
+        subject: SubjectId,
+        request: &ErasureRequest,
+    ) -> Result<ErasureReceipt, EraseError> {
+        runtime::ensure_blocking_allowed("erase_subject_blocking")?;
+        self.erase_now(subject, request)
+    }
+
+    /// [`Vault::erase_subject`] on the calling thread, which may block.
+    fn erase_now(
         &self,
         subject: SubjectId,
         request: &ErasureRequest,
@@ -210,7 +238,7 @@ impl Vault {
                 state: FenceState::Pending,
                 key_ref: wrapped.key_ref,
                 stale_wrapped: wrapped.encode(),
-                requested_micros: inner.options.clock.now().timestamp_micros(),
+                requested_micros: inner.ledger.clock().now().timestamp_micros(),
                 ledger_size_at_fence: inner.ledger.len(),
                 reason: request.reason.clone(),
                 request_ref: request.request_ref.clone(),

@@ -10,6 +10,43 @@ use ledger_core::{AppendError, KeyRef, StorageError, SubjectId};
 
 use crate::store::FenceState;
 
+/// An async or blocking form was used where it cannot run (see
+/// [`crate::runtime`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// A blocking form was called on a thread of an async runtime, where
+    /// waiting would stall the tasks it waits for (and, on a current-thread
+    /// runtime, deadlock): await the async form there instead.
+    #[error("{operation} blocks and was called inside an async runtime; await its async form")]
+    InsideRuntime {
+        /// The operation.
+        operation: &'static str,
+    },
+    /// An async form was polled outside a tokio runtime (it hands its
+    /// blocking I/O to tokio's blocking pool).
+    #[error("{operation} must run on a tokio runtime")]
+    NoRuntime {
+        /// The operation.
+        operation: &'static str,
+    },
+    /// The runtime shut down before the blocking work ran.
+    #[error("{operation} was cancelled: the runtime is shutting down")]
+    Cancelled {
+        /// The operation.
+        operation: &'static str,
+    },
+    /// The runtime of a blocking form could not be started.
+    #[error("starting a runtime for {operation}: {source}")]
+    Start {
+        /// The operation.
+        operation: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// A key-encryption-key provider failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -198,12 +235,6 @@ pub enum VaultOpenError {
         /// The ledger directory (canonical).
         dir: PathBuf,
     },
-    /// The options are invalid.
-    #[error("invalid vault option: {detail}")]
-    InvalidOptions {
-        /// Which and why.
-        detail: String,
-    },
 }
 
 /// Creating a subject failed.
@@ -224,12 +255,6 @@ pub enum CreateSubjectError {
         first: usize,
         /// Position of the repeat.
         second: usize,
-    },
-    /// The subject exists already or was erased.
-    #[error("subject {subject} already has a key or was erased")]
-    Exists {
-        /// The subject.
-        subject: SubjectId,
     },
     /// The key store failed.
     #[error(transparent)]
@@ -464,6 +489,9 @@ pub enum EraseError {
         #[source]
         source: Box<RotateError>,
     },
+    /// The erasure could not run where it was called; nothing was done.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
 }
 
 /// A KEK rotation failed. Every live key stays usable: the old KEK is

@@ -22,29 +22,35 @@
 //! `docs/ERASURE.md` states what this guarantees and what it does not;
 //! `docs/FORMAT.md` §9 gives every byte.
 
+mod append;
 pub mod audit;
 pub mod blind;
 mod erase;
 pub mod error;
 pub mod kek;
+mod open;
 mod options;
+mod payload;
 mod rotate;
+pub mod runtime;
 pub mod seal;
 pub mod store;
 mod vault;
 
+pub use append::VaultEvent;
 pub use audit::AuditMetadata;
 pub use erase::{
     ErasedEventPayload, ErasureReceipt, ErasureRequest, ErasureStatus, SUBJECT_ERASED_EVENT,
 };
 pub use error::{
     AuditMetadataError, CreateSubjectError, EraseError, KekError, KeyError, OpenPayloadError,
-    RotateError, SealError, StoreError, VaultError, VaultOpenError,
+    RotateError, RuntimeError, SealError, StoreError, VaultError, VaultOpenError,
 };
 pub use kek::{DirKekProvider, EnvKekProvider, Kek, KekProvider};
 pub use options::{KekSource, VaultOptions};
+pub use payload::Payload;
 pub use rotate::{
     Certificate, CertificateVerification, CertifiedEventPayload, RotatedEventPayload,
     RotationReport, CERTIFICATE_FORMAT, ERASURE_CERTIFIED_EVENT, KEK_ROTATED_EVENT,
 };
-pub use vault::{Payload, Vault};
+pub use vault::Vault;

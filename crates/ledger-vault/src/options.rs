@@ -4,8 +4,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ledger_core::{Clock, SystemClock};
-
 use crate::kek::KekProvider;
 
 /// Where the key-encryption keys come from.
@@ -25,7 +23,8 @@ pub enum KekSource {
 }
 
 /// How a vault is opened. `VaultOptions::default()` rotates right after
-/// every erasure, inline.
+/// every erasure, inline. Request and certificate times come from the
+/// ledger's clock ([`ledger_core::Ledger::clock`]).
 #[derive(Clone, Debug)]
 pub struct VaultOptions {
     /// Where KEKs come from.
@@ -38,8 +37,6 @@ pub struct VaultOptions {
     pub rotate_after_erasure: Option<Duration>,
     /// Actor recorded on rotation and certificate events.
     pub actor: String,
-    /// Time source for request and certificate times.
-    pub clock: Arc<dyn Clock>,
     /// Most unwrapped DEKs kept in memory for appends (0 disables the cache).
     pub dek_cache_capacity: usize,
 }
@@ -50,7 +47,6 @@ impl Default for VaultOptions {
             kek_source: KekSource::DefaultDir,
             rotate_after_erasure: Some(Duration::ZERO),
             actor: "svc:ledger-vault".into(),
-            clock: Arc::new(SystemClock),
             dek_cache_capacity: 100_000,
         }
     }

@@ -237,7 +237,7 @@ impl Vault {
                         new_version: new,
                         phase: store::PHASE_REWRAP,
                         ledger_size_at_start: inner.ledger.len(),
-                        started_micros: inner.options.clock.now().timestamp_micros(),
+                        started_micros: inner.ledger.clock().now().timestamp_micros(),
                         covers,
                     };
                     let mut batch = WriteBatch::new();
@@ -614,7 +614,7 @@ impl Vault {
                     requested_at: rfc3339_micros(fence.requested_micros),
                     erased_at,
                     completed_at: rfc3339_micros(
-                        inner.options.clock.now().timestamp_micros(),
+                        inner.ledger.clock().now().timestamp_micros(),
                     ),
                     operator: fence.operator.clone(),
                     reason: fence.reason.clone(),

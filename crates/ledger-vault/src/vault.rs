@@ -1,113 +1,26 @@
-//! The vault: open, create subjects, seal and open payloads, find by email.
+//! The vault: its shared state, subjects and the blind index.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use ledger_core::storage::{Storage, WriteBatch};
-use ledger_core::{Event, KeyRef, Ledger, PendingAppend, Receipt, StoredRecord, SubjectId};
+use ledger_core::{KeyRef, Ledger, SubjectId};
 use rand::RngCore;
-use zeroize::Zeroizing;
 
-use crate::audit::AuditMetadata;
 use crate::blind;
-use crate::error::{
-    AuditMetadataError, CreateSubjectError, KeyError, OpenPayloadError, SealError, StoreError,
-    VaultOpenError,
-};
-use crate::kek::{DirKekProvider, EnvKekProvider, Kek, KekProvider};
-use crate::options::{KekSource, VaultOptions};
-use crate::seal::{self, Dek, OpenFailure, SecretKey};
-use crate::store::{self, FenceState, WrappedKey};
+use crate::error::{CreateSubjectError, KeyError, StoreError};
+use crate::kek::{Kek, KekProvider};
+use crate::open::Registration;
+use crate::options::VaultOptions;
+use crate::seal::{self, Dek, SecretKey};
+use crate::store::{self, WrappedKey};
 
 /// Number of per-subject lock shards.
-const SHARDS: usize = 64;
-
-/// What a record's payload turned out to be.
-pub enum Payload {
-    /// A sealed payload, decrypted, with its clear audit metadata.
-    Plain {
-        /// The plaintext. Zeroed when dropped.
-        plaintext: Zeroizing<Vec<u8>>,
-        /// The audit metadata it was sealed with, if any.
-        metadata: Option<AuditMetadata>,
-    },
-    /// A sealed payload of an erased subject: its key no longer exists; its
-    /// audit metadata (no personal data) is still readable.
-    Erased {
-        /// The subject.
-        subject: SubjectId,
-        /// The destroyed key the payload was sealed with.
-        key_ref: KeyRef,
-        /// Where the erasure stands.
-        erasure: FenceState,
-        /// The audit metadata it was sealed with, if any. Not authenticated
-        /// any more (the key is gone); the chain still protects it.
-        metadata: Option<AuditMetadata>,
-    },
-    /// A payload stored in clear (no key reference): metadata only.
-    Clear(Vec<u8>),
-}
-
-impl fmt::Debug for Payload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Payload::Plain {
-                plaintext,
-                metadata,
-            } => f
-                .debug_struct("Plain")
-                .field(
-                    "plaintext",
-                    &format_args!("<{} bytes redacted>", plaintext.len()),
-                )
-                .field("metadata", metadata)
-                .finish(),
-            Payload::Erased {
-                subject,
-                key_ref,
-                erasure,
-                metadata,
-            } => f
-                .debug_struct("Erased")
-                .field("subject", subject)
-                .field("key_ref", key_ref)
-                .field("erasure", erasure)
-                .field("metadata", metadata)
-                .finish(),
-            Payload::Clear(p) => write!(f, "Clear({} bytes)", p.len()),
-        }
-    }
-}
-
-impl Payload {
-    /// The decrypted bytes, if this is [`Payload::Plain`].
-    pub fn plain(&self) -> Option<&[u8]> {
-        match self {
-            Payload::Plain { plaintext, .. } => Some(plaintext),
-            _ => None,
-        }
-    }
-
-    /// The clear audit metadata of a sealed payload (plain or erased), if
-    /// it was sealed with any.
-    pub fn audit_metadata(&self) -> Option<&AuditMetadata> {
-        match self {
-            Payload::Plain { metadata, .. } | Payload::Erased { metadata, .. } => metadata.as_ref(),
-            Payload::Clear(_) => None,
-        }
-    }
-
-    /// True for [`Payload::Erased`].
-    pub fn is_erased(&self) -> bool {
-        matches!(self, Payload::Erased { .. })
-    }
-}
+pub(crate) const SHARDS: usize = 64;
 
 /// Per-subject encryption and crypto-shredding on top of a [`Ledger`].
 ///
@@ -129,15 +42,15 @@ pub(crate) struct Inner {
     /// Rotation holds it exclusively; loading, creating and erasing keys share it.
     pub(crate) keys: RwLock<()>,
     /// Serializes email registration (check-then-insert).
-    blind_lock: Mutex<()>,
+    pub(crate) blind_lock: Mutex<()>,
     pub(crate) deks: Mutex<HashMap<SubjectId, Dek>>,
     /// Appends share a subject's shard, erasure takes it exclusively.
     pub(crate) shards: Vec<tokio::sync::RwLock<()>>,
-    shard_seed: std::collections::hash_map::RandomState,
+    pub(crate) shard_seed: std::collections::hash_map::RandomState,
     pub(crate) wakeup: Mutex<Option<mpsc::Sender<()>>>,
-    background: Mutex<Option<JoinHandle<()>>>,
+    pub(crate) background: Mutex<Option<JoinHandle<()>>>,
     /// Released after `Drop` joined the background thread.
-    _registration: Registration,
+    pub(crate) _registration: Registration,
 }
 
 impl fmt::Debug for Inner {
@@ -171,176 +84,7 @@ impl Drop for Inner {
     }
 }
 
-/// Canonical directories of the ledgers whose vault is open in this process.
-static OPEN_LEDGERS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-/// A ledger's entry in [`OPEN_LEDGERS`], removed when dropped (with the
-/// last clone of the vault).
-struct Registration(PathBuf);
-
-impl Registration {
-    fn new(dir: PathBuf) -> Result<Self, VaultOpenError> {
-        let mut open = OPEN_LEDGERS.lock().unwrap_or_else(PoisonError::into_inner);
-        if open.contains(&dir) {
-            return Err(VaultOpenError::AlreadyOpen { dir });
-        }
-        open.push(dir.clone());
-        Ok(Registration(dir))
-    }
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        OPEN_LEDGERS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|d| d != &self.0);
-    }
-}
-
-/// Opens a key directory, refusing one inside the ledger directory (a copy
-/// of the ledger would carry its KEKs).
-fn dir_provider(ledger_dir: &Path, dir: PathBuf) -> Result<Arc<dyn KekProvider>, VaultOpenError> {
-    let provider = DirKekProvider::open(dir)?;
-    let kek_dir = std::fs::canonicalize(provider.dir()).map_err(|source| VaultOpenError::Io {
-        path: provider.dir().to_path_buf(),
-        source,
-    })?;
-    if kek_dir.starts_with(ledger_dir) {
-        return Err(VaultOpenError::KekDirInsideLedger {
-            kek_dir,
-            ledger_dir: ledger_dir.to_path_buf(),
-        });
-    }
-    Ok(Arc::new(provider))
-}
-
-/// `ledger_dir` must be canonical.
-fn provider_for(
-    ledger_dir: &Path,
-    source: &KekSource,
-) -> Result<Arc<dyn KekProvider>, VaultOpenError> {
-    Ok(match source {
-        KekSource::DefaultDir => {
-            let mut dir: PathBuf = ledger_dir.to_path_buf();
-            let mut name = dir
-                .file_name()
-                .map(|n| n.to_os_string())
-                .unwrap_or_default();
-            name.push(".kek");
-            dir.set_file_name(name);
-            dir_provider(ledger_dir, dir)?
-        }
-        KekSource::Dir(dir) => dir_provider(ledger_dir, dir.clone())?,
-        KekSource::Env(var) => Arc::new(EnvKekProvider::from_env(var)?),
-        KekSource::Provider(p) => Arc::clone(p),
-    })
-}
-
 impl Vault {
-    /// Opens the vault of `ledger`, creating its key store on first use,
-    /// finishing any erasure or KEK rotation a crash interrupted, and (with
-    /// immediate rotation configured) completing erasures still waiting for
-    /// a rotation.
-    pub fn open(ledger: Ledger, options: VaultOptions) -> Result<Vault, VaultOpenError> {
-        let ledger_dir =
-            std::fs::canonicalize(ledger.dir()).map_err(|source| VaultOpenError::Io {
-                path: ledger.dir().to_path_buf(),
-                source,
-            })?;
-        let registration = Registration::new(ledger_dir.clone())?;
-        let provider = provider_for(&ledger_dir, &options.kek_source)?;
-        let storage = Arc::clone(ledger.storage());
-        let ledger_id = ledger.ledger_id();
-        provider.bind(&ledger_id)?;
-        let kek_version = match store::meta_u32(storage.as_ref(), store::META_KEK_VERSION)? {
-            Some(v) => {
-                let format = store::meta_u32(storage.as_ref(), store::META_FORMAT)?;
-                if format != Some(store::VAULT_FORMAT) {
-                    return Err(VaultOpenError::Inconsistent {
-                        detail: format!("vault format {format:?}, this version reads 1"),
-                    });
-                }
-                v
-            }
-            None => init_key_store(storage.as_ref(), &ledger_id, provider.as_ref())?,
-        };
-        let kek = provider.load(kek_version)?;
-        let index_bytes = storage
-            .get(store::VAULT_META, store::META_INDEX_KEY)?
-            .ok_or_else(|| VaultOpenError::Inconsistent {
-                detail: "blind-index key missing".into(),
-            })?;
-        let index_wrapped =
-            WrappedKey::decode(&index_bytes).ok_or_else(|| VaultOpenError::Inconsistent {
-                detail: "blind-index key damaged".into(),
-            })?;
-        let index_key = unwrap_key(
-            provider.as_ref(),
-            &kek,
-            &index_wrapped,
-            &seal::index_wrap_ad(
-                &ledger_id,
-                &index_wrapped.key_ref,
-                index_wrapped.kek_version,
-            ),
-            SubjectId([0; 16]),
-        )?;
-        let (tx, rx) = mpsc::channel();
-        let vault = Vault {
-            inner: Arc::new(Inner {
-                ledger,
-                storage,
-                ledger_id,
-                provider,
-                options,
-                kek: RwLock::new(kek),
-                index_key,
-                keys: RwLock::new(()),
-                blind_lock: Mutex::new(()),
-                deks: Mutex::new(HashMap::new()),
-                shards: (0..SHARDS).map(|_| tokio::sync::RwLock::new(())).collect(),
-                shard_seed: Default::default(),
-                wakeup: Mutex::new(Some(tx)),
-                background: Mutex::new(None),
-                _registration: registration,
-            }),
-        };
-        vault.recover_pending_erasures()?;
-        if vault.rotation_in_progress()? {
-            vault
-                .rotate_kek()
-                .map_err(|e| VaultOpenError::Rotation(Box::new(e)))?;
-        }
-        match vault.inner.options.rotate_after_erasure {
-            Some(delay) if delay > Duration::ZERO => {
-                let weak = Arc::downgrade(&vault.inner);
-                let handle = std::thread::Builder::new()
-                    .name("vault-rotation".into())
-                    .spawn(move || background_rotation(weak, rx, delay))
-                    .map_err(|e| VaultOpenError::Inconsistent {
-                        detail: format!("cannot start the rotation thread: {e}"),
-                    })?;
-                *vault
-                    .inner
-                    .background
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(handle);
-                if vault.awaiting_rotation()? {
-                    vault.inner.notify_erasure();
-                }
-            }
-            Some(_) if vault.inner.provider.can_rotate() && vault.awaiting_rotation()? => {
-                vault
-                    .rotate_kek()
-                    .map_err(|e| VaultOpenError::Rotation(Box::new(e)))?;
-            }
-            Some(_) => {}
-            None => {}
-        }
-        Ok(vault)
-    }
-
     /// The ledger underneath.
     pub fn ledger(&self) -> &Ledger {
         &self.inner.ledger
@@ -455,302 +199,15 @@ impl Vault {
             .and_then(store::subject_from_key))
     }
 
-    /// Appends `event` with its payload sealed under its subject's DEK and
-    /// no audit metadata; resolves once durable. The plaintext
-    /// (`event.payload`) is zeroed.
-    ///
-    /// Refused with [`SealError::SubjectErased`] once the subject's erasure
-    /// fence exists: an erasure waits for in-flight sealed appends of the
-    /// subject, and none starts after it.
-    pub async fn append_sealed(&self, event: Event) -> Result<Receipt, SealError> {
-        self.append_sealed_encoded(event, Vec::new()).await
-    }
-
-    /// Blocking form of [`Vault::append_sealed`].
-    pub fn append_sealed_blocking(&self, event: Event) -> Result<Receipt, SealError> {
-        futures_executor::block_on(self.append_sealed(event))
-    }
-
-    /// [`Vault::append_sealed`] with `metadata` stored in clear beside the
-    /// ciphertext and bound to it (`docs/FORMAT.md` §9.1). Anyone with the
-    /// log can read it, keys or not, also after the subject's erasure: every
-    /// value must be a code, never personal data. Invalid metadata is
-    /// refused with [`SealError::Metadata`] before anything is written.
-    pub async fn append_sealed_with_metadata(
-        &self,
-        mut event: Event,
-        metadata: &AuditMetadata,
-    ) -> Result<Receipt, SealError> {
-        let encoded = match metadata.encode() {
-            Ok(encoded) => encoded,
-            Err(e) => {
-                drop(Zeroizing::new(std::mem::take(&mut event.payload)));
-                return Err(e.into());
-            }
-        };
-        self.append_sealed_encoded(event, encoded).await
-    }
-
-    /// Blocking form of [`Vault::append_sealed_with_metadata`].
-    pub fn append_sealed_with_metadata_blocking(
-        &self,
-        event: Event,
-        metadata: &AuditMetadata,
-    ) -> Result<Receipt, SealError> {
-        futures_executor::block_on(self.append_sealed_with_metadata(event, metadata))
-    }
-
-    /// Queues `events` as one atomic batch and returns once queued: await
-    /// the [`PendingAppend`] for the receipts. An event paired with metadata
-    /// is sealed like [`Vault::append_sealed_with_metadata`] (it must name a
-    /// subject); one paired with `None` is queued as given, its payload in
-    /// clear. Batches are committed in the order their calls return (see
-    /// [`Ledger::submit_batch`]). Nothing is queued if any event is refused.
-    pub async fn submit_batch(
-        &self,
-        events: Vec<(Event, Option<AuditMetadata>)>,
-    ) -> Result<PendingAppend, SealError> {
-        let mut sealed = Vec::with_capacity(events.len());
-        let mut subjects: Vec<SubjectId> = Vec::with_capacity(events.len());
-        let mut prepared = Vec::with_capacity(events.len());
-        // Every plaintext moves into zeroizing storage before anything can fail.
-        let events: Vec<(Event, Option<AuditMetadata>, Zeroizing<Vec<u8>>)> = events
-            .into_iter()
-            .map(|(mut event, metadata)| {
-                let plaintext = match metadata {
-                    Some(_) => Zeroizing::new(std::mem::take(&mut event.payload)),
-                    None => Zeroizing::new(Vec::new()),
-                };
-                (event, metadata, plaintext)
-            })
-            .collect();
-        for (event, metadata, plaintext) in events {
-            let Some(metadata) = metadata else {
-                prepared.push((event, None, plaintext));
-                continue;
-            };
-            let encoded = metadata.encode()?;
-            let subject = event.subject.ok_or(SealError::MissingSubject)?;
-            if event.key_ref.is_some() {
-                return Err(SealError::KeyRefGiven);
-            }
-            subjects.push(subject);
-            prepared.push((event, Some(encoded), plaintext));
-        }
-        // Shard locks in a fixed order, each once, so batches cannot deadlock.
-        let mut shards: Vec<usize> = subjects.iter().map(|s| self.inner.shard_index(s)).collect();
-        shards.sort_unstable();
-        shards.dedup();
-        let mut guards = Vec::with_capacity(shards.len());
-        for index in shards {
-            guards.push(self.inner.shard_at(index).read().await);
-        }
-        for (mut event, encoded, plaintext) in prepared {
-            let Some(encoded) = encoded else {
-                sealed.push(event);
-                continue;
-            };
-            let subject = event.subject.ok_or(SealError::MissingSubject)?;
-            let dek = self.dek_for_append(&subject)?;
-            event.payload = seal::seal_payload_encoded(
-                &dek.key,
-                &self.inner.ledger_id,
-                &subject,
-                &dek.key_ref,
-                &encoded,
-                &plaintext,
-            );
-            event.key_ref = Some(dek.key_ref);
-            sealed.push(event);
-        }
-        let pending = self.inner.ledger.submit_batch(sealed).await?;
-        drop(guards);
-        Ok(pending)
-    }
-
-    /// The DEK to seal an append of `subject` with; the caller holds the
-    /// subject's shard lock (shared).
-    fn dek_for_append(&self, subject: &SubjectId) -> Result<Dek, SealError> {
-        // A cached DEK proves there is no fence: erasure evicts the DEK
-        // right after writing the fence, under this shard's exclusive lock,
-        // and only this path (after checking the fence) refills the cache.
-        if let Some(dek) = self.inner.cached_dek(subject) {
-            return Ok(dek);
-        }
-        if store::fence(self.inner.storage.as_ref(), subject)?.is_some() {
-            return Err(SealError::SubjectErased { subject: *subject });
-        }
-        let dek = self
-            .inner
-            .load_dek(subject)?
-            .ok_or(SealError::UnknownSubject { subject: *subject })?;
-        self.inner.cache_insert(*subject, dek.clone());
-        Ok(dek)
-    }
-
-    async fn append_sealed_encoded(
-        &self,
-        mut event: Event,
-        metadata: Vec<u8>,
-    ) -> Result<Receipt, SealError> {
-        let plaintext = Zeroizing::new(std::mem::take(&mut event.payload));
-        let subject = event.subject.ok_or(SealError::MissingSubject)?;
-        if event.key_ref.is_some() {
-            return Err(SealError::KeyRefGiven);
-        }
-        let _shard = self.inner.shard(&subject).read().await;
-        let dek = self.dek_for_append(&subject)?;
-        event.payload = seal::seal_payload_encoded(
-            &dek.key,
-            &self.inner.ledger_id,
-            &subject,
-            &dek.key_ref,
-            &metadata,
-            &plaintext,
-        );
-        event.key_ref = Some(dek.key_ref);
-        drop(dek);
-        Ok(self.inner.ledger.append(event).await?)
-    }
-
-    /// Opens a record's payload: [`Payload::Plain`] for a sealed payload of a
-    /// live subject, [`Payload::Erased`] once the subject was erased,
-    /// [`Payload::Clear`] for a record without a key reference. The audit
-    /// metadata of a sealed payload comes with the first two.
-    pub fn open_payload(&self, stored: &StoredRecord) -> Result<Payload, OpenPayloadError> {
-        let record = &stored.record;
-        let seq = stored.seq;
-        let Some(record_key) = record.key_ref else {
-            return Ok(Payload::Clear(record.payload.clone()));
-        };
-        let subject = record
-            .subject
-            .ok_or(OpenPayloadError::MissingSubject { seq })?;
-        let parts =
-            seal::split_payload(&record.payload).map_err(|f| open_error(seq, subject, f))?;
-        let metadata = AuditMetadata::decode(parts.metadata)
-            .map_err(|source| OpenPayloadError::Metadata { seq, source })?;
-        if let Some(fence) = store::fence(self.inner.storage.as_ref(), &subject)? {
-            return Ok(Payload::Erased {
-                subject,
-                key_ref: record_key,
-                erasure: fence.state,
-                metadata,
-            });
-        }
-        let dek = match self.inner.cached_dek(&subject) {
-            Some(dek) => dek,
-            // Readers do not fill the cache: only appends, which exclude
-            // erasure, may, so no erased key can linger in memory.
-            None => self
-                .inner
-                .load_dek(&subject)?
-                .ok_or(OpenPayloadError::UnknownKey { seq, subject })?,
-        };
-        if dek.key_ref != record_key {
-            return Err(OpenPayloadError::WrongKey {
-                seq,
-                subject,
-                record: record_key,
-                stored: dek.key_ref,
-            });
-        }
-        match seal::open_payload(
-            &dek.key,
-            &self.inner.ledger_id,
-            &subject,
-            &record_key,
-            &record.payload,
-        ) {
-            Ok(plaintext) => Ok(Payload::Plain {
-                plaintext,
-                metadata,
-            }),
-            Err(f) => Err(open_error(seq, subject, f)),
-        }
-    }
-
-    /// Reads record `seq` and opens its payload.
-    pub fn read(&self, seq: u64) -> Result<(StoredRecord, Payload), crate::VaultError> {
-        let stored = self
-            .inner
-            .ledger
-            .get(seq)
-            .map_err(|e| StoreError::Damaged {
-                what: "record",
-                detail: e.to_string(),
-            })?;
-        let payload = self.open_payload(&stored)?;
-        Ok((stored, payload))
-    }
-
     /// Test hook: the subject's DEK bytes, so tests can check they appear
     /// nowhere on disk. Not part of the API; only with the `test-hooks`
     /// feature.
     #[doc(hidden)]
     #[cfg(feature = "test-hooks")]
-    pub fn dek_bytes_for_tests(&self, subject: &SubjectId) -> Option<Zeroizing<[u8; 32]>> {
+    pub fn dek_bytes_for_tests(&self, subject: &SubjectId) -> Option<zeroize::Zeroizing<[u8; 32]>> {
         let dek = self.inner.load_dek(subject).ok()??;
-        Some(Zeroizing::new(*dek.key.expose()))
+        Some(zeroize::Zeroizing::new(*dek.key.expose()))
     }
-}
-
-fn open_error(seq: u64, subject: SubjectId, failure: OpenFailure) -> OpenPayloadError {
-    match failure {
-        OpenFailure::Unauthentic => OpenPayloadError::Tampered { seq, subject },
-        OpenFailure::UnknownFormat { format } => OpenPayloadError::UnknownFormat { seq, format },
-        OpenFailure::Truncated { len } => OpenPayloadError::Truncated { seq, len },
-        OpenFailure::MetadataTooLarge { len } => OpenPayloadError::Metadata {
-            seq,
-            source: AuditMetadataError::TooLarge {
-                len,
-                max: seal::MAX_METADATA_LEN,
-            },
-        },
-    }
-}
-
-/// First open: make sure a KEK exists, create the blind-index key, record the KEK version.
-fn init_key_store(
-    storage: &dyn Storage,
-    ledger_id: &[u8; 16],
-    provider: &dyn KekProvider,
-) -> Result<u32, VaultOpenError> {
-    if storage.last(store::KEYS)?.is_some() || storage.last(store::FENCES)?.is_some() {
-        return Err(VaultOpenError::Inconsistent {
-            detail: "keys or fences present but no KEK version recorded".into(),
-        });
-    }
-    let kek = match provider.versions()?.last() {
-        Some(&v) => provider.load(v)?,
-        None => provider.create(1)?,
-    };
-    let mut key_id = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut key_id);
-    let key_ref = KeyRef { key_id, version: 1 };
-    let index_key = SecretKey::random();
-    let ad = seal::index_wrap_ad(ledger_id, &key_ref, kek.version);
-    let wrapped = WrappedKey {
-        key_ref,
-        kek_version: kek.version,
-        wrapped: seal::wrap(&kek.key, &ad, &index_key),
-    };
-    let mut batch = WriteBatch::new();
-    batch.put(
-        store::VAULT_META,
-        store::META_FORMAT,
-        store::VAULT_FORMAT.to_be_bytes(),
-    );
-    batch.put(
-        store::VAULT_META,
-        store::META_KEK_VERSION,
-        kek.version.to_be_bytes(),
-    );
-    batch.put(store::VAULT_META, store::META_INDEX_KEY, wrapped.encode());
-    storage.write(batch)?;
-    storage.sync()?;
-    tracing::info!(kek_version = kek.version, "vault key store created");
-    Ok(kek.version)
 }
 
 /// Unwraps `wrapped` with `current` if its version matches, else with the
@@ -808,7 +265,7 @@ impl Inner {
         &self.shards[index % SHARDS]
     }
 
-    fn cached_dek(&self, subject: &SubjectId) -> Option<Dek> {
+    pub(crate) fn cached_dek(&self, subject: &SubjectId) -> Option<Dek> {
         self.deks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -816,7 +273,7 @@ impl Inner {
             .cloned()
     }
 
-    fn cache_insert(&self, subject: SubjectId, dek: Dek) {
+    pub(crate) fn cache_insert(&self, subject: SubjectId, dek: Dek) {
         let cap = self.options.dek_cache_capacity;
         if cap == 0 {
             return;
@@ -863,32 +320,6 @@ impl Inner {
             .as_ref()
         {
             let _ = tx.send(());
-        }
-    }
-}
-
-fn background_rotation(weak: Weak<Inner>, rx: mpsc::Receiver<()>, delay: Duration) {
-    while rx.recv().is_ok() {
-        let deadline = std::time::Instant::now() + delay;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(()) => continue,
-                Err(mpsc::RecvTimeoutError::Timeout) => break,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
-            }
-        }
-        let Some(inner) = weak.upgrade() else { return };
-        let vault = Vault { inner };
-        match vault.rotate_kek() {
-            Ok(report) => tracing::info!(
-                new_version = report.new_version,
-                certificates = report.certificates.len(),
-                "background KEK rotation done"
-            ),
-            Err(e) => {
-                tracing::error!(error = %e, "background KEK rotation failed; retried on next erasure or open")
-            }
         }
     }
 }

@@ -4,11 +4,9 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use ledger_compliance::vocab::*;
-use ledger_compliance::{
-    ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData,
-};
-use ledger_core::{Ledger, LedgerOptions, ManualClock};
-use ledger_vault::{Vault, VaultOptions};
+use ledger_compliance::{ComplianceEvent, Facts, PersonalData};
+use ledger_core::ManualClock;
+use ledger_testkit::Stack;
 
 use crate::support::{auditor, json};
 
@@ -19,24 +17,7 @@ fn compliance_ledger(dir: &std::path::Path) {
             .single()
             .expect("t"),
     ));
-    let ledger = Ledger::open(
-        dir,
-        LedgerOptions {
-            clock: clock.clone(),
-            ..LedgerOptions::default()
-        },
-    )
-    .expect("ledger");
-    let vault = Vault::open(
-        ledger,
-        VaultOptions {
-            clock: clock.clone(),
-            ..VaultOptions::default()
-        },
-    )
-    .expect("vault");
-    let c =
-        ComplianceLedger::open(vault, clock.clone(), ComplianceOptions::default()).expect("open");
+    let c = Stack::new().clock(clock.clone()).open(dir).expect("open");
     c.record_blocking(ComplianceEvent::general(
         "op:dpo",
         Facts::RecipientRegistered {
@@ -344,24 +325,7 @@ fn a_bundle_from_a_snapshot_says_it_lacks_the_erasure_certificates() {
             .single()
             .expect("t"),
     ));
-    let ledger = Ledger::open(
-        &dir,
-        LedgerOptions {
-            clock: clock.clone(),
-            ..LedgerOptions::default()
-        },
-    )
-    .expect("ledger");
-    let vault = Vault::open(
-        ledger,
-        VaultOptions {
-            clock: clock.clone(),
-            ..VaultOptions::default()
-        },
-    )
-    .expect("vault");
-    let c =
-        ComplianceLedger::open(vault, clock.clone(), ComplianceOptions::default()).expect("open");
+    let c = Stack::new().clock(clock.clone()).open(&dir).expect("open");
     let s = c.new_subject(None).expect("s");
     c.record_blocking(ComplianceEvent::subject(
         s,
@@ -375,7 +339,7 @@ fn a_bundle_from_a_snapshot_says_it_lacks_the_erasure_certificates() {
     ))
     .expect("collect");
     clock.advance(Duration::days(1));
-    c.erase_subject(
+    c.erase_subject_blocking(
         s,
         &ledger_vault::ErasureRequest {
             reason: "gdpr-art17-1a".into(),

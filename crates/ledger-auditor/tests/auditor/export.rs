@@ -158,8 +158,9 @@ fn an_export_round_trips_and_a_modified_line_is_named() {
 }
 
 /// `docs/tools/verify_export.py`, the independent verifier, agrees: exit 0
-/// on an intact export, 1 naming `bad_seq` otherwise. Skipped without
-/// Python or its `blake3` package (CI does not depend on them).
+/// on an intact export, 1 naming `bad_seq` otherwise. Skipped with a
+/// message without Python or its `blake3` package, except under `CI=true`
+/// (`.ci/run` installs it), where a missing package is a failure.
 fn python_verifier(export: &Path, ledger: &Path, bad_seq: Option<u64>) {
     let script: PathBuf = [
         env!("CARGO_MANIFEST_DIR"),
@@ -172,6 +173,10 @@ fn python_verifier(export: &Path, ledger: &Path, bad_seq: Option<u64>) {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_blake3 {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: python3 with the blake3 package is required (.ci/run installs it)"
+        );
         eprintln!(
             "skipping the Python cross-check: python3 with the blake3 package is not available"
         );

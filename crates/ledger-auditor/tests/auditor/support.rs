@@ -46,6 +46,8 @@ impl TestLedger {
             checkpoint_every: Some(GROUP),
             checkpoint_interval: None,
             origin: Some(ORIGIN.to_string()),
+            // `flip_record_byte` rewrites a record key by key: a sled store.
+            engine: ledger_core::Engine::Sled,
             ..LedgerOptions::default()
         };
         let ledger = Ledger::open(self.dir(), options).unwrap();

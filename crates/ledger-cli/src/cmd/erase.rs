@@ -55,7 +55,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     };
     let bar = crate::progress::bar(None, "erasing");
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
-    let receipts = match compliance.erase_subject(subject, &request) {
+    let receipts = match compliance.erase_subject_blocking(subject, &request) {
         Ok(receipts) => receipts,
         Err(RecordError::Invalid {
             source: ValidationError::SubjectErased { .. },

@@ -10,9 +10,14 @@ use crate::{marker, Global};
 
 /// Arguments of `ledger init`.
 #[derive(clap::Args, Debug)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    /// Storage engine: `segments` (segmented log files and a state store)
+    /// or `sled` (one sled database, the layout of older ledgers).
+    #[arg(long, default_value = "segments")]
+    engine: ledger_core::Engine,
+}
 
-pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let dir = global.dir()?;
     if open::ledger_exists(dir) {
         anyhow::bail!("a ledger already exists at {}", dir.display());
@@ -27,6 +32,7 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     marker::create(dir, marker::MadeBy::Init, &kek, &[])?;
     let spec = OpenSpec {
         create: true,
+        engine: args.engine,
         ..OpenSpec::default()
     };
     let compliance = open::open(dir, &spec)?;

@@ -45,7 +45,7 @@ pub(crate) fn run(command: &Command, global: &Global) -> anyhow::Result<ExitCode
     let compliance = open::open(dir, &spec)?;
     let bar = crate::progress::bar(None, "sweeping");
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
-    let report = compliance.sweep(&SweepOptions {
+    let report = compliance.sweep_blocking(&SweepOptions {
         dry_run: args.dry_run,
         due_within_days: args.due_within,
         operator: args.operator.clone(),

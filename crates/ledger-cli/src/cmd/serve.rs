@@ -80,7 +80,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
 /// Runs `token ...`.
 pub(crate) fn run_token(command: &TokenCommand, global: &Global) -> anyhow::Result<ExitCode> {
     let dir = global.dir()?;
-    if !dir.join(ledger_core::STORE_DIR).is_dir() {
+    if ledger_core::Engine::detect(dir).is_none() {
         anyhow::bail!("no ledger at {} (pass --dir)", dir.display());
     }
     let mut file = TokenFile::load(dir)?;

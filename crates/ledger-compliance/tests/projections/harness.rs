@@ -1,19 +1,24 @@
 //! A compliance ledger on a temporary directory with a manual clock.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use ledger_compliance::vocab::{Channel, DataCategory, LawfulBasis, Purpose};
 use ledger_compliance::{ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts};
-use ledger_core::{Ledger, LedgerOptions, ManualClock, SubjectId};
-use ledger_vault::{Vault, VaultOptions};
+use ledger_core::{Ledger, ManualClock, SubjectId};
+use ledger_testkit::{Stack, TempStack};
 
-pub(crate) struct Harness {
-    pub(crate) dir: PathBuf,
-    pub(crate) clock: Arc<ManualClock>,
-    pub(crate) c: ComplianceLedger,
-    _tmp: tempfile::TempDir,
+/// A [`TempStack`] (its `c`, `clock` and `dir` read through it) with the
+/// helpers these tests share.
+pub(crate) struct Harness(TempStack);
+
+impl std::ops::Deref for Harness {
+    type Target = TempStack;
+
+    fn deref(&self) -> &TempStack {
+        &self.0
+    }
 }
 
 pub(crate) fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
@@ -29,18 +34,11 @@ pub(crate) fn open_at(
     clock: &Arc<ManualClock>,
     options: ComplianceOptions,
 ) -> ComplianceLedger {
-    let ledger_options = LedgerOptions {
-        clock: clock.clone(),
-        max_wait: std::time::Duration::from_millis(0),
-        ..LedgerOptions::default()
-    };
-    let ledger = Ledger::open(dir, ledger_options).unwrap();
-    let vault_options = VaultOptions {
-        clock: clock.clone(),
-        ..VaultOptions::default()
-    };
-    let vault = Vault::open(ledger, vault_options).unwrap();
-    ComplianceLedger::open(vault, clock.clone(), options).unwrap()
+    Stack::new()
+        .clock(clock.clone())
+        .compliance(options)
+        .open(dir)
+        .unwrap()
 }
 
 impl Harness {
@@ -49,35 +47,17 @@ impl Harness {
     }
 
     pub(crate) fn with_options(options: ComplianceOptions) -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ledger");
-        let clock = Arc::new(ManualClock::new(at(2025, 1, 6)));
-        let c = open_at(&dir, &clock, options);
-        Harness {
-            dir,
-            clock,
-            c,
-            _tmp: tmp,
-        }
+        Harness(TempStack::with(at(2025, 1, 6), Stack::new().compliance(options)).unwrap())
+    }
+
+    /// Drops the layer; the directory stays until the result is dropped.
+    pub(crate) fn close(self) -> tempfile::TempDir {
+        self.0.close()
     }
 
     /// Drops the layer and opens it again on the same directory.
     pub(crate) fn reopen(self) -> Self {
-        let Harness {
-            dir,
-            clock,
-            c,
-            _tmp,
-        } = self;
-        let options = c.options().clone();
-        drop(c);
-        let c = open_at(&dir, &clock, options);
-        Harness {
-            dir,
-            clock,
-            c,
-            _tmp,
-        }
+        Harness(self.0.reopen().unwrap())
     }
 
     pub(crate) fn clock_now(&self) -> DateTime<Utc> {

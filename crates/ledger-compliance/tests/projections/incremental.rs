@@ -312,17 +312,17 @@ fn step(h: &Harness, w: &mut World, op: &Op) {
         }
         Op::EraseSubject(s) => {
             if let Some(s) = pick(&w.subjects, s) {
-                let _ = h.c.erase_subject(s, &erasure());
+                let _ = h.c.erase_subject_blocking(s, &erasure());
             }
         }
         Op::EraseTicket(t) => {
             if let Some(t) = pick(&w.tickets, t) {
-                let _ = h.c.erase_ticket(t, &erasure());
+                let _ = h.c.erase_ticket_blocking(t, &erasure());
             }
         }
         Op::Advance(days) => h.clock.advance(Duration::days(i64::from(days))),
         Op::Sweep => {
-            h.c.sweep(&SweepOptions::default()).unwrap();
+            h.c.sweep_blocking(&SweepOptions::default()).unwrap();
         }
     }
 }

@@ -127,7 +127,7 @@ fn subject_report_decrypts_current_data_and_erasure_leaves_no_plaintext() {
         request_ref: "DSR-9".into(),
         operator: "op:dpo".into(),
     };
-    h.c.erase_subject(s, &request).unwrap();
+    h.c.erase_subject_blocking(s, &request).unwrap();
     assert!(h.c.subject_report_by_email(EMAIL).unwrap().is_none());
     let report = h.c.subject_report(&s).unwrap().unwrap();
     assert!(report.erased);

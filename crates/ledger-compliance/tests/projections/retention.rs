@@ -35,8 +35,8 @@ fn overlapping_sweeps_erase_each_expired_ticket_once() {
         }
         h.clock.advance(chrono::Duration::days(731));
         let (a, b) = std::thread::scope(|scope| {
-            let a = scope.spawn(|| h.c.sweep(&SweepOptions::default()));
-            let b = scope.spawn(|| h.c.sweep(&SweepOptions::default()));
+            let a = scope.spawn(|| h.c.sweep_blocking(&SweepOptions::default()));
+            let b = scope.spawn(|| h.c.sweep_blocking(&SweepOptions::default()));
             (a.join().unwrap(), b.join().unwrap())
         });
         let (a, b) = (a.unwrap(), b.unwrap());

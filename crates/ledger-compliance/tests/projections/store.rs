@@ -56,8 +56,8 @@ fn a_store_of_another_ledger_is_rebuilt_not_trusted() {
     let clock = a.clock.clone();
     let options = a.c.options().clone();
     let dir = a.dir.clone();
-    drop(a.c);
-    drop(b.c);
+    let _a_dir = a.close();
+    let _b_dir = b.close();
     std::fs::remove_dir_all(&a_projections).unwrap();
     copy_dir(&b_projections, &a_projections);
     let c = open_at(&dir, &clock, options);

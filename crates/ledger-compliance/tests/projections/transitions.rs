@@ -226,7 +226,7 @@ fn tickets_record_their_history_and_feed_the_access_log() {
     assert!(!json.contains("staff:"), "{json}");
 
     // Retention sweep erases the ticket; the projection records it.
-    let report = h.c.sweep(&Default::default()).unwrap();
+    let report = h.c.sweep_blocking(&Default::default()).unwrap();
     assert_eq!(report.tickets_expired, vec![t.to_string()]);
     let v = h.c.ticket_view(&t).unwrap().unwrap();
     assert!(v.ticket.erased.is_some());

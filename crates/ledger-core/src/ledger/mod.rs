@@ -11,23 +11,27 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::{Checkpoint, CheckpointSigner, VerifierKey};
-use crate::error::{AppendError, OpenError, ReadError};
+use crate::clock::Clock;
+use crate::error::{AppendError, OpenError, ReadError, StorageError};
 use crate::layout;
 use crate::lock::WriteLock;
 use crate::merkle::tiles::Tile;
 use crate::merkle::{ConsistencyProof, Frontier, InclusionProof, TreeHash};
 use crate::record::{genesis_hash, Event, Record, SubjectId};
-use crate::storage::{SledStorage, Storage, WriteBatch};
+use crate::storage::fs::StdFs;
+use crate::storage::segment::{SegmentLog, SegmentOptions};
+use crate::storage::{KvLog, SledStorage, Storage, Stores, WriteBatch};
 use crate::verify::{self, VerifyError, VerifyReport};
 use crate::Hash;
 
+mod index;
 mod options;
 mod read;
 mod read_only;
 mod snapshot;
 mod writer;
 
-pub use options::LedgerOptions;
+pub use options::{Engine, LedgerOptions};
 pub(crate) use read::tree_hash;
 pub use read::{RecordIter, StoredNodes, StoredRecord};
 pub use read_only::ReadOnlyLedger;
@@ -35,8 +39,12 @@ pub use snapshot::SnapshotError;
 
 use writer::{ChainState, Command, Writer};
 
-/// Directory of the sled event store inside a ledger directory.
+/// Directory of the sled event store inside a ledger directory ([`Engine::Sled`]).
 pub const STORE_DIR: &str = "store";
+/// Directory of the segmented record log ([`Engine::Segments`]).
+pub const LOG_DIR: &str = "log";
+/// Directory of the state store beside the segmented log ([`Engine::Segments`]).
+pub const STATE_DIR: &str = "state";
 /// Ed25519 checkpoint signing key, beside (not inside) the event store.
 pub const SIGNING_KEY_FILE: &str = "checkpoint.key";
 /// Public verifier key of the checkpoint signer (C2SP vkey text).
@@ -177,6 +185,9 @@ pub struct Ledger {
 struct Inner {
     tx: Mutex<Option<mpsc::Sender<Command>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    index_tx: Mutex<Option<std::sync::mpsc::SyncSender<index::Job>>>,
+    indexer: Mutex<Option<JoinHandle<()>>>,
+    pending: Arc<index::Pending>,
     shared: Arc<Shared>,
     storage: Arc<dyn Storage>,
     dir: PathBuf,
@@ -184,6 +195,7 @@ struct Inner {
     origin: String,
     verifier: VerifierKey,
     tree: TreeHash,
+    clock: Arc<dyn Clock>,
     _lock: WriteLock,
 }
 
@@ -205,6 +217,23 @@ impl Drop for Inner {
                 tracing::error!("ledger writer thread panicked");
             }
         }
+        // The writer has gone (with its sender): the indexer drains and stops.
+        drop(
+            self.index_tx
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let indexer = self
+            .indexer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = indexer {
+            if handle.join().is_err() {
+                tracing::error!("ledger indexer thread panicked");
+            }
+        }
     }
 }
 
@@ -223,12 +252,29 @@ impl Ledger {
                 path: dir.to_path_buf(),
             });
         }
-        let storage = SledStorage::open(&dir.join(STORE_DIR), options.cache_bytes)?;
-        Self::open_with_storage(dir, Arc::new(storage), lock, options)
+        let engine = Engine::detect(dir).unwrap_or(options.engine);
+        let (view, stores) = open_engine(dir, engine, options.cache_bytes, false)?;
+        Self::open_with_storage(dir, view, stores, lock, options)
     }
 
-    /// Opens a ledger on any [`Storage`] engine; the signing key and lock
-    /// still live in `dir`.
+    /// Opens a ledger on a log store and a state store of the caller's
+    /// choice (e.g. a simulated disk); the signing key and lock still live
+    /// in `dir`.
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        stores: Stores,
+        options: LedgerOptions,
+    ) -> Result<Ledger, OpenError> {
+        let dir = dir.as_ref();
+        options.check()?;
+        create_ledger_dir(dir)?;
+        let lock = WriteLock::acquire(dir)?;
+        let view: Arc<dyn Storage> = Arc::new(stores.clone());
+        Self::open_with_storage(dir, view, stores, lock, options)
+    }
+
+    /// Opens a ledger on any [`Storage`] engine, records included (in its
+    /// `R` keyspace); the signing key and lock still live in `dir`.
     pub fn open_on(
         dir: impl AsRef<Path>,
         storage: Arc<dyn Storage>,
@@ -238,12 +284,17 @@ impl Ledger {
         options.check()?;
         create_ledger_dir(dir)?;
         let lock = WriteLock::acquire(dir)?;
-        Self::open_with_storage(dir, storage, lock, options)
+        let stores = Stores {
+            log: Arc::new(KvLog::open(Arc::clone(&storage))?),
+            state: Arc::clone(&storage),
+        };
+        Self::open_with_storage(dir, storage, stores, lock, options)
     }
 
     fn open_with_storage(
         dir: &Path,
         storage: Arc<dyn Storage>,
+        stores: Stores,
         lock: WriteLock,
         options: LedgerOptions,
     ) -> Result<Ledger, OpenError> {
@@ -265,7 +316,17 @@ impl Ledger {
         )?;
         let verifier = signer.verifier();
         let state = recover_state(storage.as_ref(), tree)?;
+        let lost = reindex(storage.as_ref(), stores.state.as_ref(), state.size)?;
         let last_checkpoint_size = check_tail(storage.as_ref(), &verifier, state.size)?;
+        if let Some(watermark) = lost {
+            return Err(OpenError::Inconsistent {
+                detail: format!(
+                    "the state store indexed records up to seq {watermark} but the log holds {}: \
+                     acknowledged records are missing from the log",
+                    state.size
+                ),
+            });
+        }
         tracing::info!(size = state.size, "ledger opened");
         let shared = Arc::new(Shared {
             head: RwLock::new(Head {
@@ -277,9 +338,27 @@ impl Ledger {
         });
         shared.publish(&state);
         let (tx, rx) = mpsc::channel(options.queue_capacity);
+        let pending = Arc::new(index::Pending::default());
+        let (index_tx, index_rx) = std::sync::mpsc::sync_channel(index::QUEUE);
+        let indexer = {
+            let state = Arc::clone(&stores.state);
+            let pending = Arc::clone(&pending);
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("ledger-indexer".into())
+                .spawn(move || index::run(index_rx, state, pending, shared))
+                .map_err(|e| OpenError::Io {
+                    path: dir.to_path_buf(),
+                    source: e,
+                })?
+        };
+        let clock = Arc::clone(&options.clock);
         let writer = Writer {
             dir: dir.to_path_buf(),
-            storage: Arc::clone(&storage),
+            log: Arc::clone(&stores.log),
+            state_store: Arc::clone(&stores.state),
+            pending: Arc::clone(&pending),
+            index_tx: index_tx.clone(),
             shared: Arc::clone(&shared),
             state,
             signer,
@@ -299,6 +378,9 @@ impl Ledger {
             inner: Arc::new(Inner {
                 tx: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(handle)),
+                index_tx: Mutex::new(Some(index_tx)),
+                indexer: Mutex::new(Some(indexer)),
+                pending,
                 shared,
                 storage,
                 dir: dir.to_path_buf(),
@@ -306,6 +388,7 @@ impl Ledger {
                 origin,
                 verifier,
                 tree,
+                clock,
                 _lock: lock,
             }),
         })
@@ -415,13 +498,22 @@ impl Ledger {
         &self.inner.verifier
     }
 
+    /// The clock the writer stamps records with: the one time source of
+    /// every layer above (they read it here rather than taking their own).
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
     /// The ledger directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }
 
-    /// The storage engine, for read-only tools.
+    /// The storage engine, for read-only tools. Waits first until the
+    /// subject index holds every record committed so far, so that a reader
+    /// of the store sees it whole.
     pub fn storage(&self) -> &Arc<dyn Storage> {
+        self.flush_index();
         &self.inner.storage
     }
 
@@ -452,7 +544,35 @@ impl Ledger {
     /// Seqs of every committed record about `subject`, ascending, read from
     /// the subject index (no log scan).
     pub fn subject_seqs(&self, subject: &SubjectId) -> Result<Vec<u64>, ReadError> {
-        read::subject_seqs(self.inner.storage.as_ref(), subject, self.len())
+        // Size, then pending, then stored: an entry leaves the pending set
+        // only once it is stored, so none below the size is missed.
+        let size = self.len();
+        let pending = self.inner.pending.seqs(subject, size);
+        let mut seqs = read::subject_seqs(self.inner.storage.as_ref(), subject, size)?;
+        if !pending.is_empty() {
+            seqs.extend(pending);
+            seqs.sort_unstable();
+            seqs.dedup();
+        }
+        Ok(seqs)
+    }
+
+    /// Waits until the subject-index entries of every committed record are
+    /// in the state store (readers of the store itself, such as `verify`
+    /// and `snapshot_to`, need them there).
+    pub(crate) fn flush_index(&self) {
+        let tx = self
+            .inner
+            .index_tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(tx) = tx {
+            let (reply, done) = std::sync::mpsc::channel();
+            if tx.send(index::Job::Flush(reply)).is_ok() {
+                let _ = done.recv();
+            }
+        }
     }
 
     /// Every committed record about `subject`.
@@ -530,10 +650,12 @@ impl Ledger {
     /// timestamp order, every stored Merkle node, and every stored
     /// checkpoint's root and signature. Memory use does not grow with the log.
     pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
+        let size = self.len();
+        self.flush_index();
         verify::verify_store(
             self.inner.storage.as_ref(),
             &self.inner.verifier,
-            Some(self.len()),
+            Some(size),
             &mut |_| {},
         )
     }
@@ -542,11 +664,13 @@ impl Ledger {
     /// the stored tree must extend it (consistency proof) and every record
     /// after it must chain and match the newer checkpoints.
     pub fn verify_from(&self, trusted_note: &str) -> Result<VerifyReport, VerifyError> {
+        let size = self.len();
+        self.flush_index();
         verify::verify_store_from(
             self.inner.storage.as_ref(),
             &self.inner.verifier,
             trusted_note,
-            Some(self.len()),
+            Some(size),
             &mut |_| {},
         )
     }
@@ -602,6 +726,7 @@ fn load_or_init_meta(
         layout::META_TREE_HASH,
         TreeHash::Sha256.name().as_bytes(),
     );
+    batch.put(layout::META, layout::META_INDEXED, 0u64.to_be_bytes());
     storage.write(batch)?;
     storage.sync()?;
     Ok((id, origin))
@@ -689,10 +814,12 @@ fn recover_state(storage: &dyn Storage, tree: TreeHash) -> Result<ChainState, Op
         .checked_add(1)
         .ok_or_else(|| inconsistent(format!("record key {seq} leaves no room for a size")))?;
     let frontier =
-        Frontier::restore(tree, &StoredNodes::new(storage, tree), size).map_err(|e| {
-            inconsistent(format!(
+        Frontier::restore(tree, &StoredNodes::new(storage, tree), size).map_err(|e| match e {
+            // Damage the engine located (segment, offset, seq) keeps its type.
+            crate::merkle::MerkleError::Store(ReadError::Storage(e)) => OpenError::Storage(e),
+            e => inconsistent(format!(
                 "cannot restore the Merkle frontier at size {size}: {e}"
-            ))
+            )),
         })?;
     Ok(ChainState {
         size,
@@ -700,4 +827,117 @@ fn recover_state(storage: &dyn Storage, tree: TreeHash) -> Result<ChainState, Op
         last_micros: record.timestamp_micros,
         frontier,
     })
+}
+
+/// Opens the stores of `engine` in `dir`: the [`Storage`] view readers use
+/// and the two stores the writer appends to.
+pub(crate) fn open_engine(
+    dir: &Path,
+    engine: Engine,
+    cache_bytes: u64,
+    read_only: bool,
+) -> Result<(Arc<dyn Storage>, Stores), OpenError> {
+    match engine {
+        Engine::Sled => {
+            let sled: Arc<dyn Storage> =
+                Arc::new(SledStorage::open(&dir.join(STORE_DIR), cache_bytes)?);
+            let stores = Stores {
+                log: Arc::new(KvLog::open(Arc::clone(&sled))?),
+                state: Arc::clone(&sled),
+            };
+            Ok((sled, stores))
+        }
+        Engine::Segments => {
+            let state = SledStorage::open(&dir.join(STATE_DIR), cache_bytes)?;
+            let options = SegmentOptions {
+                read_only,
+                chain: Some(record_chains),
+                floor: acknowledged_floor(&state)?,
+                ..SegmentOptions::default()
+            };
+            let log = SegmentLog::open(Arc::new(StdFs), &dir.join(LOG_DIR), options)?;
+            let stores = Stores {
+                log: Arc::new(log),
+                state: Arc::new(state),
+            };
+            Ok((Arc::new(stores.clone()), stores))
+        }
+    }
+}
+
+/// How many records a ledger's state store shows were acknowledged: the
+/// larger of its subject-index watermark and its newest checkpoint's tree
+/// size (both are written only after the log's sync). A log opened on this
+/// state may not lose a record below it ([`SegmentOptions::floor`]).
+pub fn acknowledged_floor(state: &dyn Storage) -> Result<u64, StorageError> {
+    let indexed = state
+        .get(layout::META, layout::META_INDEXED)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map_or(0, u64::from_be_bytes);
+    let checkpointed = state
+        .last(layout::CHECKPOINTS)?
+        .and_then(|(k, _)| layout::parse_record_key(&k))
+        .unwrap_or(0);
+    Ok(indexed.max(checkpointed))
+}
+
+/// The chain check of the segmented log: a stored record value chains to
+/// the one before it (the genesis hash for seq 0).
+pub fn record_chains(prev: Option<&[u8]>, value: &[u8]) -> bool {
+    let prev_hash = match prev {
+        None => genesis_hash(),
+        Some(p) => match layout::parse_record_value(p) {
+            Some(v) => v.hash,
+            None => return false,
+        },
+    };
+    layout::parse_record_value(value)
+        .is_some_and(|v| crate::record::chain_hash(&prev_hash, v.bytes) == v.hash)
+}
+
+/// Brings the subject index up to the log: records at or past the state
+/// store's watermark (written after the log's fsync, without one of its
+/// own) are indexed again from the log, and the watermark made durable.
+/// Returns the watermark if it lies past the log's end: records the state
+/// store saw committed are missing from the log.
+fn reindex(view: &dyn Storage, state: &dyn Storage, size: u64) -> Result<Option<u64>, OpenError> {
+    let inconsistent = |detail: String| OpenError::Inconsistent { detail };
+    // No watermark: a store whose index was written with its records.
+    let Some(raw) = state.get(layout::META, layout::META_INDEXED)? else {
+        return Ok(None);
+    };
+    let watermark = <[u8; 8]>::try_from(raw.as_slice())
+        .map(u64::from_be_bytes)
+        .map_err(|_| inconsistent(format!("index watermark of {} bytes", raw.len())))?;
+    if watermark > size {
+        return Ok(Some(watermark));
+    }
+    if watermark == size {
+        return Ok(None);
+    }
+    let mut batch = WriteBatch::new();
+    view.visit_range(
+        layout::RECORDS,
+        &layout::record_key(watermark),
+        Some(&layout::record_key(size)),
+        &mut |key, value| {
+            let subject = layout::split_record_value(value)
+                .and_then(|(_, bytes)| Record::decode(bytes).ok())
+                .and_then(|r| r.subject);
+            // A record that does not decode is reported by the tail check.
+            if let (Some(subject), Some(seq)) = (subject, layout::parse_record_key(key)) {
+                batch.put(layout::SUBJECTS, layout::subject_key(&subject, seq), []);
+            }
+            std::ops::ControlFlow::Continue(())
+        },
+    )?;
+    batch.put(layout::META, layout::META_INDEXED, size.to_be_bytes());
+    state.write(batch)?;
+    state.sync()?;
+    tracing::info!(
+        from = watermark,
+        to = size,
+        "subject index brought up to the log"
+    );
+    Ok(None)
 }

@@ -1,11 +1,58 @@
 //! Knobs of an open ledger.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::OpenError;
 use crate::record::MAX_PAYLOAD_LEN;
+
+/// Which storage engines a new ledger is created on. An existing ledger
+/// keeps the engine found on disk ([`Engine::detect`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// Records in segmented append-only files (`log/`), the rest in a
+    /// state store (`state/`, sled).
+    #[default]
+    Segments,
+    /// Everything in one sled database (`store/`): the layout of ledgers
+    /// made before the segmented log.
+    Sled,
+}
+
+impl Engine {
+    /// The engine of the ledger in `dir`, `None` if it holds none.
+    pub fn detect(dir: &Path) -> Option<Engine> {
+        if dir.join(super::STORE_DIR).join("db").is_file() {
+            Some(Engine::Sled)
+        } else if dir.join(super::LOG_DIR).is_dir() {
+            Some(Engine::Segments)
+        } else {
+            None
+        }
+    }
+
+    /// The engine's name, as `--engine` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Segments => "segments",
+            Engine::Sled => "sled",
+        }
+    }
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Engine, String> {
+        match s {
+            "segments" => Ok(Engine::Segments),
+            "sled" => Ok(Engine::Sled),
+            other => Err(format!("unknown engine {other:?} (segments or sled)")),
+        }
+    }
+}
 
 /// How a ledger is opened. `LedgerOptions::default()` suits a service.
 #[derive(Clone, Debug)]
@@ -33,6 +80,8 @@ pub struct LedgerOptions {
     pub clock: Arc<dyn Clock>,
     /// Bytes of page cache the sled engine may use.
     pub cache_bytes: u64,
+    /// Engine of a new ledger (an existing one keeps its own).
+    pub engine: Engine,
 }
 
 impl Default for LedgerOptions {
@@ -47,6 +96,7 @@ impl Default for LedgerOptions {
             origin: None,
             clock: Arc::new(SystemClock),
             cache_bytes: 256 * 1024 * 1024,
+            engine: Engine::default(),
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::layout;
 use crate::lock::WriteLock;
 use crate::merkle::tiles::Tile;
 use crate::merkle::{ConsistencyProof, InclusionProof, TreeHash};
-use crate::storage::{SledStorage, Storage};
+use crate::storage::Storage;
 use crate::verify::{self, VerifyError, VerifyReport, Violation};
 use crate::Hash;
 
@@ -55,24 +55,23 @@ impl ReadOnlyLedger {
     /// identity (ledger id, origin, format) is missing or of another format.
     pub fn open(dir: impl AsRef<Path>) -> Result<ReadOnlyLedger, OpenError> {
         let dir = dir.as_ref();
-        let store = dir.join(STORE_DIR);
-        if !store.join("db").is_file() {
+        let Some(engine) = super::Engine::detect(dir) else {
             return Err(OpenError::Io {
-                path: store,
+                path: dir.join(STORE_DIR),
                 source: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     "no ledger event store here",
                 ),
             });
-        }
+        };
         let lock = WriteLock::acquire(dir)?;
         if writer::poisoned_in_this_process(dir) {
             return Err(OpenError::PoisonedInProcess {
                 path: dir.to_path_buf(),
             });
         }
-        let storage = SledStorage::open(&store, READ_ONLY_CACHE_BYTES)?;
-        let mut ledger = Self::open_on(Arc::new(storage))?;
+        let (storage, _) = super::open_engine(dir, engine, READ_ONLY_CACHE_BYTES, true)?;
+        let mut ledger = Self::open_on(storage)?;
         ledger.dir = Some(dir.to_path_buf());
         ledger._lock = Some(lock);
         Ok(ledger)
@@ -260,8 +259,13 @@ mod tests {
 
     /// A closed ledger of 20 records with a checkpoint at 10 and at 20.
     fn closed_ledger() -> tempfile::TempDir {
+        closed_ledger_on(crate::Engine::default())
+    }
+
+    fn closed_ledger_on(engine: crate::Engine) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let options = LedgerOptions {
+            engine,
             checkpoint_every: Some(10),
             checkpoint_interval: None,
             ..LedgerOptions::default()
@@ -360,9 +364,10 @@ mod tests {
 
     #[test]
     fn a_damaged_store_opens_and_verification_names_the_seq() {
-        let dir = closed_ledger();
+        let dir = closed_ledger_on(crate::Engine::Sled);
         {
-            let store = SledStorage::open(&dir.path().join(STORE_DIR), 1 << 20).unwrap();
+            let store =
+                crate::storage::SledStorage::open(&dir.path().join(STORE_DIR), 1 << 20).unwrap();
             let key = layout::record_key(13);
             let mut value = store.get(layout::RECORDS, &key).unwrap().unwrap();
             let last = value.len() - 1;

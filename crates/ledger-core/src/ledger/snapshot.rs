@@ -1,7 +1,7 @@
 //! A consistent copy of a live ledger for readers elsewhere (auditors).
 //!
 //! Records are append-only and a record's subject-index entries are written
-//! in the same atomic batch as the record, so everything below the committed
+//! before the head moves past the record, so everything below the committed
 //! head read at the start is fixed: the copy is taken while the writer keeps
 //! appending, without stopping it. Only the ledger's own keyspaces are
 //! copied (`M`, `R`, `S`, `C`); keyspaces of layers above (e.g. a vault's
@@ -47,7 +47,8 @@ impl Ledger {
     /// Writes a new ledger directory at `target` (which must not exist or
     /// be empty) holding this ledger's committed records, subject index,
     /// signed checkpoints and identity up to the head at the time of the
-    /// call, in the same store layout, plus the verifier key file. No secret
+    /// call, as a sled-engine ledger (`store/`, whatever this ledger's
+    /// engine), plus the verifier key file. No secret
     /// key is copied: not the checkpoint signing key, nor any keyspace other
     /// than the ledger's own. Runs beside appends; returns the head copied.
     ///
@@ -56,6 +57,7 @@ impl Ledger {
     pub fn snapshot_to(&self, target: impl AsRef<Path>) -> Result<Head, SnapshotError> {
         let target = target.as_ref();
         let head = self.head();
+        self.flush_index();
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| SnapshotError::Io { path, source }
@@ -76,7 +78,13 @@ impl Ledger {
         let copy = SledStorage::open(&target.join(STORE_DIR), COPY_CACHE_BYTES)?;
         let source = self.inner.storage.as_ref();
         let size_key = layout::record_key(head.size);
-        copy_range(source, &copy, layout::META, None, &|_| true)?;
+        // The index watermark is the copy's own: it holds every entry below the head.
+        copy_range(source, &copy, layout::META, None, &|key| {
+            key != layout::META_INDEXED
+        })?;
+        let mut watermark = WriteBatch::new();
+        watermark.put(layout::META, layout::META_INDEXED, head.size.to_be_bytes());
+        copy.write(watermark)?;
         copy_range(source, &copy, layout::RECORDS, Some(&size_key), &|_| true)?;
         copy_range(source, &copy, layout::SUBJECTS, None, &|key| {
             key.get(16..)

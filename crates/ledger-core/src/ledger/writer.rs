@@ -21,7 +21,7 @@ use crate::error::AppendError;
 use crate::layout;
 use crate::merkle::Frontier;
 use crate::record::{chain_hash, micros_to_datetime, Event, Record};
-use crate::storage::{Storage, WriteBatch};
+use crate::storage::{LogStore, Storage, WriteBatch};
 use crate::Hash;
 
 use super::options::LedgerOptions;
@@ -69,7 +69,10 @@ pub(crate) fn poisoned_in_this_process(dir: &Path) -> bool {
 
 pub(crate) struct Writer {
     pub(crate) dir: PathBuf,
-    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) log: Arc<dyn LogStore>,
+    pub(crate) state_store: Arc<dyn Storage>,
+    pub(crate) pending: Arc<super::index::Pending>,
+    pub(crate) index_tx: std::sync::mpsc::SyncSender<super::index::Job>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) state: ChainState,
     pub(crate) signer: CheckpointSigner,
@@ -162,7 +165,8 @@ impl Writer {
             return;
         }
         let mut next = self.state.clone();
-        let mut batch = WriteBatch::new();
+        let mut keys: Vec<[u8; 24]> = Vec::new();
+        let mut values = Vec::new();
         let mut pending = Vec::with_capacity(appends.len());
         let mut completed = Vec::new();
         for (events, reply) in appends {
@@ -182,7 +186,8 @@ impl Writer {
             for event in events {
                 receipts.push(extend_chain(
                     &mut next,
-                    &mut batch,
+                    &mut values,
+                    &mut keys,
                     &mut completed,
                     event,
                     self.options.clock.now().timestamp_micros(),
@@ -193,13 +198,31 @@ impl Writer {
         if pending.is_empty() {
             return;
         }
-        let result = self.storage.write(batch).and_then(|()| self.storage.sync());
+        // The records and their one durability barrier; the subject index
+        // follows off this path, on the indexer thread, without a sync of
+        // its own (it is re-derived from the log on open past its
+        // watermark). Until written, its entries are pending, and reads
+        // see them.
+        let result = self
+            .log
+            .append(self.state.size, &values)
+            .and_then(|()| self.log.sync());
         match result {
             Ok(()) => {
+                let indexed = keys.is_empty() || {
+                    self.pending.add(&keys);
+                    super::index::submit(&self.index_tx, keys, next.size)
+                };
                 self.state = next;
                 self.shared.publish(&self.state);
                 for (receipts, reply) in pending {
                     let _ = reply.send(Ok(receipts));
+                }
+                if !indexed {
+                    // The records are durable (and acknowledged); the index
+                    // is rebuilt from them on the next open.
+                    tracing::error!("subject indexer stopped; refusing further writes");
+                    self.poison();
                 }
             }
             Err(e) => {
@@ -273,7 +296,10 @@ impl Writer {
             layout::checkpoint_key(checkpoint.tree_size),
             note.as_bytes(),
         );
-        let stored = self.storage.write(batch).and_then(|()| self.storage.sync());
+        let stored = self
+            .state_store
+            .write(batch)
+            .and_then(|()| self.state_store.sync());
         if let Err(e) = stored {
             self.poison();
             let size = self.state.size;
@@ -297,10 +323,12 @@ fn command_events(cmd: &Command) -> usize {
     }
 }
 
-/// Gives `event` the next seq, chains it, and adds its writes to `batch`.
+/// Gives `event` the next seq, chains it, adds its stored value to
+/// `values` and its subject-index key to `keys`.
 fn extend_chain(
     state: &mut ChainState,
-    batch: &mut WriteBatch,
+    values: &mut Vec<Vec<u8>>,
+    keys: &mut Vec<[u8; 24]>,
     completed: &mut Vec<(u8, u64, Hash)>,
     event: Event,
     now_micros: i64,
@@ -330,9 +358,9 @@ fn extend_chain(
             slot.copy_from_slice(&node);
         }
     }
-    batch.put(layout::RECORDS, layout::record_key(seq), value);
+    values.push(value);
     if let Some(subject) = subject {
-        batch.put(layout::SUBJECTS, layout::subject_key(&subject, seq), []);
+        keys.push(layout::subject_key(&subject, seq));
     }
     state.size += 1;
     state.last_hash = hash;

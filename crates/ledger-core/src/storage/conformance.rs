@@ -213,6 +213,12 @@ mod tests {
     use crate::storage::{MemoryStorage, SledStorage};
 
     #[test]
+    fn simulated_engine_conforms() {
+        use crate::storage::sim::{Power, SimStorage};
+        check_all(&|| Box::new(SimStorage::new(Power::new()))).unwrap();
+    }
+
+    #[test]
     fn memory_engine_conforms() {
         check_all(&|| Box::new(MemoryStorage::new())).unwrap();
     }

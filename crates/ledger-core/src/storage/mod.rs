@@ -1,20 +1,38 @@
-//! The storage engine boundary.
+//! The storage engine boundary: two contracts.
 //!
-//! The ledger talks to its store only through [`Storage`]: ordered byte keys
-//! in a few keyspaces, atomic write batches, and an explicit durability
-//! barrier. [`SledStorage`] is the production engine and [`MemoryStorage`] a
-//! volatile one for tests; [`conformance`] is the test suite every engine must
-//! pass.
+//! - The *log store* ([`LogStore`]): the records, append-only and
+//!   immutable, addressed by seq, with one durability barrier per group
+//!   commit. [`SegmentLog`] (segmented files, the default) and [`KvLog`]
+//!   (the records keyspace of a state engine, how sled keeps them) are its
+//!   engines; [`log_conformance`] is the suite every one passes.
+//! - The *state store* ([`Storage`]): ordered byte keys in a few keyspaces,
+//!   atomic write batches and an explicit durability barrier, for whatever
+//!   is mutable or derived (subject index, checkpoints, metadata, the
+//!   keyspaces of layers above). [`SledStorage`] and [`MemoryStorage`] are
+//!   its engines; [`conformance`] is its suite.
+//!
+//! [`Stores`] presents both as one [`Storage`] to readers. [`fs`] is the
+//! file layer under the segmented log and [`sim`] a simulated disk that
+//! loses unsynced writes, for power-loss tests.
 
 use std::ops::ControlFlow;
 
 use crate::error::StorageError;
 
 pub mod conformance;
+pub mod fs;
+mod log;
+pub mod log_conformance;
 mod memory;
+mod routed;
+pub mod segment;
+pub mod sim;
 mod sled_store;
 
+pub use log::{KvLog, LogStore, SeqVisitor};
 pub use memory::MemoryStorage;
+pub use routed::Stores;
+pub use segment::{SegmentLog, SegmentOptions};
 pub use sled_store::{SledStorage, TREE_NAME};
 
 /// A separate ordered key space inside one store, identified by one byte.

@@ -56,15 +56,19 @@ pub(crate) fn sync_dir(path: &Path) -> Result<(), StorageError> {
 /// handle finishes, which under load can lag the drop by a moment. Callers
 /// that need exclusivity take the ledger's own lock first, so a sled lock
 /// conflict here is a handle of this process still shutting down.
-fn open_with_retry(config: &sled::Config) -> Result<sled::Db, StorageError> {
+fn open_with_retry(config: &sled::Config, path: &Path) -> Result<sled::Db, StorageError> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match config.open() {
             Ok(db) => return Ok(db),
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && Instant::now() < deadline =>
-            {
+            // sled reports its lock only as this message: the one place
+            // it is matched, turned into a typed error right here.
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if Instant::now() >= deadline {
+                    return Err(StorageError::Held {
+                        path: path.to_path_buf(),
+                    });
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(e) => return Err(StorageError::engine("open", e)),
@@ -85,7 +89,7 @@ impl SledStorage {
             // Durability is driven by `sync`; sled's background flusher
             // would only add unordered writes between commits.
             .flush_every_ms(None);
-        let db = open_with_retry(&config)?;
+        let db = open_with_retry(&config, path)?;
         let tree = db.open_tree(TREE_NAME).map_err(sled_err("open_tree"))?;
         let data_path = path.join("db");
         let data_file = File::open(&data_path).map_err(|e| StorageError::io(&data_path, e))?;

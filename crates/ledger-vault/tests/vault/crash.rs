@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use ledger_core::SubjectId;
 use ledger_vault::store;
+use ledger_vault::VaultEvent;
 use ledger_vault::{DirKekProvider, ErasureStatus, KekProvider};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -81,7 +82,7 @@ fn rotation_crash_child() {
             let s = *subjects.choose(&mut rng).unwrap();
             if vault.erasure_status(&s).unwrap() == ErasureStatus::NotErased {
                 writeln!(log, "erasing {s}").unwrap();
-                vault.erase_subject(s, &request(1)).unwrap();
+                vault.erase_subject_blocking(s, &request(1)).unwrap();
                 writeln!(log, "erased {s}").unwrap();
             }
         }
@@ -104,7 +105,7 @@ fn killed_rotation_keeps_live_keys_and_loses_erased_ones() {
             .collect();
         for s in &subjects {
             vault
-                .append_sealed_blocking(sealed(*s, &secret(s)))
+                .append_blocking(VaultEvent::sealed(sealed(*s, &secret(s))))
                 .unwrap();
         }
         subjects

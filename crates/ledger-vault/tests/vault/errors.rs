@@ -3,6 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use ledger_core::{Event, KeyRef, SubjectId};
+use ledger_vault::VaultEvent;
 use ledger_vault::{
     CreateSubjectError, EraseError, ErasureRequest, KekError, KekSource, OpenPayloadError,
     SealError, Vault, VaultOpenError, VaultOptions,
@@ -18,10 +19,10 @@ fn tampered_moved_and_wrong_version_payloads_are_typed_errors() {
     let a = vault.create_subject(None).unwrap();
     let b = vault.create_subject(None).unwrap();
     let ra = vault
-        .append_sealed_blocking(sealed(a, b"alpha secret"))
+        .append_blocking(VaultEvent::sealed(sealed(a, b"alpha secret")))
         .unwrap();
     let rb = vault
-        .append_sealed_blocking(sealed(b, b"beta secret"))
+        .append_blocking(VaultEvent::sealed(sealed(b, b"beta secret")))
         .unwrap();
     let good = vault.ledger().get(ra.seq).unwrap();
     let b_key = vault.ledger().get(rb.seq).unwrap().record.key_ref.unwrap();
@@ -142,22 +143,24 @@ fn refusals_are_typed() {
     ));
     assert_eq!(vault.find_by_email("one@example.test").unwrap(), None);
     assert!(matches!(
-        vault.append_sealed_blocking(Event::new("x", "y").with_payload(b"p".to_vec())),
+        vault.append_blocking(VaultEvent::sealed(
+            Event::new("x", "y").with_payload(b"p".to_vec())
+        )),
         Err(SealError::MissingSubject)
     ));
     assert!(matches!(
-        vault.append_sealed_blocking(sealed(s, b"p").with_key_ref(KeyRef {
+        vault.append_blocking(VaultEvent::sealed(sealed(s, b"p").with_key_ref(KeyRef {
             key_id: [0; 16],
             version: 1
-        })),
+        }))),
         Err(SealError::KeyRefGiven)
     ));
     assert!(matches!(
-        vault.append_sealed_blocking(sealed(SubjectId::random(), b"p")),
+        vault.append_blocking(VaultEvent::sealed(sealed(SubjectId::random(), b"p"))),
         Err(SealError::UnknownSubject { .. })
     ));
     assert!(matches!(
-        vault.erase_subject(SubjectId::random(), &request(1)),
+        vault.erase_subject_blocking(SubjectId::random(), &request(1)),
         Err(EraseError::UnknownSubject { .. })
     ));
     let bad = ErasureRequest {
@@ -165,7 +168,7 @@ fn refusals_are_typed() {
         ..request(1)
     };
     assert!(matches!(
-        vault.erase_subject(s, &bad),
+        vault.erase_subject_blocking(s, &bad),
         Err(EraseError::InvalidRequest { field: "reason" })
     ));
     drop(vault);
@@ -201,7 +204,7 @@ proptest! {
         let vault = open(tmp.path(), None);
         let s = vault.create_subject(None).unwrap();
         for p in &payloads {
-            let r = vault.append_sealed_blocking(sealed(s, p)).unwrap();
+            let r = vault.append_blocking(VaultEvent::sealed(sealed(s, p))).unwrap();
             let (stored, payload) = vault.read(r.seq).unwrap();
             prop_assert_eq!(stored.record.payload.len(), p.len() + ledger_vault::seal::PAYLOAD_OVERHEAD);
             prop_assert_eq!(payload.plain().unwrap(), &p[..]);

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use ledger_core::storage::WriteBatch;
 use ledger_core::SubjectId;
 use ledger_vault::store::{self, Fence, FenceState};
+use ledger_vault::VaultEvent;
 use ledger_vault::{
     ErasureStatus, KekError, KekSource, RotateError, SealError, Vault, VaultOptions,
     SUBJECT_ERASED_EVENT,
@@ -30,7 +31,7 @@ fn nothing_is_appended_for_a_subject_after_its_erasure_record() {
             let mut n = 0u64;
             loop {
                 match vault
-                    .append_sealed(sealed(s, format!("{t}/{n}").as_bytes()))
+                    .append(VaultEvent::sealed(sealed(s, format!("{t}/{n}").as_bytes())))
                     .await
                 {
                     Ok(_) => n += 1,
@@ -41,7 +42,7 @@ fn nothing_is_appended_for_a_subject_after_its_erasure_record() {
         }));
     }
     std::thread::sleep(Duration::from_millis(100));
-    let receipt = vault.erase_subject(s, &request(7)).unwrap();
+    let receipt = vault.erase_subject_blocking(s, &request(7)).unwrap();
     let appended: u64 = runtime.block_on(async {
         let mut total = 0;
         for t in tasks {
@@ -74,10 +75,14 @@ fn delayed_rotation_completes_several_erasures_at_once() {
         .map(|_| vault.create_subject(None).unwrap())
         .collect();
     for s in &subjects {
-        vault.append_sealed_blocking(sealed(*s, b"data")).unwrap();
+        vault
+            .append_blocking(VaultEvent::sealed(sealed(*s, b"data")))
+            .unwrap();
     }
     for (i, s) in subjects[..2].iter().enumerate() {
-        let r = vault.erase_subject(*s, &request(i as u32)).unwrap();
+        let r = vault
+            .erase_subject_blocking(*s, &request(i as u32))
+            .unwrap();
         assert!(matches!(r.status, ErasureStatus::AwaitingRotation { .. }));
     }
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -105,7 +110,9 @@ fn an_erasure_cut_short_after_its_fence_is_finished_on_open() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = open(tmp.path(), None);
     let s = vault.create_subject(Some("half@example.test")).unwrap();
-    vault.append_sealed_blocking(sealed(s, b"data")).unwrap();
+    vault
+        .append_blocking(VaultEvent::sealed(sealed(s, b"data")))
+        .unwrap();
     // What a crash right after step 1 leaves: the fence, nothing else.
     let storage = Arc::clone(vault.ledger().storage());
     let wrapped = store::wrapped_dek(storage.as_ref(), &s).unwrap().unwrap();
@@ -166,9 +173,11 @@ fn environment_provider_seals_but_cannot_complete_an_erasure() {
     )
     .unwrap();
     let s = vault.create_subject(None).unwrap();
-    let r = vault.append_sealed_blocking(sealed(s, b"data")).unwrap();
+    let r = vault
+        .append_blocking(VaultEvent::sealed(sealed(s, b"data")))
+        .unwrap();
     assert_eq!(vault.read(r.seq).unwrap().1.plain().unwrap(), b"data");
-    let receipt = vault.erase_subject(s, &request(1)).unwrap();
+    let receipt = vault.erase_subject_blocking(s, &request(1)).unwrap();
     assert!(matches!(
         receipt.status,
         ErasureStatus::AwaitingRotation { .. }

@@ -5,6 +5,7 @@
 use ledger_core::storage::WriteBatch;
 use ledger_core::{layout, Ledger, OpenError, SubjectId, Violation};
 use ledger_vault::seal::{self, PAYLOAD_OVERHEAD};
+use ledger_vault::VaultEvent;
 use ledger_vault::{
     AuditMetadata, AuditMetadataError, ErasureStatus, OpenPayloadError, Payload, SealError,
 };
@@ -40,15 +41,26 @@ fn replace(bytes: &mut [u8], from: &[u8], to: &[u8]) {
 #[test]
 fn metadata_is_bound_to_its_ciphertext_and_chained() {
     let tmp = tempfile::tempdir().unwrap();
+    // A sled ledger, whose records can be rewritten key by key below.
+    let options = ledger_core::LedgerOptions {
+        engine: ledger_core::Engine::Sled,
+        ..ledger_options()
+    };
+    drop(Ledger::open(tmp.path().join("ledger"), options).unwrap());
     let vault = open(tmp.path(), None);
     let s = vault.create_subject(None).unwrap();
     let r1 = vault
-        .append_sealed_with_metadata_blocking(sealed(s, b"ticket one"), &support())
+        .append_blocking(VaultEvent::sealed_with(sealed(s, b"ticket one"), support()))
         .unwrap();
     let r2 = vault
-        .append_sealed_with_metadata_blocking(sealed(s, b"invoice two"), &billing())
+        .append_blocking(VaultEvent::sealed_with(
+            sealed(s, b"invoice two"),
+            billing(),
+        ))
         .unwrap();
-    let r3 = vault.append_sealed_blocking(sealed(s, b"bare")).unwrap();
+    let r3 = vault
+        .append_blocking(VaultEvent::sealed(sealed(s, b"bare")))
+        .unwrap();
 
     let (stored1, payload) = vault.read(r1.seq).unwrap();
     assert_eq!(payload.plain().unwrap(), b"ticket one");
@@ -193,7 +205,10 @@ fn metadata_that_is_not_made_of_codes_is_refused() {
     ];
     for (metadata, want) in cases {
         let err = vault
-            .append_sealed_with_metadata_blocking(sealed(s, b"secret"), &metadata)
+            .append_blocking(VaultEvent::sealed_with(
+                sealed(s, b"secret"),
+                metadata.clone(),
+            ))
             .unwrap_err();
         let text = err.to_string();
         assert!(
@@ -204,10 +219,10 @@ fn metadata_that_is_not_made_of_codes_is_refused() {
     }
     // Refused before the subject is even looked at.
     assert!(matches!(
-        vault.append_sealed_with_metadata_blocking(
+        vault.append_blocking(VaultEvent::sealed_with(
             sealed(SubjectId::random(), b"p"),
-            &AuditMetadata::new().with_purpose("a\u{7f}")
-        ),
+            AuditMetadata::new().with_purpose("a\u{7f}")
+        )),
         Err(SealError::Metadata(_))
     ));
     assert_eq!(
@@ -216,9 +231,10 @@ fn metadata_that_is_not_made_of_codes_is_refused() {
         "a refused append wrote something"
     );
     // The async form refuses the same way.
-    let err = futures_executor::block_on(
-        vault.append_sealed_with_metadata(sealed(s, b"p"), &AuditMetadata::new().with_purpose("")),
-    )
+    let err = futures_executor::block_on(vault.append(VaultEvent::sealed_with(
+        sealed(s, b"p"),
+        AuditMetadata::new().with_purpose(""),
+    )))
     .unwrap_err();
     assert!(matches!(
         err,
@@ -235,17 +251,17 @@ fn metadata_stays_readable_after_erasure_without_any_key() {
     let metas = [support(), billing(), AuditMetadata::new()];
     for (i, m) in metas.iter().enumerate() {
         vault
-            .append_sealed_with_metadata_blocking(
+            .append_blocking(VaultEvent::sealed_with(
                 sealed(target, format!("private {i}").as_bytes()),
-                m,
-            )
+                m.clone(),
+            ))
             .unwrap();
         vault
-            .append_sealed_with_metadata_blocking(sealed(other, b"kept"), m)
+            .append_blocking(VaultEvent::sealed_with(sealed(other, b"kept"), m.clone()))
             .unwrap();
     }
     let seqs = vault.ledger().subject_seqs(&target).unwrap();
-    let receipt = vault.erase_subject(target, &request(7)).unwrap();
+    let receipt = vault.erase_subject_blocking(target, &request(7)).unwrap();
     assert!(matches!(receipt.status, ErasureStatus::Complete { .. }));
 
     for (seq, m) in seqs.iter().zip(&metas) {
@@ -301,7 +317,7 @@ proptest! {
                 ..AuditMetadata::default()
             };
             let r = vault
-                .append_sealed_with_metadata_blocking(sealed(s, payload), &metadata)
+                .append_blocking(VaultEvent::sealed_with(sealed(s, payload), metadata.clone()))
                 .unwrap();
             let (stored, opened) = vault.read(r.seq).unwrap();
             let encoded = metadata.encode().unwrap();

@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use ledger_vault::VaultEvent;
 use ledger_vault::SUBJECT_ERASED_EVENT;
 use ledger_vault::{
     store, DirKekProvider, EraseError, ErasureStatus, Kek, KekError, KekProvider, KekSource, Vault,
@@ -88,14 +89,18 @@ fn transient_kek_load_error_after_rewrap_loses_no_subject() {
     let flaky = Flaky::new(&tmp.path().join("keks"));
     let vault = flaky_vault(tmp.path(), &flaky);
     let s = vault.create_subject(None).unwrap();
-    vault.append_sealed_blocking(sealed(s, b"s")).unwrap();
+    vault
+        .append_blocking(VaultEvent::sealed(sealed(s, b"s")))
+        .unwrap();
     // The first load(2) (phase 1: not found, so created) passes, the second fails.
     *flaky.fail_load.lock().unwrap() = Some((2, 1));
     let _ = vault.rotate_kek();
     *flaky.fail_load.lock().unwrap() = None;
     assert_eq!(vault.kek_version(), 2);
     let t = vault.create_subject(None).unwrap();
-    let r = vault.append_sealed_blocking(sealed(t, b"t")).unwrap();
+    let r = vault
+        .append_blocking(VaultEvent::sealed(sealed(t, b"t")))
+        .unwrap();
     vault.rotate_kek().unwrap();
     drop(vault);
     let vault = flaky_vault(tmp.path(), &flaky);
@@ -111,7 +116,9 @@ fn resumed_destroy_phase_rewraps_stragglers_first() {
     let flaky = Flaky::new(&tmp.path().join("keks"));
     let vault = flaky_vault(tmp.path(), &flaky);
     let s = vault.create_subject(None).unwrap();
-    let r = vault.append_sealed_blocking(sealed(s, b"s")).unwrap();
+    let r = vault
+        .append_blocking(VaultEvent::sealed(sealed(s, b"s")))
+        .unwrap();
     let storage = Arc::clone(vault.ledger().storage());
     let under_v1 = storage.get(store::KEYS, s.as_bytes()).unwrap().unwrap();
     *flaky.fail_destroy.lock().unwrap() = true;
@@ -261,7 +268,9 @@ fn pending_erasure_is_finished_by_the_next_erase_call() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = crate::support::open(tmp.path(), Some(std::time::Duration::ZERO));
     let s = vault.create_subject(Some("half@example.test")).unwrap();
-    vault.append_sealed_blocking(sealed(s, b"data")).unwrap();
+    vault
+        .append_blocking(VaultEvent::sealed(sealed(s, b"data")))
+        .unwrap();
     // What a failed record append leaves: the fence, nothing else.
     let storage = Arc::clone(vault.ledger().storage());
     let wrapped = store::wrapped_dek(storage.as_ref(), &s).unwrap().unwrap();
@@ -281,7 +290,9 @@ fn pending_erasure_is_finished_by_the_next_erase_call() {
     storage.write(batch).unwrap();
     storage.sync().unwrap();
     drop(storage);
-    let receipt = vault.erase_subject(s, &crate::support::request(2)).unwrap();
+    let receipt = vault
+        .erase_subject_blocking(s, &crate::support::request(2))
+        .unwrap();
     assert!(matches!(receipt.status, ErasureStatus::Complete { .. }));
     assert_eq!(receipt.key_ref, wrapped.key_ref);
     let erased = vault
@@ -293,7 +304,7 @@ fn pending_erasure_is_finished_by_the_next_erase_call() {
         .count();
     assert_eq!(erased, 1);
     assert!(matches!(
-        vault.erase_subject(s, &crate::support::request(3)),
+        vault.erase_subject_blocking(s, &crate::support::request(3)),
         Err(EraseError::AlreadyErased { .. })
     ));
 }
@@ -317,7 +328,9 @@ fn inline_rotation_completes_erasure_after_resuming_an_older_rotation() {
     let s = vault.create_subject(None).unwrap();
     *flaky.fail_destroy.lock().unwrap() = true;
     assert!(vault.rotate_kek().is_err());
-    let receipt = vault.erase_subject(s, &crate::support::request(1)).unwrap();
+    let receipt = vault
+        .erase_subject_blocking(s, &crate::support::request(1))
+        .unwrap();
     assert!(
         matches!(receipt.status, ErasureStatus::Complete { .. }),
         "{:?}",

@@ -4,6 +4,7 @@
 
 use ledger_core::SubjectId;
 use ledger_vault::store::{self, WrappedKey};
+use ledger_vault::VaultEvent;
 use ledger_vault::{
     seal, AuditMetadata, DirKekProvider, ErasureStatus, KekProvider, KekSource, Payload, SealError,
     Vault, VaultOptions, ERASURE_CERTIFIED_EVENT, KEK_ROTATED_EVENT, SUBJECT_ERASED_EVENT,
@@ -49,10 +50,16 @@ fn erased_subject_leaves_no_readable_trace() {
     let codes: [&str; 4] = ["support", "art6-1b", "role:agent", "licence-issue"];
     for p in &plaintexts {
         vault
-            .append_sealed_with_metadata_blocking(sealed(target, p.as_bytes()), &metadata)
+            .append_blocking(VaultEvent::sealed_with(
+                sealed(target, p.as_bytes()),
+                metadata.clone(),
+            ))
             .unwrap();
         vault
-            .append_sealed_blocking(sealed(other, format!("other {p}").as_bytes()))
+            .append_blocking(VaultEvent::sealed(sealed(
+                other,
+                format!("other {p}").as_bytes(),
+            )))
             .unwrap();
     }
     assert_eq!(
@@ -71,7 +78,7 @@ fn erased_subject_leaves_no_readable_trace() {
     let backup = tmp.path().join("backup");
     copy_dir(&ledger_dir, &backup);
 
-    let receipt = vault.erase_subject(target, &request(1)).unwrap();
+    let receipt = vault.erase_subject_blocking(target, &request(1)).unwrap();
     assert!(
         matches!(receipt.status, ErasureStatus::Complete { .. }),
         "{receipt:?}"
@@ -186,12 +193,12 @@ fn erased_subject_leaves_no_readable_trace() {
     }
     // Fenced forever; erasing again changes nothing.
     assert!(matches!(
-        vault.append_sealed_blocking(sealed(target, b"again")),
+        vault.append_blocking(VaultEvent::sealed(sealed(target, b"again"))),
         Err(SealError::SubjectErased { .. })
     ));
     let len = vault.ledger().len();
     assert!(matches!(
-        vault.erase_subject(target, &request(2)),
+        vault.erase_subject_blocking(target, &request(2)),
         Err(ledger_vault::EraseError::AlreadyErased { .. })
     ));
     assert_eq!(vault.ledger().len(), len);

@@ -70,6 +70,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         create: true,
         rotate_inline: false,
         clock: clock.clone(),
+        ..OpenSpec::default()
     };
     let compliance = open::open(dir, &spec)?;
     let days = (plan::year_end() - plan::prologue_start()).num_days() as u64 + 1;

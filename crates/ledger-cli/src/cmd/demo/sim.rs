@@ -775,7 +775,7 @@ impl<'a> Sim<'a> {
             })),
             (Answer::Fulfil, Right::Erasure) => {
                 self.flush()?;
-                let receipts = self.ledger.erase_subject(
+                let receipts = self.ledger.erase_subject_blocking(
                     s,
                     &ErasureRequest {
                         reason: "gdpr-art17-1a".into(),
@@ -820,7 +820,7 @@ impl<'a> Sim<'a> {
     fn month_end(&mut self) -> anyhow::Result<()> {
         self.flush()?;
         let year_end = plan::date_of(self.now()) == plan::year_end();
-        let report = self.ledger.sweep(&SweepOptions {
+        let report = self.ledger.sweep_blocking(&SweepOptions {
             dry_run: false,
             due_within_days: if year_end { 31 } else { 7 },
             operator: "svc:retention".into(),
