@@ -4,7 +4,7 @@
 //! holds it when it is busy) in `open.rs`; the marker `init` and `demo`
 //! leave in a ledger directory, and what `demo --force` may delete, in
 //! `marker.rs`; errors, a closed stdout and colour in `report.rs`; the
-//! NDJSON wire form of events in `wire.rs`. Exit codes: 0 ok, 1 a finding (verification failed, a line
+//! NDJSON wire form of events in `ledger_usecases::wire`. Exit codes: 0 ok, 1 a finding (verification failed, a line
 //! refused, an overdue request), 2 usage or I/O error.
 
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ mod marker;
 mod open;
 mod progress;
 mod report;
-mod wire;
+pub(crate) use ledger_usecases::wire;
 
 /// Exit code of a finding: verification failed, a line was refused, a
 /// request is overdue.

@@ -58,8 +58,8 @@ pub(crate) struct Args {}
 struct VaultResolver<'a>(&'a ComplianceLedger);
 
 impl Resolver for VaultResolver<'_> {
-    fn find_by_email(&self, email: &str) -> anyhow::Result<Option<SubjectId>> {
-        Ok(self.0.vault().find_by_email(email)?)
+    fn find_by_email(&self, email: &str) -> Result<Option<SubjectId>, ledger_vault::StoreError> {
+        self.0.vault().find_by_email(email)
     }
 }
 

@@ -12,6 +12,7 @@ mod erase;
 mod init;
 mod retention;
 mod rotate;
+mod serve;
 mod snapshot;
 pub(crate) mod subject;
 
@@ -48,6 +49,11 @@ pub(crate) enum Command {
     /// (GDPR Art. 15 answer with inclusion proofs, Art. 20 portability subset).
     #[command(subcommand)]
     Subject(subject::Command),
+    /// Serve the ledger over HTTP(S) with API tokens and roles (docs/API.md).
+    Serve(serve::Args),
+    /// Manage the API's principals and tokens (create, list, revoke).
+    #[command(subcommand)]
+    Token(serve::TokenCommand),
 }
 
 /// Runs `command`.
@@ -61,6 +67,8 @@ pub(crate) fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode>
         Command::Retention(command) => retention::run(&command, global),
         Command::Snapshot(args) => snapshot::run(&args, global),
         Command::Subject(command) => subject::run(&command, global),
+        Command::Serve(args) => serve::run(&args, global),
+        Command::Token(command) => serve::run_token(&command, global),
     }
 }
 

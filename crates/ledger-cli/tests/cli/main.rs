@@ -8,5 +8,6 @@ mod erase;
 mod errors;
 mod force;
 mod output;
+mod serve;
 mod subject;
 mod support;

@@ -1,8 +1,8 @@
 //! `ledger subject ...`: answers to a data subject.
 //!
 //! `export` writes the Art. 15 access answer (`access.json`, `access.html`)
-//! and the Art. 20 portability subset (`portability.json`): `package.rs`
-//! builds them, `html.rs` renders the page, `wording.rs` words the codes.
+//! and the Art. 20 portability subset (`portability.json`): `ledger_usecases`
+//! builds them (`package`), renders the page (`html`) and words the codes.
 
 use std::process::ExitCode;
 
@@ -11,9 +11,7 @@ use clap::Subcommand;
 use crate::Global;
 
 mod export;
-mod html;
-mod package;
-mod wording;
+pub(crate) use ledger_usecases::{html, package};
 
 pub(crate) use export::{write_package, Written};
 

@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use ledger_compliance::codec::EVENT_PREFIX;
 use ledger_compliance::projection::entity::{Flow, FlowKind, Recipient};
@@ -25,11 +24,13 @@ use ledger_vault::{
 use serde::Serialize;
 
 use super::wording;
+use crate::error::{Context as _, PackageError};
+pub use crate::proof::ProofItem;
 
 /// `format` of `access.json`.
-pub(crate) const ACCESS_FORMAT: &str = "ledger-access-answer/1";
+pub const ACCESS_FORMAT: &str = "ledger-access-answer/1";
 /// `format` of `portability.json`.
-pub(crate) const PORTABILITY_FORMAT: &str = "ledger-portability/1";
+pub const PORTABILITY_FORMAT: &str = "ledger-portability/1";
 
 /// The Dutch supervisory authority's website, for the complaint section.
 const AUTHORITY_WEBSITE: &str = "https://autoriteitpersoonsgegevens.nl";
@@ -37,435 +38,403 @@ const AUTHORITY_WEBSITE: &str = "https://autoriteitpersoonsgegevens.nl";
 /// `access.json`: everything Art. 15 asks for, or, for an erased subject,
 /// what was erased, when, why, and that the key was destroyed.
 #[derive(Debug, Serialize)]
-pub(crate) struct AccessAnswer {
+pub struct AccessAnswer {
     /// [`ACCESS_FORMAT`].
-    pub(crate) format: &'static str,
+    pub format: &'static str,
     /// When the answer was made (RFC 3339, UTC).
-    pub(crate) generated_at: String,
+    pub generated_at: String,
     /// The subject's pseudonymous reference.
-    pub(crate) subject: String,
+    pub subject: String,
     /// `live` or `erased`.
-    pub(crate) state: &'static str,
+    pub state: &'static str,
     /// Whether personal data about the subject is processed, in words.
-    pub(crate) confirmation: String,
+    pub confirmation: String,
     /// The controller.
-    pub(crate) controller: Party,
+    pub controller: Party,
     /// The Data Protection Officer.
-    pub(crate) dpo: Party,
+    pub dpo: Party,
     /// The live subject's data and its processing (absent when erased).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) processing: Option<Box<Processing>>,
+    pub processing: Option<Box<Processing>>,
     /// The erasure (present only when erased).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) erasure: Option<ErasureFacts>,
+    pub erasure: Option<ErasureFacts>,
     /// The subject's rights.
-    pub(crate) rights: Vec<RightInfo>,
+    pub rights: Vec<RightInfo>,
     /// Where to complain.
-    pub(crate) complaint: Complaint,
+    pub complaint: Complaint,
     /// Inclusion proofs of the subject's records against a signed checkpoint.
-    pub(crate) integrity: Integrity,
+    pub integrity: Integrity,
 }
 
 /// What is processed about a live subject.
 #[derive(Debug, Serialize)]
-pub(crate) struct Processing {
+pub struct Processing {
     /// A copy of the data.
-    pub(crate) data: DataCopy,
+    pub data: DataCopy,
     /// Purposes with their lawful basis.
-    pub(crate) purposes: Vec<PurposeItem>,
+    pub purposes: Vec<PurposeItem>,
     /// Categories of data held.
-    pub(crate) categories: Vec<CategoryItem>,
+    pub categories: Vec<CategoryItem>,
     /// Consents by purpose.
-    pub(crate) consents: Vec<ConsentItem>,
+    pub consents: Vec<ConsentItem>,
     /// Marketing status.
-    pub(crate) marketing: MarketingItem,
+    pub marketing: MarketingItem,
     /// Where the data came from.
-    pub(crate) sources: Vec<SourceItem>,
+    pub sources: Vec<SourceItem>,
     /// Recipients, by identity.
-    pub(crate) recipients: Vec<RecipientItem>,
+    pub recipients: Vec<RecipientItem>,
     /// Transfers outside the EEA with their safeguards (Art. 15(2)).
-    pub(crate) transfers_outside_eea: Vec<TransferItem>,
+    pub transfers_outside_eea: Vec<TransferItem>,
     /// How long the data is kept.
-    pub(crate) retention: Vec<RetentionItem>,
+    pub retention: Vec<RetentionItem>,
     /// The subject's support tickets.
-    pub(crate) tickets: Vec<TicketItem>,
+    pub tickets: Vec<TicketItem>,
     /// The subject's requests.
-    pub(crate) requests: Vec<RequestItem>,
+    pub requests: Vec<RequestItem>,
     /// Consultations of the data: dates, purposes and roles, never who.
-    pub(crate) access_log: Vec<AccessLogItem>,
+    pub access_log: Vec<AccessLogItem>,
 }
 
 /// The copy of the data (Art. 15(3)).
 #[derive(Debug, Serialize)]
-pub(crate) struct DataCopy {
+pub struct DataCopy {
     /// The latest value of each category.
-    pub(crate) current: Vec<DataItem>,
+    pub current: Vec<DataItem>,
     /// The personal data of each record as it was sealed, oldest first.
-    pub(crate) records: Vec<RecordCopy>,
+    pub records: Vec<RecordCopy>,
 }
 
 /// One category's current value.
 #[derive(Debug, Serialize)]
-pub(crate) struct DataItem {
+pub struct DataItem {
     /// Category code.
-    pub(crate) category: DataCategory,
+    pub category: DataCategory,
     /// Category in words.
-    pub(crate) label: &'static str,
+    pub label: &'static str,
     /// The value.
-    pub(crate) value: String,
+    pub value: String,
     /// First collected.
-    pub(crate) collected_at: Option<String>,
+    pub collected_at: Option<String>,
     /// Latest rectification.
-    pub(crate) rectified_at: Option<String>,
+    pub rectified_at: Option<String>,
 }
 
 /// The personal data one log record carries.
 #[derive(Debug, Serialize)]
-pub(crate) struct RecordCopy {
+pub struct RecordCopy {
     /// Seq of the record.
-    pub(crate) seq: u64,
+    pub seq: u64,
     /// Event type (`dp.<kind>`).
-    pub(crate) event_type: String,
+    pub event_type: String,
     /// When it was recorded.
-    pub(crate) at: String,
+    pub at: String,
     /// The ticket it belongs to, if it is ticket work.
-    pub(crate) ticket: Option<String>,
+    pub ticket: Option<String>,
     /// Values by category code.
-    pub(crate) fields: BTreeMap<DataCategory, String>,
+    pub fields: BTreeMap<DataCategory, String>,
     /// Free text (a ticket note, a request's wording).
-    pub(crate) text: Option<String>,
+    pub text: Option<String>,
 }
 
 /// A purpose and its lawful basis.
 #[derive(Debug, Serialize)]
-pub(crate) struct PurposeItem {
+pub struct PurposeItem {
     /// Purpose code.
-    pub(crate) purpose: Purpose,
+    pub purpose: Purpose,
     /// In words.
-    pub(crate) description: &'static str,
+    pub description: &'static str,
     /// Lawful basis code.
-    pub(crate) lawful_basis: LawfulBasis,
+    pub lawful_basis: LawfulBasis,
     /// In words.
-    pub(crate) lawful_basis_description: &'static str,
+    pub lawful_basis_description: &'static str,
     /// Since when.
-    pub(crate) since: String,
+    pub since: String,
 }
 
 /// A category of data held.
 #[derive(Debug, Serialize)]
-pub(crate) struct CategoryItem {
+pub struct CategoryItem {
     /// Category code.
-    pub(crate) category: DataCategory,
+    pub category: DataCategory,
     /// In words.
-    pub(crate) label: &'static str,
+    pub label: &'static str,
 }
 
 /// Consent for one purpose.
 #[derive(Debug, Serialize)]
-pub(crate) struct ConsentItem {
+pub struct ConsentItem {
     /// Purpose code.
-    pub(crate) purpose: Purpose,
+    pub purpose: Purpose,
     /// Whether it currently stands.
-    pub(crate) given: bool,
+    pub given: bool,
     /// Latest time given.
-    pub(crate) given_at: Option<String>,
+    pub given_at: Option<String>,
     /// Latest time withdrawn.
-    pub(crate) withdrawn_at: Option<String>,
+    pub withdrawn_at: Option<String>,
     /// Channel of the latest change.
-    pub(crate) channel: ledger_compliance::vocab::Channel,
+    pub channel: ledger_compliance::vocab::Channel,
 }
 
 /// Marketing status.
 #[derive(Debug, Serialize)]
-pub(crate) struct MarketingItem {
+pub struct MarketingItem {
     /// Whether an objection stands.
-    pub(crate) objected: bool,
+    pub objected: bool,
     /// When.
-    pub(crate) objected_at: Option<String>,
+    pub objected_at: Option<String>,
     /// Number of marketing contacts.
-    pub(crate) contacts: u64,
+    pub contacts: u64,
     /// Latest contact.
-    pub(crate) last_contacted_at: Option<String>,
+    pub last_contacted_at: Option<String>,
 }
 
 /// A channel data came through.
 #[derive(Debug, Serialize)]
-pub(crate) struct SourceItem {
+pub struct SourceItem {
     /// Channel code.
-    pub(crate) channel: ledger_compliance::vocab::Channel,
+    pub channel: ledger_compliance::vocab::Channel,
     /// In words.
-    pub(crate) description: &'static str,
+    pub description: &'static str,
 }
 
 /// A recipient, by identity.
 #[derive(Debug, Serialize)]
-pub(crate) struct RecipientItem {
+pub struct RecipientItem {
     /// Recipient code.
-    pub(crate) recipient: String,
+    pub recipient: String,
     /// Legal name (None: not registered).
-    pub(crate) name: Option<String>,
+    pub name: Option<String>,
     /// Country (ISO 3166-1 alpha-2).
-    pub(crate) country: Option<String>,
+    pub country: Option<String>,
     /// Whether the country is in the EEA.
-    pub(crate) in_eea: Option<bool>,
+    pub in_eea: Option<bool>,
     /// Processor, sub-processor or controller.
-    pub(crate) role: Option<ledger_compliance::vocab::RecipientRole>,
+    pub role: Option<ledger_compliance::vocab::RecipientRole>,
     /// In words.
-    pub(crate) role_description: Option<&'static str>,
+    pub role_description: Option<&'static str>,
     /// Contract reference.
-    pub(crate) contract: Option<String>,
+    pub contract: Option<String>,
     /// Categories of the subject's data it received.
-    pub(crate) categories: BTreeSet<DataCategory>,
+    pub categories: BTreeSet<DataCategory>,
     /// Purposes.
-    pub(crate) purposes: BTreeSet<Purpose>,
+    pub purposes: BTreeSet<Purpose>,
     /// Number of times.
-    pub(crate) times: u64,
+    pub times: u64,
     /// First time.
-    pub(crate) first_at: String,
+    pub first_at: String,
     /// Latest time.
-    pub(crate) last_at: String,
+    pub last_at: String,
 }
 
 /// Transfers outside the EEA to one recipient and country under one safeguard.
 #[derive(Debug, Serialize)]
-pub(crate) struct TransferItem {
+pub struct TransferItem {
     /// Recipient code.
-    pub(crate) recipient: String,
+    pub recipient: String,
     /// Its legal name.
-    pub(crate) recipient_name: Option<String>,
+    pub recipient_name: Option<String>,
     /// Country.
-    pub(crate) country: String,
+    pub country: String,
     /// Safeguard code.
-    pub(crate) safeguard: Option<Safeguard>,
+    pub safeguard: Option<Safeguard>,
     /// In words.
-    pub(crate) safeguard_description: &'static str,
+    pub safeguard_description: &'static str,
     /// Categories transferred.
-    pub(crate) categories: BTreeSet<DataCategory>,
+    pub categories: BTreeSet<DataCategory>,
     /// Number of transfers.
-    pub(crate) count: u64,
+    pub count: u64,
     /// First transfer.
-    pub(crate) first_at: String,
+    pub first_at: String,
     /// Latest transfer.
-    pub(crate) last_at: String,
+    pub last_at: String,
 }
 
 /// A retention rule.
 #[derive(Debug, Serialize)]
-pub(crate) struct RetentionItem {
+pub struct RetentionItem {
     /// What it applies to.
-    pub(crate) applies_to: &'static str,
+    pub applies_to: &'static str,
     /// The period.
-    pub(crate) period: String,
+    pub period: String,
 }
 
 /// A support ticket (no staff pseudonyms).
 #[derive(Debug, Serialize)]
-pub(crate) struct TicketItem {
+pub struct TicketItem {
     /// Ticket reference.
-    pub(crate) ticket: String,
+    pub ticket: String,
     /// Channel it was opened through.
-    pub(crate) channel: ledger_compliance::vocab::Channel,
+    pub channel: ledger_compliance::vocab::Channel,
     /// Opened.
-    pub(crate) opened_at: String,
+    pub opened_at: String,
     /// Closed.
-    pub(crate) closed_at: Option<String>,
+    pub closed_at: Option<String>,
     /// Notes added.
-    pub(crate) notes: u64,
+    pub notes: u64,
     /// Teams it was escalated to.
-    pub(crate) escalated_to: Vec<String>,
+    pub escalated_to: Vec<String>,
     /// Times it was handed over within the team.
-    pub(crate) handovers: usize,
+    pub handovers: usize,
     /// Remote accesses to your software.
-    pub(crate) remote_accesses: usize,
+    pub remote_accesses: usize,
     /// Latest date it may be kept to (closing + retention).
-    pub(crate) retention_deadline: Option<String>,
+    pub retention_deadline: Option<String>,
     /// When its content was erased, if it was.
-    pub(crate) erased_at: Option<String>,
+    pub erased_at: Option<String>,
 }
 
 /// A rights request.
 #[derive(Debug, Serialize)]
-pub(crate) struct RequestItem {
+pub struct RequestItem {
     /// Reference.
-    pub(crate) request: String,
+    pub request: String,
     /// Right code.
-    pub(crate) right: Right,
+    pub right: Right,
     /// Received (date).
-    pub(crate) received: String,
+    pub received: String,
     /// Due (date in force).
-    pub(crate) due: String,
+    pub due: String,
     /// `open`, `fulfilled` or `refused`.
-    pub(crate) status: ledger_compliance::RequestStatus,
+    pub status: ledger_compliance::RequestStatus,
     /// Answered (date).
-    pub(crate) answered: Option<String>,
+    pub answered: Option<String>,
 }
 
 /// One consultation of the data.
 #[derive(Debug, Serialize)]
-pub(crate) struct AccessLogItem {
+pub struct AccessLogItem {
     /// When.
-    pub(crate) at: String,
+    pub at: String,
     /// Purpose code.
-    pub(crate) purpose: Purpose,
+    pub purpose: Purpose,
     /// Role code.
-    pub(crate) role: ledger_compliance::vocab::Role,
+    pub role: ledger_compliance::vocab::Role,
 }
 
 /// What was erased, when and why (erased subjects only).
 #[derive(Debug, Serialize)]
-pub(crate) struct ErasureFacts {
+pub struct ErasureFacts {
     /// When the erasure was recorded.
-    pub(crate) erased_at: Option<String>,
+    pub erased_at: Option<String>,
     /// Seq of the `vault.subject_erased` record.
-    pub(crate) erasure_seq: Option<u64>,
+    pub erasure_seq: Option<u64>,
     /// Reason code.
-    pub(crate) reason: Option<String>,
+    pub reason: Option<String>,
     /// Request reference.
-    pub(crate) request_ref: Option<String>,
+    pub request_ref: Option<String>,
     /// Categories of data that were held.
-    pub(crate) categories_held: Vec<DataCategory>,
+    pub categories_held: Vec<DataCategory>,
     /// Records about the subject and their tickets.
-    pub(crate) records: u64,
+    pub records: u64,
     /// Of those, records whose personal data was sealed under a now
     /// destroyed key.
-    pub(crate) sealed_records: u64,
+    pub sealed_records: u64,
     /// Tickets erased with the subject.
-    pub(crate) tickets: usize,
+    pub tickets: usize,
     /// `complete` (key destroyed, certificate issued), `awaiting-rotation`
     /// or `pending`.
-    pub(crate) status: &'static str,
+    pub status: &'static str,
     /// Whether every copy of the key is destroyed.
-    pub(crate) key_destroyed: bool,
+    pub key_destroyed: bool,
     /// blake3 of the key-destruction certificate, as recorded in the log.
-    pub(crate) certificate_hash: Option<String>,
+    pub certificate_hash: Option<String>,
     /// Method (`cryptographic erase`).
-    pub(crate) certificate_method: Option<String>,
+    pub certificate_method: Option<String>,
     /// Guideline followed.
-    pub(crate) certificate_standard: Option<String>,
+    pub certificate_standard: Option<String>,
     /// When the certificate was issued.
-    pub(crate) certificate_completed_at: Option<String>,
+    pub certificate_completed_at: Option<String>,
     /// In words.
-    pub(crate) statement: String,
+    pub statement: String,
 }
 
 /// A right and how to use it.
 #[derive(Debug, Serialize)]
-pub(crate) struct RightInfo {
+pub struct RightInfo {
     /// Right code.
-    pub(crate) right: Right,
+    pub right: Right,
     /// Title.
-    pub(crate) title: &'static str,
+    pub title: &'static str,
     /// What it means.
-    pub(crate) description: &'static str,
+    pub description: &'static str,
 }
 
 /// The right to complain (Art. 77, 79).
 #[derive(Debug, Serialize)]
-pub(crate) struct Complaint {
+pub struct Complaint {
     /// The supervisory authority.
-    pub(crate) supervisory_authority: String,
+    pub supervisory_authority: String,
     /// Its website.
-    pub(crate) website: &'static str,
+    pub website: &'static str,
     /// In words.
-    pub(crate) statement: &'static str,
+    pub statement: &'static str,
 }
 
 /// The signed checkpoint and one inclusion proof per record.
 #[derive(Debug, Serialize)]
-pub(crate) struct Integrity {
+pub struct Integrity {
     /// The log's public verifier key (C2SP vkey).
-    pub(crate) verifier_key: String,
+    pub verifier_key: String,
     /// The signed checkpoint the proofs lead to.
-    pub(crate) checkpoint: CheckpointInfo,
+    pub checkpoint: CheckpointInfo,
     /// How to check the proofs.
-    pub(crate) how_to_verify: Vec<&'static str>,
+    pub how_to_verify: Vec<&'static str>,
     /// One per record.
-    pub(crate) proofs: Vec<ProofItem>,
+    pub proofs: Vec<ProofItem>,
 }
 
 /// A signed checkpoint.
 #[derive(Debug, Serialize)]
-pub(crate) struct CheckpointInfo {
+pub struct CheckpointInfo {
     /// Origin line.
-    pub(crate) origin: String,
+    pub origin: String,
     /// Tree size.
-    pub(crate) tree_size: u64,
+    pub tree_size: u64,
     /// Merkle root, hex.
-    pub(crate) root: String,
+    pub root: String,
     /// The signed note.
-    pub(crate) note: String,
-}
-
-/// An inclusion proof, in the form `ledger-auditor check-proof` reads
-/// (docs/FORMAT.md §11.3) plus the record's seq, type and time.
-#[derive(Debug, Serialize)]
-pub(crate) struct ProofItem {
-    /// Always `inclusion`.
-    pub(crate) proof: &'static str,
-    /// Seq of the record (= leaf index).
-    pub(crate) seq: u64,
-    /// Event type.
-    pub(crate) event_type: String,
-    /// When recorded.
-    pub(crate) timestamp: String,
-    /// Checkpoint origin.
-    pub(crate) origin: String,
-    /// The log's Merkle tree hash (`rfc6962-sha256`, or `blake3` for a legacy ledger).
-    pub(crate) tree_hash: &'static str,
-    /// Leaf index.
-    pub(crate) leaf_index: u64,
-    /// Tree size.
-    pub(crate) tree_size: u64,
-    /// The record's chain hash, hex.
-    pub(crate) record_hash: String,
-    /// `H(0x00 || record_hash)` with the `tree_hash` function, hex.
-    pub(crate) leaf_hash: String,
-    /// Sibling hashes leaf to root, hex.
-    pub(crate) audit_path: Vec<String>,
-    /// Root, hex.
-    pub(crate) root: String,
-    /// The signed checkpoint note.
-    pub(crate) checkpoint: String,
+    pub note: String,
 }
 
 /// `portability.json`: the data the subject provided (Art. 20).
 #[derive(Debug, Serialize)]
-pub(crate) struct Portability {
+pub struct Portability {
     /// [`PORTABILITY_FORMAT`].
-    pub(crate) format: &'static str,
+    pub format: &'static str,
     /// What this file is.
-    pub(crate) description: &'static str,
+    pub description: &'static str,
     /// When made.
-    pub(crate) generated_at: String,
+    pub generated_at: String,
     /// The subject's pseudonymous reference.
-    pub(crate) subject: String,
+    pub subject: String,
     /// `live` or `erased`.
-    pub(crate) state: &'static str,
+    pub state: &'static str,
     /// Current value of each category the subject provided.
-    pub(crate) data: Vec<PortableItem>,
+    pub data: Vec<PortableItem>,
     /// Consents.
-    pub(crate) consents: Vec<ConsentItem>,
+    pub consents: Vec<ConsentItem>,
     /// When erased: when (and nothing else).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) erased_at: Option<String>,
+    pub erased_at: Option<String>,
 }
 
 /// One category and value.
 #[derive(Debug, Serialize)]
-pub(crate) struct PortableItem {
+pub struct PortableItem {
     /// Category code.
-    pub(crate) category: DataCategory,
+    pub category: DataCategory,
     /// The value.
-    pub(crate) value: String,
+    pub value: String,
 }
 
 /// A subject's package, ready to write.
 #[derive(Debug)]
-pub(crate) struct Package {
+pub struct Package {
     /// `access.json` (and `access.html`).
-    pub(crate) access: AccessAnswer,
+    pub access: AccessAnswer,
     /// `portability.json`.
-    pub(crate) portability: Portability,
+    pub portability: Portability,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -482,10 +451,10 @@ const HOW_TO_VERIFY: &[&str] = &[
 /// Builds the package of `report`'s subject (the report comes from
 /// [`ComplianceLedger::subject_report`]). Signs a fresh checkpoint so that
 /// every record is covered by a proof.
-pub(crate) fn build(
+pub fn build(
     compliance: &ComplianceLedger,
     report: &SubjectReport,
-) -> anyhow::Result<Package> {
+) -> Result<Package, PackageError> {
     let vault = compliance.vault();
     let ledger = vault.ledger();
     let config = &compliance.options().ropa;
@@ -521,7 +490,7 @@ pub(crate) fn build(
         website: AUTHORITY_WEBSITE,
         statement: "You have the right to lodge a complaint with the supervisory authority, in the Netherlands the Autoriteit Persoonsgegevens (GDPR Art. 77), and to go to court (GDPR Art. 79), whether or not you first contact us or our Data Protection Officer.",
     };
-    let integrity_of = |records: &[&StoredRecord]| -> anyhow::Result<Integrity> {
+    let integrity_of = |records: &[&StoredRecord]| -> Result<Integrity, PackageError> {
         integrity(compliance, &checkpoint, records)
     };
     if report.erased {
@@ -639,7 +608,7 @@ fn processing(
     compliance: &ComplianceLedger,
     report: &SubjectReport,
     records: &[StoredRecord],
-) -> anyhow::Result<Processing> {
+) -> Result<Processing, PackageError> {
     let contact = &report.contact;
     let current = match &report.current_data {
         CurrentData::Data(data) => data
@@ -814,7 +783,7 @@ fn record_copy(
     compliance: &ComplianceLedger,
     report: &SubjectReport,
     stored: &StoredRecord,
-) -> anyhow::Result<Option<RecordCopy>> {
+) -> Result<Option<RecordCopy>, PackageError> {
     let record = &stored.record;
     if !record.event_type.starts_with(EVENT_PREFIX) || record.key_ref.is_none() {
         return Ok(None);
@@ -829,12 +798,8 @@ fn record_copy(
     if plaintext.is_empty() {
         return Ok(None);
     }
-    let data: PersonalData = serde_json::from_slice(&plaintext).map_err(|_| {
-        anyhow::anyhow!(
-            "record {}: the decrypted payload is not personal data in the stored form",
-            stored.seq
-        )
-    })?;
+    let data: PersonalData = serde_json::from_slice(&plaintext)
+        .map_err(|_| PackageError::NotPersonalData { seq: stored.seq })?;
     if data.is_empty() {
         return Ok(None);
     }
@@ -935,7 +900,7 @@ fn erasure_facts(
     compliance: &ComplianceLedger,
     report: &SubjectReport,
     records: &[StoredRecord],
-) -> anyhow::Result<ErasureFacts> {
+) -> Result<ErasureFacts, PackageError> {
     let vault = compliance.vault();
     let subject = report.subject;
     let status = vault.erasure_status(&subject)?;
@@ -1001,7 +966,7 @@ fn integrity(
     compliance: &ComplianceLedger,
     checkpoint: &SignedCheckpoint,
     records: &[&StoredRecord],
-) -> anyhow::Result<Integrity> {
+) -> Result<Integrity, PackageError> {
     let ledger = compliance.vault().ledger();
     let cp = &checkpoint.checkpoint;
     let root = hex::encode(cp.root);
@@ -1011,12 +976,12 @@ fn integrity(
             .inclusion_proof(stored.seq, cp.tree_size)
             .with_context(|| format!("proving record {}", stored.seq))?;
         proofs.push(ProofItem {
-            proof: "inclusion",
+            proof: "inclusion".into(),
             seq: stored.seq,
             event_type: stored.record.event_type.clone(),
             timestamp: ts(micros_to_datetime(stored.record.timestamp_micros)),
             origin: cp.origin.clone(),
-            tree_hash: ledger.tree_hash().name(),
+            tree_hash: ledger.tree_hash().name().into(),
             leaf_index: proof.index,
             tree_size: proof.tree_size,
             record_hash: hex::encode(stored.hash),

@@ -7,7 +7,7 @@ use ledger_compliance::vocab::{
 };
 
 /// What a category of data is.
-pub(crate) fn category(c: DataCategory) -> &'static str {
+pub fn category(c: DataCategory) -> &'static str {
     match c {
         DataCategory::Name => "Name",
         DataCategory::CompanyEmail => "Company email address",
@@ -21,7 +21,7 @@ pub(crate) fn category(c: DataCategory) -> &'static str {
 }
 
 /// Why the data is used.
-pub(crate) fn purpose(p: Purpose) -> &'static str {
+pub fn purpose(p: Purpose) -> &'static str {
     match p {
         Purpose::Contract => "To manage and perform our contract with you",
         Purpose::Marketing => {
@@ -35,7 +35,7 @@ pub(crate) fn purpose(p: Purpose) -> &'static str {
 }
 
 /// The lawful basis, in words.
-pub(crate) fn lawful_basis(b: LawfulBasis) -> &'static str {
+pub fn lawful_basis(b: LawfulBasis) -> &'static str {
     match b {
         LawfulBasis::Consent => "your consent (GDPR Art. 6(1)(a))",
         LawfulBasis::Contract => "our contract with you (GDPR Art. 6(1)(b))",
@@ -47,7 +47,7 @@ pub(crate) fn lawful_basis(b: LawfulBasis) -> &'static str {
 }
 
 /// How the data reached the company.
-pub(crate) fn channel(c: Channel) -> &'static str {
+pub fn channel(c: Channel) -> &'static str {
     match c {
         Channel::ContactForm => "You filled in the contact form on our website",
         Channel::Email => "You emailed us",
@@ -60,7 +60,7 @@ pub(crate) fn channel(c: Channel) -> &'static str {
 }
 
 /// Who (as a role, never a person) consulted the data.
-pub(crate) fn role(r: Role) -> &'static str {
+pub fn role(r: Role) -> &'static str {
     match r {
         Role::Support => "Support team",
         Role::ThirdLineSupport => "Third-line support",
@@ -75,7 +75,7 @@ pub(crate) fn role(r: Role) -> &'static str {
 }
 
 /// What a recipient is to the company.
-pub(crate) fn recipient_role(r: RecipientRole) -> &'static str {
+pub fn recipient_role(r: RecipientRole) -> &'static str {
     match r {
         RecipientRole::Processor => "processor acting on our behalf under contract (Art. 28)",
         RecipientRole::SubProcessor => "sub-processor under contract (Art. 28(4))",
@@ -84,7 +84,7 @@ pub(crate) fn recipient_role(r: RecipientRole) -> &'static str {
 }
 
 /// The safeguard of a transfer outside the EEA.
-pub(crate) fn safeguard(s: Option<Safeguard>) -> &'static str {
+pub fn safeguard(s: Option<Safeguard>) -> &'static str {
     match s {
         Some(Safeguard::Adequacy) => {
             "an adequacy decision of the European Commission (GDPR Art. 45)"
@@ -99,7 +99,7 @@ pub(crate) fn safeguard(s: Option<Safeguard>) -> &'static str {
 }
 
 /// The rights of GDPR Art. 15-21 (and contacting the DPO): title and what it means.
-pub(crate) fn right(r: Right) -> (&'static str, &'static str) {
+pub fn right(r: Right) -> (&'static str, &'static str) {
     match r {
         Right::Access => (
             "Access (Art. 15)",

@@ -76,7 +76,7 @@ enum ScopeRef {
 
 /// What a line asks for.
 #[derive(Debug)]
-pub(crate) enum Request {
+pub enum Request {
     /// Create a subject (indexed by `email` if given), named `name` for later lines.
     NewSubject {
         /// Email to index the subject under.
@@ -96,27 +96,27 @@ pub(crate) enum Request {
 }
 
 /// Resolves scope names: ids given with `"ref"` and emails.
-pub(crate) trait Resolver {
+pub trait Resolver {
     /// The subject registered under `email`, if any.
-    fn find_by_email(&self, email: &str) -> anyhow::Result<Option<SubjectId>>;
+    fn find_by_email(&self, email: &str) -> Result<Option<SubjectId>, ledger_vault::StoreError>;
 }
 
 /// Scopes named with `"ref"` so far, with the line that named each.
 #[derive(Debug, Default)]
-pub(crate) struct Names {
+pub struct Names {
     names: HashMap<String, (SubjectId, u64)>,
 }
 
 impl Names {
     /// Names `id` `name` for later lines; `line` created it. A name is
     /// given once: [`parse`] refuses a line that reuses one.
-    pub(crate) fn insert(&mut self, name: String, id: SubjectId, line: u64) {
+    pub fn insert(&mut self, name: String, id: SubjectId, line: u64) {
         self.names.entry(name).or_insert((id, line));
     }
 }
 
 /// Parses one line. `Err` is a message safe to print (no input values).
-pub(crate) fn parse(text: &str, names: &Names, resolver: &dyn Resolver) -> Result<Request, String> {
+pub fn parse(text: &str, names: &Names, resolver: &dyn Resolver) -> Result<Request, String> {
     let line: Line = serde_json::from_str(text).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             format!("not JSON: {e}")
@@ -257,7 +257,7 @@ fn resolve(
 
 /// Removes input values that serde quotes in its messages (`unknown variant
 /// `x``, `invalid type: string "x"`), keeping field names and expectations.
-pub(crate) fn redact(message: &str) -> String {
+pub fn redact(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     loop {
@@ -297,7 +297,7 @@ mod tests {
 
     struct NoEmails;
     impl Resolver for NoEmails {
-        fn find_by_email(&self, _: &str) -> anyhow::Result<Option<SubjectId>> {
+        fn find_by_email(&self, _: &str) -> Result<Option<SubjectId>, ledger_vault::StoreError> {
             Ok(None)
         }
     }

@@ -10,7 +10,7 @@ use super::wording;
 /// `text` with the five HTML-significant characters replaced by entities,
 /// safe inside element content and inside double- or single-quoted
 /// attribute values.
-pub(crate) fn esc(text: &str) -> String {
+pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -66,7 +66,7 @@ fn heading(out: &mut String, text: &str) {
 }
 
 /// The page for `answer`.
-pub(crate) fn render(answer: &AccessAnswer) -> String {
+pub fn render(answer: &AccessAnswer) -> String {
     let mut out = String::new();
     let _ = write!(
         out,

@@ -1,0 +1,142 @@
+//! `ledger serve`: the HTTP API (docs/API.md); `ledger token ...`: its
+//! principals and their API tokens.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Subcommand;
+use ledger_server::tokens::{Role, TokenFile};
+
+use crate::Global;
+
+/// Arguments of `serve`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// PEM certificate chain (with --tls-key: HTTPS; without: plain HTTP).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Controller file (TOML or JSON, docs/API.md): name, DPO, supervisory
+    /// authority. Without it the demo company's details are stated.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run a retention sweep every N seconds (0: only on request).
+    #[arg(long, default_value_t = 3600)]
+    sweep_every: u64,
+}
+
+/// `ledger token` commands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum TokenCommand {
+    /// Create a principal and print its API token (shown once; only its
+    /// hash is stored, in `<DIR>/tokens.json`).
+    Create {
+        /// service, dpo, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// The principal's name (a system or a role, never a person's):
+        /// 1-64 of letters, digits, '.', '_', '-'. A service's events are
+        /// recorded with actor `svc:<name>`.
+        #[arg(long)]
+        name: String,
+        /// For a service: an event type it may append (repeat).
+        #[arg(long = "kind")]
+        kinds: Vec<String>,
+    },
+    /// List the principals (never a token or its hash).
+    List,
+    /// Revoke the live principal of this id or name.
+    Revoke {
+        /// Id or name.
+        who: String,
+    },
+}
+
+/// Runs `serve`.
+pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
+    let options = ledger_server::ServeOptions {
+        dir: global.dir()?.to_owned(),
+        listen: args.listen,
+        tls: args.tls_cert.clone().zip(args.tls_key.clone()),
+        controller: args.config.clone(),
+        sweep_every: (args.sweep_every > 0).then(|| Duration::from_secs(args.sweep_every)),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(ledger_server::serve(options))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `token ...`.
+pub(crate) fn run_token(command: &TokenCommand, global: &Global) -> anyhow::Result<ExitCode> {
+    let dir = global.dir()?;
+    if ledger_core::Engine::detect(dir).is_none() {
+        anyhow::bail!("no ledger at {} (pass --dir)", dir.display());
+    }
+    let mut file = TokenFile::load(dir)?;
+    match command {
+        TokenCommand::Create { role, name, kinds } => {
+            let role: Role = role.parse()?;
+            if role != Role::Service && !kinds.is_empty() {
+                anyhow::bail!("--kind is for a service only");
+            }
+            let (principal, token) = file.create(role, name, kinds.clone())?;
+            file.save(dir)?;
+            if global.json {
+                crate::cmd::print_json(&serde_json::json!({
+                    "id": principal.id, "name": principal.name, "role": principal.role,
+                    "kinds": principal.kinds, "token": token,
+                }))?;
+            } else {
+                println!(
+                    "principal {} ({}, {})",
+                    principal.id,
+                    principal.name,
+                    role.as_str()
+                );
+                println!("token     {token}");
+                println!("(shown once: only its hash is kept)");
+            }
+        }
+        TokenCommand::List => {
+            if global.json {
+                let list: Vec<_> = file
+                    .principals
+                    .iter()
+                    .map(|p| serde_json::json!({"id": p.id, "name": p.name, "role": p.role, "kinds": p.kinds, "created": p.created, "revoked": p.revoked}))
+                    .collect();
+                crate::cmd::print_json(&serde_json::json!(list))?;
+            } else {
+                for p in &file.principals {
+                    println!(
+                        "{}  {:<8} {:<20} {}{}",
+                        p.id,
+                        p.role.as_str(),
+                        p.name,
+                        p.created,
+                        p.revoked
+                            .as_ref()
+                            .map(|r| format!("  revoked {r}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+        TokenCommand::Revoke { who } => {
+            let p = file.revoke(who)?;
+            file.save(dir)?;
+            println!("revoked {} ({})", p.id, p.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,77 @@
+//! Errors as the API answers them: `{"error":{"code":..,"message":..}}`
+//! with a typed code (docs/API.md lists them). Messages never quote input
+//! values, decrypted data or token bytes.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error answer.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Typed code.
+    pub code: &'static str,
+    /// A message safe to show.
+    pub message: String,
+    /// For a refused batch: the failing event's index.
+    pub index: Option<usize>,
+    /// For a refused batch: the rule that refused it.
+    pub rule: Option<String>,
+}
+
+impl ApiError {
+    /// An error of `status` and `code`.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            index: None,
+            rule: None,
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// 500, logged with its chain (which holds no personal data: the
+    /// libraries' errors name steps, records and codes only).
+    pub fn internal(e: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::error!(error = %chain, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", chain)
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(i) = self.index {
+            error["index"] = json!(i);
+        }
+        if let Some(r) = &self.rule {
+            error["rule"] = json!(r);
+        }
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body())).into_response()
+    }
+}
