@@ -32,10 +32,11 @@ impl WriteLock {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        // A lock held by this very process may be one just released whose
-        // file description a child forked by another thread still shares
-        // until it execs; that clears within moments, so wait briefly before
-        // calling it taken. A lock held by another process is reported at once.
+        // A lock just released by its holder may still be shared, for a
+        // moment, by a child that some thread of the holder's process forked
+        // and that has not yet exec'd (the descriptor is close-on-exec, not
+        // close-on-fork); that clears within moments, whoever the holder
+        // was, so wait briefly before calling the lock taken.
         let deadline = Instant::now() + Duration::from_secs(1);
         loop {
             match file.try_lock() {
@@ -47,7 +48,7 @@ impl WriteLock {
                         .read_to_string(&mut text)
                         .ok()
                         .and_then(|_| text.trim().parse().ok());
-                    if holder == Some(std::process::id()) && Instant::now() < deadline {
+                    if Instant::now() < deadline {
                         std::thread::sleep(Duration::from_millis(10));
                         continue;
                     }
