@@ -135,6 +135,7 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
             )));
         }
     }
+    crate::cmd::checkpoint::seal_head(&compliance)?;
     if refused > 0 {
         // With --json, stderr holds only the refusals' JSON lines.
         if !global.quiet && !global.json {

@@ -3,10 +3,12 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod append;
+mod checkpoint;
 mod demo;
 mod erase;
 mod errors;
 mod force;
 mod output;
+mod retention;
 mod subject;
 mod support;
