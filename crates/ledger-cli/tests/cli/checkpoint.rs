@@ -6,7 +6,7 @@ use std::path::Path;
 use ledger_core::ReadOnlyLedger;
 use serde_json::Value;
 
-use crate::support::{ledger, lines};
+use crate::support::{ledger, lines, output_after_own_open};
 
 const INPUT: &str = concat!(
     r#"{"new_subject":{"email":"ada@example.test"},"ref":"a"}"#,
@@ -103,11 +103,11 @@ fn erase_and_export_sign_a_checkpoint_of_what_they_appended() {
     let after_export = assert_covered(&dir);
     assert_eq!(after_export, before + 1, "the consultation is recorded");
 
-    let out = ledger(&dir)
-        .args(["--json", "erase", "--subject", &subject])
-        .args(["--reason", "gdpr-art17-1a", "--request", "DSR-1"])
-        .output()
-        .unwrap();
+    let out = output_after_own_open(
+        ledger(&dir)
+            .args(["--json", "erase", "--subject", &subject])
+            .args(["--reason", "gdpr-art17-1a", "--request", "DSR-1"]),
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -151,7 +151,7 @@ fn checkpoint_signs_the_head_now() {
     let size = ro.len();
     drop(ro);
 
-    let out = ledger(&dir).arg("checkpoint").output().unwrap();
+    let out = output_after_own_open(ledger(&dir).arg("checkpoint"));
     assert!(
         out.status.success(),
         "{}",

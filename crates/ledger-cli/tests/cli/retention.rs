@@ -7,7 +7,7 @@ use ledger_core::{Ledger, LedgerOptions, ReadOnlyLedger};
 use ledger_vault::{Vault, VaultOptions};
 use serde_json::Value;
 
-use crate::support::{ledger, ledger_len};
+use crate::support::{ledger, ledger_len, output_after_own_open};
 
 /// Starts a KEK rotation on the closed ledger at `dir` and stops right
 /// after recording its state, as a crash there would.
@@ -48,10 +48,8 @@ fn dry_run_with_an_interrupted_rotation_appends_nothing_and_reports_it() {
     let signed = checkpoints(&dir);
 
     for _ in 0..2 {
-        let out = ledger(&dir)
-            .args(["--json", "retention", "sweep", "--dry-run"])
-            .output()
-            .unwrap();
+        let out =
+            output_after_own_open(ledger(&dir).args(["--json", "retention", "sweep", "--dry-run"]));
         assert!(
             out.status.success(),
             "{}",
@@ -64,10 +62,7 @@ fn dry_run_with_an_interrupted_rotation_appends_nothing_and_reports_it() {
         assert_eq!(ledger_len(&dir), size, "a dry run appended");
         assert_eq!(checkpoints(&dir), signed, "a dry run signed a checkpoint");
     }
-    let out = ledger(&dir)
-        .args(["retention", "sweep", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = output_after_own_open(ledger(&dir).args(["retention", "sweep", "--dry-run"]));
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -78,10 +73,7 @@ fn dry_run_with_an_interrupted_rotation_appends_nothing_and_reports_it() {
 
     // A command that writes resumes the rotation on open (appending its
     // record), rotates again and signs a checkpoint of all of it.
-    let out = ledger(&dir)
-        .args(["--json", "rotate-keys"])
-        .output()
-        .unwrap();
+    let out = output_after_own_open(ledger(&dir).args(["--json", "rotate-keys"]));
     assert!(
         out.status.success(),
         "{}",
@@ -91,10 +83,8 @@ fn dry_run_with_an_interrupted_rotation_appends_nothing_and_reports_it() {
     let grown = ledger_len(&dir);
     assert!(grown > size);
     assert_eq!(value["checkpoint"]["tree_size"], grown);
-    let out = ledger(&dir)
-        .args(["--json", "retention", "sweep", "--dry-run"])
-        .output()
-        .unwrap();
+    let out =
+        output_after_own_open(ledger(&dir).args(["--json", "retention", "sweep", "--dry-run"]));
     let value: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(value["pending_recovery"]["rotation_in_progress"], false);
 }
