@@ -24,6 +24,9 @@ pub(crate) struct OpenSpec {
     pub(crate) clock: Arc<dyn Clock>,
     /// Storage engine of a ledger created here.
     pub(crate) engine: ledger_core::Engine,
+    /// Open without finishing interrupted erasures or rotations (a dry run
+    /// appends nothing); `Vault::pending_recovery` says what was deferred.
+    pub(crate) defer_recovery: bool,
 }
 
 impl Default for OpenSpec {
@@ -33,6 +36,7 @@ impl Default for OpenSpec {
             rotate_inline: true,
             clock: Arc::new(SystemClock),
             engine: ledger_core::Engine::default(),
+            defer_recovery: false,
         }
     }
 }
@@ -71,6 +75,7 @@ pub(crate) fn open(dir: &Path, spec: &OpenSpec) -> anyhow::Result<ComplianceLedg
     let vault_options = VaultOptions {
         rotate_after_erasure: spec.rotate_inline.then_some(std::time::Duration::ZERO),
         actor: "svc:ledger-cli".into(),
+        defer_recovery: spec.defer_recovery,
         ..VaultOptions::default()
     };
     let vault = Vault::open(ledger, vault_options).with_context(|| {

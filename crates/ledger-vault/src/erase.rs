@@ -371,6 +371,27 @@ impl Vault {
         })
     }
 
+    /// The recovery work an open would do now: erasures a crash left
+    /// between fence and DEK deletion, a KEK rotation a crash interrupted,
+    /// and erasures waiting for a rotation. What an open with
+    /// [`crate::VaultOptions::defer_recovery`] left undone.
+    pub fn pending_recovery(&self) -> Result<PendingRecovery, StoreError> {
+        let mut pending = PendingRecovery {
+            rotation_in_progress: self.rotation_in_progress()?,
+            ..PendingRecovery::default()
+        };
+        for entry in self.inner.storage.range(store::FENCES, &[], None) {
+            let (_, value) = entry?;
+            let fence: Fence = store::decode("fence", &value)?;
+            match fence.state {
+                FenceState::Pending => pending.interrupted_erasures += 1,
+                FenceState::Erased { .. } => pending.erasures_awaiting_rotation += 1,
+                FenceState::Certified { .. } => {}
+            }
+        }
+        Ok(pending)
+    }
+
     /// True when some erasure waits for a KEK rotation.
     pub(crate) fn awaiting_rotation(&self) -> Result<bool, StoreError> {
         for entry in self.inner.storage.range(store::FENCES, &[], None) {
@@ -381,5 +402,25 @@ impl Vault {
             }
         }
         Ok(false)
+    }
+}
+
+/// Recovery work waiting in a vault ([`Vault::pending_recovery`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PendingRecovery {
+    /// Erasures a crash interrupted between fence and DEK deletion.
+    pub interrupted_erasures: usize,
+    /// A KEK rotation a crash interrupted (the next open or `rotate_kek` resumes it).
+    pub rotation_in_progress: bool,
+    /// Erasures done but waiting for a KEK rotation to be certified.
+    pub erasures_awaiting_rotation: usize,
+}
+
+impl PendingRecovery {
+    /// True when there is nothing to recover.
+    pub fn is_empty(&self) -> bool {
+        self.interrupted_erasures == 0
+            && !self.rotation_in_progress
+            && self.erasures_awaiting_rotation == 0
     }
 }

@@ -40,7 +40,8 @@ mod vault;
 pub use append::VaultEvent;
 pub use audit::AuditMetadata;
 pub use erase::{
-    ErasedEventPayload, ErasureReceipt, ErasureRequest, ErasureStatus, SUBJECT_ERASED_EVENT,
+    ErasedEventPayload, ErasureReceipt, ErasureRequest, ErasureStatus, PendingRecovery,
+    SUBJECT_ERASED_EVENT,
 };
 pub use error::{
     AuditMetadataError, CreateSubjectError, EraseError, KekError, KeyError, OpenPayloadError,

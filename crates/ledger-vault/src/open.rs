@@ -153,6 +153,18 @@ impl Vault {
                 _registration: registration,
             }),
         };
+        if vault.inner.options.defer_recovery {
+            let pending = vault.pending_recovery()?;
+            if !pending.is_empty() {
+                tracing::info!(
+                    interrupted_erasures = pending.interrupted_erasures,
+                    rotation_in_progress = pending.rotation_in_progress,
+                    erasures_awaiting_rotation = pending.erasures_awaiting_rotation,
+                    "recovery deferred at open"
+                );
+            }
+            return Ok(vault);
+        }
         vault.recover_pending_erasures()?;
         if vault.rotation_in_progress()? {
             vault

@@ -39,6 +39,13 @@ pub struct VaultOptions {
     pub actor: String,
     /// Most unwrapped DEKs kept in memory for appends (0 disables the cache).
     pub dek_cache_capacity: usize,
+    /// Defer recovery work: open without finishing an erasure or a KEK
+    /// rotation a crash interrupted, and without completing erasures that
+    /// wait for a rotation, so opening appends and changes nothing (beyond
+    /// creating the key store of a ledger that has none). For a caller that
+    /// only reports, such as a dry run; [`crate::Vault::pending_recovery`]
+    /// says what was deferred. The next open without it does the work.
+    pub defer_recovery: bool,
 }
 
 impl Default for VaultOptions {
@@ -48,6 +55,7 @@ impl Default for VaultOptions {
             rotate_after_erasure: Some(Duration::ZERO),
             actor: "svc:ledger-vault".into(),
             dek_cache_capacity: 100_000,
+            defer_recovery: false,
         }
     }
 }

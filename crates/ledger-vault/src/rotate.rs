@@ -201,56 +201,13 @@ impl Vault {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let storage = inner.storage.as_ref();
-        let (state, resumed) =
-            match storage.get(store::ROTATION, store::ROTATION_STATE)? {
-                Some(bytes) => (
-                    store::decode::<RotationState>("rotation state", &bytes)?,
-                    true,
-                ),
-                None => {
-                    if !inner.provider.can_rotate() {
-                        return Err(KekError::Unsupported { op: "rotate" }.into());
-                    }
-                    let old = inner.current_kek().version;
-                    let newest = inner.provider.versions()?.last().copied().unwrap_or(old);
-                    let new = newest.max(old).checked_add(1).ok_or_else(|| {
-                        RotateError::Inconsistent {
-                            detail: "KEK versions exhausted".into(),
-                        }
-                    })?;
-                    let mut covers = Vec::new();
-                    for entry in storage.range(store::FENCES, &[], None) {
-                        let (key, value) = entry?;
-                        let fence: Fence = store::decode("fence", &value)?;
-                        if let (FenceState::Erased { .. }, Some(s)) =
-                            (fence.state, store::subject_from_key(&key))
-                        {
-                            covers.push(s);
-                        }
-                    }
-                    let mut rotation_id = [0u8; 16];
-                    rand::rngs::OsRng.fill_bytes(&mut rotation_id);
-                    let state = RotationState {
-                        format: 1,
-                        rotation_id,
-                        old_version: old,
-                        new_version: new,
-                        phase: store::PHASE_REWRAP,
-                        ledger_size_at_start: inner.ledger.len(),
-                        started_micros: inner.ledger.clock().now().timestamp_micros(),
-                        covers,
-                    };
-                    let mut batch = WriteBatch::new();
-                    batch.put(
-                        store::ROTATION,
-                        store::ROTATION_STATE,
-                        store::encode(&state),
-                    );
-                    storage.write(batch)?;
-                    storage.sync()?;
-                    (state, false)
-                }
-            };
+        let (state, resumed) = match storage.get(store::ROTATION, store::ROTATION_STATE)? {
+            Some(bytes) => (
+                store::decode::<RotationState>("rotation state", &bytes)?,
+                true,
+            ),
+            None => (self.begin_rotation()?, false),
+        };
         if resumed {
             tracing::warn!(
                 old = state.old_version,
@@ -317,6 +274,70 @@ impl Vault {
             resumed,
             elapsed: started.elapsed(),
         })
+    }
+
+    /// Starts a rotation: picks the new KEK version, lists the erasures it
+    /// covers and durably records the rotation state (phase 1). The caller
+    /// holds the key lock.
+    fn begin_rotation(&self) -> Result<RotationState, RotateError> {
+        let inner = &self.inner;
+        let storage = inner.storage.as_ref();
+        if !inner.provider.can_rotate() {
+            return Err(KekError::Unsupported { op: "rotate" }.into());
+        }
+        let old = inner.current_kek().version;
+        let newest = inner.provider.versions()?.last().copied().unwrap_or(old);
+        let new = newest
+            .max(old)
+            .checked_add(1)
+            .ok_or_else(|| RotateError::Inconsistent {
+                detail: "KEK versions exhausted".into(),
+            })?;
+        let mut covers = Vec::new();
+        for entry in storage.range(store::FENCES, &[], None) {
+            let (key, value) = entry?;
+            let fence: Fence = store::decode("fence", &value)?;
+            if let (FenceState::Erased { .. }, Some(s)) =
+                (fence.state, store::subject_from_key(&key))
+            {
+                covers.push(s);
+            }
+        }
+        let mut rotation_id = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut rotation_id);
+        let state = RotationState {
+            format: 1,
+            rotation_id,
+            old_version: old,
+            new_version: new,
+            phase: store::PHASE_REWRAP,
+            ledger_size_at_start: inner.ledger.len(),
+            started_micros: inner.ledger.clock().now().timestamp_micros(),
+            covers,
+        };
+        let mut batch = WriteBatch::new();
+        batch.put(
+            store::ROTATION,
+            store::ROTATION_STATE,
+            store::encode(&state),
+        );
+        storage.write(batch)?;
+        storage.sync()?;
+        Ok(state)
+    }
+
+    /// Test hook: starts a rotation and stops right after recording its
+    /// state, as a crash there would leave it. Not part of the API; only
+    /// with the `test-hooks` feature.
+    #[doc(hidden)]
+    #[cfg(feature = "test-hooks")]
+    pub fn begin_rotation_for_tests(&self) -> Result<(), RotateError> {
+        let _keys = self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.begin_rotation().map(drop)
     }
 
     pub(crate) fn rotation_in_progress(&self) -> Result<bool, StoreError> {

@@ -130,11 +130,18 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
                 .iter()
                 .position(|o| matches!(o, Outcome::Pending { .. }))
                 .map_or(line, |i| start + i as u64);
-            return Err(e.context(format!(
-                "the import stopped at line {pending}: every line with a receipt above is durable; lines from {pending} on without one were not recorded (re-send them)"
-            )));
+            let message = match commit_failure(&e) {
+                Some((first_seq, cause)) => format!(
+                    "the import stopped at line {pending}: every line with a receipt above is durable; the group commit from seq {first_seq} failed ({cause}) and this process appends nothing more. Lines from {pending} on got no receipt, but a prefix of that group may still be in the log: once the cause is fixed, run `ledger checkpoint`; the records from seq {first_seq} up to its tree size are lines from {pending} on, in order, so check them before re-sending"
+                ),
+                None => format!(
+                    "the import stopped at line {pending}: every line with a receipt above is durable; lines from {pending} on without one were not recorded (re-send them)"
+                ),
+            };
+            return Err(e.context(message));
         }
     }
+    crate::cmd::checkpoint::seal_head(&compliance)?;
     if refused > 0 {
         // With --json, stderr holds only the refusals' JSON lines.
         if !global.quiet && !global.json {
@@ -143,6 +150,32 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(crate::EXIT_FINDING));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first seq of the group whose commit failed, and what the storage
+/// said in plain words (the disk full, a file too large, an I/O error), if
+/// `e` is such a failure. The writer refuses every later append.
+fn commit_failure(e: &anyhow::Error) -> Option<(u64, &'static str)> {
+    use ledger_vault::SealError;
+    let Some(RecordError::Seal(SealError::Append(AppendError::CommitFailed {
+        first_seq,
+        source,
+        ..
+    }))) = e.downcast_ref::<RecordError>()
+    else {
+        return None;
+    };
+    let cause = match source.as_ref() {
+        ledger_core::StorageError::Io { source, .. } => match source.kind() {
+            std::io::ErrorKind::StorageFull => "the disk is full",
+            std::io::ErrorKind::FileTooLarge => "a file reached its size limit",
+            // EIO (5 on Linux) has no ErrorKind of its own.
+            _ if source.raw_os_error() == Some(5) => "an I/O error of the device",
+            _ => "a file operation failed",
+        },
+        _ => "the storage engine failed",
+    };
+    Some((*first_seq, cause))
 }
 
 /// Reads `input` line by line into `tx`, never holding more than

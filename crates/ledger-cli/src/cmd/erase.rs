@@ -153,8 +153,10 @@ fn report(
             "certificate_hash": certificate,
         }));
     }
+    let checkpoint = crate::cmd::checkpoint::seal_head(compliance)?;
     if global.json {
         crate::cmd::print_json(&json!({
+            "checkpoint": crate::cmd::checkpoint::summary(checkpoint.as_ref()),
             "subject": subject.to_string(),
             "request": args.request,
             "request_fulfilled": fulfilled,

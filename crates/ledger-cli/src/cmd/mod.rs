@@ -7,6 +7,7 @@ use clap::Subcommand;
 use crate::Global;
 
 mod append;
+pub(crate) mod checkpoint;
 mod demo;
 mod erase;
 mod init;
@@ -43,6 +44,9 @@ pub(crate) enum Command {
     /// Retention: erase what is kept past its limit, report request deadlines.
     #[command(subcommand)]
     Retention(retention::Command),
+    /// Sign a checkpoint of the current head now; print its size, root and
+    /// signed note. (Every command that appends signs one before it exits.)
+    Checkpoint(checkpoint::Args),
     /// Write a consistent copy of the ledger (no secret keys) for auditors.
     Snapshot(snapshot::Args),
     /// Answer a data subject: `subject export` writes their access package
@@ -65,6 +69,7 @@ pub(crate) fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode>
         Command::Erase(args) => erase::run(&args, global),
         Command::RotateKeys(args) => rotate::run(&args, global),
         Command::Retention(command) => retention::run(&command, global),
+        Command::Checkpoint(args) => checkpoint::run(&args, global),
         Command::Snapshot(args) => snapshot::run(&args, global),
         Command::Subject(command) => subject::run(&command, global),
         Command::Serve(args) => serve::run(&args, global),

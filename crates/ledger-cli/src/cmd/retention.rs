@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use ledger_compliance::retention::{RequestDeadline, SweepOptions};
 use serde_json::json;
 
@@ -37,12 +39,25 @@ pub(crate) struct SweepArgs {
 
 pub(crate) fn run(command: &Command, global: &Global) -> anyhow::Result<ExitCode> {
     let Command::Sweep(args) = command;
+    // A dry run defers the recovery an open would do (finishing an
+    // interrupted erasure or rotation appends records) and reports it.
     let spec = OpenSpec {
         rotate_inline: false,
+        defer_recovery: args.dry_run,
         ..OpenSpec::default()
     };
     let dir = global.dir()?;
     let compliance = open::open(dir, &spec)?;
+    let deferred = if args.dry_run {
+        Some(
+            compliance
+                .vault()
+                .pending_recovery()
+                .context("reading the key store's pending recovery")?,
+        )
+    } else {
+        None
+    };
     let bar = crate::progress::bar(None, "sweeping");
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
     let report = compliance.sweep_blocking(&SweepOptions {
@@ -65,6 +80,11 @@ pub(crate) fn run(command: &Command, global: &Global) -> anyhow::Result<ExitCode
         None
     };
     bar.finish_and_clear();
+    let checkpoint = if args.dry_run {
+        None
+    } else {
+        crate::cmd::checkpoint::seal_head(&compliance)?
+    };
     if global.json {
         let mut value = serde_json::to_value(&report)?;
         if let Some(map) = value.as_object_mut() {
@@ -72,6 +92,13 @@ pub(crate) fn run(command: &Command, global: &Global) -> anyhow::Result<ExitCode
                 "kek_version".into(),
                 json!(rotation.as_ref().map(|r| r.new_version)),
             );
+            map.insert(
+                "checkpoint".into(),
+                crate::cmd::checkpoint::summary(checkpoint.as_ref()),
+            );
+            if let Some(pending) = &deferred {
+                map.insert("pending_recovery".into(), serde_json::to_value(pending)?);
+            }
         }
         crate::cmd::print_json(&value)?;
     } else {
@@ -94,6 +121,18 @@ pub(crate) fn run(command: &Command, global: &Global) -> anyhow::Result<ExitCode
             println!(
                 "KEK rotated to v{}: every erasure above is complete",
                 r.new_version
+            );
+        }
+        if let Some(p) = deferred.filter(|p| !p.is_empty()) {
+            println!(
+                "deferred by the dry run (a command that writes, such as `rotate-keys`, does it and appends records): {} interrupted erasure(s), {} erasure(s) awaiting a KEK rotation{}",
+                p.interrupted_erasures,
+                p.erasures_awaiting_rotation,
+                if p.rotation_in_progress {
+                    ", an interrupted KEK rotation to resume"
+                } else {
+                    ""
+                }
             );
         }
         print_deadlines(

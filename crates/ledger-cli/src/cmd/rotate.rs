@@ -21,8 +21,10 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
     let report = compliance.vault().rotate_kek()?;
     bar.finish_and_clear();
+    let checkpoint = crate::cmd::checkpoint::seal_head(&compliance)?;
     if global.json {
         crate::cmd::print_json(&json!({
+            "checkpoint": crate::cmd::checkpoint::summary(checkpoint.as_ref()),
             "old_kek_version": report.old_version,
             "new_kek_version": report.new_version,
             "rewrapped": report.rewrapped,

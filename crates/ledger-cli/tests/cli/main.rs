@@ -3,11 +3,13 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod append;
+mod checkpoint;
 mod demo;
 mod erase;
 mod errors;
 mod force;
 mod output;
+mod retention;
 mod serve;
 mod subject;
 mod support;

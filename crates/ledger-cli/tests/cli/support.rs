@@ -40,3 +40,22 @@ pub(crate) fn lines(stdout: &[u8]) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// Runs `cmd` after the test process itself opened the ledger and closed
+/// it again. A child process that another test thread forked in the
+/// meantime shares the closed lock file's description until it execs, so
+/// `ledger` may briefly see the ledger held by this process (which holds
+/// nothing): retry while that is the only refusal, for up to 5 s.
+pub(crate) fn output_after_own_open(cmd: &mut Command) -> std::process::Output {
+    let ours = format!("held by process {} ", std::process::id());
+    let mut tries = 0;
+    loop {
+        let out = cmd.output().unwrap();
+        let held = String::from_utf8_lossy(&out.stderr).contains(&ours);
+        if !held || tries == 50 {
+            return out;
+        }
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

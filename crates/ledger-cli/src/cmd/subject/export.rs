@@ -139,6 +139,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
             }
             None => "writing the package failed".to_owned(),
         })?;
+    crate::cmd::checkpoint::seal_head(&compliance)?;
     if global.json {
         crate::cmd::print_json(&serde_json::to_value(&written)?)?;
     } else {
