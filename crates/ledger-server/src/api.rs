@@ -346,8 +346,9 @@ async fn try_append(
                     e.index = Some(index);
                     return Err(e);
                 }
-                map.insert("actor".into(), Value::String(principal.actor()));
             }
+            // Every principal appends as itself, whatever the body says.
+            map.insert("actor".into(), Value::String(principal.actor()));
             let text = value.to_string();
             let request = wire::parse(&text, &names, &VaultResolver(&compliance))
                 .map_err(|m| at("bad_event", format!("event {index}: {m}")))?;

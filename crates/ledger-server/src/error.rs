@@ -43,8 +43,9 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
-    /// 500, logged with its chain (which holds no personal data: the
-    /// libraries' errors name steps, records and codes only).
+    /// 500: the chain is logged (it holds no personal data: the libraries'
+    /// errors name steps, records and codes only), the caller gets a fixed
+    /// message.
     pub fn internal(e: &(dyn std::error::Error + 'static)) -> Self {
         let mut chain = e.to_string();
         let mut source = e.source();
@@ -54,7 +55,13 @@ impl ApiError {
             source = s.source();
         }
         tracing::error!(error = %chain, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", chain)
+        // The chain stays in the server's log: it may name files and steps
+        // a caller has no business knowing.
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the server's log has the cause",
+        )
     }
 
     /// The JSON body.

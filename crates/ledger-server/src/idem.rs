@@ -128,10 +128,18 @@ fn hash_key(key: &str) -> String {
     blake3::hash(key.as_bytes()).to_hex().to_string()
 }
 
-fn open_private(path: &Path, truncate: bool) -> std::io::Result<std::fs::File> {
+/// Opens `path` for the owner only. With `fresh`, any file or symlink
+/// already there is removed and the file is created exclusively; otherwise
+/// it is opened for appending and its mode set back to 0600, whatever it was.
+fn open_private(path: &Path, fresh: bool) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
-    if truncate {
-        options.write(true).create(true).truncate(true);
+    if fresh {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        options.write(true).create_new(true);
     } else {
         options.append(true).create(true);
     }
@@ -140,5 +148,11 @@ fn open_private(path: &Path, truncate: bool) -> std::io::Result<std::fs::File> {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    options.open(path)
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
 }

@@ -450,6 +450,32 @@ async fn a_service_appends_only_its_kinds_and_as_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dpo_appends_as_itself_too() {
+    let f = Fixture::new();
+    let s = start(&f.dir).await;
+    let dpo = f.token(Role::Dpo).to_owned();
+    let subject = new_subject(&s, &dpo, None).await;
+    // `collected` claims to be "dpo:test"; a DPO cannot sign as anyone else.
+    let mut event = collected(&subject);
+    event["actor"] = json!("svc:crm");
+    let r = s
+        .req(Method::POST, "/v1/events", Some(&dpo))
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let seq = r.json::<Value>().await.unwrap()["receipts"][0]["seq"]
+        .as_u64()
+        .unwrap();
+    s.stop().await;
+    let ledger = ledger_core::Ledger::open(&f.dir, ledger_core::LedgerOptions::default()).unwrap();
+    let actor = ledger.get(seq).unwrap().record.actor;
+    assert!(actor.starts_with("dpo:"), "{actor}");
+    assert_ne!(actor, "svc:crm");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_key_returns_the_first_receipts_across_a_restart() {
     let f = Fixture::new();
     let dpo = f.token(Role::Dpo).to_owned();

@@ -43,7 +43,13 @@ pub async fn subject_report(
     subject: &SubjectId,
     reader: &Reader,
 ) -> Result<Option<SubjectReport>, AccessError> {
-    let Some(report) = compliance.subject_report(subject)? else {
+    // Whether there is anything to read, from the projections alone: no
+    // key is touched before the access is durable.
+    let now = ledger_core::Clock::now(compliance.clock().as_ref());
+    let keyless = compliance
+        .query(|q| q.subject_report(subject, compliance.options(), now))
+        .map_err(QueryError::from)?;
+    let Some(report) = keyless else {
         return Ok(None);
     };
     if report.erased {

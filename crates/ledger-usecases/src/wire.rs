@@ -256,17 +256,25 @@ fn resolve(
 }
 
 /// Removes input values that serde quotes in its messages (`unknown variant
-/// `x``, `invalid type: string "x"`), keeping field names and expectations.
+/// `x``, `unknown field `x``, `invalid type: string "x"`, `integer `1``),
+/// keeping the expectations.
 pub fn redact(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     loop {
-        let variant = rest.find("variant `").map(|i| (i + "variant `".len(), '`'));
-        let string = rest.find("string \"").map(|i| (i + "string \"".len(), '"'));
-        let next = match (variant, string) {
-            (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
-            (a, b) => a.or(b),
-        };
+        // Each marker precedes a value taken from the input.
+        const MARKERS: [(&str, char); 6] = [
+            ("variant `", '`'),
+            ("unknown field `", '`'),
+            ("integer `", '`'),
+            ("floating point `", '`'),
+            ("string \"", '"'),
+            ("character `", '`'),
+        ];
+        let next = MARKERS
+            .iter()
+            .filter_map(|(m, close)| rest.find(m).map(|i| (i + m.len(), *close)))
+            .min_by_key(|(start, _)| *start);
         let Some((start, close)) = next else {
             out.push_str(rest);
             return out;
@@ -354,6 +362,19 @@ mod tests {
         assert_eq!(
             redact(r#"invalid type: string "a \"b\" c", expected x"#),
             "invalid type: string \"…\", expected x"
+        );
+        // Field names and numbers come from the caller too.
+        let e = serde_json::from_str::<Facts>(r#"{"type":"data_collected","ada@example.test":1}"#)
+            .map(|_| ())
+            .map_err(|e| redact(&e.to_string()));
+        assert!(e.as_ref().is_err_and(|m| !m.contains("ada@")), "{e:?}");
+        assert_eq!(
+            redact("invalid type: integer `31612345678`, expected a string"),
+            "invalid type: integer `…`, expected a string"
+        );
+        assert_eq!(
+            redact("unknown field `ada@example.test`, expected one of `a`, `b`"),
+            "unknown field `…`, expected one of `a`, `b`"
         );
     }
 }

@@ -18,7 +18,8 @@ pub(crate) struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
-    /// PEM certificate chain (with --tls-key: HTTPS; without: plain HTTP).
+    /// PEM certificate chain (with --tls-key: HTTPS; without: plain HTTP,
+    /// which only a loopback --listen accepts unless --insecure-http).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert.
@@ -28,6 +29,10 @@ pub(crate) struct Args {
     /// authority. Without it the demo company's details are stated.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (tokens and personal
+    /// data then cross the network in clear; for a TLS-terminating proxy).
+    #[arg(long)]
+    insecure_http: bool,
     /// Run a retention sweep every N seconds (0: only on request).
     #[arg(long, default_value_t = 3600)]
     sweep_every: u64,
@@ -62,6 +67,12 @@ pub(crate) enum TokenCommand {
 
 /// Runs `serve`.
 pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
+    if args.tls_cert.is_none() && !args.listen.ip().is_loopback() && !args.insecure_http {
+        anyhow::bail!(
+            "--listen {} is not a loopback address: give --tls-cert and --tls-key (bearer tokens and personal data would cross the network in clear), or --insecure-http behind a TLS-terminating proxy",
+            args.listen
+        );
+    }
     let options = ledger_server::ServeOptions {
         dir: global.dir()?.to_owned(),
         listen: args.listen,
