@@ -141,7 +141,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no_route", "no such route") })
+        .layer(axum::middleware::map_response(no_store))
         .with_state(state)
+}
+
+/// No answer is kept by a cache or a browser: several carry personal data,
+/// and proofs and checkpoints go stale as the log grows.
+async fn no_store(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 /// Runs blocking `f` off the async threads.

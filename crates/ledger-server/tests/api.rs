@@ -465,6 +465,7 @@ async fn a_dpo_appends_as_itself_too() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
     let seq = r.json::<Value>().await.unwrap()["receipts"][0]["seq"]
         .as_u64()
         .unwrap();
