@@ -9,8 +9,11 @@
 //! stops after a final sync, so every counted key is durable.
 //!
 //! Engines: sled ([`SledStorage`]) and fjall ([`FjallStorage`]) through the
-//! [`Storage`] trait, with the same cache budget; a fresh directory per
-//! measurement, the engines interleaved within each repetition.
+//! [`Storage`] trait, and redb 2 driven directly (no `Storage` engine for it
+//! exists): the same prefixed keys in one table, one write transaction per
+//! batch committed with `Durability::None`, and a sync as a commit with
+//! `Durability::Immediate`. The same cache budget for all; a fresh
+//! directory per measurement, the engines interleaved within each repetition.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -52,19 +55,78 @@ pub(crate) struct Args {
 }
 
 /// Engines measured, in report order.
-const ENGINES: [&str; 2] = ["sled", "fjall"];
+const ENGINES: [&str; 3] = ["sled", "fjall", "redb"];
 
-fn open(engine: &str, path: &Path, cache_bytes: u64) -> anyhow::Result<Box<dyn Storage>> {
-    Ok(match engine {
-        "sled" => Box::new(SledStorage::open(path, cache_bytes)?),
-        "fjall" => Box::new(FjallStorage::open(path, cache_bytes)?),
-        other => anyhow::bail!("unknown engine {other}"),
-    })
+/// The one table of the redb store: `keyspace byte || key` to value.
+const REDB_TABLE: redb::TableDefinition<'_, &[u8], &[u8]> = redb::TableDefinition::new("ledger");
+
+/// A store under measurement.
+enum Store {
+    Kv(Box<dyn Storage>),
+    Redb(redb::Database),
+}
+
+impl Store {
+    fn open(engine: &str, path: &Path, cache_bytes: u64) -> anyhow::Result<Store> {
+        Ok(match engine {
+            "sled" => Store::Kv(Box::new(SledStorage::open(path, cache_bytes)?)),
+            "fjall" => Store::Kv(Box::new(FjallStorage::open(path, cache_bytes)?)),
+            "redb" => {
+                std::fs::create_dir_all(path)?;
+                let cache = usize::try_from(cache_bytes).context("cache size")?;
+                Store::Redb(
+                    redb::Builder::new()
+                        .set_cache_size(cache)
+                        .create(path.join("db.redb"))?,
+                )
+            }
+            other => anyhow::bail!("unknown engine {other}"),
+        })
+    }
+
+    /// Writes `batch` atomically, durable when `sync`.
+    fn write(&self, batch: WriteBatch, sync: bool) -> anyhow::Result<()> {
+        match self {
+            Store::Kv(s) => {
+                s.write(batch)?;
+                if sync {
+                    s.sync()?;
+                }
+            }
+            Store::Redb(db) => {
+                let mut tx = db.begin_write()?;
+                tx.set_durability(if sync {
+                    redb::Durability::Immediate
+                } else {
+                    redb::Durability::None
+                });
+                {
+                    let mut table = tx.open_table(REDB_TABLE)?;
+                    let mut key = Vec::with_capacity(32);
+                    for op in batch.ops() {
+                        key.clear();
+                        key.push(op.space.0);
+                        key.extend_from_slice(&op.key);
+                        match &op.value {
+                            Some(v) => {
+                                table.insert(key.as_slice(), v.as_slice())?;
+                            }
+                            None => {
+                                table.remove(key.as_slice())?;
+                            }
+                        }
+                    }
+                }
+                tx.commit()?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One measurement: keys/s, and the keys written.
 fn measure(
-    store: &dyn Storage,
+    store: &Store,
     batch: usize,
     sync_every: u64,
     secs: f64,
@@ -84,14 +146,14 @@ fn measure(
             b.put(layout::SUBJECTS, key.to_vec(), []);
         }
         b.put(layout::META, layout::META_INDEXED, seq.to_be_bytes());
-        store.write(b)?;
         since_sync += batch as u64;
-        if since_sync >= sync_every {
-            store.sync()?;
+        let sync = since_sync >= sync_every;
+        store.write(b, sync)?;
+        if sync {
             since_sync = 0;
         }
     }
-    store.sync()?;
+    store.write(WriteBatch::new(), true)?;
     let elapsed = start.elapsed().as_secs_f64();
     Ok((seq as f64 / elapsed, seq))
 }
@@ -111,9 +173,9 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<()> {
                 let dir = tempfile::Builder::new()
                     .prefix("ledger-index-")
                     .tempdir_in(&base)?;
-                let store = open(engine, &dir.path().join("store"), args.cache_bytes)?;
+                let store = Store::open(engine, &dir.path().join("store"), args.cache_bytes)?;
                 let seed = (rep as u64) << 32 | batch as u64;
-                let (kps, keys) = measure(&*store, batch, args.sync_every, args.secs, seed)?;
+                let (kps, keys) = measure(&store, batch, args.sync_every, args.secs, seed)?;
                 max_keys = max_keys.max(keys);
                 eprintln!(
                     "rep {}/{reps}: batch {batch}, {engine}: {kps:.0} keys/s",
@@ -148,11 +210,11 @@ fn render(args: &Args, cells: &[Vec<Vec<f64>>], reps: usize, max_keys: u64) -> S
     for e in ENGINES {
         s.push_str(&format!(" {e} |"));
     }
-    s.push_str(" fjall ÷ sled |\n|---:|");
+    s.push_str(" fjall ÷ sled | redb ÷ sled |\n|---:|");
     for _ in ENGINES {
         s.push_str("---:|");
     }
-    s.push_str("---:|\n");
+    s.push_str("---:|---:|\n");
     for (row, batch) in args.batches.iter().enumerate() {
         s.push_str(&format!("| {batch} |"));
         for runs in &cells[row] {
@@ -164,12 +226,15 @@ fn render(args: &Args, cells: &[Vec<Vec<f64>>], reps: usize, max_keys: u64) -> S
                 thousands(hi)
             ));
         }
-        let ratios: Vec<f64> = cells[row][0]
-            .iter()
-            .zip(&cells[row][1])
-            .map(|(sled, fjall)| fjall / sled)
-            .collect();
-        s.push_str(&format!(" {:.2} |\n", median(&ratios)));
+        for other in [1, 2] {
+            let ratios: Vec<f64> = cells[row][0]
+                .iter()
+                .zip(&cells[row][other])
+                .map(|(sled, x)| x / sled)
+                .collect();
+            s.push_str(&format!(" {:.2} |", median(&ratios)));
+        }
+        s.push('\n');
     }
     s
 }
