@@ -198,11 +198,15 @@ fn render(args: &Args, cells: &[Vec<Vec<f64>>], reps: usize, max_keys: u64) -> S
     let mut s = format!(
         "Subject-index inserts/s (random `subject || seq` keys, empty values, one watermark \
          key per batch, a sync every {} keys), median of {reps} repetitions of {} s each \
-         (`ledger-bench index --secs {} --reps {reps}`); min–max in brackets; largest store \
-         {} keys. Load average at the end: {}.\n\n",
+         (`ledger-bench index --secs {} --reps {reps}{}`); min–max in brackets; largest \
+         store {} keys. Load average at the end: {}.\n\n",
         thousands(args.sync_every as f64),
         args.secs,
         args.secs,
+        args.batches
+            .iter()
+            .map(|b| format!(" --batch {b}"))
+            .collect::<String>(),
         thousands(max_keys as f64),
         crate::sys::load_average(),
     );
