@@ -57,8 +57,14 @@ fn sync_dir(path: &Path) -> Result<(), StorageError> {
 
 /// Strips the keyspace prefix of a stored key; a key without one is damage.
 fn unprefixed(key: &[u8]) -> Result<&[u8], StorageError> {
-    key.get(1..).ok_or_else(|| StorageError::Refused {
-        detail: "fjall store holds a key without its keyspace prefix".into(),
+    key.get(1..).ok_or_else(|| {
+        StorageError::engine(
+            "read",
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "fjall store holds a key without its keyspace prefix",
+            ),
+        )
     })
 }
 
