@@ -18,6 +18,7 @@ use ledger_core::{Ledger, LedgerOptions};
 mod append;
 mod big;
 mod durable;
+mod index;
 mod rawsled;
 mod stats;
 mod sys;
@@ -77,6 +78,9 @@ enum Hidden {
     /// Durable appends/s of the ledger on each engine beside raw-file and
     /// SQLite baselines, measured in the same run.
     Durable(durable::Args),
+    /// Subject-index inserts/s on each state-store engine (sled, fjall),
+    /// written as the ledger's indexer writes them, in the same run.
+    Index(index::Args),
     /// Internal: fill a ledger in a child process and report its memory.
     #[command(hide = true)]
     FillChild {
@@ -160,6 +164,9 @@ fn real_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Hidden::Durable(args)) = &cli.command {
         return durable::main(args);
+    }
+    if let Some(Hidden::Index(args)) = &cli.command {
+        return index::main(args);
     }
     if let Some(Hidden::FillChild {
         kind,

@@ -210,7 +210,7 @@ pub fn check_reopen(open: &dyn Fn() -> Box<dyn Storage>) -> Check {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::storage::{MemoryStorage, SledStorage};
+    use crate::storage::{FjallStorage, MemoryStorage, SledStorage};
 
     #[test]
     fn simulated_engine_conforms() {
@@ -236,6 +236,36 @@ mod tests {
     }
 
     #[test]
+    fn fjall_engine_conforms() {
+        let dirs = std::sync::Mutex::new(Vec::new());
+        check_all(&|| {
+            let dir = tempfile::tempdir().unwrap();
+            let s = FjallStorage::open(&dir.path().join("store"), 8 << 20).unwrap();
+            dirs.lock().unwrap().push(dir);
+            Box::new(s)
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn fjall_engine_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        check_reopen(&|| Box::new(FjallStorage::open(&path, 8 << 20).unwrap())).unwrap();
+    }
+
+    #[test]
+    fn fjall_store_held_by_a_live_handle_is_reported_as_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let _first = FjallStorage::open(&path, 1 << 20).unwrap();
+        match FjallStorage::open(&path, 1 << 20) {
+            Err(crate::error::StorageError::Held { path: p }) => assert_eq!(p, path),
+            other => panic!("expected Held, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn sled_engine_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
@@ -252,7 +282,7 @@ mod model {
 
     use proptest::prelude::*;
 
-    use crate::storage::{Keyspace, MemoryStorage, SledStorage, Storage, WriteBatch};
+    use crate::storage::{FjallStorage, Keyspace, MemoryStorage, SledStorage, Storage, WriteBatch};
 
     #[derive(Debug, Clone)]
     enum Op {
@@ -341,6 +371,13 @@ mod model {
         fn sled_engine_matches_the_model(batches in proptest::collection::vec(proptest::collection::vec(op(), 0..12), 1..12)) {
             let dir = tempfile::tempdir().unwrap();
             let engine = SledStorage::open(&dir.path().join("s"), 4 << 20).unwrap();
+            run(&engine, batches);
+        }
+
+        #[test]
+        fn fjall_engine_matches_the_model(batches in proptest::collection::vec(proptest::collection::vec(op(), 0..12), 1..12)) {
+            let dir = tempfile::tempdir().unwrap();
+            let engine = FjallStorage::open(&dir.path().join("s"), 4 << 20).unwrap();
             run(&engine, batches);
         }
     }

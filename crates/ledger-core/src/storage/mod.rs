@@ -8,8 +8,8 @@
 //! - The *state store* ([`Storage`]): ordered byte keys in a few keyspaces,
 //!   atomic write batches and an explicit durability barrier, for whatever
 //!   is mutable or derived (subject index, checkpoints, metadata, the
-//!   keyspaces of layers above). [`SledStorage`] and [`MemoryStorage`] are
-//!   its engines; [`conformance`] is its suite.
+//!   keyspaces of layers above). [`SledStorage`], [`FjallStorage`] and
+//!   [`MemoryStorage`] are its engines; [`conformance`] is its suite.
 //!
 //! [`Stores`] presents both as one [`Storage`] to readers. [`fs`] is the
 //! file layer under the segmented log and [`sim`] a simulated disk that
@@ -20,6 +20,7 @@ use std::ops::ControlFlow;
 use crate::error::StorageError;
 
 pub mod conformance;
+mod fjall_store;
 pub mod fs;
 mod log;
 pub mod log_conformance;
@@ -29,6 +30,7 @@ pub mod segment;
 pub mod sim;
 mod sled_store;
 
+pub use fjall_store::{FjallStorage, FJALL_KEYSPACE};
 pub use log::{KvLog, LogStore, SeqVisitor};
 pub use memory::MemoryStorage;
 pub use routed::Stores;
