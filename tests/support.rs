@@ -5,16 +5,16 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use ledger_core::storage::SledStorage;
-use ledger_core::{Event, SubjectId, VerifierKey, STORE_DIR, VERIFIER_KEY_FILE};
+use ledger_core::{Event, ScopeId, VerifierKey, STORE_DIR, VERIFIER_KEY_FILE};
 
 /// Environment variable that turns a test process into a child worker.
 pub const CHILD_ENV: &str = "LEDGER_TEST_CHILD_DIR";
 
 /// An event of a plausible shape for subject `n` out of a fixed pool.
-pub fn sample_event(n: u64, subjects: &[SubjectId]) -> Event {
+pub fn sample_event(n: u64, subjects: &[ScopeId]) -> Event {
     let subject = subjects[(n as usize) % subjects.len()];
     Event::new("test.event", format!("actor-{}", n % 7))
-        .with_subject(subject)
+        .with_scope(subject)
         .with_payload(n.to_le_bytes().repeat(8))
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use ledger_core::{Event, Ledger, LedgerOptions, Receipt, SubjectId};
+use ledger_core::{Event, Ledger, LedgerOptions, Receipt, ScopeId};
 use ledger_tests::sample_event;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -16,7 +16,7 @@ async fn sixty_four_tasks_append_ten_thousand_events() {
         ..LedgerOptions::default()
     };
     let ledger = Ledger::open(dir.path(), options).unwrap();
-    let subjects: Vec<SubjectId> = (0..50).map(|_| SubjectId::random()).collect();
+    let subjects: Vec<ScopeId> = (0..50).map(|_| ScopeId::random()).collect();
 
     let mut handles = Vec::new();
     for task in 0..TASKS {
@@ -62,7 +62,7 @@ async fn sixty_four_tasks_append_ten_thousand_events() {
     );
     assert_eq!(ledger.len(), TOTAL);
 
-    let mut by_subject: BTreeMap<SubjectId, Vec<u64>> = BTreeMap::new();
+    let mut by_subject: BTreeMap<ScopeId, Vec<u64>> = BTreeMap::new();
     let mut previous = None;
     for (seq, (receipt, event)) in &all {
         let stored = ledger.get(*seq).unwrap();
@@ -82,7 +82,7 @@ async fn sixty_four_tasks_append_ten_thousand_events() {
             .push(*seq);
     }
     for (subject, seqs) in by_subject {
-        assert_eq!(ledger.subject_seqs(&subject).unwrap(), seqs);
+        assert_eq!(ledger.scope_seqs(&subject).unwrap(), seqs);
     }
     let streamed: Vec<u64> = ledger.range(0..TOTAL).map(|r| r.unwrap().seq).collect();
     assert_eq!(streamed, (0..TOTAL).collect::<Vec<_>>());

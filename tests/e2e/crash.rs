@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ledger_core::{Ledger, LedgerOptions, SubjectId};
+use ledger_core::{Ledger, LedgerOptions, ScopeId};
 use ledger_tests::{child_command, read_receipts, sample_event, CHILD_ENV};
 use rand::Rng;
 
@@ -38,7 +38,7 @@ fn crash_child() {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let subjects: Vec<SubjectId> = (0..8).map(|_| SubjectId::random()).collect();
+        let subjects: Vec<ScopeId> = (0..8).map(|_| ScopeId::random()).collect();
         let mut tasks = Vec::new();
         for task in 0..8u64 {
             let ledger = ledger.clone();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use ledger_core::merkle::{MemoryTree, TreeHash};
-use ledger_core::{Event, KeyRef, Ledger, LedgerOptions, ManualClock, ReadOnlyLedger, SubjectId};
+use ledger_core::{Event, KeyRef, Ledger, LedgerOptions, ManualClock, ReadOnlyLedger, ScopeId};
 use ledger_tests::copy_dir;
 
 fn fixture_dir() -> PathBuf {
@@ -21,7 +21,7 @@ fn fixture_events() -> Vec<Event> {
             let mut e = Event::new(format!("fixture.kind{}", i % 4), format!("actor-{}", i % 3))
                 .with_payload(vec![i; usize::from(i)]);
             if i % 2 == 0 {
-                e = e.with_subject(SubjectId([i / 2 % 5; 16]));
+                e = e.with_scope(ScopeId([i / 2 % 5; 16]));
             }
             if i % 5 == 0 {
                 e = e.with_key_ref(KeyRef {
@@ -92,7 +92,7 @@ fn a_version_1_ledger_still_opens_reads_verifies_and_grows() {
         );
     }
     assert_eq!(
-        ledger.subject_seqs(&SubjectId([0; 16])).unwrap(),
+        ledger.scope_seqs(&ScopeId([0; 16])).unwrap(),
         vec![0, 10, 20, 30]
     );
     let r = ledger

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ledger_core::{Event, Ledger, LedgerOptions, SubjectId};
+use ledger_core::{Event, Ledger, LedgerOptions, ScopeId};
 use ledger_vault::VaultEvent;
 use ledger_vault::{ErasureRequest, KekSource, Vault, VaultOptions};
 
@@ -47,7 +47,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn a_subjects_life_leaves_no_personal_data_in_logs_or_errors() {
     let buffer = captured();
     let dir = tempfile::tempdir().unwrap();
-    let tag = SubjectId::random().to_string();
+    let tag = ScopeId::random().to_string();
     let email = format!("log.probe.{}@example.test", &tag[..12]);
     let secret_text = format!("ticket text that must never be logged {tag}");
 
@@ -57,21 +57,21 @@ fn a_subjects_life_leaves_no_personal_data_in_logs_or_errors() {
         ..VaultOptions::default()
     };
     let vault = Vault::open(ledger.clone(), options).unwrap();
-    let subject = vault.create_subject(Some(&email)).unwrap();
+    let subject = vault.create_scope(Some(&email)).unwrap();
     let dek = vault.dek_bytes_for_tests(&subject).unwrap();
     let mut errors = Vec::new();
     // A duplicate email is refused; its message must not echo the address.
-    errors.push(vault.create_subject(Some(&email)).unwrap_err().to_string());
+    errors.push(vault.create_scope(Some(&email)).unwrap_err().to_string());
     for i in 0..5 {
         vault
             .append_blocking(VaultEvent::sealed(
                 Event::new("ticket.note_added", "svc:helpdesk")
-                    .with_subject(subject)
+                    .with_scope(subject)
                     .with_payload(format!("{secret_text} #{i}").into_bytes()),
             ))
             .unwrap();
     }
-    for seq in ledger.subject_seqs(&subject).unwrap() {
+    for seq in ledger.scope_seqs(&subject).unwrap() {
         let (_, payload) = vault.read(seq).unwrap();
         assert!(payload.plain().is_some());
         let _ = format!("{payload:?}");
@@ -81,10 +81,10 @@ fn a_subjects_life_leaves_no_personal_data_in_logs_or_errors() {
         request_ref: "DSR-LOG-1".into(),
         operator: "op:dpo".into(),
     };
-    vault.erase_subject_blocking(subject, &request).unwrap();
+    vault.erase_scope_blocking(subject, &request).unwrap();
     errors.push(
         vault
-            .erase_subject_blocking(subject, &request)
+            .erase_scope_blocking(subject, &request)
             .unwrap_err()
             .to_string(),
     );
@@ -92,7 +92,7 @@ fn a_subjects_life_leaves_no_personal_data_in_logs_or_errors() {
         vault
             .append_blocking(VaultEvent::sealed(
                 Event::new("ticket.note_added", "svc:helpdesk")
-                    .with_subject(subject)
+                    .with_scope(subject)
                     .with_payload(secret_text.clone().into_bytes()),
             ))
             .unwrap_err()

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use ledger_core::storage::sim::{Power, SimFs, SimStorage};
 use ledger_core::storage::{SegmentLog, SegmentOptions, Stores};
 use ledger_core::{
-    acknowledged_floor, record_chains, Event, Ledger, LedgerOptions, OpenError, SubjectId,
+    acknowledged_floor, record_chains, Event, Ledger, LedgerOptions, OpenError, ScopeId,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -55,7 +55,7 @@ fn open(dir: &Path, fs: &SimFs, state: &Arc<SimStorage>) -> Result<Ledger, OpenE
 }
 
 /// The batches a round appends, drawn from its seed.
-fn workload(seed: u64, subjects: &[SubjectId]) -> Vec<Vec<Event>> {
+fn workload(seed: u64, subjects: &[ScopeId]) -> Vec<Vec<Event>> {
     let mut rng = StdRng::seed_from_u64(seed);
     let batches = rng.gen_range(1..24);
     (0..batches)
@@ -66,7 +66,7 @@ fn workload(seed: u64, subjects: &[SubjectId]) -> Vec<Vec<Event>> {
                     let payload: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
                     let e = Event::new("sim.event", "svc:power").with_payload(payload);
                     if rng.gen_bool(0.6) {
-                        e.with_subject(subjects[rng.gen_range(0..subjects.len())])
+                        e.with_scope(subjects[rng.gen_range(0..subjects.len())])
                     } else {
                         e
                     }
@@ -77,7 +77,7 @@ fn workload(seed: u64, subjects: &[SubjectId]) -> Vec<Vec<Event>> {
 }
 
 /// Acknowledged appends: seq, hash and subject.
-type Acked = Vec<(u64, [u8; 32], Option<SubjectId>)>;
+type Acked = Vec<(u64, [u8; 32], Option<ScopeId>)>;
 
 /// Runs `batches` until the first failure; returns what was acknowledged.
 fn run(dir: &Path, fs: &SimFs, state: &Arc<SimStorage>, batches: &[Vec<Event>]) -> Acked {
@@ -86,7 +86,7 @@ fn run(dir: &Path, fs: &SimFs, state: &Arc<SimStorage>, batches: &[Vec<Event>]) 
         return acked;
     };
     for batch in batches {
-        let subjects: Vec<Option<SubjectId>> = batch.iter().map(|e| e.subject).collect();
+        let subjects: Vec<Option<ScopeId>> = batch.iter().map(|e| e.subject).collect();
         match ledger.append_batch_blocking(batch.clone()) {
             Ok(receipts) => {
                 for (r, s) in receipts.iter().zip(subjects) {
@@ -111,7 +111,7 @@ fn every_acknowledged_event_survives_random_power_cuts() {
         .unwrap_or_else(rand::random);
     eprintln!("power-loss test: {rounds} rounds, LEDGER_POWER_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
-    let subjects: Vec<SubjectId> = (0..3).map(|_| SubjectId::random()).collect();
+    let subjects: Vec<ScopeId> = (0..3).map(|_| ScopeId::random()).collect();
     let (mut torn_tails, mut acked_total, mut lost_unacked) = (0u64, 0u64, 0u64);
     for round in 0..rounds {
         let batches = workload(rng.gen(), &subjects);
@@ -154,7 +154,7 @@ fn every_acknowledged_event_survives_random_power_cuts() {
             assert_eq!(got.hash, hash, "{ctx}: seq {seq} changed");
             if let Some(s) = subject {
                 assert!(
-                    ledger.subject_seqs(&s).unwrap().contains(&seq),
+                    ledger.scope_seqs(&s).unwrap().contains(&seq),
                     "{ctx}: seq {seq} missing from its subject's index"
                 );
             }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use ledger_core::{
-    Event, Ledger, LedgerOptions, ManualClock, OpenError, SubjectId, VerifyError, Violation,
+    Event, Ledger, LedgerOptions, ManualClock, OpenError, ScopeId, VerifyError, Violation,
 };
 
 fn named(origin: &str) -> LedgerOptions {
@@ -32,14 +32,14 @@ fn a_second_writer_is_refused_with_the_holder_named() {
 #[test]
 fn reopening_continues_the_same_chain() {
     let dir = tempfile::tempdir().unwrap();
-    let subject = SubjectId::random();
+    let subject = ScopeId::random();
     let (id, first_root) = {
         let ledger = Ledger::open(dir.path(), LedgerOptions::default()).unwrap();
         for i in 0..37u64 {
             ledger
                 .append_blocking(
                     Event::new("a", "t")
-                        .with_subject(subject)
+                        .with_scope(subject)
                         .with_payload(vec![i as u8]),
                 )
                 .unwrap();
@@ -52,11 +52,11 @@ fn reopening_continues_the_same_chain() {
     assert_eq!(ledger.len(), 37);
     assert_eq!(ledger.head().root, first_root);
     let r = ledger
-        .append_blocking(Event::new("b", "t").with_subject(subject))
+        .append_blocking(Event::new("b", "t").with_scope(subject))
         .unwrap();
     assert_eq!(r.seq, 37);
     assert_eq!(
-        ledger.subject_seqs(&subject).unwrap(),
+        ledger.scope_seqs(&subject).unwrap(),
         (0..38).collect::<Vec<_>>()
     );
     assert_eq!(ledger.root_at(37).unwrap(), first_root);

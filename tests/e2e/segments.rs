@@ -9,8 +9,8 @@ use std::sync::Arc;
 use ledger_core::storage::fs::StdFs;
 use ledger_core::storage::{SegmentLog, SegmentOptions, SledStorage, Stores};
 use ledger_core::{
-    acknowledged_floor, record_chains, Event, Ledger, LedgerOptions, OpenError, StorageError,
-    SubjectId, VerifyError, LOG_DIR, STATE_DIR,
+    acknowledged_floor, record_chains, Event, Ledger, LedgerOptions, OpenError, ScopeId,
+    StorageError, VerifyError, LOG_DIR, STATE_DIR,
 };
 use ledger_tests::{copy_dir, sample_event};
 use rand::rngs::StdRng;
@@ -49,7 +49,7 @@ fn open_small(dir: &Path) -> Result<Ledger, OpenError> {
 fn pristine() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let ledger = open_small(dir.path()).unwrap();
-    let subjects: Vec<SubjectId> = (0..5).map(|_| SubjectId::random()).collect();
+    let subjects: Vec<ScopeId> = (0..5).map(|_| ScopeId::random()).collect();
     for n in 0..SIZE {
         ledger.append_blocking(sample_event(n, &subjects)).unwrap();
     }

@@ -10,7 +10,7 @@ use ledger_core::storage::{SledStorage, Storage, WriteBatch};
 use ledger_core::verify::verify_store;
 use ledger_core::{
     Checkpoint, CheckpointSigner, Engine, Event, Ledger, LedgerOptions, ManualClock, OpenError,
-    Record, SubjectId, VerifyError, Violation,
+    Record, ScopeId, VerifyError, Violation,
 };
 use ledger_tests::{copy_dir, open_store, sample_event, verifier_key};
 use rand::Rng;
@@ -27,7 +27,7 @@ fn pristine() -> tempfile::TempDir {
         ..LedgerOptions::default()
     };
     let ledger = Ledger::open(dir.path(), options).unwrap();
-    let subjects: Vec<SubjectId> = (0..5).map(|_| SubjectId::random()).collect();
+    let subjects: Vec<ScopeId> = (0..5).map(|_| ScopeId::random()).collect();
     for n in 0..SIZE {
         ledger.append_blocking(sample_event(n, &subjects)).unwrap();
     }
@@ -292,13 +292,13 @@ fn the_subject_index_is_verified_too() {
         let mut b = WriteBatch::new();
         b.delete(
             layout::SUBJECTS,
-            layout::subject_key(&record.subject.unwrap(), 42),
+            layout::scope_key(&record.subject.unwrap(), 42),
         );
         s.write(b).unwrap();
     });
     assert_eq!(e.seq(), Some(42), "{e}");
     assert!(
-        matches!(e.violation(), Some(Violation::SubjectIndexMissing { .. })),
+        matches!(e.violation(), Some(Violation::ScopeIndexMissing { .. })),
         "{e}"
     );
     // An entry added for another subject: reported at the seq it names.
@@ -306,14 +306,14 @@ fn the_subject_index_is_verified_too() {
         let mut b = WriteBatch::new();
         b.put(
             layout::SUBJECTS,
-            layout::subject_key(&SubjectId([9; 16]), 17),
+            layout::scope_key(&ScopeId([9; 16]), 17),
             Vec::new(),
         );
         s.write(b).unwrap();
     });
     assert_eq!(e.seq(), Some(17), "{e}");
     assert!(
-        matches!(e.violation(), Some(Violation::SubjectIndexStray { .. })),
+        matches!(e.violation(), Some(Violation::ScopeIndexStray { .. })),
         "{e}"
     );
 }

@@ -1,7 +1,7 @@
 //! The events appended and the equivalent raw values written by the baseline.
 
 use ledger_core::record::Record;
-use ledger_core::{Event, SubjectId};
+use ledger_core::{Event, ScopeId};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
@@ -18,7 +18,7 @@ pub(crate) const ACTOR: &str = "svc:bench";
 #[derive(Debug)]
 pub(crate) struct Workload {
     payloads: Vec<Vec<u8>>,
-    subjects: Vec<SubjectId>,
+    subjects: Vec<ScopeId>,
     values: Vec<Vec<u8>>,
     /// Bytes of each event payload.
     pub(crate) payload_len: usize,
@@ -38,7 +38,7 @@ impl Workload {
         };
         let payloads: Vec<Vec<u8>> = (0..POOL).map(|_| random_bytes(payload_len)).collect();
         let mut rng = StdRng::seed_from_u64(0x5ab1ec7);
-        let subjects: Vec<SubjectId> = (0..POOL).map(|_| SubjectId(rng.gen())).collect();
+        let subjects: Vec<ScopeId> = (0..POOL).map(|_| ScopeId(rng.gen())).collect();
         let mut workload = Workload {
             payloads,
             subjects,
@@ -64,7 +64,7 @@ impl Workload {
     pub(crate) fn event(&self, i: usize) -> Event {
         let k = i % POOL;
         Event::new(EVENT_TYPE, ACTOR)
-            .with_subject(self.subjects[k])
+            .with_scope(self.subjects[k])
             .with_payload(self.payloads[k].clone())
     }
 
@@ -74,7 +74,7 @@ impl Workload {
     }
 
     /// Subject id of the `i`-th event.
-    pub(crate) fn subject(&self, i: usize) -> &SubjectId {
+    pub(crate) fn subject(&self, i: usize) -> &ScopeId {
         &self.subjects[i % POOL]
     }
 

@@ -16,7 +16,7 @@ use ledger_compliance::vocab::*;
 use ledger_compliance::{
     ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData, TicketId,
 };
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use ledger_testkit::Stack;
 use rand::{Rng, SeedableRng};
 
@@ -35,7 +35,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 struct World {
     _tmp: tempfile::TempDir,
     c: Arc<ComplianceLedger>,
-    subjects: Vec<SubjectId>,
+    subjects: Vec<ScopeId>,
     tickets: Vec<TicketId>,
 }
 
@@ -306,14 +306,14 @@ fn large_section(events: u64, reps: usize) {
 
     // Everything about one subject: projections + current data decrypted.
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let picks: Vec<SubjectId> = (0..200)
+    let picks: Vec<ScopeId> = (0..200)
         .map(|_| w.subjects[rng.gen_range(0..w.subjects.len())])
         .collect();
     let ledger = w.c.vault().ledger();
     let (mut report_us, mut base_us, mut records) = (Vec::new(), Vec::new(), 0usize);
     for s in &picks {
         let started = Instant::now();
-        let seqs = ledger.subject_seqs(s).expect("seqs");
+        let seqs = ledger.scope_seqs(s).expect("seqs");
         for seq in &seqs {
             std::hint::black_box(ledger.get(*seq).expect("get"));
         }

@@ -21,7 +21,7 @@ use ledger_testkit::Stack;
 /// Events one generated customer brings (see `customer_events`).
 const PER_CUSTOMER: u64 = 20;
 
-fn customer_events(s: ledger_core::SubjectId, t: TicketId, i: u64) -> Vec<ComplianceEvent> {
+fn customer_events(s: ledger_core::ScopeId, t: TicketId, i: u64) -> Vec<ComplianceEvent> {
     let subj = |f: Facts| ComplianceEvent::subject(s, "svc:crm", f);
     let tk = |f: Facts| ComplianceEvent::ticket(t, "staff:p1", f);
     let mut v = vec![
@@ -133,7 +133,7 @@ fn generate(c: &ComplianceLedger, events: u64) -> anyhow_free::Result {
     let started = Instant::now();
     while i < customers {
         let n = per_batch.min(customers - i) as usize;
-        let scopes = c.vault().create_subjects(&vec![None; n * 2])?;
+        let scopes = c.vault().create_scopes(&vec![None; n * 2])?;
         let mut batch = Vec::with_capacity(n * PER_CUSTOMER as usize);
         for k in 0..n {
             batch.extend(customer_events(

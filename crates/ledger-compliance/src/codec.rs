@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use ledger_core::record::RecordRef;
 use ledger_core::Event;
 use ledger_vault::seal;
-use ledger_vault::{AuditMetadata, ErasedEventPayload, SUBJECT_ERASED_EVENT};
+use ledger_vault::{AuditMetadata, ErasedEventPayload, SCOPE_ERASED_EVENT};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -224,7 +224,7 @@ pub fn upcast(
 /// [`metadata_to_facts`] does (see `fast::metadata`).
 pub fn decode(record: &RecordRef<'_>) -> Result<Decoded, DecodeError> {
     let event_type = record.event_type;
-    if event_type == SUBJECT_ERASED_EVENT {
+    if event_type == SCOPE_ERASED_EVENT {
         return decode_erasure(record);
     }
     let Some(kind_name) = event_type.strip_prefix(EVENT_PREFIX) else {
@@ -288,7 +288,7 @@ fn with_scope(record: &RecordRef<'_>, facts: Facts) -> Result<Decoded, DecodeErr
 #[cfg(test)]
 fn decode_reference(record: &RecordRef<'_>) -> Result<Decoded, DecodeError> {
     let event_type = record.event_type;
-    if event_type == SUBJECT_ERASED_EVENT {
+    if event_type == SCOPE_ERASED_EVENT {
         return decode_erasure(record);
     }
     if !event_type.starts_with(EVENT_PREFIX) {
@@ -532,14 +532,14 @@ pub(crate) mod purposes {
 }
 
 pub(crate) mod hex_id {
-    use ledger_core::SubjectId;
+    use ledger_core::ScopeId;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(crate) fn serialize<S: Serializer>(v: &SubjectId, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(v: &ScopeId, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&v.to_string())
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SubjectId, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ScopeId, D::Error> {
         let s = String::deserialize(d)?;
         if s.len() != 32 {
             return Err(serde::de::Error::custom("subject id is not 32 hex digits"));
@@ -568,7 +568,7 @@ pub(crate) mod yes_no {
 #[cfg(test)]
 mod tests {
     use ledger_core::record::{KeyRef, RecordRef};
-    use ledger_core::SubjectId;
+    use ledger_core::ScopeId;
     use ledger_vault::seal::{NONCE_LEN, PAYLOAD_FORMAT, TAG_LEN};
 
     use super::{decode, decode_reference};
@@ -595,7 +595,7 @@ mod tests {
     fn agree(event_type: &str, meta: &[u8]) -> usize {
         let sealed = sealed(meta);
         let mut ok = 0;
-        for subject in [None, Some(SubjectId([7; 16]))] {
+        for subject in [None, Some(ScopeId([7; 16]))] {
             for (key_ref, payload) in [
                 (None, meta),
                 (
@@ -730,7 +730,7 @@ mod tests {
                 seq: 0,
                 timestamp_micros: 0,
                 event_type: "dp.ticket_closed",
-                subject: Some(SubjectId([7; 16])),
+                subject: Some(ScopeId([7; 16])),
                 actor: "agent:1",
                 key_ref: Some(KeyRef {
                     key_id: [1; 16],

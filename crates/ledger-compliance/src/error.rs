@@ -1,7 +1,7 @@
 //! Typed errors of the compliance layer. None quotes personal data: they
 //! name kinds, fields, codes and pseudonymous ids.
 
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 
 use crate::event::{ScopeKind, TicketId};
 use crate::vocab::{LawfulBasis, NotifiedChange, Purpose, RetentionRule};
@@ -99,7 +99,7 @@ pub enum ValidationError {
     #[error("{scope} was erased; no event may be recorded for it")]
     SubjectErased {
         /// Erased key scope.
-        scope: SubjectId,
+        scope: ScopeId,
     },
     /// A subject event on an id the log knows as a ticket, or the reverse
     /// (both are key scopes; the kinds must not mix).
@@ -111,7 +111,7 @@ pub enum ValidationError {
         /// Event kind.
         kind: &'static str,
         /// The key scope given (none for a scope-less event).
-        scope: Option<SubjectId>,
+        scope: Option<ScopeId>,
         /// The scope the kind needs.
         expected: ScopeKind,
         /// What the id is.
@@ -184,7 +184,7 @@ pub enum ValidationError {
     #[error("processing of subject {subject}'s data for {purpose} is restricted (Art. 18): only storage, or an exception of Art. 18(2) the log supports")]
     ProcessingRestricted {
         /// Subject.
-        subject: SubjectId,
+        subject: ScopeId,
         /// The restricted purpose.
         purpose: Purpose,
     },
@@ -193,7 +193,7 @@ pub enum ValidationError {
     #[error("subject {subject}: {purpose} is {problem}")]
     Restriction {
         /// Subject.
-        subject: SubjectId,
+        subject: ScopeId,
         /// Purpose.
         purpose: Purpose,
         /// `already restricted` or `not restricted`.
@@ -203,7 +203,7 @@ pub enum ValidationError {
     #[error("subject {subject} must be informed before a restriction is lifted (Art. 18(3))")]
     LiftedWithoutInforming {
         /// Subject.
-        subject: SubjectId,
+        subject: ScopeId,
     },
     /// An Art. 19 notification no rectification, erasure or restriction
     /// calls for: the recipient did not receive the subject's data, or was
@@ -211,7 +211,7 @@ pub enum ValidationError {
     #[error("subject {subject}: recipient {recipient} is owed no notification of {change}")]
     NothingToNotify {
         /// Subject.
-        subject: SubjectId,
+        subject: ScopeId,
         /// Recipient code.
         recipient: String,
         /// Change.
@@ -224,13 +224,13 @@ pub enum ValidationError {
     #[error("subject {subject} objected to marketing; no marketing contact is allowed")]
     MarketingAfterObjection {
         /// Subject.
-        subject: SubjectId,
+        subject: ScopeId,
     },
     /// Marketing contact without consent or legitimate interest recorded.
     #[error("subject {subject} has no lawful basis for marketing (no consent or legitimate interest recorded)")]
     MarketingWithoutBasis {
         /// Subject.
-        subject: SubjectId,
+        subject: ScopeId,
     },
     /// No such ticket.
     #[error("ticket {ticket} is unknown")]
@@ -370,13 +370,13 @@ pub enum ValidationError {
     )]
     RetentionNotExpired {
         /// Scope.
-        scope: SubjectId,
+        scope: ScopeId,
         /// The rule claimed.
         rule: RetentionRule,
     },
 }
 
-fn display_scope(scope: &Option<SubjectId>) -> String {
+fn display_scope(scope: &Option<ScopeId>) -> String {
     scope.map_or_else(|| "no".to_owned(), |s| s.to_string())
 }
 
@@ -406,7 +406,7 @@ pub enum RecordError {
     Seal(#[from] ledger_vault::SealError),
     /// Creating a key scope failed.
     #[error(transparent)]
-    Create(#[from] ledger_vault::CreateSubjectError),
+    Create(#[from] ledger_vault::CreateScopeError),
     /// An erasure failed.
     #[error(transparent)]
     Erase(#[from] ledger_vault::EraseError),

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
@@ -21,7 +21,7 @@ use crate::vocab::DataCategory;
 
 /// A support ticket: a key scope of its own, linked to its customer.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct TicketId(pub SubjectId);
+pub struct TicketId(pub ScopeId);
 
 impl fmt::Display for TicketId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -39,7 +39,7 @@ impl fmt::Debug for TicketId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// About a data subject.
-    Subject(SubjectId),
+    Subject(ScopeId),
     /// About a support ticket.
     Ticket(TicketId),
     /// About no one (registers, policies, backups).
@@ -48,7 +48,7 @@ pub enum Scope {
 
 impl Scope {
     /// The key-scope id stored as the record's subject.
-    pub fn key_scope(&self) -> Option<SubjectId> {
+    pub fn key_scope(&self) -> Option<ScopeId> {
         match self {
             Scope::Subject(s) => Some(*s),
             Scope::Ticket(t) => Some(t.0),
@@ -141,7 +141,7 @@ pub struct ComplianceEvent {
 
 impl ComplianceEvent {
     /// An event about data subject `subject`.
-    pub fn subject(subject: SubjectId, actor: impl Into<String>, facts: Facts) -> Self {
+    pub fn subject(subject: ScopeId, actor: impl Into<String>, facts: Facts) -> Self {
         ComplianceEvent {
             scope: Scope::Subject(subject),
             facts,
@@ -181,7 +181,7 @@ impl ComplianceEvent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Erasure {
     /// The erased key scope.
-    pub scope: SubjectId,
+    pub scope: ScopeId,
     /// Reason code.
     pub reason: String,
     /// Request reference.

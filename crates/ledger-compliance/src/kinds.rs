@@ -16,7 +16,7 @@
 //! means; nothing else needs to know it.
 
 use chrono::NaiveDate;
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{categories, hex_id, purposes, yes_no};
@@ -168,7 +168,7 @@ kinds! {
     TicketOpened = "ticket_opened", Ticket, Sealed {
         /// The customer the ticket belongs to.
         #[serde(with = "hex_id")]
-        customer: SubjectId,
+        customer: ScopeId,
         /// Channel (email or telephone to the helpdesk).
         channel: Channel,
     },

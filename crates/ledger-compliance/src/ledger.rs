@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ledger_core::record::RecordRef;
-use ledger_core::{Clock, Receipt, SubjectId};
+use ledger_core::{Clock, Receipt, ScopeId};
 use ledger_vault::{runtime, ErasureReceipt, ErasureRequest, Vault, VaultEvent};
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -165,13 +165,13 @@ impl ComplianceLedger {
     }
 
     /// Creates a data subject (a key scope), indexed by `email` if given.
-    pub fn new_subject(&self, email: Option<&str>) -> Result<SubjectId, RecordError> {
-        Ok(self.vault.create_subject(email)?)
+    pub fn new_subject(&self, email: Option<&str>) -> Result<ScopeId, RecordError> {
+        Ok(self.vault.create_scope(email)?)
     }
 
     /// Creates a ticket's key scope; record [`Facts::TicketOpened`] on it next.
     pub fn new_ticket(&self) -> Result<TicketId, RecordError> {
-        Ok(TicketId(self.vault.create_subject(None)?))
+        Ok(TicketId(self.vault.create_scope(None)?))
     }
 
     /// Records one event; resolves once durable.
@@ -330,7 +330,7 @@ impl ComplianceLedger {
     /// Needs a tokio runtime.
     pub async fn erase_subject(
         &self,
-        subject: SubjectId,
+        subject: ScopeId,
         request: &ErasureRequest,
     ) -> Result<Vec<ErasureReceipt>, RecordError> {
         let mut state = self.lock().await?;
@@ -382,7 +382,7 @@ impl ComplianceLedger {
     /// [`RecordError::Runtime`] and does nothing.
     pub fn erase_subject_blocking(
         &self,
-        subject: SubjectId,
+        subject: ScopeId,
         request: &ErasureRequest,
     ) -> Result<Vec<ErasureReceipt>, RecordError> {
         runtime::block_on(
@@ -428,10 +428,10 @@ impl ComplianceLedger {
     async fn erase_scope(
         &self,
         model: &mut Model,
-        scope: SubjectId,
+        scope: ScopeId,
         request: &ErasureRequest,
     ) -> Result<ErasureReceipt, RecordError> {
-        match self.vault.erase_subject(scope, request).await {
+        match self.vault.erase_scope(scope, request).await {
             Ok(receipt) => {
                 model.mark_erased(scope);
                 // The erasure may have appended more than its record (the

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Days, Months, NaiveDate, Utc};
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 
 use crate::error::ValidationError;
 use crate::event::{Decoded, Facts, Scope, ScopeKind, TicketId};
@@ -60,7 +60,7 @@ impl SubjectState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TicketState {
     /// Its customer.
-    pub customer: SubjectId,
+    pub customer: ScopeId,
     /// When it was opened.
     pub opened_at: DateTime<Utc>,
     /// When it was closed.
@@ -89,7 +89,7 @@ pub enum RequestStatus {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestState {
     /// Requester.
-    pub subject: SubjectId,
+    pub subject: ScopeId,
     /// Right exercised.
     pub right: Right,
     /// Date received (UTC).
@@ -240,9 +240,9 @@ pub struct RecipientState {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Model {
     /// Erased key scopes.
-    pub erased: HashSet<SubjectId>,
+    pub erased: HashSet<ScopeId>,
     /// Known subjects.
-    pub subjects: HashMap<SubjectId, SubjectState>,
+    pub subjects: HashMap<ScopeId, SubjectState>,
     /// Tickets.
     pub tickets: HashMap<TicketId, TicketState>,
     /// Requests by reference.
@@ -260,13 +260,13 @@ pub struct Model {
 /// Entries one event may change, saved so a refused batch can be undone.
 #[derive(Debug)]
 pub(crate) struct Undo {
-    subject: Option<(SubjectId, Option<SubjectState>)>,
+    subject: Option<(ScopeId, Option<SubjectState>)>,
     ticket: Option<(TicketId, Option<TicketState>)>,
     request: Option<(String, Option<RequestState>)>,
     recipient: Option<(String, Option<RecipientState>)>,
     policy: Option<(String, bool)>,
     backup: Option<(String, Option<bool>)>,
-    erased: Option<(SubjectId, bool)>,
+    erased: Option<(ScopeId, bool)>,
     last_seq: Option<u64>,
 }
 
@@ -282,7 +282,7 @@ fn check_country(country: &str) -> Result<(), ValidationError> {
 
 impl Model {
     /// The subject a scope's data belongs to (a ticket's customer).
-    pub fn owner(&self, scope: &Scope) -> Option<SubjectId> {
+    pub fn owner(&self, scope: &Scope) -> Option<ScopeId> {
         match scope {
             Scope::Subject(s) => Some(*s),
             Scope::Ticket(t) => self.tickets.get(t).map(|t| t.customer),
@@ -291,7 +291,7 @@ impl Model {
     }
 
     /// Whether `scope` (or, for a ticket, its customer) was erased.
-    pub fn is_erased(&self, scope: &Scope) -> Option<SubjectId> {
+    pub fn is_erased(&self, scope: &Scope) -> Option<ScopeId> {
         let key = scope.key_scope()?;
         if self.erased.contains(&key) {
             return Some(key);
@@ -768,7 +768,7 @@ impl Model {
     /// consent as the basis of each restricted purpose).
     fn restriction_allows(
         &self,
-        subject: &SubjectId,
+        subject: &ScopeId,
         purposes: &[Purpose],
         exception: Option<RestrictionException>,
     ) -> Result<(), ValidationError> {
@@ -797,13 +797,13 @@ impl Model {
         Ok(())
     }
 
-    fn objected(&self, subject: &SubjectId) -> bool {
+    fn objected(&self, subject: &ScopeId) -> bool {
         self.subjects.get(subject).is_some_and(|s| s.objected)
     }
 
     /// A marketing contact needs a marketing basis and no objection
     /// (Art. 21(3): absolute).
-    fn marketing_allowed(&self, subject: &SubjectId) -> Result<(), ValidationError> {
+    fn marketing_allowed(&self, subject: &ScopeId) -> Result<(), ValidationError> {
         if self.objected(subject) {
             return Err(ValidationError::MarketingAfterObjection { subject: *subject });
         }
@@ -823,11 +823,7 @@ impl Model {
             .ok_or(ValidationError::UnknownTicket { ticket: *ticket })
     }
 
-    fn request(
-        &self,
-        request: &str,
-        subject: &SubjectId,
-    ) -> Result<&RequestState, ValidationError> {
+    fn request(&self, request: &str, subject: &ScopeId) -> Result<&RequestState, ValidationError> {
         let r = self
             .requests
             .get(request)
@@ -1262,7 +1258,7 @@ impl Model {
     /// Marks key scope `scope` erased (`vault.subject_erased`): an erased
     /// subject owes every recipient its data went to a notification
     /// (Art. 19), once.
-    pub fn mark_erased(&mut self, scope: SubjectId) {
+    pub fn mark_erased(&mut self, scope: ScopeId) {
         if self.erased.insert(scope) {
             if let Some(s) = self.subjects.get_mut(&scope) {
                 s.owe(NotifiedChange::Erasure);
@@ -1305,8 +1301,8 @@ impl Model {
 
     /// Subjects that had data and have no lawful basis left (and no open
     /// request, which keeps data for the answer), not erased.
-    pub fn subjects_without_basis(&self) -> Vec<SubjectId> {
-        let mut out: Vec<SubjectId> = self
+    pub fn subjects_without_basis(&self) -> Vec<ScopeId> {
+        let mut out: Vec<ScopeId> = self
             .subjects
             .keys()
             .filter(|id| self.without_basis(id))
@@ -1318,7 +1314,7 @@ impl Model {
 
     /// Whether `subject` had data, has no lawful basis left and no open
     /// request, and is not erased.
-    pub fn without_basis(&self, subject: &SubjectId) -> bool {
+    pub fn without_basis(&self, subject: &ScopeId) -> bool {
         self.subjects
             .get(subject)
             .is_some_and(|s| s.collected && s.bases.is_empty() && s.open_requests.is_empty())

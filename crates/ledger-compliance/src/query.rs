@@ -9,7 +9,7 @@
 //! stored anywhere.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ledger_core::{ReadError, SubjectId};
+use ledger_core::{ReadError, ScopeId};
 use ledger_vault::{OpenPayloadError, Payload, StoreError, Vault};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -178,7 +178,7 @@ impl<'a> Queries<'a> {
     }
 
     /// The contacts projection of `subject`.
-    pub fn contact(&self, subject: &SubjectId) -> Result<Option<Contact>, ProjectionError> {
+    pub fn contact(&self, subject: &ScopeId) -> Result<Option<Contact>, ProjectionError> {
         self.get(&keys::contact(subject))
     }
 
@@ -221,7 +221,7 @@ impl<'a> Queries<'a> {
     }
 
     /// The internal access log of `subject` (with pseudonymous actors), by seq.
-    pub fn access_log(&self, subject: &SubjectId) -> Result<Vec<AccessEntry>, ProjectionError> {
+    pub fn access_log(&self, subject: &ScopeId) -> Result<Vec<AccessEntry>, ProjectionError> {
         Ok(self
             .all::<Vec<AccessEntry>>(&keys::access_prefix(subject))?
             .into_iter()
@@ -232,7 +232,7 @@ impl<'a> Queries<'a> {
     /// The Art. 15 access log of `subject`: dates, purposes and roles only.
     pub fn subject_access_log(
         &self,
-        subject: &SubjectId,
+        subject: &ScopeId,
     ) -> Result<Vec<AccessLogLine>, ProjectionError> {
         Ok(self
             .access_log(subject)?
@@ -242,7 +242,7 @@ impl<'a> Queries<'a> {
     }
 
     /// Shares, transfers and disclosures of `subject`'s data, by seq.
-    pub fn flows(&self, subject: &SubjectId) -> Result<Vec<Flow>, ProjectionError> {
+    pub fn flows(&self, subject: &ScopeId) -> Result<Vec<Flow>, ProjectionError> {
         Ok(self
             .all::<Vec<Flow>>(&keys::flow_prefix(subject))?
             .into_iter()
@@ -313,7 +313,7 @@ impl<'a> Queries<'a> {
     /// (`current_data` is left [`CurrentData::NotRead`]).
     pub fn subject_report(
         &self,
-        subject: &SubjectId,
+        subject: &ScopeId,
         options: &ComplianceOptions,
         now: DateTime<Utc>,
     ) -> Result<Option<SubjectReport>, ProjectionError> {
@@ -395,7 +395,7 @@ pub enum CurrentData {
 pub struct SubjectReport {
     /// The subject.
     #[serde(with = "id")]
-    pub subject: SubjectId,
+    pub subject: ScopeId,
     /// Seq of the last record reflected.
     pub as_of_seq: Option<u64>,
     /// When the report was made.
@@ -426,12 +426,12 @@ pub struct SubjectReport {
 /// the subject index and the vault and merges the latest value of each
 /// category; [`CurrentData::Erased`] once the subject's key is destroyed.
 /// The plaintext lives only in the returned value (zeroized on drop).
-pub fn current_data(vault: &Vault, subject: &SubjectId) -> Result<CurrentData, QueryError> {
+pub fn current_data(vault: &Vault, subject: &ScopeId) -> Result<CurrentData, QueryError> {
     let ledger = vault.ledger();
     let collected = format!("{EVENT_PREFIX}data_collected");
     let rectified = format!("{EVENT_PREFIX}data_rectified");
     let mut data = PersonalData::new();
-    for seq in ledger.subject_seqs(subject)? {
+    for seq in ledger.scope_seqs(subject)? {
         let stored = ledger.get(seq)?;
         let kind = stored.record.event_type.as_str();
         if kind != collected && kind != rectified {
@@ -466,7 +466,7 @@ impl ComplianceLedger {
 
     /// Everything about `subject` as of now, with their current data
     /// decrypted (unless erased); `None` if the log knows nothing of them.
-    pub fn subject_report(&self, subject: &SubjectId) -> Result<Option<SubjectReport>, QueryError> {
+    pub fn subject_report(&self, subject: &ScopeId) -> Result<Option<SubjectReport>, QueryError> {
         let now = self.clock().now();
         let report = self.query(|q| q.subject_report(subject, self.options(), now))?;
         let Some(mut report) = report else {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use ledger_vault::ErasureRequest;
 use serde::Serialize;
 
@@ -201,7 +201,7 @@ impl ComplianceLedger {
 
     async fn expire_subject(
         &self,
-        subject: SubjectId,
+        subject: ScopeId,
         options: &SweepOptions,
     ) -> Result<bool, RecordError> {
         // Re-check under the current model: a concurrent event may have

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use ledger_compliance::codec;
 use ledger_compliance::vocab::*;
 use ledger_compliance::Facts;
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use ledger_vault::AuditMetadata;
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -45,7 +45,7 @@ fn samples() -> Vec<Facts> {
             purpose: Purpose::Support,
         },
         TicketOpened {
-            customer: SubjectId([7; 16]),
+            customer: ScopeId([7; 16]),
             channel: Channel::Telephone,
         },
         TicketNoteAdded {

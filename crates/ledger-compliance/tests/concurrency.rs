@@ -11,7 +11,7 @@ use ledger_compliance::{
     model_from_log, ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, PersonalData,
     RecordError,
 };
-use ledger_core::{LedgerOptions, SubjectId};
+use ledger_core::{LedgerOptions, ScopeId};
 use ledger_testkit::Stack;
 use ledger_vault::{ErasureRequest, RuntimeError};
 
@@ -23,7 +23,7 @@ fn erasure(request_ref: &str) -> ErasureRequest {
     }
 }
 
-fn collected(s: SubjectId) -> ComplianceEvent {
+fn collected(s: ScopeId) -> ComplianceEvent {
     ComplianceEvent::subject(
         s,
         "svc:crm",
@@ -39,7 +39,7 @@ fn collected(s: SubjectId) -> ComplianceEvent {
 
 /// A customer's life: data, a ticket opened and closed, an access request
 /// received and answered. Every step stamps a time in the write model.
-async fn customer_life(c: &ComplianceLedger, n: usize) -> SubjectId {
+async fn customer_life(c: &ComplianceLedger, n: usize) -> ScopeId {
     let s = c.new_subject(None).expect("subject");
     c.record(collected(s)).await.expect("collected");
     let ticket = c.new_ticket().expect("ticket");

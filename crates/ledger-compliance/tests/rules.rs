@@ -7,7 +7,7 @@ use ledger_compliance::vocab::*;
 use ledger_compliance::{
     ComplianceEvent, ComplianceLedger, Facts, PersonalData, RecordError, TicketId, ValidationError,
 };
-use ledger_core::{Clock, ManualClock, SubjectId};
+use ledger_core::{Clock, ManualClock, ScopeId};
 use ledger_testkit::Stack;
 use ledger_vault::ErasureRequest;
 
@@ -67,7 +67,7 @@ impl Fixture {
         ));
     }
 
-    fn customer(&self) -> SubjectId {
+    fn customer(&self) -> ScopeId {
         let s = self.c.new_subject(None).expect("subject");
         self.ok(ComplianceEvent::subject(
             s,
@@ -83,7 +83,7 @@ impl Fixture {
         s
     }
 
-    fn ticket(&self, customer: SubjectId) -> TicketId {
+    fn ticket(&self, customer: ScopeId) -> TicketId {
         let t = self.c.new_ticket().expect("ticket");
         self.ok(ComplianceEvent::ticket(
             t,
@@ -534,7 +534,7 @@ fn every_request_has_exactly_one_outcome_and_the_due_date_is_in_time() {
     use ledger_compliance::model::{RequestOutcome, RequestState, RequestStatus, RequestTally};
     let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).expect("date");
     let request = |status, answered, extended_due| RequestState {
-        subject: SubjectId([1; 16]),
+        subject: ScopeId([1; 16]),
         right: Right::Access,
         received: day(1, 1),
         due: day(1, 31),
@@ -764,7 +764,7 @@ fn closing_a_closed_ticket_and_working_on_it_are_refused() {
         ),
         ValidationError::TicketClosed { ticket: t },
     );
-    let unknown = TicketId(SubjectId([9; 16]));
+    let unknown = TicketId(ScopeId([9; 16]));
     f.refused(
         ComplianceEvent::ticket(
             unknown,
@@ -1059,7 +1059,7 @@ fn the_model_rebuilt_from_the_log_equals_the_live_one() {
 }
 
 fn share(
-    s: SubjectId,
+    s: ScopeId,
     recipient: &str,
     purpose: Purpose,
     exception: Option<RestrictionException>,
@@ -1077,7 +1077,7 @@ fn share(
 }
 
 fn transfer(
-    s: SubjectId,
+    s: ScopeId,
     recipient: &str,
     country: &str,
     exception: Option<RestrictionException>,
@@ -1095,7 +1095,7 @@ fn transfer(
     )
 }
 
-fn restrict(s: SubjectId, purposes: &[Purpose]) -> ComplianceEvent {
+fn restrict(s: ScopeId, purposes: &[Purpose]) -> ComplianceEvent {
     ComplianceEvent::subject(
         s,
         "op:dpo",
@@ -1106,7 +1106,7 @@ fn restrict(s: SubjectId, purposes: &[Purpose]) -> ComplianceEvent {
     )
 }
 
-fn lift(s: SubjectId, purposes: &[Purpose], subject_informed: bool) -> ComplianceEvent {
+fn lift(s: ScopeId, purposes: &[Purpose], subject_informed: bool) -> ComplianceEvent {
     ComplianceEvent::subject(
         s,
         "op:dpo",
@@ -1118,7 +1118,7 @@ fn lift(s: SubjectId, purposes: &[Purpose], subject_informed: bool) -> Complianc
 }
 
 fn notify(
-    s: SubjectId,
+    s: ScopeId,
     recipient: &str,
     change: NotifiedChange,
     outcome: NotificationOutcome,

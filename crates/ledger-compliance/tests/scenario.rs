@@ -25,7 +25,7 @@ use ledger_compliance::{
     model_from_log, ComplianceEvent, ComplianceLedger, CurrentData, Facts, PersonalData,
     ProjectionSnapshot, Projections, RecordError, RequestStatus, TicketId, ValidationError,
 };
-use ledger_core::{Clock, Ledger, ManualClock, SubjectId};
+use ledger_core::{Clock, Ledger, ManualClock, ScopeId};
 use ledger_testkit::Stack;
 use ledger_vault::ErasureRequest;
 
@@ -74,13 +74,13 @@ fn open(dir: &Path, clock: &Arc<ManualClock>) -> ComplianceLedger {
 /// What every projection must hold, kept by hand from the domain brief.
 #[derive(Default)]
 struct Expected {
-    contacts: BTreeMap<SubjectId, Contact>,
-    current: BTreeMap<SubjectId, CurrentData>,
+    contacts: BTreeMap<ScopeId, Contact>,
+    current: BTreeMap<ScopeId, CurrentData>,
     tickets: BTreeMap<TicketId, Ticket>,
     requests: BTreeMap<String, Request>,
     recipients: BTreeMap<String, Recipient>,
-    access: BTreeMap<SubjectId, Vec<AccessEntry>>,
-    flows: BTreeMap<SubjectId, Vec<Flow>>,
+    access: BTreeMap<ScopeId, Vec<AccessEntry>>,
+    flows: BTreeMap<ScopeId, Vec<Flow>>,
     summary: ProcessingSummary,
 }
 
@@ -167,7 +167,7 @@ impl World {
         self.c.projections().entries().expect("entries")
     }
 
-    fn contact(&mut self, s: SubjectId) -> &mut Contact {
+    fn contact(&mut self, s: ScopeId) -> &mut Contact {
         self.x.contacts.get_mut(&s).expect("expected contact")
     }
 
@@ -179,7 +179,7 @@ impl World {
         self.x.requests.get_mut(r).expect("expected request")
     }
 
-    fn access(&mut self, s: SubjectId, entry: AccessEntry) {
+    fn access(&mut self, s: ScopeId, entry: AccessEntry) {
         self.x.summary.accesses += 1;
         self.x.access.entry(s).or_default().push(entry);
     }
@@ -248,7 +248,7 @@ impl World {
     }
 
     /// The subject's report: what an Art. 15 answer is built from.
-    fn check_report(&self, step: &str, s: &SubjectId) {
+    fn check_report(&self, step: &str, s: &ScopeId) {
         let x = &self.x;
         let today = self.now().date_naive();
         let contact = &x.contacts[s];
@@ -367,7 +367,7 @@ fn request_view(r: &Request, today: NaiveDate) -> RequestView {
     }
 }
 
-fn new_contact(s: SubjectId, at: DateTime<Utc>) -> Contact {
+fn new_contact(s: ScopeId, at: DateTime<Utc>) -> Contact {
     Contact {
         subject: s,
         first_event: at,
@@ -389,7 +389,7 @@ fn new_contact(s: SubjectId, at: DateTime<Utc>) -> Contact {
     }
 }
 
-fn new_ticket(id: TicketId, customer: SubjectId, channel: Channel, at: DateTime<Utc>) -> Ticket {
+fn new_ticket(id: TicketId, customer: ScopeId, channel: Channel, at: DateTime<Utc>) -> Ticket {
     Ticket {
         ticket: id,
         customer,
@@ -410,7 +410,7 @@ fn new_ticket(id: TicketId, customer: SubjectId, channel: Channel, at: DateTime<
 
 fn new_request(
     reference: &str,
-    s: SubjectId,
+    s: ScopeId,
     right: Right,
     channel: Channel,
     at: DateTime<Utc>,
@@ -462,7 +462,7 @@ fn ticket_access(
 // Scenario 1: one customer's life in the ledger, and a ticket that ages out.
 
 struct Customer {
-    s: SubjectId,
+    s: ScopeId,
     ticket: TicketId,
 }
 
@@ -487,7 +487,7 @@ fn a_customer_from_sign_up_to_erasure() {
 
 /// 1. Sign-up through the contact form (name, company email, telephone, a
 ///    credential whose value is never recorded), newsletter opt-in.
-fn sign_up_and_subscribe(w: &mut World) -> SubjectId {
+fn sign_up_and_subscribe(w: &mut World) -> ScopeId {
     let s = w.c.new_subject(Some(EMAIL_A)).expect("subject");
     let signed_up = w.now();
     w.x.contacts.insert(s, new_contact(s, signed_up));
@@ -642,7 +642,7 @@ fn sign_up_and_subscribe(w: &mut World) -> SubjectId {
 
 /// 2. A ticket opened by telephone; what the customer says is sealed under
 ///    the ticket's own key.
-fn open_ticket_by_phone(w: &mut World, s: SubjectId) -> TicketId {
+fn open_ticket_by_phone(w: &mut World, s: ScopeId) -> TicketId {
     w.set(t(2026, 1, 14, 10, 0));
     let ticket = w.c.new_ticket().expect("ticket");
     let (_, opened) = w.ok(ComplianceEvent::ticket(
@@ -1267,7 +1267,7 @@ fn ask_for_erasure(w: &mut World, a: &Customer) {
     };
     let receipts = w.c.erase_subject_blocking(s, &request).expect("erased");
     let erased_at = w.now();
-    let scopes: Vec<SubjectId> = receipts.iter().map(|r| r.subject).collect();
+    let scopes: Vec<ScopeId> = receipts.iter().map(|r| r.subject).collect();
     assert_eq!(
         scopes,
         [ticket.0, s],
@@ -1666,7 +1666,7 @@ fn ticket_ages_out(w: &mut World) -> Customer {
 }
 
 /// 9. Incremental = rebuilt, and the chain verifies.
-fn rebuild_and_verify(w: World, subjects: &[SubjectId], tickets: &[TicketId]) {
+fn rebuild_and_verify(w: World, subjects: &[ScopeId], tickets: &[TicketId]) {
     w.check("9. final state");
     let incremental = {
         w.c.projections().catch_up(w.ledger()).expect("catch up");
@@ -1746,7 +1746,7 @@ fn rebuild_and_verify(w: World, subjects: &[SubjectId], tickets: &[TicketId]) {
 struct Acked {
     seq: u64,
     event_type: &'static str,
-    scope: SubjectId,
+    scope: ScopeId,
     actor: String,
 }
 
@@ -1771,7 +1771,7 @@ async fn record(c: &ComplianceLedger, event: ComplianceEvent, acked: &mut Vec<Ac
 }
 
 /// One customer's contract data, collected through the contact form.
-fn collected(s: SubjectId, n: usize) -> ComplianceEvent {
+fn collected(s: ScopeId, n: usize) -> ComplianceEvent {
     ComplianceEvent::subject(
         s,
         "svc:website",
@@ -1785,7 +1785,7 @@ fn collected(s: SubjectId, n: usize) -> ComplianceEvent {
     .with_personal(PersonalData::new().with(DataCategory::Name, format!("Customer {n}")))
 }
 
-fn opened(ticket: TicketId, customer: SubjectId) -> ComplianceEvent {
+fn opened(ticket: TicketId, customer: ScopeId) -> ComplianceEvent {
     ComplianceEvent::ticket(
         ticket,
         SUPPORT_1,
@@ -1817,7 +1817,7 @@ fn closed(ticket: TicketId) -> ComplianceEvent {
     )
 }
 
-fn consulted(s: SubjectId) -> ComplianceEvent {
+fn consulted(s: ScopeId) -> ComplianceEvent {
     ComplianceEvent::subject(
         s,
         "staff:ae-2",
@@ -1925,7 +1925,7 @@ async fn appends_from_many_tasks_while_a_sweep_runs() {
             _ => {}
         }
     }
-    let expiring_scopes: BTreeSet<SubjectId> = expiring.iter().map(|t| t.0).collect();
+    let expiring_scopes: BTreeSet<ScopeId> = expiring.iter().map(|t| t.0).collect();
     assert_eq!(erased, expiring_scopes);
     assert_eq!(expired, expiring_scopes);
     for ticket in &expiring {

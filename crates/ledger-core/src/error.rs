@@ -38,7 +38,7 @@ pub enum EventError {
     },
     /// A subject id was not 32 hex digits.
     #[error("subject id must be 32 hex digits (got {len} characters)")]
-    BadSubjectId {
+    BadScopeId {
         /// Length of the text given.
         len: usize,
     },

@@ -3,7 +3,7 @@
 //! All integers in keys are big-endian so that byte order is numeric order.
 //! `docs/FORMAT.md` documents the same layout for independent readers.
 
-use crate::record::SubjectId;
+use crate::record::ScopeId;
 use crate::storage::Keyspace;
 use crate::Hash;
 
@@ -111,7 +111,7 @@ pub fn node_home(level: u8, index: u64) -> Option<u64> {
 }
 
 /// Key of a subject-index entry.
-pub fn subject_key(subject: &SubjectId, seq: u64) -> [u8; 24] {
+pub fn scope_key(subject: &ScopeId, seq: u64) -> [u8; 24] {
     let mut key = [0u8; 24];
     key[..16].copy_from_slice(subject.as_bytes());
     key[16..].copy_from_slice(&seq.to_be_bytes());

@@ -13,20 +13,20 @@
 //!
 //! ```
 //! # fn main() -> Result<(), ledger_core::Error> {
-//! use ledger_core::{Event, Ledger, LedgerOptions, SubjectId};
+//! use ledger_core::{Event, Ledger, LedgerOptions, ScopeId};
 //!
 //! let dir = tempfile::tempdir().map_err(|e| ledger_core::StorageError::io("tempdir", e))?;
 //! let ledger = Ledger::open(dir.path(), LedgerOptions::default())?;
-//! let subject = SubjectId::random();
+//! let subject = ScopeId::random();
 //! let receipt = ledger.append_blocking(
 //!     Event::new("contact.created", "svc:crm")
-//!         .with_subject(subject)
+//!         .with_scope(subject)
 //!         .with_payload(b"opaque bytes".to_vec()),
 //! )?;
 //! assert_eq!(receipt.seq, 0);
 //! let checkpoint = ledger.checkpoint_blocking()?;
 //! assert_eq!(checkpoint.checkpoint.tree_size, 1);
-//! assert_eq!(ledger.subject_seqs(&subject)?, vec![0]);
+//! assert_eq!(ledger.scope_seqs(&subject)?, vec![0]);
 //! let report = ledger.verify()?;
 //! assert_eq!(report.size, 1);
 //! # Ok(())
@@ -57,5 +57,5 @@ pub use ledger::{
 };
 pub use lock::LOCK_FILE;
 pub use merkle::{ConsistencyProof, InclusionProof, TreeHash};
-pub use record::{Event, KeyRef, Record, SubjectId};
+pub use record::{Event, KeyRef, Record, ScopeId};
 pub use verify::{VerifyError, VerifyReport, Violation};

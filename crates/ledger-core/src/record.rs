@@ -46,20 +46,22 @@ pub fn chain_hash(previous: &Hash, record_bytes: &[u8]) -> Hash {
     *hasher.finalize().as_bytes()
 }
 
-/// Random 128-bit identifier of a data subject.
+/// Random 128-bit identifier of a key scope: what a record is about, as
+/// far as the layers above are concerned (the core gives it no meaning
+/// beyond indexing records by it).
 ///
-/// It is never derived from anything the subject is or says, so it reveals
-/// nothing about them; it is shown as 32 lowercase hex digits.
+/// It is never derived from anything the scope's owner is or says, so it
+/// reveals nothing about them; it is shown as 32 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct SubjectId(pub [u8; 16]);
+pub struct ScopeId(pub [u8; 16]);
 
-impl SubjectId {
+impl ScopeId {
     /// A fresh identifier from the operating system's random source.
     pub fn random() -> Self {
         use rand::RngCore;
         let mut bytes = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        SubjectId(bytes)
+        ScopeId(bytes)
     }
 
     /// The identifier's 16 bytes.
@@ -68,26 +70,26 @@ impl SubjectId {
     }
 }
 
-impl fmt::Display for SubjectId {
+impl fmt::Display for ScopeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&hex::encode(self.0))
     }
 }
 
-impl fmt::Debug for SubjectId {
+impl fmt::Debug for ScopeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SubjectId({self})")
+        write!(f, "ScopeId({self})")
     }
 }
 
-impl FromStr for SubjectId {
+impl FromStr for ScopeId {
     type Err = EventError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut bytes = [0u8; 16];
         hex::decode_to_slice(s.trim(), &mut bytes)
-            .map_err(|_| EventError::BadSubjectId { len: s.len() })?;
-        Ok(SubjectId(bytes))
+            .map_err(|_| EventError::BadScopeId { len: s.len() })?;
+        Ok(ScopeId(bytes))
     }
 }
 
@@ -106,8 +108,8 @@ pub struct KeyRef {
 pub struct Event {
     /// Event type identifier, 1..=128 bytes of printable ASCII.
     pub event_type: String,
-    /// The data subject this event is about, if any.
-    pub subject: Option<SubjectId>,
+    /// The key scope this event is about, if any.
+    pub subject: Option<ScopeId>,
     /// Who caused the event (a pseudonymous actor id or a service name), at most 256 bytes.
     pub actor: String,
     /// Key the payload is encrypted under, if it is encrypted.
@@ -117,7 +119,7 @@ pub struct Event {
 }
 
 impl Event {
-    /// An event of `event_type` by `actor` with an empty payload and no subject.
+    /// An event of `event_type` by `actor` with an empty payload and no scope.
     pub fn new(event_type: impl Into<String>, actor: impl Into<String>) -> Self {
         Event {
             event_type: event_type.into(),
@@ -128,9 +130,9 @@ impl Event {
         }
     }
 
-    /// Sets the subject.
-    pub fn with_subject(mut self, subject: SubjectId) -> Self {
-        self.subject = Some(subject);
+    /// Sets the scope.
+    pub fn with_scope(mut self, scope: ScopeId) -> Self {
+        self.subject = Some(scope);
         self
     }
 
@@ -182,8 +184,8 @@ pub struct Record {
     pub timestamp_micros: i64,
     /// Event type identifier.
     pub event_type: String,
-    /// The data subject, if any.
-    pub subject: Option<SubjectId>,
+    /// The key scope, if any.
+    pub subject: Option<ScopeId>,
     /// Who caused the event.
     pub actor: String,
     /// Key the payload is encrypted under, if any.
@@ -288,7 +290,7 @@ pub struct RecordRef<'a> {
     /// See [`Record::event_type`].
     pub event_type: &'a str,
     /// See [`Record::subject`].
-    pub subject: Option<SubjectId>,
+    pub subject: Option<ScopeId>,
     /// See [`Record::actor`].
     pub actor: &'a str,
     /// See [`Record::key_ref`].
@@ -346,7 +348,7 @@ mod tests {
             seq: 7,
             timestamp_micros: 1_700_000_000_000_001,
             event_type: "ticket.opened".into(),
-            subject: Some(SubjectId([0xab; 16])),
+            subject: Some(ScopeId([0xab; 16])),
             actor: "svc:helpdesk".into(),
             key_ref: Some(KeyRef {
                 key_id: [1; 16],
@@ -433,9 +435,9 @@ mod tests {
 
     #[test]
     fn subject_id_text_round_trip() {
-        let id = SubjectId::random();
-        assert_eq!(id.to_string().parse::<SubjectId>().unwrap(), id);
-        assert!("zz".parse::<SubjectId>().is_err());
+        let id = ScopeId::random();
+        assert_eq!(id.to_string().parse::<ScopeId>().unwrap(), id);
+        assert!("zz".parse::<ScopeId>().is_err());
     }
 
     proptest! {
@@ -454,7 +456,7 @@ mod tests {
                 seq,
                 timestamp_micros: ts,
                 event_type,
-                subject: subject.map(SubjectId),
+                subject: subject.map(ScopeId),
                 actor,
                 key_ref: key.map(|(key_id, version)| KeyRef { key_id, version }),
                 payload,

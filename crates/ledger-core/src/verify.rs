@@ -121,13 +121,13 @@ pub enum Violation {
     },
     /// A record about a subject has no subject-index entry.
     #[error("record about subject {subject} is missing from the subject index")]
-    SubjectIndexMissing {
+    ScopeIndexMissing {
         /// The record's subject id (a random pseudonym).
         subject: String,
     },
     /// A subject-index entry points at a record that is not about that subject.
     #[error("subject index lists subject {subject} for a record that is not about it")]
-    SubjectIndexStray {
+    ScopeIndexStray {
         /// The subject id in the entry.
         subject: String,
     },
@@ -570,7 +570,7 @@ fn scan_records(
                 if let Some(subject) = &accepted.record.subject {
                     xor_into(
                         &mut index_digest,
-                        &index_entry_hash(digest_key, &layout::subject_key(subject, seq)),
+                        &index_entry_hash(digest_key, &layout::scope_key(subject, seq)),
                     );
                 }
                 let size = verifier.size();
@@ -671,11 +671,11 @@ fn first_index_difference(
         };
         if let Some(subject) = record.subject {
             if storage
-                .get(layout::SUBJECTS, &layout::subject_key(&subject, seq))?
+                .get(layout::SUBJECTS, &layout::scope_key(&subject, seq))?
                 .is_none()
             {
                 let subject = subject.to_string();
-                return Ok(fail(seq, Violation::SubjectIndexMissing { subject }));
+                return Ok(fail(seq, Violation::ScopeIndexMissing { subject }));
             }
         }
     }
@@ -700,7 +700,7 @@ fn first_index_difference(
         }
     }
     let (seq, subject) = first_stray.unwrap_or((start, String::from("unknown")));
-    Ok(fail(seq, Violation::SubjectIndexStray { subject }))
+    Ok(fail(seq, Violation::ScopeIndexStray { subject }))
 }
 
 fn index_entry_seq(key: &[u8]) -> Option<u64> {

@@ -9,7 +9,7 @@ use ledger_compliance::vocab::*;
 use ledger_compliance::{
     ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts, RecordError, TicketId,
 };
-use ledger_core::{Clock, ManualClock, ReadOnlyLedger, SubjectId};
+use ledger_core::{Clock, ManualClock, ReadOnlyLedger, ScopeId};
 use ledger_evidence::facts::gather;
 use ledger_evidence::{write_bundle, BundleOptions};
 use ledger_testkit::Stack;
@@ -45,11 +45,7 @@ fn fixture(validate: bool) -> Fixture {
 
 /// The bypasses, between events that are fine. `bad` says which
 /// the rules refuse, and the control the refusal is a finding of.
-fn events(
-    s: SubjectId,
-    s2: SubjectId,
-    t: TicketId,
-) -> Vec<(ComplianceEvent, Option<&'static str>)> {
+fn events(s: ScopeId, s2: ScopeId, t: TicketId) -> Vec<(ComplianceEvent, Option<&'static str>)> {
     let subject = |f| ComplianceEvent::subject(s, "svc:crm", f);
     let register = |recipient: &str, country: &str| {
         ComplianceEvent::general(
@@ -87,7 +83,7 @@ fn events(
             outcome: NotificationOutcome::Notified,
         })
     };
-    let collect = |subject: SubjectId, purpose, basis| {
+    let collect = |subject: ScopeId, purpose, basis| {
         ComplianceEvent::subject(
             subject,
             "svc:crm",
@@ -227,7 +223,7 @@ fn events(
     ]
 }
 
-fn scopes(f: &Fixture) -> (SubjectId, SubjectId, TicketId) {
+fn scopes(f: &Fixture) -> (ScopeId, ScopeId, TicketId) {
     (
         f.c.new_subject(None).expect("s"),
         f.c.new_subject(None).expect("s2"),
@@ -410,7 +406,7 @@ fn the_bundle_counts_each_request_once() {
 fn recipients_not_told_of_a_change_are_findings() {
     let f = fixture(true);
     let s = f.c.new_subject(None).expect("s");
-    let record = |scope: Option<SubjectId>, facts| {
+    let record = |scope: Option<ScopeId>, facts| {
         let event = match scope {
             Some(s) => ComplianceEvent::subject(s, "op:dpo", facts),
             None => ComplianceEvent::general("op:dpo", facts),

@@ -13,10 +13,10 @@ use axum::{Json, Router};
 use ledger_compliance::retention::{deadlines, SweepOptions};
 use ledger_compliance::vocab::{Purpose, Role as ReaderRole};
 use ledger_compliance::{ComplianceLedger, RecordError, Scope};
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use ledger_usecases::access::{self, Reader};
 use ledger_usecases::wire::{self, Names, Request, Resolver};
-use ledger_vault::{CreateSubjectError, ErasureRequest};
+use ledger_vault::{CreateScopeError, ErasureRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
@@ -164,7 +164,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(&e))?
 }
 
-fn subject_id(id: &str) -> ApiResult<SubjectId> {
+fn subject_id(id: &str) -> ApiResult<ScopeId> {
     id.parse()
         .map_err(|_| ApiError::bad_request("bad_subject_id", "a subject id is 32 hex digits"))
 }
@@ -216,7 +216,7 @@ fn rule_code(debug: &str) -> String {
 struct VaultResolver<'a>(&'a ComplianceLedger);
 
 impl Resolver for VaultResolver<'_> {
-    fn find_by_email(&self, email: &str) -> Result<Option<SubjectId>, ledger_vault::StoreError> {
+    fn find_by_email(&self, email: &str) -> Result<Option<ScopeId>, ledger_vault::StoreError> {
         self.0.vault().find_by_email(email)
     }
 }
@@ -446,7 +446,7 @@ async fn post_subject(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiR
     let compliance = Arc::clone(&s.compliance);
     let id = blocking(move || match compliance.new_subject(b.email.as_deref()) {
         Ok(id) => Ok(id),
-        Err(RecordError::Create(CreateSubjectError::EmailAlreadyIndexed { subject })) => {
+        Err(RecordError::Create(CreateScopeError::EmailAlreadyIndexed { subject })) => {
             Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "email_registered",

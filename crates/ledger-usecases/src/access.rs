@@ -5,7 +5,7 @@
 use ledger_compliance::query::{QueryError, SubjectReport};
 use ledger_compliance::vocab::{Purpose, Role};
 use ledger_compliance::{ComplianceEvent, ComplianceLedger, Facts, RecordError};
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 
 use crate::error::PackageError;
 use crate::package::{self, Package};
@@ -40,7 +40,7 @@ pub enum AccessError {
 /// An erased subject's report holds no personal data and records nothing.
 pub async fn subject_report(
     compliance: &ComplianceLedger,
-    subject: &SubjectId,
+    subject: &ScopeId,
     reader: &Reader,
 ) -> Result<Option<SubjectReport>, AccessError> {
     // Whether there is anything to read, from the projections alone: no
@@ -66,7 +66,7 @@ pub async fn subject_report(
 /// the async threads.
 pub async fn access_package(
     compliance: &ComplianceLedger,
-    subject: &SubjectId,
+    subject: &ScopeId,
     reader: &Reader,
 ) -> Result<Option<Package>, AccessError> {
     let Some(report) = subject_report(compliance, subject, reader).await? else {
@@ -78,7 +78,7 @@ pub async fn access_package(
 /// Records `reader`'s access to `subject`'s data; returns once durable.
 pub async fn record_access(
     compliance: &ComplianceLedger,
-    subject: SubjectId,
+    subject: ScopeId,
     reader: &Reader,
 ) -> Result<(), RecordError> {
     compliance

@@ -17,9 +17,9 @@ use ledger_compliance::ropa::Party;
 use ledger_compliance::vocab::{in_eea, DataCategory, LawfulBasis, Purpose, Right, Safeguard};
 use ledger_compliance::{ComplianceLedger, PersonalData};
 use ledger_core::record::micros_to_datetime;
-use ledger_core::{SignedCheckpoint, StoredRecord, SubjectId};
+use ledger_core::{ScopeId, SignedCheckpoint, StoredRecord};
 use ledger_vault::{
-    ErasedEventPayload, ErasureStatus, Payload, ERASURE_CERTIFIED_EVENT, SUBJECT_ERASED_EVENT,
+    ErasedEventPayload, ErasureStatus, Payload, ERASURE_CERTIFIED_EVENT, SCOPE_ERASED_EVENT,
 };
 use serde::Serialize;
 
@@ -462,11 +462,11 @@ pub fn build(
     let checkpoint = ledger
         .checkpoint_blocking()
         .context("signing a checkpoint for the proofs")?;
-    let mut scopes: Vec<SubjectId> = vec![subject];
+    let mut scopes: Vec<ScopeId> = vec![subject];
     scopes.extend(report.contact.tickets.iter().map(|t| t.0));
     let mut seqs = BTreeSet::new();
     for scope in &scopes {
-        seqs.extend(ledger.subject_seqs(scope)?);
+        seqs.extend(ledger.scope_seqs(scope)?);
     }
     seqs.retain(|s| *s < checkpoint.checkpoint.tree_size);
     let mut records = Vec::with_capacity(seqs.len());
@@ -500,7 +500,7 @@ pub fn build(
             .iter()
             .filter(|r| {
                 r.record.subject == Some(subject)
-                    && (r.record.event_type == SUBJECT_ERASED_EVENT
+                    && (r.record.event_type == SCOPE_ERASED_EVENT
                         || r.record.event_type == ERASURE_CERTIFIED_EVENT)
             })
             .collect();

@@ -28,7 +28,7 @@
 use std::collections::HashMap;
 
 use ledger_compliance::{ComplianceEvent, Facts, PersonalData, Scope, TicketId};
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -98,19 +98,19 @@ pub enum Request {
 /// Resolves scope names: ids given with `"ref"` and emails.
 pub trait Resolver {
     /// The subject registered under `email`, if any.
-    fn find_by_email(&self, email: &str) -> Result<Option<SubjectId>, ledger_vault::StoreError>;
+    fn find_by_email(&self, email: &str) -> Result<Option<ScopeId>, ledger_vault::StoreError>;
 }
 
 /// Scopes named with `"ref"` so far, with the line that named each.
 #[derive(Debug, Default)]
 pub struct Names {
-    names: HashMap<String, (SubjectId, u64)>,
+    names: HashMap<String, (ScopeId, u64)>,
 }
 
 impl Names {
     /// Names `id` `name` for later lines; `line` created it. A name is
     /// given once: [`parse`] refuses a line that reuses one.
-    pub fn insert(&mut self, name: String, id: SubjectId, line: u64) {
+    pub fn insert(&mut self, name: String, id: ScopeId, line: u64) {
         self.names.entry(name).or_insert((id, line));
     }
 }
@@ -182,7 +182,7 @@ pub fn parse(text: &str, names: &Names, resolver: &dyn Resolver) -> Result<Reque
             None => {
                 create_ticket = true;
                 // Placeholder until the ticket's scope is created.
-                Scope::Ticket(TicketId(SubjectId([0; 16])))
+                Scope::Ticket(TicketId(ScopeId([0; 16])))
             }
         }
     } else {
@@ -228,10 +228,10 @@ fn resolve(
     field: &str,
     names: &Names,
     resolver: &dyn Resolver,
-) -> Result<SubjectId, String> {
+) -> Result<ScopeId, String> {
     match r {
         ScopeRef::Id(hex) => hex
-            .parse::<SubjectId>()
+            .parse::<ScopeId>()
             .ok()
             .filter(|_| hex.len() == 32)
             .ok_or_else(|| {
@@ -305,7 +305,7 @@ mod tests {
 
     struct NoEmails;
     impl Resolver for NoEmails {
-        fn find_by_email(&self, _: &str) -> Result<Option<SubjectId>, ledger_vault::StoreError> {
+        fn find_by_email(&self, _: &str) -> Result<Option<ScopeId>, ledger_vault::StoreError> {
             Ok(None)
         }
     }
@@ -325,7 +325,7 @@ mod tests {
     #[test]
     fn a_ticket_opened_without_ticket_creates_one_for_the_subject() {
         let mut names = Names::default();
-        names.insert("c".into(), SubjectId([7; 16]), 1);
+        names.insert("c".into(), ScopeId([7; 16]), 1);
         let line = r#"{"subject":{"ref":"c"},"ref":"t","actor":"svc:helpdesk","facts":{"type":"ticket_opened","channel":"email"}}"#;
         let Request::Event {
             event,
@@ -338,7 +338,7 @@ mod tests {
         assert!(create_ticket);
         assert_eq!(name.as_deref(), Some("t"));
         assert!(
-            matches!(event.facts, Facts::TicketOpened { customer, .. } if customer == SubjectId([7; 16]))
+            matches!(event.facts, Facts::TicketOpened { customer, .. } if customer == ScopeId([7; 16]))
         );
     }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ledger_core::storage::{SledStorage, Storage, WriteBatch};
-use ledger_core::{Event, KeyRef, Ledger, LedgerOptions, SubjectId};
+use ledger_core::{Event, KeyRef, Ledger, LedgerOptions, ScopeId};
 use ledger_vault::VaultEvent;
 use ledger_vault::{seal, AuditMetadata, ErasureRequest, KekSource, Vault, VaultOptions};
 
@@ -54,7 +54,7 @@ fn open_vault(dir: &Path, rotate: Option<Duration>) -> Vault {
 fn append_run(sealed: bool, events: usize, subjects_n: usize) -> f64 {
     let tmp = tempfile::tempdir().unwrap();
     let vault = open_vault(tmp.path(), None);
-    let subjects = Arc::new(vault.create_subjects(&vec![None; subjects_n]).unwrap());
+    let subjects = Arc::new(vault.create_scopes(&vec![None; subjects_n]).unwrap());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
@@ -69,7 +69,7 @@ fn append_run(sealed: bool, events: usize, subjects_n: usize) -> f64 {
                 for n in (t..events).step_by(TASKS) {
                     let subject = subjects[n % subjects.len()];
                     let event = Event::new("contact.collected", "svc:crm")
-                        .with_subject(subject)
+                        .with_scope(subject)
                         .with_payload(vec![(n % 251) as u8; PAYLOAD]);
                     if sealed {
                         vault.append(VaultEvent::sealed(event)).await.unwrap();
@@ -139,7 +139,7 @@ fn main() {
         key_id: [2; 16],
         version: 1,
     };
-    let subject = SubjectId::random();
+    let subject = ScopeId::random();
     let metadata = AuditMetadata::new()
         .with_purpose("support")
         .with_lawful_basis("art6-1b");
@@ -170,12 +170,12 @@ fn main() {
     {
         let tmp = tempfile::tempdir().unwrap();
         let vault = open_vault(tmp.path(), None);
-        let subjects = vault.create_subjects(&vec![None; 1000]).unwrap();
+        let subjects = vault.create_scopes(&vec![None; 1000]).unwrap();
         for s in &subjects[..100] {
             vault
                 .append_blocking(VaultEvent::sealed(
                     Event::new("x", "y")
-                        .with_subject(*s)
+                        .with_scope(*s)
                         .with_payload(vec![1; 64]),
                 ))
                 .unwrap();
@@ -183,7 +183,7 @@ fn main() {
         let mut erase = Vec::new();
         for (i, s) in subjects[..50].iter().enumerate() {
             let t = Instant::now();
-            vault.erase_subject_blocking(*s, &request(i)).unwrap();
+            vault.erase_scope_blocking(*s, &request(i)).unwrap();
             erase.push(t.elapsed());
         }
         let t = Instant::now();
@@ -194,7 +194,7 @@ fn main() {
         let mut inline = Vec::new();
         for (i, s) in subjects[50..70].iter().enumerate() {
             let t = Instant::now();
-            vault.erase_subject_blocking(*s, &request(i)).unwrap();
+            vault.erase_scope_blocking(*s, &request(i)).unwrap();
             inline.push(t.elapsed());
         }
         // Baseline: three durable write+sync round trips on a raw store.
@@ -231,7 +231,7 @@ fn main() {
         let t = Instant::now();
         for _ in 0..subjects_n.div_ceil(10_000) {
             vault
-                .create_subjects(&vec![None; 10_000.min(subjects_n)])
+                .create_scopes(&vec![None; 10_000.min(subjects_n)])
                 .unwrap();
         }
         let created = t.elapsed();
@@ -248,9 +248,9 @@ fn main() {
             key_id: [2; 16],
             version: 1,
         };
-        let wrapped: Vec<(SubjectId, Vec<u8>)> = (0..subjects_n)
+        let wrapped: Vec<(ScopeId, Vec<u8>)> = (0..subjects_n)
             .map(|_| {
-                let s = SubjectId::random();
+                let s = ScopeId::random();
                 let ad = seal::dek_wrap_ad(&ledger_id, &s, &key_ref, 1);
                 (s, seal::wrap(&kek, &ad, &dek))
             })

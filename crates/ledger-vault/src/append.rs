@@ -1,6 +1,6 @@
 //! Appending through the vault: sealed under the subject's key, or clear.
 
-use ledger_core::{Event, PendingAppend, Receipt, SubjectId};
+use ledger_core::{Event, PendingAppend, Receipt, ScopeId};
 use zeroize::Zeroizing;
 
 use crate::audit::AuditMetadata;
@@ -48,7 +48,7 @@ impl VaultEvent {
 impl Vault {
     /// Appends one event (see [`VaultEvent`]); resolves once durable.
     ///
-    /// A sealed event is refused with [`SealError::SubjectErased`] once its
+    /// A sealed event is refused with [`SealError::ScopeErased`] once its
     /// subject's erasure fence exists: an erasure waits for sealed appends
     /// of the subject being queued, and none is queued after it. Invalid
     /// metadata is refused with [`SealError::Metadata`] before anything is
@@ -73,7 +73,7 @@ impl Vault {
     /// [`Ledger::submit_batch`]). Nothing is queued if any event is refused.
     pub async fn submit_batch(&self, events: Vec<VaultEvent>) -> Result<PendingAppend, SealError> {
         let mut sealed = Vec::with_capacity(events.len());
-        let mut subjects: Vec<SubjectId> = Vec::with_capacity(events.len());
+        let mut subjects: Vec<ScopeId> = Vec::with_capacity(events.len());
         let mut prepared = Vec::with_capacity(events.len());
         // Every plaintext moves into zeroizing storage before anything can fail.
         let events: Vec<(VaultEvent, Zeroizing<Vec<u8>>)> = events
@@ -98,7 +98,7 @@ impl Vault {
                 Some(metadata) => metadata.encode()?,
                 None => Vec::new(),
             };
-            let subject = event.subject.ok_or(SealError::MissingSubject)?;
+            let subject = event.subject.ok_or(SealError::MissingScope)?;
             if event.key_ref.is_some() {
                 return Err(SealError::KeyRefGiven);
             }
@@ -118,7 +118,7 @@ impl Vault {
                 sealed.push(event);
                 continue;
             };
-            let subject = event.subject.ok_or(SealError::MissingSubject)?;
+            let subject = event.subject.ok_or(SealError::MissingScope)?;
             let dek = self.dek_for_append(&subject)?;
             event.payload = seal::seal_payload_encoded(
                 &dek.key,
@@ -138,7 +138,7 @@ impl Vault {
 
     /// The DEK to seal an append of `subject` with; the caller holds the
     /// subject's shard lock (shared).
-    fn dek_for_append(&self, subject: &SubjectId) -> Result<Dek, SealError> {
+    fn dek_for_append(&self, subject: &ScopeId) -> Result<Dek, SealError> {
         // A cached DEK proves there is no fence: erasure evicts the DEK
         // right after writing the fence, under this shard's exclusive lock,
         // and only this path (after checking the fence) refills the cache.
@@ -146,12 +146,12 @@ impl Vault {
             return Ok(dek);
         }
         if store::fence(self.inner.storage.as_ref(), subject)?.is_some() {
-            return Err(SealError::SubjectErased { subject: *subject });
+            return Err(SealError::ScopeErased { subject: *subject });
         }
         let dek = self
             .inner
             .load_dek(subject)?
-            .ok_or(SealError::UnknownSubject { subject: *subject })?;
+            .ok_or(SealError::UnknownScope { subject: *subject })?;
         self.inner.cache_insert(*subject, dek.clone());
         Ok(dek)
     }

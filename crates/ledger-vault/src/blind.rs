@@ -6,7 +6,7 @@
 //! cannot be tested against a guessed address. No plain or unkeyed hash of
 //! an address is ever written.
 
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use zeroize::Zeroizing;
 
 use crate::seal::SecretKey;
@@ -39,14 +39,14 @@ pub fn forward_key(blind: &[u8; 32]) -> Vec<u8> {
 }
 
 /// `0x02 || subject || blind`: lets erasure find and delete the subject's entries.
-pub fn reverse_key(subject: &SubjectId, blind: &[u8; 32]) -> Vec<u8> {
+pub fn reverse_key(subject: &ScopeId, blind: &[u8; 32]) -> Vec<u8> {
     let mut k = reverse_prefix(subject);
     k.extend_from_slice(blind);
     k
 }
 
 /// `0x02 || subject`.
-pub fn reverse_prefix(subject: &SubjectId) -> Vec<u8> {
+pub fn reverse_prefix(subject: &ScopeId) -> Vec<u8> {
     let mut k = Vec::with_capacity(49);
     k.push(2);
     k.extend_from_slice(subject.as_bytes());

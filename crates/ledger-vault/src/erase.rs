@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, Utc};
 use ledger_core::storage::WriteBatch;
-use ledger_core::{Event, KeyRef, SubjectId};
+use ledger_core::{Event, KeyRef, ScopeId};
 use serde::{Deserialize, Serialize};
 
 use crate::blind;
@@ -23,7 +23,7 @@ use crate::store::{self, Fence, FenceState};
 use crate::vault::Vault;
 
 /// Event type of the record an erasure appends (clear payload: [`ErasedEventPayload`]).
-pub const SUBJECT_ERASED_EVENT: &str = "vault.subject_erased";
+pub const SCOPE_ERASED_EVENT: &str = "vault.subject_erased";
 
 /// Who asks for an erasure and why. Every field is a code or pseudonym:
 /// 1..=128 bytes of printable ASCII, never personal data.
@@ -93,11 +93,11 @@ impl From<FenceState> for ErasureStatus {
     }
 }
 
-/// What `erase_subject` did.
+/// What `erase_scope` did.
 #[derive(Clone, Debug)]
 pub struct ErasureReceipt {
     /// The subject.
-    pub subject: SubjectId,
+    pub subject: ScopeId,
     /// The destroyed DEK.
     pub key_ref: KeyRef,
     /// Seq of the `vault.subject_erased` record.
@@ -132,33 +132,33 @@ impl Vault {
     /// Erasing twice returns [`EraseError::AlreadyErased`] and changes
     /// nothing, except that an erasure left `Pending` (its record append
     /// failed) is finished by the second call, with the first request.
-    pub async fn erase_subject(
+    pub async fn erase_scope(
         &self,
-        subject: SubjectId,
+        subject: ScopeId,
         request: &ErasureRequest,
     ) -> Result<ErasureReceipt, EraseError> {
         let vault = self.clone();
         let request = request.clone();
-        runtime::off_runtime("erase_subject", move || vault.erase_now(subject, &request)).await
+        runtime::off_runtime("erase_scope", move || vault.erase_now(subject, &request)).await
     }
 
-    /// Blocking form of [`Vault::erase_subject`], for plain threads. Must
+    /// Blocking form of [`Vault::erase_scope`], for plain threads. Must
     /// not be called from inside an async runtime (its thread would wait
     /// for tasks that need it): there it returns
     /// [`crate::RuntimeError::InsideRuntime`] and does nothing.
-    pub fn erase_subject_blocking(
+    pub fn erase_scope_blocking(
         &self,
-        subject: SubjectId,
+        subject: ScopeId,
         request: &ErasureRequest,
     ) -> Result<ErasureReceipt, EraseError> {
-        runtime::ensure_blocking_allowed("erase_subject_blocking")?;
+        runtime::ensure_blocking_allowed("erase_scope_blocking")?;
         self.erase_now(subject, request)
     }
 
-    /// [`Vault::erase_subject`] on the calling thread, which may block.
+    /// [`Vault::erase_scope`] on the calling thread, which may block.
     fn erase_now(
         &self,
-        subject: SubjectId,
+        subject: ScopeId,
         request: &ErasureRequest,
     ) -> Result<ErasureReceipt, EraseError> {
         check_field("reason", &request.reason)?;
@@ -224,7 +224,7 @@ impl Vault {
     /// exclusively and the key-store lock shared.
     fn fence_and_erase(
         &self,
-        subject: &SubjectId,
+        subject: &ScopeId,
         request: &ErasureRequest,
     ) -> Result<(u64, KeyRef), EraseError> {
         let subject = *subject;
@@ -232,7 +232,7 @@ impl Vault {
         let storage = inner.storage.as_ref();
         {
             let wrapped = store::wrapped_dek(storage, &subject)?
-                .ok_or(EraseError::UnknownSubject { subject })?;
+                .ok_or(EraseError::UnknownScope { subject })?;
             let fence = Fence {
                 format: 1,
                 state: FenceState::Pending,
@@ -270,10 +270,10 @@ impl Vault {
     }
 
     /// Steps 2 and 3 of an erasure whose fence is written; idempotent.
-    fn finish_erasure(&self, subject: &SubjectId, fence: &Fence) -> Result<u64, EraseError> {
+    fn finish_erasure(&self, subject: &ScopeId, fence: &Fence) -> Result<u64, EraseError> {
         let inner = &self.inner;
         let existing =
-            self.find_subject_event(subject, fence.ledger_size_at_fence, SUBJECT_ERASED_EVENT)?;
+            self.find_scope_event(subject, fence.ledger_size_at_fence, SCOPE_ERASED_EVENT)?;
         let seq = match existing {
             Some(seq) => seq,
             None => {
@@ -286,8 +286,8 @@ impl Vault {
                     reason: fence.reason.clone(),
                     request_ref: fence.request_ref.clone(),
                 };
-                let event = Event::new(SUBJECT_ERASED_EVENT, fence.operator.clone())
-                    .with_subject(*subject)
+                let event = Event::new(SCOPE_ERASED_EVENT, fence.operator.clone())
+                    .with_scope(*subject)
                     .with_payload(serde_json::to_vec(&payload).unwrap_or_default());
                 inner
                     .ledger
@@ -316,9 +316,9 @@ impl Vault {
     }
 
     /// The seq of the first record of `event_type` about `subject` at or after `from`.
-    pub(crate) fn find_subject_event(
+    pub(crate) fn find_scope_event(
         &self,
-        subject: &SubjectId,
+        subject: &ScopeId,
         from: u64,
         event_type: &str,
     ) -> Result<Option<u64>, StoreError> {
@@ -327,7 +327,7 @@ impl Vault {
             what: "ledger record",
             detail: e.to_string(),
         };
-        for seq in ledger.subject_seqs(subject).map_err(damaged)? {
+        for seq in ledger.scope_seqs(subject).map_err(damaged)? {
             if seq < from {
                 continue;
             }
@@ -346,7 +346,7 @@ impl Vault {
             let fence: Fence = store::decode("fence", &value)?;
             if fence.state == FenceState::Pending {
                 let subject =
-                    store::subject_from_key(&key).ok_or_else(|| VaultOpenError::Inconsistent {
+                    store::scope_from_key(&key).ok_or_else(|| VaultOpenError::Inconsistent {
                         detail: format!("fence key of {} bytes", key.len()),
                     })?;
                 pending.push((subject, fence));
@@ -364,7 +364,7 @@ impl Vault {
     }
 
     /// Where `subject`'s erasure stands.
-    pub fn erasure_status(&self, subject: &SubjectId) -> Result<ErasureStatus, StoreError> {
+    pub fn erasure_status(&self, subject: &ScopeId) -> Result<ErasureStatus, StoreError> {
         Ok(match store::fence(self.inner.storage.as_ref(), subject)? {
             None => ErasureStatus::NotErased,
             Some(f) => f.state.into(),

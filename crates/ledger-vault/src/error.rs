@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ledger_core::{AppendError, KeyRef, StorageError, SubjectId};
+use ledger_core::{AppendError, KeyRef, ScopeId, StorageError};
 
 use crate::store::FenceState;
 
@@ -169,7 +169,7 @@ pub enum KeyError {
     #[error("wrapped key {} (owner {owner}) does not open under KEK version {kek_version}", hex::encode(key_ref.key_id))]
     Unauthentic {
         /// Subject owning the key, or all zeros for the blind-index key.
-        owner: SubjectId,
+        owner: ScopeId,
         /// The wrapped key's id and version.
         key_ref: KeyRef,
         /// The KEK version tried.
@@ -203,7 +203,7 @@ pub enum VaultOpenError {
     #[error("could not finish the interrupted erasure of subject {subject}: {source}")]
     Recovery {
         /// The subject.
-        subject: SubjectId,
+        subject: ScopeId,
         /// Why.
         #[source]
         source: Box<EraseError>,
@@ -240,14 +240,14 @@ pub enum VaultOpenError {
 /// Creating a subject failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum CreateSubjectError {
+pub enum CreateScopeError {
     /// The email address is already indexed to a live subject.
     #[error("that email address is already indexed to subject {subject}")]
     EmailAlreadyIndexed {
         /// The subject it points to.
-        subject: SubjectId,
+        subject: ScopeId,
     },
-    /// Two entries of one `create_subjects` batch have the same email
+    /// Two entries of one `create_scopes` batch have the same email
     /// address (after trimming and lowercasing); nothing was created.
     #[error("entries {first} and {second} of the batch have the same email address")]
     EmailRepeatedInBatch {
@@ -329,21 +329,21 @@ pub enum AuditMetadataError {
 pub enum SealError {
     /// A sealed event must name its subject.
     #[error("a sealed event needs a subject")]
-    MissingSubject,
+    MissingScope,
     /// The caller set a key reference; the vault sets it.
     #[error("a sealed event must not carry a key reference; the vault sets it")]
     KeyRefGiven,
     /// The subject was erased: no key will ever exist for it again.
     #[error("subject {subject} was erased; sealed appends for it are refused")]
-    SubjectErased {
+    ScopeErased {
         /// The subject.
-        subject: SubjectId,
+        subject: ScopeId,
     },
     /// No key exists for the subject (create it first).
     #[error("subject {subject} has no data-encryption key; create the subject first")]
-    UnknownSubject {
+    UnknownScope {
         /// The subject.
-        subject: SubjectId,
+        subject: ScopeId,
     },
     /// The subject's key did not unwrap.
     #[error(transparent)]
@@ -368,7 +368,7 @@ pub enum SealError {
 pub enum OpenPayloadError {
     /// The record has a key reference but no subject.
     #[error("record {seq} carries a key reference but no subject")]
-    MissingSubject {
+    MissingScope {
         /// The record.
         seq: u64,
     },
@@ -378,7 +378,7 @@ pub enum OpenPayloadError {
         /// The record.
         seq: u64,
         /// Its subject.
-        subject: SubjectId,
+        subject: ScopeId,
     },
     /// The record names another key (id or version) than the subject's.
     #[error("record {seq}: sealed under key {} v{}, but subject {subject} has key {} v{}",
@@ -387,7 +387,7 @@ pub enum OpenPayloadError {
         /// The record.
         seq: u64,
         /// Its subject.
-        subject: SubjectId,
+        subject: ScopeId,
         /// Key named by the record.
         record: KeyRef,
         /// The subject's key.
@@ -401,7 +401,7 @@ pub enum OpenPayloadError {
         /// The record.
         seq: u64,
         /// Its subject.
-        subject: SubjectId,
+        subject: ScopeId,
     },
     /// The sealed payload starts with an unknown version byte.
     #[error("record {seq}: sealed payload format {format} unknown")]
@@ -442,15 +442,15 @@ pub enum OpenPayloadError {
 pub enum EraseError {
     /// The subject has no key and no fence: nothing to erase.
     #[error("subject {subject} is unknown to the vault")]
-    UnknownSubject {
+    UnknownScope {
         /// The subject.
-        subject: SubjectId,
+        subject: ScopeId,
     },
     /// The subject was erased before; nothing changed.
     #[error("subject {subject} was already erased ({state:?}); nothing changed")]
     AlreadyErased {
         /// The subject.
-        subject: SubjectId,
+        subject: ScopeId,
         /// Where that erasure stands.
         state: FenceState,
     },
@@ -470,7 +470,7 @@ pub enum EraseError {
     #[error("appending the erasure record of subject {subject} failed: {source}")]
     Append {
         /// The subject.
-        subject: SubjectId,
+        subject: ScopeId,
         /// Why.
         #[source]
         source: AppendError,
@@ -482,7 +482,7 @@ pub enum EraseError {
     )]
     Rotation {
         /// The subject.
-        subject: SubjectId,
+        subject: ScopeId,
         /// Seq of the erasure record.
         seq: u64,
         /// Why.
@@ -522,7 +522,7 @@ pub enum RotateError {
     #[error("stale key of erased subject {subject} still opens with KEK version {kek_version}")]
     StaleKeyStillOpens {
         /// The subject.
-        subject: SubjectId,
+        subject: ScopeId,
         /// The KEK that opened it.
         kek_version: u32,
     },
@@ -531,7 +531,7 @@ pub enum RotateError {
     #[error("key of {owner} is wrapped under KEK version {kek_version}, not {new_version}; no KEK destroyed")]
     NotRewrapped {
         /// Subject owning the key, or all zeros for the blind-index key.
-        owner: SubjectId,
+        owner: ScopeId,
         /// The KEK version it is under.
         kek_version: u32,
         /// The version every key must be under.
@@ -552,9 +552,9 @@ pub enum VaultError {
     /// See [`VaultOpenError`].
     #[error(transparent)]
     Open(#[from] VaultOpenError),
-    /// See [`CreateSubjectError`].
+    /// See [`CreateScopeError`].
     #[error(transparent)]
-    Create(#[from] CreateSubjectError),
+    Create(#[from] CreateScopeError),
     /// See [`SealError`].
     #[error(transparent)]
     Seal(#[from] SealError),
@@ -580,9 +580,9 @@ impl From<StorageError> for VaultOpenError {
         VaultOpenError::Store(e.into())
     }
 }
-impl From<StorageError> for CreateSubjectError {
+impl From<StorageError> for CreateScopeError {
     fn from(e: StorageError) -> Self {
-        CreateSubjectError::Store(e.into())
+        CreateScopeError::Store(e.into())
     }
 }
 impl From<StorageError> for SealError {

@@ -7,7 +7,7 @@
 //!   log verifies before and after erasure.
 //! - DEKs are stored only wrapped by a versioned key-encryption key (KEK)
 //!   that lives outside the ledger ([`KekProvider`]).
-//! - [`Vault::erase_subject`] fences the subject (no key is ever created
+//! - [`Vault::erase_scope`] fences the subject (no key is ever created
 //!   for it again), records the erasure, deletes its DEK, and
 //!   [`Vault::rotate_kek`] re-wraps every live key under a new KEK and
 //!   destroys the old one, so every residual copy of the erased DEK (sled's
@@ -41,10 +41,10 @@ pub use append::VaultEvent;
 pub use audit::AuditMetadata;
 pub use erase::{
     ErasedEventPayload, ErasureReceipt, ErasureRequest, ErasureStatus, PendingRecovery,
-    SUBJECT_ERASED_EVENT,
+    SCOPE_ERASED_EVENT,
 };
 pub use error::{
-    AuditMetadataError, CreateSubjectError, EraseError, KekError, KeyError, OpenPayloadError,
+    AuditMetadataError, CreateScopeError, EraseError, KekError, KeyError, OpenPayloadError,
     RotateError, RuntimeError, SealError, StoreError, VaultError, VaultOpenError,
 };
 pub use kek::{DirKekProvider, EnvKekProvider, Kek, KekProvider};

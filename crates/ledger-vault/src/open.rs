@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use ledger_core::storage::{Storage, WriteBatch};
-use ledger_core::{KeyRef, Ledger, SubjectId};
+use ledger_core::{KeyRef, Ledger, ScopeId};
 use rand::RngCore;
 
 use crate::error::VaultOpenError;
@@ -131,7 +131,7 @@ impl Vault {
                 &index_wrapped.key_ref,
                 index_wrapped.kek_version,
             ),
-            SubjectId([0; 16]),
+            ScopeId([0; 16]),
         )?;
         let (tx, rx) = mpsc::channel();
         let vault = Vault {

@@ -30,7 +30,7 @@ pub struct VaultOptions {
     /// Where KEKs come from.
     pub kek_source: KekSource,
     /// When to rotate the KEK after an erasure: `Some(Duration::ZERO)` (the
-    /// default) rotates inline before `erase_subject` returns, so the
+    /// default) rotates inline before `erase_scope` returns, so the
     /// receipt is complete; `Some(d)` rotates on a background thread `d`
     /// after the last erasure (coalescing erasures that arrive meanwhile);
     /// `None` only when [`crate::Vault::rotate_kek`] is called.

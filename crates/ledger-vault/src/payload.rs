@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use ledger_core::{KeyRef, StoredRecord, SubjectId};
+use ledger_core::{KeyRef, ScopeId, StoredRecord};
 use zeroize::Zeroizing;
 
 use crate::audit::AuditMetadata;
@@ -24,7 +24,7 @@ pub enum Payload {
     /// audit metadata (no personal data) is still readable.
     Erased {
         /// The subject.
-        subject: SubjectId,
+        subject: ScopeId,
         /// The destroyed key the payload was sealed with.
         key_ref: KeyRef,
         /// Where the erasure stands.
@@ -105,7 +105,7 @@ impl Vault {
         };
         let subject = record
             .subject
-            .ok_or(OpenPayloadError::MissingSubject { seq })?;
+            .ok_or(OpenPayloadError::MissingScope { seq })?;
         let parts =
             seal::split_payload(&record.payload).map_err(|f| open_error(seq, subject, f))?;
         let metadata = AuditMetadata::decode(parts.metadata)
@@ -165,7 +165,7 @@ impl Vault {
     }
 }
 
-fn open_error(seq: u64, subject: SubjectId, failure: OpenFailure) -> OpenPayloadError {
+fn open_error(seq: u64, subject: ScopeId, failure: OpenFailure) -> OpenPayloadError {
     match failure {
         OpenFailure::Unauthentic => OpenPayloadError::Tampered { seq, subject },
         OpenFailure::UnknownFormat { format } => OpenPayloadError::UnknownFormat { seq, format },

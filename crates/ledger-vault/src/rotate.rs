@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use ledger_core::storage::WriteBatch;
-use ledger_core::{Event, SubjectId};
+use ledger_core::{Event, ScopeId};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -58,7 +58,7 @@ pub struct RotationReport {
     /// Seq of the `vault.kek_rotated` record.
     pub event_seq: u64,
     /// Erasures completed, with their certificate hashes.
-    pub certificates: Vec<(SubjectId, [u8; 32])>,
+    pub certificates: Vec<(ScopeId, [u8; 32])>,
     /// True when this call finished a rotation a crash had interrupted.
     pub resumed: bool,
     /// Wall time of the call.
@@ -151,8 +151,8 @@ pub struct Certificate {
 }
 
 /// A `k` entry: the subject it belongs to and its wrapped DEK.
-fn decode_key_entry(key: &[u8], value: &[u8]) -> Result<(SubjectId, WrappedKey), StoreError> {
-    let subject = store::subject_from_key(key).ok_or_else(|| StoreError::Damaged {
+fn decode_key_entry(key: &[u8], value: &[u8]) -> Result<(ScopeId, WrappedKey), StoreError> {
+    let subject = store::scope_from_key(key).ok_or_else(|| StoreError::Damaged {
         what: "key-store key",
         detail: format!("{} bytes", key.len()),
     })?;
@@ -297,8 +297,7 @@ impl Vault {
         for entry in storage.range(store::FENCES, &[], None) {
             let (key, value) = entry?;
             let fence: Fence = store::decode("fence", &value)?;
-            if let (FenceState::Erased { .. }, Some(s)) =
-                (fence.state, store::subject_from_key(&key))
+            if let (FenceState::Erased { .. }, Some(s)) = (fence.state, store::scope_from_key(&key))
             {
                 covers.push(s);
             }
@@ -423,7 +422,7 @@ impl Vault {
             let ad = seal::index_wrap_ad(&inner.ledger_id, &index.key_ref, index.kek_version);
             let key = seal::unwrap(&old_kek.key, &ad, &index.wrapped).map_err(|_| {
                 KeyError::Unauthentic {
-                    owner: SubjectId([0; 16]),
+                    owner: ScopeId([0; 16]),
                     key_ref: index.key_ref,
                     kek_version: index.kek_version,
                 }
@@ -465,7 +464,7 @@ impl Vault {
         let index = wrapped_index_key(storage)?;
         if index.kek_version != new {
             return Err(RotateError::NotRewrapped {
-                owner: SubjectId([0; 16]),
+                owner: ScopeId([0; 16]),
                 kek_version: index.kek_version,
                 new_version: new,
             });
@@ -544,7 +543,7 @@ impl Vault {
     /// certified before.
     fn certify(
         &self,
-        subject: &SubjectId,
+        subject: &ScopeId,
         state: &RotationState,
         destroyed: &[u32],
         remaining: &[u32],
@@ -661,7 +660,7 @@ impl Vault {
         };
         let hash = *blake3::hash(&bytes).as_bytes();
         if self
-            .find_subject_event(subject, state.ledger_size_at_start, ERASURE_CERTIFIED_EVENT)?
+            .find_scope_event(subject, state.ledger_size_at_start, ERASURE_CERTIFIED_EVENT)?
             .is_none()
         {
             let payload = CertifiedEventPayload {
@@ -669,7 +668,7 @@ impl Vault {
                 certificate_hash: hex::encode(hash),
             };
             let event = Event::new(ERASURE_CERTIFIED_EVENT, inner.options.actor.clone())
-                .with_subject(*subject)
+                .with_scope(*subject)
                 .with_payload(serde_json::to_vec(&payload).unwrap_or_default());
             inner
                 .ledger
@@ -698,11 +697,11 @@ impl Vault {
 
     /// Every stored key-destruction certificate as `(subject, exact bytes)`;
     /// the bytes are what the `vault.erasure_certified` event's hash covers.
-    pub fn certificates(&self) -> Result<Vec<(SubjectId, Vec<u8>)>, StoreError> {
+    pub fn certificates(&self) -> Result<Vec<(ScopeId, Vec<u8>)>, StoreError> {
         let mut out = Vec::new();
         for entry in self.inner.storage.range(store::CERTIFICATES, &[], None) {
             let (key, value) = entry?;
-            if let Some(subject) = store::subject_from_key(&key) {
+            if let Some(subject) = store::scope_from_key(&key) {
                 out.push((subject, value));
             }
         }
@@ -710,7 +709,7 @@ impl Vault {
     }
 
     /// The certificate of `subject`'s erasure, parsed, if the erasure is complete.
-    pub fn certificate(&self, subject: &SubjectId) -> Result<Option<Certificate>, StoreError> {
+    pub fn certificate(&self, subject: &ScopeId) -> Result<Option<Certificate>, StoreError> {
         match self
             .inner
             .storage
@@ -753,14 +752,14 @@ fn kek_in(keks: &HashMap<u32, Kek>, version: u32) -> Result<&Kek, KeyError> {
 }
 
 /// Subjects and their re-wrapped, encoded DEKs.
-type Rewrapped = Vec<(SubjectId, Vec<u8>)>;
+type Rewrapped = Vec<(ScopeId, Vec<u8>)>;
 
 /// Re-wraps one slice of live DEKs from their KEK to KEK `new`; returns the encoded values.
 fn rewrap_chunk(
     ledger_id: &[u8; 16],
     keks: &HashMap<u32, Kek>,
     new: u32,
-    part: &[(SubjectId, WrappedKey)],
+    part: &[(ScopeId, WrappedKey)],
 ) -> Result<Rewrapped, KeyError> {
     let new_kek = kek_in(keks, new)?;
     let mut out = Vec::with_capacity(part.len());

@@ -16,7 +16,7 @@ use std::fmt;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload as AeadPayload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
-use ledger_core::{KeyRef, SubjectId};
+use ledger_core::{KeyRef, ScopeId};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
@@ -102,7 +102,7 @@ pub struct Dek {
 /// u32le(metadata length) || metadata`.
 pub fn payload_ad(
     ledger_id: &[u8; 16],
-    subject: &SubjectId,
+    subject: &ScopeId,
     key_ref: &KeyRef,
     header: &[u8],
 ) -> Vec<u8> {
@@ -120,7 +120,7 @@ pub fn payload_ad(
 /// `DEK_WRAP_AD_TAG || ledger_id || subject || dek_id || u32be(dek_version) || u32be(kek_version)`.
 pub fn dek_wrap_ad(
     ledger_id: &[u8; 16],
-    subject: &SubjectId,
+    subject: &ScopeId,
     key_ref: &KeyRef,
     kek_version: u32,
 ) -> Vec<u8> {
@@ -213,7 +213,7 @@ pub fn split_payload(sealed: &[u8]) -> Result<SealedParts<'_>, OpenFailure> {
 pub fn seal_payload(
     key: &SecretKey,
     ledger_id: &[u8; 16],
-    subject: &SubjectId,
+    subject: &ScopeId,
     key_ref: &KeyRef,
     metadata: &AuditMetadata,
     plaintext: &[u8],
@@ -229,7 +229,7 @@ pub fn seal_payload(
 pub(crate) fn seal_payload_encoded(
     key: &SecretKey,
     ledger_id: &[u8; 16],
-    subject: &SubjectId,
+    subject: &ScopeId,
     key_ref: &KeyRef,
     metadata: &[u8],
     plaintext: &[u8],
@@ -250,7 +250,7 @@ pub(crate) fn seal_payload_encoded(
 pub fn open_payload(
     key: &SecretKey,
     ledger_id: &[u8; 16],
-    subject: &SubjectId,
+    subject: &ScopeId,
     key_ref: &KeyRef,
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, OpenFailure> {
@@ -383,7 +383,7 @@ mod tests {
     use proptest::prelude::*;
 
     const LEDGER: [u8; 16] = [1; 16];
-    const SUBJECT: SubjectId = SubjectId([2; 16]);
+    const SUBJECT: ScopeId = ScopeId([2; 16]);
 
     fn key_ref(version: u32) -> KeyRef {
         KeyRef {
@@ -474,7 +474,7 @@ mod tests {
     fn layout_and_failures() {
         let key = SecretKey::random();
         let sealed = seal_payload(&key, &LEDGER, &SUBJECT, &key_ref(1), &meta(), b"hello").unwrap();
-        let open = |subject: &SubjectId, ledger: &[u8; 16], kr: &KeyRef, bytes: &[u8]| {
+        let open = |subject: &ScopeId, ledger: &[u8; 16], kr: &KeyRef, bytes: &[u8]| {
             open_payload(&key, ledger, subject, kr, bytes)
         };
         assert_eq!(
@@ -483,7 +483,7 @@ mod tests {
         );
         // Every other subject, version, ledger or key fails.
         assert_eq!(
-            open(&SubjectId([3; 16]), &LEDGER, &key_ref(1), &sealed),
+            open(&ScopeId([3; 16]), &LEDGER, &key_ref(1), &sealed),
             Err(OpenFailure::Unauthentic)
         );
         assert_eq!(
@@ -653,7 +653,7 @@ mod tests {
                                 subject in any::<[u8; 16]>(), version in any::<u32>(),
                                 metadata in any_metadata()) {
             let key = SecretKey::random();
-            let subject = SubjectId(subject);
+            let subject = ScopeId(subject);
             let sealed = seal_payload(&key, &[5; 16], &subject, &key_ref(version), &metadata, &payload).unwrap();
             let encoded = metadata.encode().unwrap();
             prop_assert_eq!(sealed.len(), payload.len() + encoded.len() + PAYLOAD_OVERHEAD);

@@ -5,7 +5,7 @@
 //! core's uppercase ones.
 
 use ledger_core::storage::{Keyspace, Storage};
-use ledger_core::{KeyRef, SubjectId};
+use ledger_core::{KeyRef, ScopeId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
@@ -148,7 +148,7 @@ pub struct RotationState {
     /// When the rotation started, microseconds since the epoch.
     pub started_micros: i64,
     /// Erased-but-uncertified subjects this rotation completes.
-    pub covers: Vec<SubjectId>,
+    pub covers: Vec<ScopeId>,
 }
 
 /// Phase 1 of a rotation: re-wrapping.
@@ -205,7 +205,7 @@ pub fn decode<T: for<'de> Deserialize<'de>>(
 }
 
 /// Reads and decodes the fence of `subject`.
-pub fn fence(storage: &dyn Storage, subject: &SubjectId) -> Result<Option<Fence>, StoreError> {
+pub fn fence(storage: &dyn Storage, subject: &ScopeId) -> Result<Option<Fence>, StoreError> {
     match storage.get(FENCES, subject.as_bytes())? {
         None => Ok(None),
         Some(bytes) => decode::<Fence>("fence", &bytes).map(Some),
@@ -215,7 +215,7 @@ pub fn fence(storage: &dyn Storage, subject: &SubjectId) -> Result<Option<Fence>
 /// Reads the wrapped DEK of `subject`.
 pub fn wrapped_dek(
     storage: &dyn Storage,
-    subject: &SubjectId,
+    subject: &ScopeId,
 ) -> Result<Option<WrappedKey>, StoreError> {
     match storage.get(KEYS, subject.as_bytes())? {
         None => Ok(None),
@@ -229,8 +229,8 @@ pub fn wrapped_dek(
 }
 
 /// Parses a 16-byte subject key.
-pub fn subject_from_key(key: &[u8]) -> Option<SubjectId> {
-    Some(SubjectId(key.try_into().ok()?))
+pub fn scope_from_key(key: &[u8]) -> Option<ScopeId> {
+    Some(ScopeId(key.try_into().ok()?))
 }
 
 /// Reads a `u32be` meta value.

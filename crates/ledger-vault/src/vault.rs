@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 use std::thread::JoinHandle;
 
 use ledger_core::storage::{Storage, WriteBatch};
-use ledger_core::{KeyRef, Ledger, SubjectId};
+use ledger_core::{KeyRef, Ledger, ScopeId};
 use rand::RngCore;
 
 use crate::blind;
-use crate::error::{CreateSubjectError, KeyError, StoreError};
+use crate::error::{CreateScopeError, KeyError, StoreError};
 use crate::kek::{Kek, KekProvider};
 use crate::open::Registration;
 use crate::options::VaultOptions;
@@ -43,7 +43,7 @@ pub(crate) struct Inner {
     pub(crate) keys: RwLock<()>,
     /// Serializes email registration (check-then-insert).
     pub(crate) blind_lock: Mutex<()>,
-    pub(crate) deks: Mutex<HashMap<SubjectId, Dek>>,
+    pub(crate) deks: Mutex<HashMap<ScopeId, Dek>>,
     /// Appends share a subject's shard, erasure takes it exclusively.
     pub(crate) shards: Vec<tokio::sync::RwLock<()>>,
     pub(crate) shard_seed: std::collections::hash_map::RandomState,
@@ -103,23 +103,20 @@ impl Vault {
     /// Creates a subject with a random id and a fresh DEK (wrapped under the
     /// current KEK), and, if `email` is given, registers it in the blind
     /// index. Durable before it returns.
-    pub fn create_subject(&self, email: Option<&str>) -> Result<SubjectId, CreateSubjectError> {
-        let mut subjects = self.create_subjects(&[email])?;
+    pub fn create_scope(&self, email: Option<&str>) -> Result<ScopeId, CreateScopeError> {
+        let mut subjects = self.create_scopes(&[email])?;
         subjects
             .pop()
-            .ok_or(CreateSubjectError::Store(StoreError::Damaged {
+            .ok_or(CreateScopeError::Store(StoreError::Damaged {
                 what: "subject batch",
                 detail: "empty".into(),
             }))
     }
 
     /// Creates one subject per entry of `emails` (see
-    /// [`Vault::create_subject`]) in one atomic, durable write: for imports.
+    /// [`Vault::create_scope`]) in one atomic, durable write: for imports.
     /// If any email is already indexed (or repeated), none is created.
-    pub fn create_subjects(
-        &self,
-        emails: &[Option<&str>],
-    ) -> Result<Vec<SubjectId>, CreateSubjectError> {
+    pub fn create_scopes(&self, emails: &[Option<&str>]) -> Result<Vec<ScopeId>, CreateScopeError> {
         let inner = &self.inner;
         let _keys = inner.keys_shared();
         let _blind = inner
@@ -131,20 +128,20 @@ impl Vault {
         let mut created = Vec::with_capacity(emails.len());
         let mut seen = HashMap::new();
         for (index, email) in emails.iter().enumerate() {
-            let subject = SubjectId::random();
+            let subject = ScopeId::random();
             if let Some(email) = email {
                 let blind = blind::blind(&inner.index_key, email);
                 if let Some(existing) = inner
                     .storage
                     .get(store::BLIND, &blind::forward_key(&blind))?
                     .as_deref()
-                    .and_then(store::subject_from_key)
+                    .and_then(store::scope_from_key)
                 {
-                    return Err(CreateSubjectError::EmailAlreadyIndexed { subject: existing });
+                    return Err(CreateScopeError::EmailAlreadyIndexed { subject: existing });
                 }
                 // The earlier subject of the batch is never created: name positions.
                 if let Some(&first) = seen.get(&blind) {
-                    return Err(CreateSubjectError::EmailRepeatedInBatch {
+                    return Err(CreateScopeError::EmailRepeatedInBatch {
                         first,
                         second: index,
                     });
@@ -189,14 +186,14 @@ impl Vault {
     }
 
     /// The live subject registered under `email` (trimmed, lowercased), if any.
-    pub fn find_by_email(&self, email: &str) -> Result<Option<SubjectId>, StoreError> {
+    pub fn find_by_email(&self, email: &str) -> Result<Option<ScopeId>, StoreError> {
         let blind = blind::blind(&self.inner.index_key, email);
         Ok(self
             .inner
             .storage
             .get(store::BLIND, &blind::forward_key(&blind))?
             .as_deref()
-            .and_then(store::subject_from_key))
+            .and_then(store::scope_from_key))
     }
 
     /// Test hook: the subject's DEK bytes, so tests can check they appear
@@ -204,7 +201,7 @@ impl Vault {
     /// feature.
     #[doc(hidden)]
     #[cfg(feature = "test-hooks")]
-    pub fn dek_bytes_for_tests(&self, subject: &SubjectId) -> Option<zeroize::Zeroizing<[u8; 32]>> {
+    pub fn dek_bytes_for_tests(&self, subject: &ScopeId) -> Option<zeroize::Zeroizing<[u8; 32]>> {
         let dek = self.inner.load_dek(subject).ok()??;
         Some(zeroize::Zeroizing::new(*dek.key.expose()))
     }
@@ -217,7 +214,7 @@ pub(crate) fn unwrap_key(
     current: &Kek,
     wrapped: &WrappedKey,
     ad: &[u8],
-    owner: SubjectId,
+    owner: ScopeId,
 ) -> Result<SecretKey, KeyError> {
     let loaded;
     let kek = if wrapped.kek_version == current.version {
@@ -250,11 +247,11 @@ impl Inner {
         self.keys.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn shard(&self, subject: &SubjectId) -> &tokio::sync::RwLock<()> {
+    pub(crate) fn shard(&self, subject: &ScopeId) -> &tokio::sync::RwLock<()> {
         self.shard_at(self.shard_index(subject))
     }
 
-    pub(crate) fn shard_index(&self, subject: &SubjectId) -> usize {
+    pub(crate) fn shard_index(&self, subject: &ScopeId) -> usize {
         let mut h = self.shard_seed.build_hasher();
         h.write(subject.as_bytes());
         // SHARDS is non-zero, so the index is in range.
@@ -265,7 +262,7 @@ impl Inner {
         &self.shards[index % SHARDS]
     }
 
-    pub(crate) fn cached_dek(&self, subject: &SubjectId) -> Option<Dek> {
+    pub(crate) fn cached_dek(&self, subject: &ScopeId) -> Option<Dek> {
         self.deks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -273,7 +270,7 @@ impl Inner {
             .cloned()
     }
 
-    pub(crate) fn cache_insert(&self, subject: SubjectId, dek: Dek) {
+    pub(crate) fn cache_insert(&self, subject: ScopeId, dek: Dek) {
         let cap = self.options.dek_cache_capacity;
         if cap == 0 {
             return;
@@ -285,7 +282,7 @@ impl Inner {
         deks.insert(subject, dek);
     }
 
-    pub(crate) fn cache_evict(&self, subject: &SubjectId) {
+    pub(crate) fn cache_evict(&self, subject: &ScopeId) {
         self.deks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -293,7 +290,7 @@ impl Inner {
     }
 
     /// Reads and unwraps the subject's DEK (not through the cache).
-    pub(crate) fn load_dek(&self, subject: &SubjectId) -> Result<Option<Dek>, KeyError> {
+    pub(crate) fn load_dek(&self, subject: &ScopeId) -> Result<Option<Dek>, KeyError> {
         let _keys = self.keys_shared();
         let Some(wrapped) = store::wrapped_dek(self.storage.as_ref(), subject)? else {
             return Ok(None);

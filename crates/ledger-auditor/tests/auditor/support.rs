@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use ledger_core::layout::{self, RECORDS};
 use ledger_core::storage::{SledStorage, Storage, WriteBatch};
-use ledger_core::{Event, Ledger, LedgerOptions, SubjectId, STORE_DIR};
+use ledger_core::{Event, Ledger, LedgerOptions, ScopeId, STORE_DIR};
 
 /// Origin (and checkpoint key name) of every test ledger, so a ledger
 /// rebuilt in the same place can reuse the same signing key.
@@ -51,14 +51,14 @@ impl TestLedger {
             ..LedgerOptions::default()
         };
         let ledger = Ledger::open(self.dir(), options).unwrap();
-        let subjects: Vec<SubjectId> = (0..5u8).map(|i| SubjectId([i + salt; 16])).collect();
+        let subjects: Vec<ScopeId> = (0..5u8).map(|i| ScopeId([i + salt; 16])).collect();
         let mut next = ledger.len();
         while next < size {
             let end = (next + GROUP).min(size);
             let events = (next..end)
                 .map(|n| {
                     Event::new("test.event", format!("svc:test-{}", n % 3))
-                        .with_subject(subjects[(n % 5) as usize])
+                        .with_scope(subjects[(n % 5) as usize])
                         .with_payload(format!("history {salt}, event {n}").into_bytes())
                 })
                 .collect();

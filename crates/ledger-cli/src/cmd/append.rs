@@ -7,7 +7,7 @@ use std::sync::mpsc;
 
 use anyhow::Context;
 use ledger_compliance::{ComplianceEvent, ComplianceLedger, RecordError, Scope, TicketId};
-use ledger_core::{AppendError, Receipt, SubjectId};
+use ledger_core::{AppendError, Receipt, ScopeId};
 use ledger_vault::SealError;
 use serde_json::json;
 
@@ -58,7 +58,7 @@ pub(crate) struct Args {}
 struct VaultResolver<'a>(&'a ComplianceLedger);
 
 impl Resolver for VaultResolver<'_> {
-    fn find_by_email(&self, email: &str) -> Result<Option<SubjectId>, ledger_vault::StoreError> {
+    fn find_by_email(&self, email: &str) -> Result<Option<ScopeId>, ledger_vault::StoreError> {
         self.0.vault().find_by_email(email)
     }
 }
@@ -81,7 +81,7 @@ enum Outcome {
     Skip,
     /// Subject created.
     Created {
-        subject: SubjectId,
+        subject: ScopeId,
         name: Option<String>,
     },
     /// Event waiting to be recorded.
@@ -340,14 +340,14 @@ fn prepare(
     };
     Ok(match request {
         Request::NewSubject { email, name } => {
-            match compliance.vault().create_subject(email.as_deref()) {
+            match compliance.vault().create_scope(email.as_deref()) {
                 Ok(subject) => {
                     if let Some(name) = &name {
                         names.insert(name.clone(), subject, line);
                     }
                     Outcome::Created { subject, name }
                 }
-                Err(ledger_vault::CreateSubjectError::EmailAlreadyIndexed { subject }) => {
+                Err(ledger_vault::CreateScopeError::EmailAlreadyIndexed { subject }) => {
                     Outcome::Refused(format!(
                         "new_subject: that email is already registered to subject {subject}"
                     ))
@@ -445,10 +445,11 @@ fn record_lines(
             // written (the layer undid the batch): find the line.
             Err(RecordError::Seal(e)) if refuses_before_writing(&e) => {
                 let index = match &e {
-                    SealError::UnknownSubject { subject }
-                    | SealError::SubjectErased { subject } => lines
-                        .iter()
-                        .position(|&i| pending_scope(&outcomes[i]) == Some(*subject)),
+                    SealError::UnknownScope { subject } | SealError::ScopeErased { subject } => {
+                        lines
+                            .iter()
+                            .position(|&i| pending_scope(&outcomes[i]) == Some(*subject))
+                    }
                     SealError::Append(AppendError::Invalid { index, .. }) => Some(*index),
                     _ => None,
                 };
@@ -492,17 +493,17 @@ fn resolve(outcome: &mut Outcome, result: Result<Receipt, String>) {
 fn refuses_before_writing(e: &SealError) -> bool {
     matches!(
         e,
-        SealError::MissingSubject
+        SealError::MissingScope
             | SealError::KeyRefGiven
-            | SealError::SubjectErased { .. }
-            | SealError::UnknownSubject { .. }
+            | SealError::ScopeErased { .. }
+            | SealError::UnknownScope { .. }
             | SealError::Metadata(_)
             | SealError::Append(AppendError::Invalid { .. })
     )
 }
 
 /// The key scope of a pending event.
-fn pending_scope(outcome: &Outcome) -> Option<SubjectId> {
+fn pending_scope(outcome: &Outcome) -> Option<ScopeId> {
     match outcome {
         Outcome::Pending { event, .. } => match event.scope {
             Scope::Subject(s) => Some(s),

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use ledger_compliance::{RecordError, RequestStatus, ValidationError};
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use ledger_vault::{ErasureReceipt, ErasureRequest, ErasureStatus};
 use serde_json::json;
 
@@ -17,7 +17,7 @@ use crate::Global;
 pub(crate) struct Args {
     /// The subject's pseudonymous id (32 hex digits).
     #[arg(long)]
-    subject: Option<SubjectId>,
+    subject: Option<ScopeId>,
     /// The subject's email, looked up in the blind index (never printed).
     #[arg(long)]
     email: Option<String>,
@@ -97,7 +97,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
 }
 
 /// "subject X erased (seq N), with 2 tickets (seqs 3, 4)".
-fn describe(subject: SubjectId, receipts: &[ErasureReceipt]) -> String {
+fn describe(subject: ScopeId, receipts: &[ErasureReceipt]) -> String {
     let own = receipts
         .iter()
         .find(|r| r.subject == subject)
@@ -124,7 +124,7 @@ fn report(
     compliance: &ledger_compliance::ComplianceLedger,
     args: &Args,
     global: &Global,
-    subject: SubjectId,
+    subject: ScopeId,
     receipts: &[ErasureReceipt],
     kek_version: u32,
 ) -> anyhow::Result<ExitCode> {

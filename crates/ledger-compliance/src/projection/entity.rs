@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use serde::{Deserialize, Serialize};
 
 use super::fmt::{date, date_opt, id, ticket, ticket_opt, tickets, time, time_opt};
@@ -151,7 +151,7 @@ pub struct ErasureInfo {
 pub struct Contact {
     /// The subject.
     #[serde(with = "id")]
-    pub subject: SubjectId,
+    pub subject: ScopeId,
     /// First event about the subject.
     #[serde(with = "time")]
     pub first_event: DateTime<Utc>,
@@ -191,7 +191,7 @@ pub struct Contact {
 }
 
 impl Contact {
-    pub(crate) fn new(subject: SubjectId, at: DateTime<Utc>) -> Self {
+    pub(crate) fn new(subject: ScopeId, at: DateTime<Utc>) -> Self {
         Contact {
             subject,
             first_event: at,
@@ -286,7 +286,7 @@ pub struct Ticket {
     pub ticket: TicketId,
     /// Its customer.
     #[serde(with = "id")]
-    pub customer: SubjectId,
+    pub customer: ScopeId,
     /// Channel it was opened through.
     pub channel: Channel,
     /// Opened.
@@ -349,7 +349,7 @@ pub struct Request {
     pub request: String,
     /// Requester.
     #[serde(with = "id")]
-    pub subject: SubjectId,
+    pub subject: ScopeId,
     /// Right exercised.
     pub right: Right,
     /// Channel.
@@ -520,7 +520,7 @@ pub struct Disclosure {
     pub at: DateTime<Utc>,
     /// Whose data.
     #[serde(with = "id")]
-    pub subject: SubjectId,
+    pub subject: ScopeId,
     /// Authority code.
     pub authority: String,
     /// Legal instrument.

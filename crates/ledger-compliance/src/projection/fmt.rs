@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use ledger_core::record::micros_to_datetime;
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -51,7 +51,7 @@ fn de_date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
     }
 }
 
-fn ser_id<S: Serializer>(v: &SubjectId, s: S) -> Result<S::Ok, S::Error> {
+fn ser_id<S: Serializer>(v: &ScopeId, s: S) -> Result<S::Ok, S::Error> {
     if s.is_human_readable() {
         s.serialize_str(&v.to_string())
     } else {
@@ -59,7 +59,7 @@ fn ser_id<S: Serializer>(v: &SubjectId, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
-fn de_id<'de, D: Deserializer<'de>>(d: D) -> Result<SubjectId, D::Error> {
+fn de_id<'de, D: Deserializer<'de>>(d: D) -> Result<ScopeId, D::Error> {
     if d.is_human_readable() {
         let s = String::deserialize(d)?;
         if s.len() != 32 {
@@ -68,7 +68,7 @@ fn de_id<'de, D: Deserializer<'de>>(d: D) -> Result<SubjectId, D::Error> {
         s.parse()
             .map_err(|_| D::Error::custom("id is not 32 hex digits"))
     } else {
-        Ok(SubjectId(<[u8; 16]>::deserialize(d)?))
+        Ok(ScopeId(<[u8; 16]>::deserialize(d)?))
     }
 }
 
@@ -106,7 +106,7 @@ impl<'de> Deserialize<'de> for Date {
 
 /// An id: 32 hex digits (readable) or 16 bytes (binary).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Id(pub(crate) SubjectId);
+pub(crate) struct Id(pub(crate) ScopeId);
 
 impl Serialize for Id {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -179,15 +179,15 @@ pub(crate) mod date_opt {
     }
 }
 
-/// `#[serde(with = "id")]` for `SubjectId`.
+/// `#[serde(with = "id")]` for `ScopeId`.
 pub(crate) mod id {
     use super::*;
 
-    pub(crate) fn serialize<S: Serializer>(v: &SubjectId, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(v: &ScopeId, s: S) -> Result<S::Ok, S::Error> {
         ser_id(v, s)
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SubjectId, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ScopeId, D::Error> {
         de_id(d)
     }
 }

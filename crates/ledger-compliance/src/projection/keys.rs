@@ -2,7 +2,7 @@
 //! ids and seqs big-endian after it so that byte order is the order
 //! queries want (a subject's access log by seq, requests by reference).
 
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 
 use crate::event::TicketId;
 
@@ -48,7 +48,7 @@ fn with(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     key
 }
 
-pub(crate) fn contact(subject: &SubjectId) -> Vec<u8> {
+pub(crate) fn contact(subject: &ScopeId) -> Vec<u8> {
     with(CONTACT, &[&subject.0])
 }
 
@@ -76,11 +76,11 @@ pub(crate) fn summary() -> Vec<u8> {
     vec![SUMMARY]
 }
 
-pub(crate) fn access_prefix(subject: &SubjectId) -> Vec<u8> {
+pub(crate) fn access_prefix(subject: &ScopeId) -> Vec<u8> {
     with(ACCESS, &[&subject.0])
 }
 
-pub(crate) fn flow_prefix(subject: &SubjectId) -> Vec<u8> {
+pub(crate) fn flow_prefix(subject: &ScopeId) -> Vec<u8> {
     with(FLOW, &[&subject.0])
 }
 

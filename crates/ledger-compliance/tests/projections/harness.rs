@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use ledger_compliance::vocab::{Channel, DataCategory, LawfulBasis, Purpose};
 use ledger_compliance::{ComplianceEvent, ComplianceLedger, ComplianceOptions, Facts};
-use ledger_core::{Ledger, ManualClock, SubjectId};
+use ledger_core::{Ledger, ManualClock, ScopeId};
 use ledger_testkit::{Stack, TempStack};
 
 /// A [`TempStack`] (its `c`, `clock` and `dir` read through it) with the
@@ -76,14 +76,14 @@ impl Harness {
         self.c.record_blocking(event).unwrap();
     }
 
-    pub(crate) fn subject(&self, facts: Vec<Facts>, s: SubjectId) {
+    pub(crate) fn subject(&self, facts: Vec<Facts>, s: ScopeId) {
         for f in facts {
             self.record(ComplianceEvent::subject(s, "svc:crm", f));
         }
     }
 
     /// A subject with contract data collected.
-    pub(crate) fn customer(&self, email: &str) -> SubjectId {
+    pub(crate) fn customer(&self, email: &str) -> ScopeId {
         let s = self.c.new_subject(Some(email)).unwrap();
         self.record(ComplianceEvent::subject(
             s,

@@ -6,7 +6,7 @@ use chrono::Duration;
 use ledger_compliance::retention::SweepOptions;
 use ledger_compliance::vocab::*;
 use ledger_compliance::{ComplianceEvent, Facts, ProjectionSnapshot, Projections, TicketId};
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use ledger_vault::ErasureRequest;
 use proptest::prelude::*;
 
@@ -68,7 +68,7 @@ const COUNTRIES: [&str; 3] = ["NL", "US", "IN"];
 const ROLES: [Role; 3] = [Role::Support, Role::ThirdLineSupport, Role::Development];
 
 struct World {
-    subjects: Vec<SubjectId>,
+    subjects: Vec<ScopeId>,
     tickets: Vec<TicketId>,
 }
 
@@ -77,12 +77,12 @@ fn pick<T: Copy>(v: &[T], i: usize) -> Option<T> {
 }
 
 fn step(h: &Harness, w: &mut World, op: &Op) {
-    let subj = |f: Facts, s: SubjectId| ComplianceEvent::subject(s, "svc:crm", f);
+    let subj = |f: Facts, s: ScopeId| ComplianceEvent::subject(s, "svc:crm", f);
     let try_record = |e: ComplianceEvent| {
         // Refusals are part of the property: nothing refused may show.
         let _ = h.c.record_blocking(e);
     };
-    let request_ref = |s: SubjectId, r: u8| format!("DSR-{}-{r}", &s.to_string()[..6]);
+    let request_ref = |s: ScopeId, r: u8| format!("DSR-{}-{r}", &s.to_string()[..6]);
     match *op {
         Op::NewSubject => w.subjects.push(h.c.new_subject(None).unwrap()),
         Op::Collect(s, p, b) => {

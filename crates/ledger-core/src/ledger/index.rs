@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::Shared;
 use crate::layout;
-use crate::record::SubjectId;
+use crate::record::ScopeId;
 use crate::storage::{Storage, WriteBatch};
 
 /// Jobs queued for the indexer before the writer waits.
@@ -37,9 +37,9 @@ impl Pending {
     }
 
     /// Pending seqs of `subject` below `size`.
-    pub(crate) fn seqs(&self, subject: &SubjectId, size: u64) -> Vec<u64> {
-        let from = layout::subject_key(subject, 0);
-        let to = layout::subject_key(subject, u64::MAX);
+    pub(crate) fn seqs(&self, subject: &ScopeId, size: u64) -> Vec<u64> {
+        let from = layout::scope_key(subject, 0);
+        let to = layout::scope_key(subject, u64::MAX);
         self.lock()
             .range(from..=to)
             .filter_map(|k| layout::parse_record_key(&k[16..]))

@@ -17,7 +17,7 @@ use crate::layout;
 use crate::lock::WriteLock;
 use crate::merkle::tiles::Tile;
 use crate::merkle::{ConsistencyProof, Frontier, InclusionProof, TreeHash};
-use crate::record::{genesis_hash, Event, Record, SubjectId};
+use crate::record::{genesis_hash, Event, Record, ScopeId};
 use crate::storage::fs::StdFs;
 use crate::storage::segment::{SegmentLog, SegmentOptions};
 use crate::storage::{KvLog, SledStorage, Storage, Stores, WriteBatch};
@@ -543,12 +543,12 @@ impl Ledger {
 
     /// Seqs of every committed record about `subject`, ascending, read from
     /// the subject index (no log scan).
-    pub fn subject_seqs(&self, subject: &SubjectId) -> Result<Vec<u64>, ReadError> {
+    pub fn scope_seqs(&self, subject: &ScopeId) -> Result<Vec<u64>, ReadError> {
         // Size, then pending, then stored: an entry leaves the pending set
         // only once it is stored, so none below the size is missed.
         let size = self.len();
         let pending = self.inner.pending.seqs(subject, size);
-        let mut seqs = read::subject_seqs(self.inner.storage.as_ref(), subject, size)?;
+        let mut seqs = read::scope_seqs(self.inner.storage.as_ref(), subject, size)?;
         if !pending.is_empty() {
             seqs.extend(pending);
             seqs.sort_unstable();
@@ -576,8 +576,8 @@ impl Ledger {
     }
 
     /// Every committed record about `subject`.
-    pub fn subject_records(&self, subject: &SubjectId) -> Result<Vec<StoredRecord>, ReadError> {
-        self.subject_seqs(subject)?
+    pub fn scope_records(&self, subject: &ScopeId) -> Result<Vec<StoredRecord>, ReadError> {
+        self.scope_seqs(subject)?
             .into_iter()
             .map(|seq| self.get(seq))
             .collect()
@@ -708,7 +708,7 @@ fn load_or_init_meta(
             detail: "records present but no ledger id".into(),
         });
     }
-    let id = *SubjectId::random().as_bytes();
+    let id = *ScopeId::random().as_bytes();
     let origin = options
         .origin
         .clone()
@@ -926,7 +926,7 @@ fn reindex(view: &dyn Storage, state: &dyn Storage, size: u64) -> Result<Option<
                 .and_then(|r| r.subject);
             // A record that does not decode is reported by the tail check.
             if let (Some(subject), Some(seq)) = (subject, layout::parse_record_key(key)) {
-                batch.put(layout::SUBJECTS, layout::subject_key(&subject, seq), []);
+                batch.put(layout::SUBJECTS, layout::scope_key(&subject, seq), []);
             }
             std::ops::ControlFlow::Continue(())
         },

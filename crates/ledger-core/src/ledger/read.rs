@@ -10,7 +10,7 @@ use crate::error::{DecodeError, OpenError, ReadError};
 use crate::layout;
 use crate::merkle::tiles::{self, Tile, TileError, TileKind};
 use crate::merkle::{ConsistencyProof, InclusionProof, MerkleError, NodeStore, TreeHash};
-use crate::record::{Record, SubjectId};
+use crate::record::{Record, ScopeId};
 use crate::storage::{KvIter, Storage};
 use crate::Hash;
 
@@ -116,12 +116,12 @@ impl Iterator for RecordIter<'_> {
     }
 }
 
-pub(crate) fn subject_seqs(
+pub(crate) fn scope_seqs(
     storage: &dyn Storage,
-    subject: &SubjectId,
+    subject: &ScopeId,
     size: u64,
 ) -> Result<Vec<u64>, ReadError> {
-    let from = layout::subject_key(subject, 0);
+    let from = layout::scope_key(subject, 0);
     let mut seqs = Vec::new();
     for item in storage.range(layout::SUBJECTS, &from, None) {
         let (key, _) = item?;

@@ -146,18 +146,18 @@ mod tests {
 
     use crate::checkpoint::VerifierKey;
     use crate::storage::SledStorage;
-    use crate::{verify, Event, Ledger, LedgerOptions, SubjectId, STORE_DIR, VERIFIER_KEY_FILE};
+    use crate::{verify, Event, Ledger, LedgerOptions, ScopeId, STORE_DIR, VERIFIER_KEY_FILE};
 
     #[test]
     fn a_snapshot_verifies_with_the_public_key_alone_and_holds_no_secret() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(dir.path().join("l"), LedgerOptions::default()).unwrap();
-        let subject = SubjectId::random();
+        let subject = ScopeId::random();
         for i in 0..300u32 {
             let mut event =
                 Event::new("test.event", "svc:test").with_payload(i.to_be_bytes().to_vec());
             if i % 3 == 0 {
-                event = event.with_subject(subject);
+                event = event.with_scope(subject);
             }
             ledger.append_blocking(event).unwrap();
             if i == 150 {
@@ -207,13 +207,13 @@ mod tests {
             ..LedgerOptions::default()
         };
         let ledger = Ledger::open(dir.path().join("l"), options).unwrap();
-        let subject = SubjectId::random();
+        let subject = ScopeId::random();
         let appender = {
             let ledger = ledger.clone();
             std::thread::spawn(move || {
                 for _ in 0..200 {
                     let events = (0..10)
-                        .map(|_| Event::new("test.event", "svc:test").with_subject(subject))
+                        .map(|_| Event::new("test.event", "svc:test").with_scope(subject))
                         .collect();
                     ledger.append_batch_blocking(events).unwrap();
                 }

@@ -360,7 +360,7 @@ fn extend_chain(
     }
     values.push(value);
     if let Some(subject) = subject {
-        keys.push(layout::subject_key(&subject, seq));
+        keys.push(layout::scope_key(&subject, seq));
     }
     state.size += 1;
     state.last_hash = hash;

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use ledger_vault::store;
 use ledger_vault::VaultEvent;
 use ledger_vault::{DirKekProvider, ErasureStatus, KekProvider};
@@ -30,11 +30,11 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn secret(subject: &SubjectId) -> Vec<u8> {
+fn secret(subject: &ScopeId) -> Vec<u8> {
     format!("secret of {subject}").into_bytes()
 }
 
-fn progress(dir: &Path) -> (usize, HashSet<SubjectId>, HashSet<SubjectId>) {
+fn progress(dir: &Path) -> (usize, HashSet<ScopeId>, HashSet<ScopeId>) {
     let text = std::fs::read_to_string(dir.join(PROGRESS)).unwrap_or_default();
     let (mut ready, mut erasing, mut erased) = (0, HashSet::new(), HashSet::new());
     for line in text.lines() {
@@ -63,7 +63,7 @@ fn rotation_crash_child() {
     };
     let dir = std::path::PathBuf::from(dir);
     let vault = open(&dir, None);
-    let subjects: Vec<SubjectId> = std::fs::read_to_string(dir.join("subjects.txt"))
+    let subjects: Vec<ScopeId> = std::fs::read_to_string(dir.join("subjects.txt"))
         .unwrap()
         .lines()
         .map(|l| l.parse().unwrap())
@@ -82,7 +82,7 @@ fn rotation_crash_child() {
             let s = *subjects.choose(&mut rng).unwrap();
             if vault.erasure_status(&s).unwrap() == ErasureStatus::NotErased {
                 writeln!(log, "erasing {s}").unwrap();
-                vault.erase_subject_blocking(s, &request(1)).unwrap();
+                vault.erase_scope_blocking(s, &request(1)).unwrap();
                 writeln!(log, "erased {s}").unwrap();
             }
         }
@@ -98,10 +98,10 @@ fn killed_rotation_keeps_live_keys_and_loses_erased_ones() {
         .unwrap_or(20);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let subjects: Vec<SubjectId> = {
+    let subjects: Vec<ScopeId> = {
         let vault = open(dir, None);
-        let subjects: Vec<SubjectId> = (0..SUBJECTS)
-            .map(|_| vault.create_subject(None).unwrap())
+        let subjects: Vec<ScopeId> = (0..SUBJECTS)
+            .map(|_| vault.create_scope(None).unwrap())
             .collect();
         for s in &subjects {
             vault
@@ -155,9 +155,9 @@ fn killed_rotation_keeps_live_keys_and_loses_erased_ones() {
             }
         }
         let vault = open(dir, Some(Duration::ZERO));
-        let mut seqs: HashMap<SubjectId, u64> = HashMap::new();
+        let mut seqs: HashMap<ScopeId, u64> = HashMap::new();
         for s in &subjects {
-            seqs.insert(*s, vault.ledger().subject_seqs(s).unwrap()[0]);
+            seqs.insert(*s, vault.ledger().scope_seqs(s).unwrap()[0]);
         }
         for s in &subjects {
             let (_, payload) = vault

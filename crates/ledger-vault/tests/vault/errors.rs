@@ -2,11 +2,11 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use ledger_core::{Event, KeyRef, SubjectId};
+use ledger_core::{Event, KeyRef, ScopeId};
 use ledger_vault::VaultEvent;
 use ledger_vault::{
-    CreateSubjectError, EraseError, ErasureRequest, KekError, KekSource, OpenPayloadError,
-    SealError, Vault, VaultOpenError, VaultOptions,
+    CreateScopeError, EraseError, ErasureRequest, KekError, KekSource, OpenPayloadError, SealError,
+    Vault, VaultOpenError, VaultOptions,
 };
 use proptest::prelude::*;
 
@@ -16,8 +16,8 @@ use crate::support::{open, open_ledger, request, sealed};
 fn tampered_moved_and_wrong_version_payloads_are_typed_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = open(tmp.path(), None);
-    let a = vault.create_subject(None).unwrap();
-    let b = vault.create_subject(None).unwrap();
+    let a = vault.create_scope(None).unwrap();
+    let b = vault.create_scope(None).unwrap();
     let ra = vault
         .append_blocking(VaultEvent::sealed(sealed(a, b"alpha secret")))
         .unwrap();
@@ -112,10 +112,10 @@ fn tampered_moved_and_wrong_version_payloads_are_typed_errors() {
     orphan.record.subject = None;
     assert!(matches!(
         vault.open_payload(&orphan),
-        Err(OpenPayloadError::MissingSubject { .. })
+        Err(OpenPayloadError::MissingScope { .. })
     ));
     let mut unknown = good;
-    unknown.record.subject = Some(SubjectId::random());
+    unknown.record.subject = Some(ScopeId::random());
     assert!(matches!(
         vault.open_payload(&unknown),
         Err(OpenPayloadError::UnknownKey { .. })
@@ -129,14 +129,14 @@ fn tampered_moved_and_wrong_version_payloads_are_typed_errors() {
 fn refusals_are_typed() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = open(tmp.path(), None);
-    let s = vault.create_subject(Some("Dup@Example.test")).unwrap();
+    let s = vault.create_scope(Some("Dup@Example.test")).unwrap();
     assert!(matches!(
-        vault.create_subject(Some(" dup@example.TEST ")),
-        Err(CreateSubjectError::EmailAlreadyIndexed { subject }) if subject == s
+        vault.create_scope(Some(" dup@example.TEST ")),
+        Err(CreateScopeError::EmailAlreadyIndexed { subject }) if subject == s
     ));
     assert!(matches!(
-        vault.create_subjects(&[Some("one@example.test"), Some("ONE@example.test")]),
-        Err(CreateSubjectError::EmailRepeatedInBatch {
+        vault.create_scopes(&[Some("one@example.test"), Some("ONE@example.test")]),
+        Err(CreateScopeError::EmailRepeatedInBatch {
             first: 0,
             second: 1
         })
@@ -146,7 +146,7 @@ fn refusals_are_typed() {
         vault.append_blocking(VaultEvent::sealed(
             Event::new("x", "y").with_payload(b"p".to_vec())
         )),
-        Err(SealError::MissingSubject)
+        Err(SealError::MissingScope)
     ));
     assert!(matches!(
         vault.append_blocking(VaultEvent::sealed(sealed(s, b"p").with_key_ref(KeyRef {
@@ -156,19 +156,19 @@ fn refusals_are_typed() {
         Err(SealError::KeyRefGiven)
     ));
     assert!(matches!(
-        vault.append_blocking(VaultEvent::sealed(sealed(SubjectId::random(), b"p"))),
-        Err(SealError::UnknownSubject { .. })
+        vault.append_blocking(VaultEvent::sealed(sealed(ScopeId::random(), b"p"))),
+        Err(SealError::UnknownScope { .. })
     ));
     assert!(matches!(
-        vault.erase_subject_blocking(SubjectId::random(), &request(1)),
-        Err(EraseError::UnknownSubject { .. })
+        vault.erase_scope_blocking(ScopeId::random(), &request(1)),
+        Err(EraseError::UnknownScope { .. })
     ));
     let bad = ErasureRequest {
         reason: "requested by jane doe".into(),
         ..request(1)
     };
     assert!(matches!(
-        vault.erase_subject_blocking(s, &bad),
+        vault.erase_scope_blocking(s, &bad),
         Err(EraseError::InvalidRequest { field: "reason" })
     ));
     drop(vault);
@@ -202,7 +202,7 @@ proptest! {
     ) {
         let tmp = tempfile::tempdir().unwrap();
         let vault = open(tmp.path(), None);
-        let s = vault.create_subject(None).unwrap();
+        let s = vault.create_scope(None).unwrap();
         for p in &payloads {
             let r = vault.append_blocking(VaultEvent::sealed(sealed(s, p))).unwrap();
             let (stored, payload) = vault.read(r.seq).unwrap();

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ledger_core::storage::WriteBatch;
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use ledger_vault::store::{self, Fence, FenceState};
 use ledger_vault::VaultEvent;
 use ledger_vault::{
     ErasureStatus, KekError, KekSource, RotateError, SealError, Vault, VaultOptions,
-    SUBJECT_ERASED_EVENT,
+    SCOPE_ERASED_EVENT,
 };
 
 use crate::support::{open, open_ledger, request, sealed};
@@ -19,7 +19,7 @@ use crate::support::{open, open_ledger, request, sealed};
 fn nothing_is_appended_for_a_subject_after_its_erasure_record() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = open(tmp.path(), None);
-    let s = vault.create_subject(None).unwrap();
+    let s = vault.create_scope(None).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
@@ -35,14 +35,14 @@ fn nothing_is_appended_for_a_subject_after_its_erasure_record() {
                     .await
                 {
                     Ok(_) => n += 1,
-                    Err(SealError::SubjectErased { .. }) => return n,
+                    Err(SealError::ScopeErased { .. }) => return n,
                     Err(e) => panic!("{e}"),
                 }
             }
         }));
     }
     std::thread::sleep(Duration::from_millis(100));
-    let receipt = vault.erase_subject_blocking(s, &request(7)).unwrap();
+    let receipt = vault.erase_scope_blocking(s, &request(7)).unwrap();
     let appended: u64 = runtime.block_on(async {
         let mut total = 0;
         for t in tasks {
@@ -51,7 +51,7 @@ fn nothing_is_appended_for_a_subject_after_its_erasure_record() {
         total
     });
     assert!(appended > 0);
-    let seqs = vault.ledger().subject_seqs(&s).unwrap();
+    let seqs = vault.ledger().scope_seqs(&s).unwrap();
     assert_eq!(
         *seqs.last().unwrap(),
         receipt.seq,
@@ -71,18 +71,14 @@ fn nothing_is_appended_for_a_subject_after_its_erasure_record() {
 fn delayed_rotation_completes_several_erasures_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = open(tmp.path(), Some(Duration::from_millis(100)));
-    let subjects: Vec<SubjectId> = (0..3)
-        .map(|_| vault.create_subject(None).unwrap())
-        .collect();
+    let subjects: Vec<ScopeId> = (0..3).map(|_| vault.create_scope(None).unwrap()).collect();
     for s in &subjects {
         vault
             .append_blocking(VaultEvent::sealed(sealed(*s, b"data")))
             .unwrap();
     }
     for (i, s) in subjects[..2].iter().enumerate() {
-        let r = vault
-            .erase_subject_blocking(*s, &request(i as u32))
-            .unwrap();
+        let r = vault.erase_scope_blocking(*s, &request(i as u32)).unwrap();
         assert!(matches!(r.status, ErasureStatus::AwaitingRotation { .. }));
     }
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -101,7 +97,7 @@ fn delayed_rotation_completes_several_erasures_at_once() {
         .map(|s| vault.certificate(s).unwrap().unwrap())
         .collect();
     assert_eq!(certs[0].rotation_id, certs[1].rotation_id);
-    let live = vault.ledger().subject_seqs(&subjects[2]).unwrap()[0];
+    let live = vault.ledger().scope_seqs(&subjects[2]).unwrap()[0];
     assert_eq!(vault.read(live).unwrap().1.plain().unwrap(), b"data");
 }
 
@@ -109,7 +105,7 @@ fn delayed_rotation_completes_several_erasures_at_once() {
 fn an_erasure_cut_short_after_its_fence_is_finished_on_open() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = open(tmp.path(), None);
-    let s = vault.create_subject(Some("half@example.test")).unwrap();
+    let s = vault.create_scope(Some("half@example.test")).unwrap();
     vault
         .append_blocking(VaultEvent::sealed(sealed(s, b"data")))
         .unwrap();
@@ -142,10 +138,10 @@ fn an_erasure_cut_short_after_its_fence_is_finished_on_open() {
     assert!(vault.dek_bytes_for_tests(&s).is_none());
     let erased: Vec<_> = vault
         .ledger()
-        .subject_records(&s)
+        .scope_records(&s)
         .unwrap()
         .into_iter()
-        .filter(|r| r.record.event_type == SUBJECT_ERASED_EVENT)
+        .filter(|r| r.record.event_type == SCOPE_ERASED_EVENT)
         .collect();
     assert_eq!(erased.len(), 1);
     drop(vault);
@@ -172,12 +168,12 @@ fn environment_provider_seals_but_cannot_complete_an_erasure() {
         },
     )
     .unwrap();
-    let s = vault.create_subject(None).unwrap();
+    let s = vault.create_scope(None).unwrap();
     let r = vault
         .append_blocking(VaultEvent::sealed(sealed(s, b"data")))
         .unwrap();
     assert_eq!(vault.read(r.seq).unwrap().1.plain().unwrap(), b"data");
-    let receipt = vault.erase_subject_blocking(s, &request(1)).unwrap();
+    let receipt = vault.erase_scope_blocking(s, &request(1)).unwrap();
     assert!(matches!(
         receipt.status,
         ErasureStatus::AwaitingRotation { .. }

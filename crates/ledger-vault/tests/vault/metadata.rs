@@ -3,7 +3,7 @@
 //! also after the subject's erasure.
 
 use ledger_core::storage::WriteBatch;
-use ledger_core::{layout, Ledger, OpenError, SubjectId, Violation};
+use ledger_core::{layout, Ledger, OpenError, ScopeId, Violation};
 use ledger_vault::seal::{self, PAYLOAD_OVERHEAD};
 use ledger_vault::VaultEvent;
 use ledger_vault::{
@@ -48,7 +48,7 @@ fn metadata_is_bound_to_its_ciphertext_and_chained() {
     };
     drop(Ledger::open(tmp.path().join("ledger"), options).unwrap());
     let vault = open(tmp.path(), None);
-    let s = vault.create_subject(None).unwrap();
+    let s = vault.create_scope(None).unwrap();
     let r1 = vault
         .append_blocking(VaultEvent::sealed_with(sealed(s, b"ticket one"), support()))
         .unwrap();
@@ -166,7 +166,7 @@ fn metadata_is_bound_to_its_ciphertext_and_chained() {
 fn metadata_that_is_not_made_of_codes_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = open(tmp.path(), None);
-    let s = vault.create_subject(None).unwrap();
+    let s = vault.create_scope(None).unwrap();
     let before = vault.ledger().len();
     let cases = [
         (
@@ -220,7 +220,7 @@ fn metadata_that_is_not_made_of_codes_is_refused() {
     // Refused before the subject is even looked at.
     assert!(matches!(
         vault.append_blocking(VaultEvent::sealed_with(
-            sealed(SubjectId::random(), b"p"),
+            sealed(ScopeId::random(), b"p"),
             AuditMetadata::new().with_purpose("a\u{7f}")
         )),
         Err(SealError::Metadata(_))
@@ -246,8 +246,8 @@ fn metadata_that_is_not_made_of_codes_is_refused() {
 fn metadata_stays_readable_after_erasure_without_any_key() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = open(tmp.path(), Some(std::time::Duration::ZERO));
-    let target = vault.create_subject(Some("gone@example.test")).unwrap();
-    let other = vault.create_subject(None).unwrap();
+    let target = vault.create_scope(Some("gone@example.test")).unwrap();
+    let other = vault.create_scope(None).unwrap();
     let metas = [support(), billing(), AuditMetadata::new()];
     for (i, m) in metas.iter().enumerate() {
         vault
@@ -260,8 +260,8 @@ fn metadata_stays_readable_after_erasure_without_any_key() {
             .append_blocking(VaultEvent::sealed_with(sealed(other, b"kept"), m.clone()))
             .unwrap();
     }
-    let seqs = vault.ledger().subject_seqs(&target).unwrap();
-    let receipt = vault.erase_subject_blocking(target, &request(7)).unwrap();
+    let seqs = vault.ledger().scope_seqs(&target).unwrap();
+    let receipt = vault.erase_scope_blocking(target, &request(7)).unwrap();
     assert!(matches!(receipt.status, ErasureStatus::Complete { .. }));
 
     for (seq, m) in seqs.iter().zip(&metas) {
@@ -282,7 +282,7 @@ fn metadata_stays_readable_after_erasure_without_any_key() {
     let ledger = open_ledger(&tmp.path().join("ledger"));
     ledger.verify().unwrap();
     let mut read = Vec::new();
-    for seq in ledger.subject_seqs(&target).unwrap() {
+    for seq in ledger.scope_seqs(&target).unwrap() {
         let record = ledger.get(seq).unwrap().record;
         if record.key_ref.is_some() {
             read.push(
@@ -308,7 +308,7 @@ proptest! {
     ) {
         let tmp = tempfile::tempdir().unwrap();
         let vault = open(tmp.path(), None);
-        let s = vault.create_subject(None).unwrap();
+        let s = vault.create_scope(None).unwrap();
         for (payload, purpose, basis, extra) in &items {
             let metadata = AuditMetadata {
                 purpose: purpose.clone(),

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use ledger_vault::VaultEvent;
-use ledger_vault::SUBJECT_ERASED_EVENT;
+use ledger_vault::SCOPE_ERASED_EVENT;
 use ledger_vault::{
     store, DirKekProvider, EraseError, ErasureStatus, Kek, KekError, KekProvider, KekSource, Vault,
     VaultOpenError, VaultOptions,
@@ -88,7 +88,7 @@ fn transient_kek_load_error_after_rewrap_loses_no_subject() {
     let tmp = tempfile::tempdir().unwrap();
     let flaky = Flaky::new(&tmp.path().join("keks"));
     let vault = flaky_vault(tmp.path(), &flaky);
-    let s = vault.create_subject(None).unwrap();
+    let s = vault.create_scope(None).unwrap();
     vault
         .append_blocking(VaultEvent::sealed(sealed(s, b"s")))
         .unwrap();
@@ -97,7 +97,7 @@ fn transient_kek_load_error_after_rewrap_loses_no_subject() {
     let _ = vault.rotate_kek();
     *flaky.fail_load.lock().unwrap() = None;
     assert_eq!(vault.kek_version(), 2);
-    let t = vault.create_subject(None).unwrap();
+    let t = vault.create_scope(None).unwrap();
     let r = vault
         .append_blocking(VaultEvent::sealed(sealed(t, b"t")))
         .unwrap();
@@ -115,7 +115,7 @@ fn resumed_destroy_phase_rewraps_stragglers_first() {
     let tmp = tempfile::tempdir().unwrap();
     let flaky = Flaky::new(&tmp.path().join("keks"));
     let vault = flaky_vault(tmp.path(), &flaky);
-    let s = vault.create_subject(None).unwrap();
+    let s = vault.create_scope(None).unwrap();
     let r = vault
         .append_blocking(VaultEvent::sealed(sealed(s, b"s")))
         .unwrap();
@@ -261,13 +261,13 @@ fn stray_kek_file_is_refused_at_open() {
 }
 
 /// M4: an erasure left `Pending` (its record append failed) is finished by
-/// the next `erase_subject` in the running process, not answered with
+/// the next `erase_scope` in the running process, not answered with
 /// `AlreadyErased`.
 #[test]
 fn pending_erasure_is_finished_by_the_next_erase_call() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = crate::support::open(tmp.path(), Some(std::time::Duration::ZERO));
-    let s = vault.create_subject(Some("half@example.test")).unwrap();
+    let s = vault.create_scope(Some("half@example.test")).unwrap();
     vault
         .append_blocking(VaultEvent::sealed(sealed(s, b"data")))
         .unwrap();
@@ -291,20 +291,20 @@ fn pending_erasure_is_finished_by_the_next_erase_call() {
     storage.sync().unwrap();
     drop(storage);
     let receipt = vault
-        .erase_subject_blocking(s, &crate::support::request(2))
+        .erase_scope_blocking(s, &crate::support::request(2))
         .unwrap();
     assert!(matches!(receipt.status, ErasureStatus::Complete { .. }));
     assert_eq!(receipt.key_ref, wrapped.key_ref);
     let erased = vault
         .ledger()
-        .subject_records(&s)
+        .scope_records(&s)
         .unwrap()
         .into_iter()
-        .filter(|r| r.record.event_type == SUBJECT_ERASED_EVENT)
+        .filter(|r| r.record.event_type == SCOPE_ERASED_EVENT)
         .count();
     assert_eq!(erased, 1);
     assert!(matches!(
-        vault.erase_subject_blocking(s, &crate::support::request(3)),
+        vault.erase_scope_blocking(s, &crate::support::request(3)),
         Err(EraseError::AlreadyErased { .. })
     ));
 }
@@ -325,11 +325,11 @@ fn inline_rotation_completes_erasure_after_resuming_an_older_rotation() {
         },
     )
     .unwrap();
-    let s = vault.create_subject(None).unwrap();
+    let s = vault.create_scope(None).unwrap();
     *flaky.fail_destroy.lock().unwrap() = true;
     assert!(vault.rotate_kek().is_err());
     let receipt = vault
-        .erase_subject_blocking(s, &crate::support::request(1))
+        .erase_scope_blocking(s, &crate::support::request(1))
         .unwrap();
     assert!(
         matches!(receipt.status, ErasureStatus::Complete { .. }),
@@ -346,12 +346,12 @@ fn repeated_email_in_a_batch_names_positions() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = crate::support::open(tmp.path(), None);
     let err = vault
-        .create_subjects(&[None, Some("a@x.test"), Some(" A@x.test")])
+        .create_scopes(&[None, Some("a@x.test"), Some(" A@x.test")])
         .unwrap_err();
     assert!(
         matches!(
             err,
-            ledger_vault::CreateSubjectError::EmailRepeatedInBatch {
+            ledger_vault::CreateScopeError::EmailRepeatedInBatch {
                 first: 1,
                 second: 2
             }

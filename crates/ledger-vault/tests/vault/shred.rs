@@ -2,18 +2,18 @@
 //! not in any file of the ledger or key directory, not in a copy taken
 //! before the erasure, while the chain verifies and others still decrypt.
 
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use ledger_vault::store::{self, WrappedKey};
 use ledger_vault::VaultEvent;
 use ledger_vault::{
     seal, AuditMetadata, DirKekProvider, ErasureStatus, KekProvider, KekSource, Payload, SealError,
-    Vault, VaultOptions, ERASURE_CERTIFIED_EVENT, KEK_ROTATED_EVENT, SUBJECT_ERASED_EVENT,
+    Vault, VaultOptions, ERASURE_CERTIFIED_EVENT, KEK_ROTATED_EVENT, SCOPE_ERASED_EVENT,
 };
 
 use crate::support::{contains, copy_dir, files_under, open_ledger, request, sealed};
 
 fn unique(tag: &str) -> String {
-    format!("{tag}{}", SubjectId::random())
+    format!("{tag}{}", ScopeId::random())
 }
 
 #[test]
@@ -32,9 +32,9 @@ fn erased_subject_leaves_no_readable_trace() {
     let name = unique("Name-");
     let street = unique("Street-");
     let ticket = unique("Ticket text about a broken license ");
-    let target = vault.create_subject(Some(&email)).unwrap();
+    let target = vault.create_scope(Some(&email)).unwrap();
     let other_email = format!("{}@example.test", unique("keep."));
-    let other = vault.create_subject(Some(&other_email)).unwrap();
+    let other = vault.create_scope(Some(&other_email)).unwrap();
     let plaintexts = [
         format!("{{\"name\":\"{name}\",\"email\":\"{email}\"}}"),
         format!("{{\"address\":\"{street}\"}}"),
@@ -67,7 +67,7 @@ fn erased_subject_leaves_no_readable_trace() {
         Some(target)
     );
     let dek = vault.dek_bytes_for_tests(&target).unwrap();
-    let seqs = vault.ledger().subject_seqs(&target).unwrap();
+    let seqs = vault.ledger().scope_seqs(&target).unwrap();
     assert_eq!(seqs.len(), plaintexts.len());
     for (seq, p) in seqs.iter().zip(&plaintexts) {
         let (_, payload) = vault.read(*seq).unwrap();
@@ -78,7 +78,7 @@ fn erased_subject_leaves_no_readable_trace() {
     let backup = tmp.path().join("backup");
     copy_dir(&ledger_dir, &backup);
 
-    let receipt = vault.erase_subject_blocking(target, &request(1)).unwrap();
+    let receipt = vault.erase_scope_blocking(target, &request(1)).unwrap();
     assert!(
         matches!(receipt.status, ErasureStatus::Complete { .. }),
         "{receipt:?}"
@@ -164,10 +164,10 @@ fn erased_subject_leaves_no_readable_trace() {
     // Reopened: the chain verifies, the erased subject reads as Erased, the other decrypts.
     let vault = open();
     vault.ledger().verify().unwrap();
-    for seq in vault.ledger().subject_seqs(&target).unwrap() {
+    for seq in vault.ledger().scope_seqs(&target).unwrap() {
         let (stored, payload) = vault.read(seq).unwrap();
         match stored.record.event_type.as_str() {
-            SUBJECT_ERASED_EVENT | ERASURE_CERTIFIED_EVENT => {
+            SCOPE_ERASED_EVENT | ERASURE_CERTIFIED_EVENT => {
                 assert!(matches!(payload, Payload::Clear(_)))
             }
             _ => {
@@ -183,7 +183,7 @@ fn erased_subject_leaves_no_readable_trace() {
     }
     for (seq, p) in vault
         .ledger()
-        .subject_seqs(&other)
+        .scope_seqs(&other)
         .unwrap()
         .iter()
         .zip(&plaintexts)
@@ -194,11 +194,11 @@ fn erased_subject_leaves_no_readable_trace() {
     // Fenced forever; erasing again changes nothing.
     assert!(matches!(
         vault.append_blocking(VaultEvent::sealed(sealed(target, b"again"))),
-        Err(SealError::SubjectErased { .. })
+        Err(SealError::ScopeErased { .. })
     ));
     let len = vault.ledger().len();
     assert!(matches!(
-        vault.erase_subject_blocking(target, &request(2)),
+        vault.erase_scope_blocking(target, &request(2)),
         Err(ledger_vault::EraseError::AlreadyErased { .. })
     ));
     assert_eq!(vault.ledger().len(), len);
@@ -235,7 +235,7 @@ fn erased_subject_leaves_no_readable_trace() {
     assert_eq!(
         types
             .iter()
-            .filter(|(t, _)| t == SUBJECT_ERASED_EVENT)
+            .filter(|(t, _)| t == SCOPE_ERASED_EVENT)
             .count(),
         1
     );

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use ledger_core::{Event, Ledger, LedgerOptions, SubjectId};
+use ledger_core::{Event, Ledger, LedgerOptions, ScopeId};
 use ledger_vault::{ErasureRequest, KekSource, Vault, VaultOptions};
 
 /// Environment variable that turns this test binary into a crash child.
@@ -45,9 +45,9 @@ pub(crate) fn open(dir: &Path, rotate: Option<std::time::Duration>) -> Vault {
     .unwrap()
 }
 
-pub(crate) fn sealed(subject: SubjectId, payload: &[u8]) -> Event {
+pub(crate) fn sealed(subject: ScopeId, payload: &[u8]) -> Event {
     Event::new("contact.collected", "svc:crm")
-        .with_subject(subject)
+        .with_scope(subject)
         .with_payload(payload.to_vec())
 }
 

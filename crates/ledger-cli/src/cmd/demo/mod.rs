@@ -17,7 +17,7 @@ use ledger_compliance::projection::entity::FlowKind;
 use ledger_compliance::vocab::in_eea;
 use ledger_compliance::ComplianceLedger;
 use ledger_core::record::RecordRef;
-use ledger_core::{ManualClock, SubjectId};
+use ledger_core::{ManualClock, ScopeId};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -221,8 +221,8 @@ struct Outputs {
 fn write_outputs(
     dir: &Path,
     compliance: &ComplianceLedger,
-    live: &[SubjectId],
-    erased: &[SubjectId],
+    live: &[ScopeId],
+    erased: &[ScopeId],
 ) -> anyhow::Result<Outputs> {
     let ledger = compliance.vault().ledger();
     let log = ledger_core::ReadOnlyLedger::open_on(Arc::clone(ledger.storage()))?;
@@ -264,8 +264,8 @@ fn write_outputs(
 /// EEA (so its package shows every section), else the first of `live`.
 fn pick_showcase(
     compliance: &ComplianceLedger,
-    live: &[SubjectId],
-) -> anyhow::Result<Option<SubjectId>> {
+    live: &[ScopeId],
+) -> anyhow::Result<Option<ScopeId>> {
     for subject in live {
         let complete = compliance.query(|q| {
             let Some(contact) = q.contact(subject)? else {
@@ -288,7 +288,7 @@ fn pick_showcase(
 /// does not exist).
 fn write_access(
     compliance: &ComplianceLedger,
-    subject: &SubjectId,
+    subject: &ScopeId,
     out: &Path,
 ) -> anyhow::Result<subject::Written> {
     let report = compliance
@@ -335,7 +335,7 @@ fn print_outputs(outputs: &Outputs) {
 }
 
 /// Where to look and what to try next.
-fn print_next_steps(dir: &Path, live_subject: Option<ledger_core::SubjectId>) {
+fn print_next_steps(dir: &Path, live_subject: Option<ledger_core::ScopeId>) {
     println!("ledger        {}", dir.display());
     println!(
         "verifier key  {} (public: all an auditor needs)",

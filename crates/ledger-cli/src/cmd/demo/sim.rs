@@ -16,7 +16,7 @@ use ledger_compliance::vocab::{
 use ledger_compliance::{
     ComplianceEvent, ComplianceLedger, Facts, PersonalData, RecordError, TicketId,
 };
-use ledger_core::{ManualClock, SubjectId};
+use ledger_core::{ManualClock, ScopeId};
 use ledger_vault::ErasureRequest;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -33,7 +33,7 @@ const CRM: &str = "crm-gb";
 #[derive(Debug)]
 struct Customer {
     person: Person,
-    subject: Option<SubjectId>,
+    subject: Option<ScopeId>,
     marketing: Option<LawfulBasis>,
     objected: bool,
     contract: bool,
@@ -81,8 +81,8 @@ pub(crate) struct Sim<'a> {
     plan: Plan,
     customers: Vec<Customer>,
     tickets: Vec<Ticket>,
-    by_subject: HashMap<SubjectId, usize>,
-    by_ticket: HashMap<SubjectId, usize>,
+    by_subject: HashMap<ScopeId, usize>,
+    by_ticket: HashMap<ScopeId, usize>,
     batch: Vec<ComplianceEvent>,
     erased_since_rotation: bool,
     /// Insertion order of actions scheduled while running (after the plan's).
@@ -168,7 +168,7 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn live(&self, c: usize) -> Option<SubjectId> {
+    fn live(&self, c: usize) -> Option<ScopeId> {
         let customer = self.customers.get(c)?;
         if customer.erased {
             return None;
@@ -200,7 +200,7 @@ impl<'a> Sim<'a> {
                 .map(|&c| self.customers[c].person.email.clone())
                 .collect();
             let refs: Vec<Option<&str>> = emails.iter().map(|e| Some(e.as_str())).collect();
-            let ids = self.ledger.vault().create_subjects(&refs)?;
+            let ids = self.ledger.vault().create_scopes(&refs)?;
             for (c, id) in signups.into_iter().zip(ids) {
                 self.customers[c].subject = Some(id);
                 self.by_subject.insert(id, c);
@@ -216,7 +216,7 @@ impl<'a> Sim<'a> {
             .collect();
         if !opening.is_empty() {
             let none = vec![None; opening.len()];
-            let ids = self.ledger.vault().create_subjects(&none)?;
+            let ids = self.ledger.vault().create_scopes(&none)?;
             for (t, id) in opening.into_iter().zip(ids) {
                 self.tickets[t].id = Some(TicketId(id));
                 self.by_ticket.insert(id, t);
@@ -857,7 +857,7 @@ impl<'a> Sim<'a> {
     fn notify_recipients(&mut self) -> anyhow::Result<()> {
         self.flush()?;
         let model = self.ledger.model_blocking();
-        let mut owed: Vec<(SubjectId, NotifiedChange, String)> = model
+        let mut owed: Vec<(ScopeId, NotifiedChange, String)> = model
             .subjects
             .iter()
             .flat_map(|(s, state)| {
@@ -892,19 +892,19 @@ impl<'a> Sim<'a> {
 
 impl Sim<'_> {
     /// A customer still live at the end, for the summary's suggestions.
-    pub(crate) fn sample_live_subject(&self) -> Option<SubjectId> {
+    pub(crate) fn sample_live_subject(&self) -> Option<ScopeId> {
         (0..self.customers.len()).find_map(|c| self.live(c))
     }
 
     /// Every customer still live at the end, in sign-up plan order.
-    pub(crate) fn live_subjects(&self) -> Vec<SubjectId> {
+    pub(crate) fn live_subjects(&self) -> Vec<ScopeId> {
         (0..self.customers.len())
             .filter_map(|c| self.live(c))
             .collect()
     }
 
     /// Every customer erased during the run (on request or by retention).
-    pub(crate) fn erased_subjects(&self) -> Vec<SubjectId> {
+    pub(crate) fn erased_subjects(&self) -> Vec<ScopeId> {
         self.customers
             .iter()
             .filter(|c| c.erased)

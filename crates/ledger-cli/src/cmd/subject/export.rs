@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use ledger_compliance::query::SubjectReport;
 use ledger_compliance::ComplianceLedger;
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 
 use super::{html, package};
 use crate::open::{self, OpenSpec};
@@ -45,7 +45,7 @@ readable by the owner only; nothing personal is printed. Exit codes: 0 ok,
 pub(crate) struct Args {
     /// The subject's pseudonymous id (32 hex digits).
     #[arg(long)]
-    subject: Option<SubjectId>,
+    subject: Option<ScopeId>,
     /// The subject's email, looked up in the blind index (never printed).
     #[arg(long)]
     email: Option<String>,

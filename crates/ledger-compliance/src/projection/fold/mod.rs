@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use chrono::{DateTime, Utc};
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -65,14 +65,14 @@ struct OpenChunk<T> {
     dirty: bool,
 }
 
-type Logs<T> = HashMap<SubjectId, Option<OpenChunk<T>>>;
+type Logs<T> = HashMap<ScopeId, Option<OpenChunk<T>>>;
 
 fn push_log<T: Serialize + DeserializeOwned>(
     logs: &mut Logs<T>,
     lookup: Option<&dyn Lookup>,
     appended: &mut Vec<RawEntry>,
-    prefix: fn(&SubjectId) -> Vec<u8>,
-    subject: SubjectId,
+    prefix: fn(&ScopeId) -> Vec<u8>,
+    subject: ScopeId,
     seq: u64,
     entry: T,
 ) -> Result<(), ProjectionError> {
@@ -130,7 +130,7 @@ fn push_log<T: Serialize + DeserializeOwned>(
 
 fn drain_logs<T: Serialize>(
     logs: &mut Logs<T>,
-    prefix: fn(&SubjectId) -> Vec<u8>,
+    prefix: fn(&ScopeId) -> Vec<u8>,
     out: &mut dyn FnMut(Vec<u8>, Vec<u8>),
 ) -> Result<(), ProjectionError> {
     for (subject, chunk) in logs.iter_mut() {
@@ -155,7 +155,7 @@ struct Slot<T> {
 /// Entities touched since the last drain, and entries appended.
 pub(crate) struct Fold<'l> {
     lookup: Option<&'l dyn Lookup>,
-    contacts: HashMap<SubjectId, Slot<Contact>>,
+    contacts: HashMap<ScopeId, Slot<Contact>>,
     tickets: HashMap<TicketId, Slot<Ticket>>,
     requests: HashMap<String, Slot<Request>>,
     recipients: HashMap<String, Slot<Recipient>>,
@@ -308,7 +308,7 @@ impl<'l> Fold<'l> {
 
     fn contact(
         &mut self,
-        subject: SubjectId,
+        subject: ScopeId,
         at: DateTime<Utc>,
     ) -> Result<&mut Contact, ProjectionError> {
         let slot = load(&mut self.contacts, self.lookup, subject, keys::contact)?;
@@ -332,7 +332,7 @@ impl<'l> Fold<'l> {
     fn request(
         &mut self,
         request: &str,
-        subject: SubjectId,
+        subject: ScopeId,
     ) -> Result<Option<&mut Request>, ProjectionError> {
         let slot = load(&mut self.requests, self.lookup, request.to_owned(), |r| {
             keys::request(r)
@@ -359,7 +359,7 @@ impl<'l> Fold<'l> {
             .get_or_insert_with(|| Recipient::new(recipient.to_owned())))
     }
 
-    fn access(&mut self, subject: SubjectId, entry: AccessEntry) -> Result<(), ProjectionError> {
+    fn access(&mut self, subject: ScopeId, entry: AccessEntry) -> Result<(), ProjectionError> {
         self.summary()?.accesses += 1;
         let seq = entry.seq;
         push_log(
@@ -374,7 +374,7 @@ impl<'l> Fold<'l> {
         Ok(())
     }
 
-    fn flow(&mut self, subject: SubjectId, flow: Flow) -> Result<(), ProjectionError> {
+    fn flow(&mut self, subject: ScopeId, flow: Flow) -> Result<(), ProjectionError> {
         let seq = flow.seq;
         push_log(
             &mut self.flow_logs,

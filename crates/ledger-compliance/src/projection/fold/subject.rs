@@ -1,7 +1,7 @@
 //! How records about a data subject change the projections.
 
 use chrono::{DateTime, Utc};
-use ledger_core::SubjectId;
+use ledger_core::ScopeId;
 
 use super::{encode, load, Fold};
 use crate::event::Facts;
@@ -17,7 +17,7 @@ impl Fold<'_> {
         seq: u64,
         at: DateTime<Utc>,
         actor: &str,
-        subject: SubjectId,
+        subject: ScopeId,
         facts: &Facts,
     ) -> Result<(), ProjectionError> {
         use Facts::*;
