@@ -24,7 +24,6 @@ mod open;
 mod output;
 mod progress;
 mod proof;
-mod report;
 
 use output::Context;
 
@@ -75,10 +74,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    report::quiet_broken_pipe();
+    ledger_report::quiet_broken_pipe();
     // Usage errors exit with clap's code 2; `--help` and `--version` with 0.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let json = report::wants_json(&args);
+    let json = ledger_report::wants_json(&args);
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e, json),
@@ -100,9 +99,9 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
-        Err(e) if report::is_broken_pipe(&e) => ExitCode::from(report::EXIT_BROKEN_PIPE),
+        Err(e) if ledger_report::is_broken_pipe(&e) => ExitCode::from(ledger_report::EXIT_BROKEN_PIPE),
         Err(e) => {
-            report::print_error(&e, ctx.json, 2);
+            ledger_report::print_error(&e, ctx.json, 2);
             ExitCode::from(2)
         }
     }

@@ -16,7 +16,6 @@ mod cmd;
 mod marker;
 mod open;
 mod progress;
-mod report;
 pub(crate) use ledger_usecases::wire;
 
 /// Exit code of a finding: verification failed, a line was refused, a
@@ -89,16 +88,16 @@ impl Global {
 }
 
 fn main() -> ExitCode {
-    report::quiet_broken_pipe();
+    ledger_report::quiet_broken_pipe();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
-        .with_ansi(report::stderr_colour())
+        .with_ansi(ledger_report::stderr_colour())
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let json = report::wants_json(&args);
+    let json = ledger_report::wants_json(&args);
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e, json),
@@ -111,9 +110,9 @@ fn main() -> ExitCode {
     };
     match cmd::run(cli.command, &global) {
         Ok(code) => code,
-        Err(e) if report::is_broken_pipe(&e) => ExitCode::from(report::EXIT_BROKEN_PIPE),
+        Err(e) if ledger_report::is_broken_pipe(&e) => ExitCode::from(ledger_report::EXIT_BROKEN_PIPE),
         Err(e) => {
-            report::print_error(&e, global.json, EXIT_ERROR);
+            ledger_report::print_error(&e, global.json, EXIT_ERROR);
             ExitCode::from(EXIT_ERROR)
         }
     }
