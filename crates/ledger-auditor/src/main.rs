@@ -99,7 +99,9 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
-        Err(e) if ledger_report::is_broken_pipe(&e) => ExitCode::from(ledger_report::EXIT_BROKEN_PIPE),
+        Err(e) if ledger_report::is_broken_pipe(&e) => {
+            ExitCode::from(ledger_report::EXIT_BROKEN_PIPE)
+        }
         Err(e) => {
             ledger_report::print_error(&e, ctx.json, 2);
             ExitCode::from(2)

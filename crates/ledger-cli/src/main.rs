@@ -110,7 +110,9 @@ fn main() -> ExitCode {
     };
     match cmd::run(cli.command, &global) {
         Ok(code) => code,
-        Err(e) if ledger_report::is_broken_pipe(&e) => ExitCode::from(ledger_report::EXIT_BROKEN_PIPE),
+        Err(e) if ledger_report::is_broken_pipe(&e) => {
+            ExitCode::from(ledger_report::EXIT_BROKEN_PIPE)
+        }
         Err(e) => {
             ledger_report::print_error(&e, global.json, EXIT_ERROR);
             ExitCode::from(EXIT_ERROR)

@@ -99,7 +99,9 @@ mod tests {
     #[test]
     fn a_broken_pipe_is_found_anywhere_in_the_chain() {
         let pipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
-        assert!(is_broken_pipe(&anyhow::Error::new(pipe).context("printing")));
+        assert!(is_broken_pipe(
+            &anyhow::Error::new(pipe).context("printing")
+        ));
         let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
         assert!(!is_broken_pipe(&anyhow::Error::new(other)));
     }
