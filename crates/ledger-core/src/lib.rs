@@ -53,7 +53,8 @@ pub use error::{AppendError, DecodeError, Error, EventError, OpenError, ReadErro
 pub use ledger::{
     acknowledged_floor, record_chains, Engine, Head, Ledger, LedgerOptions, PendingAppend,
     ReadOnlyLedger, Receipt, RecordIter, RecordSource, SignedCheckpoint, SnapshotError,
-    StoredNodes, StoredRecord, LOG_DIR, SIGNING_KEY_FILE, STATE_DIR, STORE_DIR, VERIFIER_KEY_FILE,
+    StoredNodes, StoredRecord, WriterStats, LOG_DIR, SIGNING_KEY_FILE, STATE_DIR, STORE_DIR,
+    VERIFIER_KEY_FILE,
 };
 pub use lock::LOCK_FILE;
 pub use merkle::{ConsistencyProof, InclusionProof, TreeHash};

@@ -23,9 +23,10 @@ use tokio::sync::Mutex;
 
 use crate::error::ApiError;
 use crate::idem::IdemStore;
+use crate::limits::{self, Limits, RateLimiter};
 use crate::metrics::Metrics;
 use crate::routes;
-use crate::tokens::{hash_token, Principal, Role, TokenFile, TOKEN_PREFIX};
+use crate::tokens::{hash_token, Principal, Role, TokenCache, TOKEN_PREFIX};
 
 /// What every handler shares.
 pub struct AppState {
@@ -37,6 +38,14 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Kept answers of idempotent requests; the lock also serializes them.
     pub idem: Mutex<IdemStore>,
+    /// The principals, re-read when `tokens.json` changes.
+    pub tokens: TokenCache,
+    /// What callers may ask.
+    pub limits: Limits,
+    /// Slots for requests handled at once ([`Limits::max_in_flight`]).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// Per-principal rate ([`Limits::rate_per_second`]).
+    pub(crate) rate: Option<RateLimiter>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -51,10 +60,41 @@ type Shared = State<Arc<AppState>>;
 type ApiResult<T> = Result<T, ApiError>;
 
 impl AppState {
+    /// The state of a server over `compliance` at `dir`: the token file is
+    /// read now, and re-read whenever it changes.
+    pub fn new(
+        compliance: Arc<ComplianceLedger>,
+        dir: PathBuf,
+        idem: IdemStore,
+        limits: Limits,
+    ) -> Result<AppState, crate::ServeError> {
+        limits.validate()?;
+        let tokens = TokenCache::open(&dir)?;
+        Ok(AppState {
+            compliance,
+            metrics: Metrics::default(),
+            idem: Mutex::new(idem),
+            tokens,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),
+            rate: limits
+                .rate_per_second
+                .map(|rate| RateLimiter::new(rate, limits.rate_burst)),
+            limits,
+            dir,
+        })
+    }
+
     /// Authenticates the bearer token of `headers` and checks that its
-    /// role may call the route `method path` of [`routes::ROUTES`]. The
-    /// token file is read on each call, so a revocation applies at once.
-    fn authorize(&self, headers: &HeaderMap, method: &str, path: &str) -> ApiResult<Principal> {
+    /// role may call the route `method path` of [`routes::ROUTES`], and
+    /// that the principal is within its rate. The token file is checked
+    /// for a change on each call (off the async threads), so a revocation
+    /// applies to the next request.
+    async fn authorize(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        method: &str,
+        path: &str,
+    ) -> ApiResult<Principal> {
         let fail = |status, code: &'static str, reason: &'static str, message: &str| {
             self.metrics.auth_failure(reason);
             tracing::warn!(route = %format!("{method} {path}"), reason, "request refused");
@@ -84,8 +124,13 @@ impl AppState {
                 "the Authorization header is not Bearer lgr_<64 hex>",
             ));
         };
-        let file = TokenFile::load(&self.dir).map_err(|e| ApiError::internal(&e))?;
-        let Some(principal) = file.by_hash(&hash_token(token)) else {
+        let hash = hash_token(token);
+        let state = Arc::clone(self);
+        let file = tokio::task::spawn_blocking(move || state.tokens.get())
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+            .map_err(|e| ApiError::internal(&e))?;
+        let Some(principal) = file.by_hash(&hash) else {
             return Err(fail(
                 StatusCode::UNAUTHORIZED,
                 "token_unknown",
@@ -111,6 +156,12 @@ impl AppState {
                     principal.role.as_str()
                 ),
             ));
+        }
+        if let Some(rate) = &self.rate {
+            if let Err(wait) = rate.take(&principal.id, Instant::now()) {
+                self.metrics.refusal("rate_limited");
+                return Err(limits::rate_limited(wait));
+            }
         }
         Ok(principal.clone())
     }
@@ -141,8 +192,67 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no_route", "no such route") })
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.limits.max_body_bytes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            guard,
+        ))
         .layer(axum::middleware::map_response(no_store))
         .with_state(state)
+}
+
+/// Probes that are answered however busy the server is.
+const NEVER_REFUSED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// The server-wide limits ([`Limits`]): a body declared larger than the
+/// limit is refused before it is read, a request beyond
+/// [`Limits::max_in_flight`] gets 503 `overloaded`, a read beyond
+/// [`Limits::read_timeout`] gets 503 `timeout`, and a body found too large
+/// while reading gets the same typed 413 as a declared one.
+async fn guard(
+    State(s): Shared,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if NEVER_REFUSED.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let max = s.limits.max_body_bytes;
+    if declared.is_some_and(|n| n > max as u64) {
+        s.metrics.refusal("body_too_large");
+        return limits::too_large(max);
+    }
+    let Ok(_permit) = Arc::clone(&s.in_flight).try_acquire_owned() else {
+        s.metrics.refusal("overloaded");
+        return limits::overloaded();
+    };
+    let response = if request.method() == axum::http::Method::GET {
+        let response = limits::bounded(s.limits.read_timeout, next.run(request)).await;
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            s.metrics.refusal("timeout");
+        }
+        response
+    } else {
+        next.run(request).await
+    };
+    // axum's own refusal of a body that outgrew the limit while it was
+    // read is plain text; answer it as every other error.
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        s.metrics.refusal("body_too_large");
+        return limits::too_large(max);
+    }
+    response
 }
 
 /// No answer is kept by a cache or a browser: several carry personal data,
@@ -256,7 +366,7 @@ fn event_values(headers: &HeaderMap, body: &Bytes) -> ApiResult<Vec<Value>> {
 }
 
 async fn post_events(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
-    let p = s.authorize(&headers, "POST", "/v1/events")?;
+    let p = s.authorize(&headers, "POST", "/v1/events").await?;
     let key = headers
         .get("idempotency-key")
         .map(|v| {
@@ -441,7 +551,7 @@ struct EmailBody {
 }
 
 async fn post_subject(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
-    s.authorize(&headers, "POST", "/v1/subjects")?;
+    s.authorize(&headers, "POST", "/v1/subjects").await?;
     let b: EmailBody = json_body(&body)?;
     let compliance = Arc::clone(&s.compliance);
     let id = blocking(move || match compliance.new_subject(b.email.as_deref()) {
@@ -464,7 +574,7 @@ async fn post_subject(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiR
 }
 
 async fn post_lookup(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
-    s.authorize(&headers, "POST", "/v1/subjects/lookup")?;
+    s.authorize(&headers, "POST", "/v1/subjects/lookup").await?;
     let b: EmailBody = json_body(&body)?;
     let Some(email) = b.email else {
         return Err(ApiError::bad_request("bad_body", "give \"email\""));
@@ -488,7 +598,7 @@ async fn get_subject(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let p = s.authorize(&headers, "GET", "/v1/subjects/{id}")?;
+    let p = s.authorize(&headers, "GET", "/v1/subjects/{id}").await?;
     let subject = subject_id(&id)?;
     let report = access::subject_report(&s.compliance, &subject, &dpo_reader(&p))
         .await
@@ -526,7 +636,9 @@ async fn get_access(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let p = s.authorize(&headers, "GET", "/v1/subjects/{id}/access")?;
+    let p = s
+        .authorize(&headers, "GET", "/v1/subjects/{id}/access")
+        .await?;
     let pkg = package(&s, p, &id).await?;
     Ok(Json(
         json!({"access": pkg.access, "portability": pkg.portability}),
@@ -538,7 +650,9 @@ async fn get_access_html(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let p = s.authorize(&headers, "GET", "/v1/subjects/{id}/access.html")?;
+    let p = s
+        .authorize(&headers, "GET", "/v1/subjects/{id}/access.html")
+        .await?;
     let pkg = package(&s, p, &id).await?;
     let html = ledger_usecases::html::render(&pkg.access);
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
@@ -558,7 +672,9 @@ async fn post_erase(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let p = s.authorize(&headers, "POST", "/v1/subjects/{id}/erase")?;
+    let p = s
+        .authorize(&headers, "POST", "/v1/subjects/{id}/erase")
+        .await?;
     let subject = subject_id(&id)?;
     let b: EraseBody = json_body(&body)?;
     let request = ErasureRequest {
@@ -597,7 +713,7 @@ async fn get_requests(
     headers: HeaderMap,
     Query(q): Query<StateQuery>,
 ) -> ApiResult<Json<Value>> {
-    s.authorize(&headers, "GET", "/v1/requests")?;
+    s.authorize(&headers, "GET", "/v1/requests").await?;
     let today = s.compliance.clock().now().date_naive();
     let compliance = Arc::clone(&s.compliance);
     let state = q.state;
@@ -635,7 +751,7 @@ struct SweepBody {
 }
 
 async fn post_sweep(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
-    let p = s.authorize(&headers, "POST", "/v1/retention/sweep")?;
+    let p = s.authorize(&headers, "POST", "/v1/retention/sweep").await?;
     let b: SweepBody = json_body(&body)?;
     let options = SweepOptions {
         dry_run: b.dry_run,
@@ -652,24 +768,22 @@ async fn post_sweep(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiRes
     ))
 }
 
-/// The latest checkpoint if it signs the whole log, else a fresh one.
-async fn current_checkpoint(s: &AppState) -> ApiResult<ledger_core::SignedCheckpoint> {
-    let ledger = s.compliance.vault().ledger();
-    let latest = ledger
+/// The latest signed checkpoint. A read never signs: the server signs
+/// the head at start, and then every second while appends come
+/// ([`crate::CHECKPOINT_INTERVAL`]), so a checkpoint lags the log by about
+/// a second at most.
+fn current_checkpoint(s: &AppState) -> ApiResult<ledger_core::SignedCheckpoint> {
+    s.compliance
+        .vault()
+        .ledger()
         .latest_checkpoint()
-        .map_err(|e| ApiError::internal(&e))?;
-    match latest {
-        Some(cp) if cp.checkpoint.tree_size == ledger.len() => Ok(cp),
-        _ => ledger
-            .checkpoint()
-            .await
-            .map_err(|e| ApiError::internal(&e)),
-    }
+        .map_err(|e| ApiError::internal(&e))?
+        .ok_or_else(|| ApiError::not_found("no_checkpoint", "nothing is signed yet").retry_after(1))
 }
 
 async fn get_checkpoint(State(s): Shared, headers: HeaderMap) -> ApiResult<Response> {
-    s.authorize(&headers, "GET", "/v1/checkpoint")?;
-    let cp = current_checkpoint(&s).await?;
+    s.authorize(&headers, "GET", "/v1/checkpoint").await?;
+    let cp = current_checkpoint(&s)?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         cp.note,
@@ -689,10 +803,10 @@ async fn get_inclusion(
     headers: HeaderMap,
     Query(q): Query<InclusionQuery>,
 ) -> ApiResult<Json<Value>> {
-    s.authorize(&headers, "GET", "/v1/proof/inclusion")?;
+    s.authorize(&headers, "GET", "/v1/proof/inclusion").await?;
     let ledger = s.compliance.vault().ledger();
     let cp = match q.size {
-        None => current_checkpoint(&s).await?,
+        None => current_checkpoint(&s)?,
         Some(size) => ledger
             .checkpoints()
             .map_err(|e| ApiError::internal(&e))?
@@ -705,7 +819,7 @@ async fn get_inclusion(
     };
     let proof = ledger_usecases::proof::inclusion(ledger, &cp, q.seq).map_err(|e| match e {
         ledger_usecases::proof::ProofError::NotCovered { .. } => {
-            ApiError::not_found("seq_not_covered", e.to_string())
+            ApiError::not_found("seq_not_covered", e.to_string()).retry_after(1)
         }
         other => ApiError::internal(&other),
     })?;
@@ -725,7 +839,8 @@ async fn get_consistency(
     headers: HeaderMap,
     Query(q): Query<ConsistencyQuery>,
 ) -> ApiResult<Json<Value>> {
-    s.authorize(&headers, "GET", "/v1/proof/consistency")?;
+    s.authorize(&headers, "GET", "/v1/proof/consistency")
+        .await?;
     let ledger = s.compliance.vault().ledger();
     if q.from == 0 || q.from > q.to || q.to > ledger.len() {
         return Err(ApiError::bad_request(
@@ -753,7 +868,7 @@ async fn get_consistency(
 }
 
 async fn get_ropa(State(s): Shared, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    s.authorize(&headers, "GET", "/v1/ropa")?;
+    s.authorize(&headers, "GET", "/v1/ropa").await?;
     let compliance = Arc::clone(&s.compliance);
     blocking(move || {
         let options = compliance.options();
@@ -768,8 +883,9 @@ async fn get_ropa(State(s): Shared, headers: HeaderMap) -> ApiResult<Json<Value>
 }
 
 async fn get_principals(State(s): Shared, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    s.authorize(&headers, "GET", "/v1/principals")?;
-    let file = TokenFile::load(&s.dir).map_err(|e| ApiError::internal(&e))?;
+    s.authorize(&headers, "GET", "/v1/principals").await?;
+    let state = Arc::clone(&s);
+    let file = blocking(move || state.tokens.get().map_err(|e| ApiError::internal(&e))).await?;
     let list: Vec<Value> = file
         .principals
         .iter()
@@ -786,9 +902,52 @@ async fn readyz(State(s): Shared) -> Response {
 }
 
 async fn metrics(State(s): Shared) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(),
-    )
-        .into_response()
+    let state = Arc::clone(&s);
+    let live = blocking(move || Ok(live_gauges(&state))).await;
+    let mut text = s.metrics.render();
+    match live {
+        Ok(gauges) => text.push_str(&gauges.render()),
+        Err(e) => return e.into_response(),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Gauges read from the ledger at scrape time (blocking).
+fn live_gauges(s: &AppState) -> crate::metrics::LiveGauges {
+    let ledger = s.compliance.vault().ledger();
+    let stats = ledger.stats();
+    let now = s.compliance.clock().now();
+    let latest = ledger.latest_checkpoint().ok().flatten();
+    let overdue = s
+        .compliance
+        .query(|x| x.overdue_requests(now.date_naive()))
+        .map(|v| v.len() as u64)
+        .ok();
+    let size = ledger.len();
+    let signed = latest.map_or(0, |cp| cp.checkpoint.tree_size);
+    // Ages from record timestamps (the ledger's clock): the newest record
+    // the latest checkpoint covers, and the oldest one it does not.
+    let age_of = |seq: u64| {
+        ledger.get(seq).ok().map(|r| {
+            let micros = now
+                .timestamp_micros()
+                .saturating_sub(r.record.timestamp_micros)
+                .max(0);
+            micros as f64 / 1e6
+        })
+    };
+    crate::metrics::LiveGauges {
+        log_size: size,
+        queued_events: stats.queued_events,
+        syncs: stats.syncs,
+        sync_seconds: stats.sync_micros as f64 / 1e6,
+        checkpoint_age_seconds: signed.checked_sub(1).and_then(age_of),
+        unsigned_records: size.saturating_sub(signed),
+        oldest_unsigned_age_seconds: if signed < size {
+            age_of(signed)
+        } else {
+            Some(0.0)
+        },
+        overdue_requests: overdue,
+    }
 }

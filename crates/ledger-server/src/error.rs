@@ -19,6 +19,8 @@ pub struct ApiError {
     pub index: Option<usize>,
     /// For a refused batch: the rule that refused it.
     pub rule: Option<String>,
+    /// Seconds after which a retry may succeed (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -30,7 +32,15 @@ impl ApiError {
             message: message.into(),
             index: None,
             rule: None,
+            retry_after: None,
         }
+    }
+
+    /// The same error, telling the caller to retry after `seconds` (at
+    /// least 1).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     /// 400.
@@ -79,6 +89,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body())).into_response()
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }

@@ -18,11 +18,11 @@ use ledger_compliance::retention::{spawn_sweeper, SweepOptions};
 use ledger_compliance::{ComplianceLedger, ComplianceOptions};
 use ledger_core::{Ledger, LedgerOptions, SystemClock};
 use ledger_vault::{Vault, VaultOptions};
-use tokio::sync::Mutex;
 
 pub mod api;
 pub mod error;
 pub mod idem;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -43,7 +43,13 @@ pub struct ServeOptions {
     pub controller: Option<PathBuf>,
     /// Run a retention sweep this often (none: only on request).
     pub sweep_every: Option<Duration>,
+    /// What callers may ask ([`limits::Limits`]).
+    pub limits: limits::Limits,
 }
+
+/// How often the server signs the head while appends come: a read never
+/// signs, so this bounds how far `GET /v1/checkpoint` lags the log.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why the server cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +72,18 @@ pub enum ServeError {
     /// The idempotency file cannot be used.
     #[error(transparent)]
     Idem(#[from] idem::IdemError),
+    /// The token file cannot be used.
+    #[error(transparent)]
+    Tokens(#[from] tokens::TokenError),
+    /// The limits let nothing through.
+    #[error(transparent)]
+    Limits(#[from] limits::LimitsError),
+    /// Reading the stored checkpoints failed.
+    #[error("reading the stored checkpoints")]
+    Read(#[from] ledger_core::ReadError),
+    /// Signing the head at start failed.
+    #[error("signing a checkpoint of the head at start")]
+    Checkpoint(#[from] ledger_core::AppendError),
     /// The certificate or key cannot be read.
     #[error("TLS: {0}")]
     Tls(String),
@@ -85,8 +103,14 @@ pub fn kek_dir(dir: &Path) -> PathBuf {
 }
 
 /// Opens the ledger at `dir` with the controller details of `controller`
-/// and builds the server's state.
-pub fn open_state(dir: &Path, controller: Option<&Path>) -> Result<Arc<AppState>, ServeError> {
+/// and builds the server's state; signs the head if no checkpoint covers
+/// it (an empty log too), so that `GET /v1/checkpoint` always has one and
+/// every record present at start is provable at once.
+pub fn open_state(
+    dir: &Path,
+    controller: Option<&Path>,
+    limits: limits::Limits,
+) -> Result<Arc<AppState>, ServeError> {
     if ledger_core::Engine::detect(dir).is_none() {
         return Err(ServeError::NoLedger(dir.to_owned()));
     }
@@ -98,9 +122,16 @@ pub fn open_state(dir: &Path, controller: Option<&Path>) -> Result<Arc<AppState>
         dir,
         LedgerOptions {
             clock: Arc::new(SystemClock),
+            checkpoint_interval: Some(CHECKPOINT_INTERVAL),
             ..LedgerOptions::default()
         },
     )?;
+    let signed = ledger
+        .latest_checkpoint()?
+        .map(|cp| cp.checkpoint.tree_size);
+    if signed.is_none_or(|size| size < ledger.len()) {
+        ledger.checkpoint_blocking()?;
+    }
     let vault = Vault::open(
         ledger,
         VaultOptions {
@@ -114,12 +145,12 @@ pub fn open_state(dir: &Path, controller: Option<&Path>) -> Result<Arc<AppState>
         ..ComplianceOptions::default()
     };
     let compliance = ComplianceLedger::open(vault, options)?;
-    Ok(Arc::new(AppState {
-        compliance: Arc::new(compliance),
-        dir: dir.to_owned(),
-        metrics: metrics::Metrics::default(),
-        idem: Mutex::new(idem::IdemStore::open(dir)?),
-    }))
+    Ok(Arc::new(AppState::new(
+        Arc::new(compliance),
+        dir.to_owned(),
+        idem::IdemStore::open(dir)?,
+        limits,
+    )?))
 }
 
 /// The rustls configuration of a PEM certificate chain and key (ring).
@@ -181,7 +212,11 @@ pub async fn serve_on(
 /// URL` on stdout), serves until SIGTERM or Ctrl-C (in-flight requests get 10 s to finish), signs a final
 /// checkpoint.
 pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
-    let state = open_state(&options.dir, options.controller.as_deref())?;
+    let state = open_state(
+        &options.dir,
+        options.controller.as_deref(),
+        options.limits.clone(),
+    )?;
     let tls = match &options.tls {
         Some((cert, key)) => Some(tls_config(cert, key)?),
         None => None,

@@ -20,8 +20,11 @@ pub fn document() -> Value {
                 "401": {"$ref": "#/components/responses/Error"},
                 "403": {"$ref": "#/components/responses/Error"},
                 "404": {"$ref": "#/components/responses/Error"},
+                "413": {"$ref": "#/components/responses/Error"},
                 "422": {"$ref": "#/components/responses/Error"},
-                "500": {"$ref": "#/components/responses/Error"}
+                "429": {"$ref": "#/components/responses/Limited"},
+                "500": {"$ref": "#/components/responses/Error"},
+                "503": {"$ref": "#/components/responses/Limited"}
             }
         });
         match r.access {
@@ -54,7 +57,7 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
-            "responses": {"Error": {"description": "An error with a typed code", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "responses": {"Error": {"description": "An error with a typed code", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "Limited": {"description": "Refused by a server limit; retry after Retry-After seconds", "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
             "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "index": {"type": "integer"}, "rule": {"type": "string"}}}}}}
         }
     })

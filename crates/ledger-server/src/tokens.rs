@@ -117,6 +117,14 @@ pub enum TokenError {
     /// The name is taken by a live principal.
     #[error("a live principal already has that name")]
     NameTaken,
+    /// Another process is changing the token file and did not finish in time.
+    #[error("token file {path} is being changed by another process (its lock {lock} is held)")]
+    Busy {
+        /// The file.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
 }
 
 /// The token file.
@@ -125,6 +133,12 @@ pub struct TokenFile {
     /// Every principal, revoked ones included.
     pub principals: Vec<Principal>,
 }
+
+/// The lock file serializing changes to the token file of the ledger at `dir`.
+pub const TOKEN_LOCK_FILE: &str = "tokens.json.lock";
+
+/// How long [`TokenFile::update`] waits for another process's change.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The path of the token file of the ledger at `dir`.
 pub fn token_path(dir: &Path) -> PathBuf {
@@ -150,7 +164,57 @@ impl TokenFile {
         }
     }
 
+    /// Changes the token file of the ledger at `dir` under an exclusive
+    /// lock (`tokens.json.lock`), so two processes creating or revoking
+    /// principals at once never lose one another's change: reads the file,
+    /// applies `change`, writes it atomically, and returns what `change`
+    /// returned. Nothing is written if `change` fails.
+    pub fn update<T>(
+        dir: &Path,
+        change: impl FnOnce(&mut TokenFile) -> Result<T, TokenError>,
+    ) -> Result<T, TokenError> {
+        let path = token_path(dir);
+        let lock_path = dir.join(TOKEN_LOCK_FILE);
+        let io = |source| TokenError::Io {
+            path: lock_path.clone(),
+            source,
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options
+                .mode(0o600)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+        }
+        let lock = options.open(&lock_path).map_err(io)?;
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(TokenError::Busy {
+                        path,
+                        lock: lock_path,
+                    })
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+            }
+        }
+        let mut file = TokenFile::load(dir)?;
+        let out = change(&mut file)?;
+        file.save(dir)?;
+        // The lock is released when `lock` is dropped.
+        drop(lock);
+        Ok(out)
+    }
+
     /// Writes the file atomically (temporary file, fsync, rename), 0600.
+    /// Callers that read, change and write use [`TokenFile::update`].
     pub fn save(&self, dir: &Path) -> Result<(), TokenError> {
         let path = token_path(dir);
         let tmp = dir.join(format!("{TOKEN_FILE}.tmp"));
@@ -234,6 +298,18 @@ impl TokenFile {
         Ok(p.clone())
     }
 
+    /// Stamp of the token file of `dir` as it is now: changes whenever the
+    /// file is replaced (every save renames a new file into place, so its
+    /// inode changes) or its length or modification time changes.
+    pub fn stamp(dir: &Path) -> Result<Option<FileStamp>, TokenError> {
+        let path = token_path(dir);
+        match std::fs::metadata(&path) {
+            Ok(m) => Ok(Some(FileStamp::of(&m))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(TokenError::Io { path, source }),
+        }
+    }
+
     /// The principal whose token hashes to `hash`, revoked or not.
     pub fn by_hash(&self, hash: &str) -> Option<&Principal> {
         self.principals.iter().find(|p| p.hash == hash)
@@ -242,4 +318,65 @@ impl TokenFile {
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// What identifies one version of the token file on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    fn of(m: &std::fs::Metadata) -> FileStamp {
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(m);
+        #[cfg(not(unix))]
+        let inode = 0;
+        FileStamp {
+            inode,
+            len: m.len(),
+            modified: m.modified().ok(),
+        }
+    }
+}
+
+/// The token file as last read, re-read only when its [`FileStamp`]
+/// changes: a revocation by `ledger token revoke` applies to the next
+/// request, and a request costs one `stat`, not a read and a parse.
+#[derive(Debug)]
+pub struct TokenCache {
+    dir: PathBuf,
+    current: std::sync::RwLock<(Option<FileStamp>, std::sync::Arc<TokenFile>)>,
+}
+
+impl TokenCache {
+    /// A cache of the token file of the ledger at `dir`, read now.
+    pub fn open(dir: &Path) -> Result<TokenCache, TokenError> {
+        let stamp = TokenFile::stamp(dir)?;
+        let file = TokenFile::load(dir)?;
+        Ok(TokenCache {
+            dir: dir.to_owned(),
+            current: std::sync::RwLock::new((stamp, std::sync::Arc::new(file))),
+        })
+    }
+
+    /// The token file as it is on disk now (blocking: a `stat`, and a read
+    /// when it changed; call it off the async threads).
+    pub fn get(&self) -> Result<std::sync::Arc<TokenFile>, TokenError> {
+        let stamp = TokenFile::stamp(&self.dir)?;
+        {
+            let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+            if current.0 == stamp {
+                return Ok(std::sync::Arc::clone(&current.1));
+            }
+        }
+        // Read the stamp before the contents: a change racing this read
+        // gives a newer stamp next time, so it is re-read then.
+        let file = std::sync::Arc::new(TokenFile::load(&self.dir)?);
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        *current = (stamp, std::sync::Arc::clone(&file));
+        Ok(file)
+    }
 }

@@ -35,6 +35,27 @@ impl Running {
         }
     }
 
+    /// Waits (up to 5 s) until the server's own checkpointing has signed
+    /// the whole log, and returns the note.
+    async fn signed_note(&self, token: &str) -> String {
+        let size = self.log_size().await.to_string();
+        for _ in 0..100 {
+            let r = self
+                .req(Method::GET, "/v1/checkpoint", Some(token))
+                .send()
+                .await
+                .unwrap();
+            if r.status() == StatusCode::OK {
+                let note = r.text().await.unwrap();
+                if note.lines().nth(1) == Some(size.as_str()) {
+                    return note;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no checkpoint of size {size} within 5 s");
+    }
+
     async fn log_size(&self) -> u64 {
         let v: Value = self
             .req(Method::GET, "/readyz", None)
@@ -58,7 +79,11 @@ async fn start(dir: &Path) -> Running {
 }
 
 async fn start_with(dir: &Path, controller: Option<&Path>) -> Running {
-    let state = ledger_server::open_state(dir, controller).unwrap();
+    let state = ledger_server::open_state(dir, controller, Default::default()).unwrap();
+    run_state(state).await
+}
+
+async fn run_state(state: Arc<ledger_server::AppState>) -> Running {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let handle = axum_server::Handle::new();
@@ -569,6 +594,7 @@ async fn a_dpo_read_is_in_the_subjects_access_log_before_the_data() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    s.signed_note(&auditor).await;
     let proof: Value = s
         .req(Method::GET, "/v1/proof/inclusion?seq=0", Some(&auditor))
         .send()
@@ -577,7 +603,7 @@ async fn a_dpo_read_is_in_the_subjects_access_log_before_the_data() {
         .json()
         .await
         .unwrap();
-    assert_eq!(proof["proof"], "inclusion");
+    assert_eq!(proof["proof"], "inclusion", "{proof}");
     assert!(proof["audit_path"].is_array());
     s.stop().await;
 }
@@ -615,6 +641,7 @@ async fn tls_from_a_test_ca() {
     assert_eq!(r.status(), StatusCode::OK);
     let dpo = f.token(Role::Dpo).to_owned();
     new_subject(&s, &dpo, None).await;
+    s.signed_note(&auditor).await;
     let note = s
         .req(Method::GET, "/v1/checkpoint", Some(&auditor))
         .send()
@@ -645,7 +672,7 @@ async fn start_on(
     config: Arc<rustls::ServerConfig>,
     client: Client,
 ) -> Running {
-    let state = ledger_server::open_state(dir, None).unwrap();
+    let state = ledger_server::open_state(dir, None, Default::default()).unwrap();
     let listener = std::net::TcpListener::bind(addr).unwrap();
     let handle = axum_server::Handle::new();
     let base = format!("https://localhost:{}", addr.port());
@@ -689,7 +716,276 @@ async fn the_controller_file_is_what_the_ropa_states() {
     s.stop().await;
     std::fs::write(&path, "{\"controller\":1}").unwrap();
     assert!(matches!(
-        ledger_server::open_state(&f.dir, Some(&path)),
+        ledger_server::open_state(&f.dir, Some(&path), Default::default()),
         Err(ledger_server::ServeError::Config(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_is_a_typed_413_declared_or_streamed() {
+    let f = Fixture::new();
+    let limits = ledger_server::limits::Limits {
+        max_body_bytes: 1024,
+        ..Default::default()
+    };
+    let state = ledger_server::open_state(&f.dir, None, limits).unwrap();
+    let s = run_state(state).await;
+    let dpo = f.token(Role::Dpo);
+    let big = format!(
+        "[{}]",
+        vec![collected(&"0".repeat(32)).to_string(); 20].join(",")
+    );
+    assert!(big.len() > 1024);
+    // Declared by Content-Length: refused before it is read.
+    let r = s
+        .req(Method::POST, "/v1/events", Some(dpo))
+        .header("content-type", "application/json")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "body_too_large");
+    // Chunked, with no length: refused while read, with the same answer.
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut request = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {dpo}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    for chunk in big.as_bytes().chunks(100) {
+        request.push_str(&format!(
+            "{:x}\r\n{}\r\n",
+            chunk.len(),
+            std::str::from_utf8(chunk).unwrap()
+        ));
+    }
+    request.push_str("0\r\n\r\n");
+    // The server may answer and close before it has read everything.
+    let _ = conn.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"body_too_large\""), "{answer}");
+    assert_eq!(s.log_size().await, 0, "nothing was appended");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_server_answers_503_with_retry_after_but_still_its_probes() {
+    let f = Fixture::new();
+    let limits = ledger_server::limits::Limits {
+        max_in_flight: 2,
+        ..Default::default()
+    };
+    let state = ledger_server::open_state(&f.dir, None, limits).unwrap();
+    // Take every slot, as two requests in progress would.
+    let held = Arc::clone(&state.in_flight)
+        .acquire_many_owned(2)
+        .await
+        .unwrap();
+    let s = run_state(state).await;
+    let auditor = f.token(Role::Auditor);
+    let r = s
+        .req(Method::GET, "/v1/ropa", Some(auditor))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "overloaded");
+    for probe in ["/healthz", "/readyz", "/metrics"] {
+        let r = s.req(Method::GET, probe, None).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{probe}");
+    }
+    let metrics = s
+        .req(Method::GET, "/metrics", None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ledger_refused_total{reason=\"overloaded\"} 1"),
+        "{metrics}"
+    );
+    drop(held);
+    let r = s
+        .req(Method::GET, "/v1/ropa", Some(auditor))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_over_its_rate_gets_429_and_others_do_not() {
+    let f = Fixture::new();
+    let limits = ledger_server::limits::Limits {
+        rate_per_second: Some(0.5),
+        rate_burst: 3,
+        ..Default::default()
+    };
+    let state = ledger_server::open_state(&f.dir, None, limits).unwrap();
+    let s = run_state(state).await;
+    let auditor = f.token(Role::Auditor);
+    for _ in 0..3 {
+        let r = s
+            .req(Method::GET, "/v1/ropa", Some(auditor))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let r = s
+        .req(Method::GET, "/v1/ropa", Some(auditor))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "rate_limited");
+    // Another principal has a bucket of its own.
+    let r = s
+        .req(Method::GET, "/v1/ropa", Some(f.token(Role::Dpo)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditors_reads_never_sign_and_the_server_signs_what_it_appends() {
+    let f = Fixture::new();
+    let s = start(&f.dir).await;
+    let auditor = f.token(Role::Auditor);
+    // The server signed the empty log at start.
+    let r = s
+        .req(Method::GET, "/v1/checkpoint", Some(auditor))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap().lines().nth(1), Some("0"));
+    let dpo = f.token(Role::Dpo);
+    let subject = new_subject(&s, dpo, None).await;
+    let r = s
+        .req(Method::POST, "/v1/events", Some(dpo))
+        .json(&collected(&subject))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let size = s.log_size().await;
+    // The server's own checkpointing covers the appends within about a second.
+    let note = s.signed_note(auditor).await;
+    assert_eq!(
+        note.lines().nth(1),
+        Some(size.to_string().as_str()),
+        "{note}"
+    );
+    for _ in 0..5 {
+        let r = s
+            .req(Method::GET, "/v1/checkpoint", Some(auditor))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.text().await.unwrap(),
+            note,
+            "a read changed the checkpoint"
+        );
+    }
+    s.stop().await;
+    // Reads by the auditor added no checkpoint: every stored checkpoint has
+    // a distinct size (the server signs only when the log grew).
+    let ledger = ledger_core::ReadOnlyLedger::open(&f.dir).unwrap();
+    let sizes: Vec<u64> = ledger
+        .checkpoints()
+        .unwrap()
+        .iter()
+        .map(|c| c.checkpoint.tree_size)
+        .collect();
+    let mut distinct = sizes.clone();
+    distinct.dedup();
+    assert_eq!(sizes, distinct, "a read signed the same head again");
+}
+
+#[test]
+fn concurrent_token_changes_lose_nothing() {
+    let f = Fixture::new();
+    let before = TokenFile::load(&f.dir).unwrap().principals.len();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let dir = f.dir.clone();
+            std::thread::spawn(move || {
+                TokenFile::update(&dir, |file| {
+                    file.create(Role::Service, &format!("svc-{i}"), Vec::new())
+                })
+                .unwrap()
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let after = TokenFile::load(&f.dir).unwrap();
+    assert_eq!(after.principals.len(), before + 8);
+    // A failed change writes nothing.
+    let err = TokenFile::update(&f.dir, |file| file.revoke("no-such-principal"));
+    assert!(err.is_err());
+    assert_eq!(
+        TokenFile::load(&f.dir).unwrap().principals.len(),
+        before + 8
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_show_the_writer_and_the_signing() {
+    let f = Fixture::new();
+    let s = start(&f.dir).await;
+    let dpo = f.token(Role::Dpo);
+    let subject = new_subject(&s, dpo, None).await;
+    let r = s
+        .req(Method::POST, "/v1/events", Some(dpo))
+        .json(&collected(&subject))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = s
+        .req(Method::GET, "/metrics", None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing in {text}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(value("ledger_fsync_total") >= 1.0, "{text}");
+    assert!(value("ledger_fsync_seconds_total") > 0.0);
+    assert_eq!(value("ledger_queue_depth"), 0.0);
+    assert_eq!(value("ledger_log_size"), s.log_size().await as f64);
+    assert_eq!(value("ledger_overdue_requests"), 0.0);
+    assert!(value("ledger_oldest_unsigned_age_seconds") >= 0.0);
+    s.stop().await;
 }

@@ -36,6 +36,23 @@ pub(crate) struct Args {
     /// Run a retention sweep every N seconds (0: only on request).
     #[arg(long, default_value_t = 3600)]
     sweep_every: u64,
+    /// Largest request body, in bytes (larger: 413 body_too_large).
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Requests handled at once (more: 503 overloaded, Retry-After).
+    #[arg(long, default_value_t = 256)]
+    max_in_flight: usize,
+    /// Seconds a read (GET) may take (longer: 503 timeout, Retry-After).
+    #[arg(long, default_value_t = 30)]
+    read_timeout: u64,
+    /// Requests per second each principal may make on average (more: 429
+    /// rate_limited, Retry-After); unlimited without.
+    #[arg(long)]
+    rate_limit: Option<f64>,
+    /// Requests a principal may make at once after being idle, with
+    /// --rate-limit.
+    #[arg(long, default_value_t = 100, requires = "rate_limit")]
+    rate_burst: u32,
 }
 
 /// `ledger token` commands.
@@ -79,7 +96,15 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         tls: args.tls_cert.clone().zip(args.tls_key.clone()),
         controller: args.config.clone(),
         sweep_every: (args.sweep_every > 0).then(|| Duration::from_secs(args.sweep_every)),
+        limits: ledger_server::limits::Limits {
+            max_body_bytes: args.max_body_bytes,
+            max_in_flight: args.max_in_flight,
+            read_timeout: Duration::from_secs(args.read_timeout),
+            rate_per_second: args.rate_limit,
+            rate_burst: args.rate_burst,
+        },
     };
+    options.limits.validate()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -94,15 +119,14 @@ pub(crate) fn run_token(command: &TokenCommand, global: &Global) -> anyhow::Resu
     if ledger_core::Engine::detect(dir).is_none() {
         anyhow::bail!("no ledger at {} (pass --dir)", dir.display());
     }
-    let mut file = TokenFile::load(dir)?;
     match command {
         TokenCommand::Create { role, name, kinds } => {
             let role: Role = role.parse()?;
             if role != Role::Service && !kinds.is_empty() {
                 anyhow::bail!("--kind is for a service only");
             }
-            let (principal, token) = file.create(role, name, kinds.clone())?;
-            file.save(dir)?;
+            let (principal, token) =
+                TokenFile::update(dir, |file| file.create(role, name, kinds.clone()))?;
             if global.json {
                 crate::cmd::print_json(&serde_json::json!({
                     "id": principal.id, "name": principal.name, "role": principal.role,
@@ -120,6 +144,7 @@ pub(crate) fn run_token(command: &TokenCommand, global: &Global) -> anyhow::Resu
             }
         }
         TokenCommand::List => {
+            let file = TokenFile::load(dir)?;
             if global.json {
                 let list: Vec<_> = file
                     .principals
@@ -144,8 +169,7 @@ pub(crate) fn run_token(command: &TokenCommand, global: &Global) -> anyhow::Resu
             }
         }
         TokenCommand::Revoke { who } => {
-            let p = file.revoke(who)?;
-            file.save(dir)?;
+            let p = TokenFile::update(dir, |file| file.revoke(who))?;
             println!("revoked {} ({})", p.id, p.name);
         }
     }

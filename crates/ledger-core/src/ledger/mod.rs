@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -151,11 +151,25 @@ pub struct Head {
     pub root: Hash,
 }
 
+/// What the writer has done so far, for monitoring ([`Ledger::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Events handed to the writer and not yet committed or refused.
+    pub queued_events: u64,
+    /// Durability barriers (one fsync of the log per group commit) made.
+    pub syncs: u64,
+    /// Time spent in them, in microseconds.
+    pub sync_micros: u64,
+}
+
 /// State shared between the writer thread and readers.
 #[derive(Debug)]
 pub(crate) struct Shared {
     head: RwLock<Head>,
     pub(crate) poisoned: AtomicBool,
+    pub(crate) queued: std::sync::atomic::AtomicU64,
+    pub(crate) syncs: std::sync::atomic::AtomicU64,
+    pub(crate) sync_micros: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -335,6 +349,9 @@ impl Ledger {
                 root: tree.empty_root(),
             }),
             poisoned: AtomicBool::new(false),
+            queued: Default::default(),
+            syncs: Default::default(),
+            sync_micros: Default::default(),
         });
         shared.publish(&state);
         let (tx, rx) = mpsc::channel(options.queue_capacity);
@@ -428,10 +445,20 @@ impl Ledger {
             return Err(AppendError::EmptyBatch);
         }
         let (reply, rx) = oneshot::channel();
-        self.sender()?
+        let n = events.len() as u64;
+        let queued = &self.inner.shared.queued;
+        queued.fetch_add(n, Ordering::Relaxed);
+        let sent = self
+            .sender()
+            .inspect_err(|_| {
+                queued.fetch_sub(n, Ordering::Relaxed);
+            })?
             .send(Command::Append { events, reply })
-            .await
-            .map_err(|_| AppendError::Closed)?;
+            .await;
+        if sent.is_err() {
+            queued.fetch_sub(n, Ordering::Relaxed);
+            return Err(AppendError::Closed);
+        }
         Ok(PendingAppend { rx })
     }
 
@@ -466,6 +493,17 @@ impl Ledger {
     /// Blocking form of [`Ledger::checkpoint`].
     pub fn checkpoint_blocking(&self) -> Result<SignedCheckpoint, AppendError> {
         futures_executor::block_on(self.checkpoint())
+    }
+
+    /// What the writer has done so far: events waiting for it, and the
+    /// count and total time of its durability barriers.
+    pub fn stats(&self) -> WriterStats {
+        let shared = &self.inner.shared;
+        WriterStats {
+            queued_events: shared.queued.load(Ordering::Relaxed),
+            syncs: shared.syncs.load(Ordering::Relaxed),
+            sync_micros: shared.sync_micros.load(Ordering::Relaxed),
+        }
     }
 
     /// The committed tip.

@@ -158,6 +158,8 @@ impl Writer {
     }
 
     fn commit_appends(&mut self, appends: Vec<(Vec<Event>, AppendReply)>) {
+        let taken: u64 = appends.iter().map(|(events, _)| events.len() as u64).sum();
+        self.shared.queued.fetch_sub(taken, Ordering::Relaxed);
         if self.shared.poisoned.load(Ordering::SeqCst) {
             for (_, reply) in appends {
                 let _ = reply.send(Err(AppendError::Poisoned));
@@ -203,10 +205,14 @@ impl Writer {
         // its own (it is re-derived from the log on open past its
         // watermark). Until written, its entries are pending, and reads
         // see them.
-        let result = self
-            .log
-            .append(self.state.size, &values)
-            .and_then(|()| self.log.sync());
+        let result = self.log.append(self.state.size, &values).and_then(|()| {
+            let started = Instant::now();
+            let synced = self.log.sync();
+            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.shared.syncs.fetch_add(1, Ordering::Relaxed);
+            self.shared.sync_micros.fetch_add(micros, Ordering::Relaxed);
+            synced
+        });
         match result {
             Ok(()) => {
                 let indexed = keys.is_empty() || {
