@@ -42,6 +42,8 @@ pub struct AppState {
     pub tokens: TokenCache,
     /// What callers may ask.
     pub limits: Limits,
+    /// Integrity routes answer without a token.
+    pub public_integrity: bool,
     /// Slots for requests handled at once ([`Limits::max_in_flight`]).
     pub in_flight: Arc<tokio::sync::Semaphore>,
     /// Per-principal rate ([`Limits::rate_per_second`]).
@@ -66,8 +68,12 @@ impl AppState {
         compliance: Arc<ComplianceLedger>,
         dir: PathBuf,
         idem: IdemStore,
-        limits: Limits,
+        settings: crate::Settings,
     ) -> Result<AppState, crate::ServeError> {
+        let crate::Settings {
+            limits,
+            public_integrity,
+        } = settings;
         limits.validate()?;
         let tokens = TokenCache::open(&dir)?;
         Ok(AppState {
@@ -80,8 +86,23 @@ impl AppState {
                 .rate_per_second
                 .map(|rate| RateLimiter::new(rate, limits.rate_burst)),
             limits,
+            public_integrity,
             dir,
         })
+    }
+
+    /// [`AppState::authorize`] for an integrity route: without a token it
+    /// is allowed when the server makes integrity public.
+    async fn authorize_integrity(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        method: &str,
+        path: &str,
+    ) -> ApiResult<()> {
+        if self.public_integrity && !headers.contains_key(header::AUTHORIZATION) {
+            return Ok(());
+        }
+        self.authorize(headers, method, path).await.map(drop)
     }
 
     /// Authenticates the bearer token of `headers` and checks that its
@@ -180,6 +201,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/requests", get(get_requests))
         .route("/v1/retention/sweep", post(post_sweep))
         .route("/v1/checkpoint", get(get_checkpoint))
+        .route("/v1/tlog/checkpoint", get(get_tlog_checkpoint))
+        .route("/v1/tlog/tile/{*path}", get(get_tile))
         .route("/v1/proof/inclusion", get(get_inclusion))
         .route("/v1/proof/consistency", get(get_consistency))
         .route("/v1/ropa", get(get_ropa))
@@ -782,13 +805,54 @@ fn current_checkpoint(s: &AppState) -> ApiResult<ledger_core::SignedCheckpoint> 
 }
 
 async fn get_checkpoint(State(s): Shared, headers: HeaderMap) -> ApiResult<Response> {
-    s.authorize(&headers, "GET", "/v1/checkpoint").await?;
+    s.authorize_integrity(&headers, "GET", "/v1/checkpoint")
+        .await?;
     let cp = current_checkpoint(&s)?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         cp.note,
     )
         .into_response())
+}
+
+async fn get_tlog_checkpoint(State(s): Shared, headers: HeaderMap) -> ApiResult<Response> {
+    s.authorize_integrity(&headers, "GET", "/v1/tlog/checkpoint")
+        .await?;
+    let cp = current_checkpoint(&s)?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        cp.note,
+    )
+        .into_response())
+}
+
+/// A C2SP tlog-tiles resource: `tile/L/N[.p/W]` or `tile/entries/N[.p/W]`
+/// (docs/FORMAT.md §4.1), of the committed tree.
+async fn get_tile(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+) -> ApiResult<Response> {
+    s.authorize_integrity(&headers, "GET", "/v1/tlog/tile/{path}")
+        .await?;
+    let tile = ledger_core::merkle::tiles::Tile::parse(&format!("tile/{path}"))
+        .map_err(|e| ApiError::not_found("no_tile", format!("not a tlog-tiles path: {e}")))?;
+    let compliance = Arc::clone(&s.compliance);
+    let bytes = blocking(move || {
+        compliance
+            .vault()
+            .ledger()
+            .tile(&tile)
+            .map_err(|e| match e {
+                ledger_core::ReadError::InvalidRequest { .. } => ApiError::not_found(
+                    "no_tile",
+                    "the tree does not hold that tile (yet): a partial tile is served at the widths a signed size gives",
+                ),
+                other => ApiError::internal(&other),
+            })
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
 #[derive(Deserialize)]
@@ -803,7 +867,8 @@ async fn get_inclusion(
     headers: HeaderMap,
     Query(q): Query<InclusionQuery>,
 ) -> ApiResult<Json<Value>> {
-    s.authorize(&headers, "GET", "/v1/proof/inclusion").await?;
+    s.authorize_integrity(&headers, "GET", "/v1/proof/inclusion")
+        .await?;
     let ledger = s.compliance.vault().ledger();
     let cp = match q.size {
         None => current_checkpoint(&s)?,

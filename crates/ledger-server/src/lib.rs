@@ -43,8 +43,19 @@ pub struct ServeOptions {
     pub controller: Option<PathBuf>,
     /// Run a retention sweep this often (none: only on request).
     pub sweep_every: Option<Duration>,
+    /// What callers may ask, and whether integrity reads are public.
+    pub settings: Settings,
+}
+
+/// How the server treats its callers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Settings {
     /// What callers may ask ([`limits::Limits`]).
     pub limits: limits::Limits,
+    /// Integrity routes (checkpoint, proofs, tiles) answer without a token,
+    /// as a transparency log's do; without it they need an auditor or DPO
+    /// token.
+    pub public_integrity: bool,
 }
 
 /// How often the server signs the head while appends come: a read never
@@ -109,7 +120,7 @@ pub fn kek_dir(dir: &Path) -> PathBuf {
 pub fn open_state(
     dir: &Path,
     controller: Option<&Path>,
-    limits: limits::Limits,
+    settings: Settings,
 ) -> Result<Arc<AppState>, ServeError> {
     if ledger_core::Engine::detect(dir).is_none() {
         return Err(ServeError::NoLedger(dir.to_owned()));
@@ -149,7 +160,7 @@ pub fn open_state(
         Arc::new(compliance),
         dir.to_owned(),
         idem::IdemStore::open(dir)?,
-        limits,
+        settings,
     )?))
 }
 
@@ -215,7 +226,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let state = open_state(
         &options.dir,
         options.controller.as_deref(),
-        options.limits.clone(),
+        options.settings.clone(),
     )?;
     let tls = match &options.tls {
         Some((cert, key)) => Some(tls_config(cert, key)?),

@@ -34,6 +34,16 @@ pub fn document() -> Value {
                 op["security"] = json!([{"token": []}]);
                 op["x-roles"] = json!(names);
             }
+            Access::Integrity => {
+                let names: Vec<&str> = crate::routes::INTEGRITY
+                    .iter()
+                    .map(|x| x.as_str())
+                    .collect();
+                // A token, or none when the server makes integrity public.
+                op["security"] = json!([{"token": []}, {}]);
+                op["x-roles"] = json!(names);
+                op["x-public-with"] = json!("--public-integrity");
+            }
         }
         let params: Vec<Value> = r
             .path

@@ -11,6 +11,9 @@ pub enum Access {
     Public,
     /// A live token of one of these roles.
     Roles(&'static [Role]),
+    /// An auditor or DPO token; or anyone, if the server makes integrity
+    /// public (`--public-integrity`).
+    Integrity,
 }
 
 /// One route.
@@ -32,13 +35,15 @@ impl Route {
         match self.access {
             Access::Public => true,
             Access::Roles(roles) => roles.contains(&role),
+            Access::Integrity => INTEGRITY.contains(&role),
         }
     }
 }
 
 const WRITE: &[Role] = &[Role::Service, Role::Dpo];
 const DPO: &[Role] = &[Role::Dpo];
-const INTEGRITY: &[Role] = &[Role::Auditor, Role::Dpo];
+/// Who may read integrity data when it is not public.
+pub const INTEGRITY: &[Role] = &[Role::Auditor, Role::Dpo];
 const ADMIN: &[Role] = &[Role::Admin];
 
 /// Every route the server answers.
@@ -52,9 +57,11 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/v1/subjects/{id}/erase", access: Access::Roles(DPO), summary: "Erase the subject and its tickets by crypto-shredding" },
     Route { method: "GET", path: "/v1/requests", access: Access::Roles(DPO), summary: "Rights requests: state=open, due (within 7 days) or overdue" },
     Route { method: "POST", path: "/v1/retention/sweep", access: Access::Roles(DPO), summary: "Run a retention sweep now" },
-    Route { method: "GET", path: "/v1/checkpoint", access: Access::Roles(INTEGRITY), summary: "The signed checkpoint of the whole log (C2SP signed note, text/plain)" },
-    Route { method: "GET", path: "/v1/proof/inclusion", access: Access::Roles(INTEGRITY), summary: "Inclusion proof of record seq in a signed tree of size size (default: the latest)" },
-    Route { method: "GET", path: "/v1/proof/consistency", access: Access::Roles(INTEGRITY), summary: "Consistency proof between tree sizes from and to" },
+    Route { method: "GET", path: "/v1/checkpoint", access: Access::Integrity, summary: "The signed checkpoint of the whole log (C2SP signed note, text/plain)" },
+    Route { method: "GET", path: "/v1/proof/inclusion", access: Access::Integrity, summary: "Inclusion proof of record seq in a signed tree of size size (default: the latest)" },
+    Route { method: "GET", path: "/v1/proof/consistency", access: Access::Integrity, summary: "Consistency proof between tree sizes from and to" },
+    Route { method: "GET", path: "/v1/tlog/checkpoint", access: Access::Integrity, summary: "C2SP tlog-tiles: the latest signed checkpoint (text/plain)" },
+    Route { method: "GET", path: "/v1/tlog/tile/{path}", access: Access::Integrity, summary: "C2SP tlog-tiles: a Merkle tile (tile/L/N[.p/W]) or entry bundle (tile/entries/N[.p/W]) of the committed tree" },
     Route { method: "GET", path: "/v1/ropa", access: Access::Roles(INTEGRITY), summary: "The Art. 30(1) record of processing activities" },
     Route { method: "GET", path: "/v1/principals", access: Access::Roles(ADMIN), summary: "The principals (no token hashes)" },
     Route { method: "GET", path: "/v1/openapi.json", access: Access::Public, summary: "This API's OpenAPI 3.1 document" },

@@ -195,6 +195,7 @@ async fn call(
         ),
         "/v1/proof/inclusion" => ("/v1/proof/inclusion?seq=0".to_owned(), None),
         "/v1/proof/consistency" => ("/v1/proof/consistency?from=1&to=2".to_owned(), None),
+        "/v1/tlog/tile/{path}" => ("/v1/tlog/tile/0/000.p/1".to_owned(), None),
         p => (p.replace("{id}", subject), None),
     };
     let mut r = s.req(method, &path, token);
@@ -293,6 +294,8 @@ async fn every_route_answers_every_role_as_the_table_says() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    // Proofs need the appends signed: the server does that within a second.
+    s.signed_note(f.token(Role::Auditor)).await;
     let bad = format!("lgr_{}", "0".repeat(64));
     let mut failures = Vec::new();
     for route in ROUTES {
@@ -728,7 +731,15 @@ async fn a_body_over_the_limit_is_a_typed_413_declared_or_streamed() {
         max_body_bytes: 1024,
         ..Default::default()
     };
-    let state = ledger_server::open_state(&f.dir, None, limits).unwrap();
+    let state = ledger_server::open_state(
+        &f.dir,
+        None,
+        ledger_server::Settings {
+            limits,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let s = run_state(state).await;
     let dpo = f.token(Role::Dpo);
     let big = format!(
@@ -781,7 +792,15 @@ async fn a_full_server_answers_503_with_retry_after_but_still_its_probes() {
         max_in_flight: 2,
         ..Default::default()
     };
-    let state = ledger_server::open_state(&f.dir, None, limits).unwrap();
+    let state = ledger_server::open_state(
+        &f.dir,
+        None,
+        ledger_server::Settings {
+            limits,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     // Take every slot, as two requests in progress would.
     let held = Arc::clone(&state.in_flight)
         .acquire_many_owned(2)
@@ -832,7 +851,15 @@ async fn a_principal_over_its_rate_gets_429_and_others_do_not() {
         rate_burst: 3,
         ..Default::default()
     };
-    let state = ledger_server::open_state(&f.dir, None, limits).unwrap();
+    let state = ledger_server::open_state(
+        &f.dir,
+        None,
+        ledger_server::Settings {
+            limits,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let s = run_state(state).await;
     let auditor = f.token(Role::Auditor);
     for _ in 0..3 {
@@ -987,5 +1014,119 @@ async fn the_metrics_show_the_writer_and_the_signing() {
     assert_eq!(value("ledger_log_size"), s.log_size().await as f64);
     assert_eq!(value("ledger_overdue_requests"), 0.0);
     assert!(value("ledger_oldest_unsigned_age_seconds") >= 0.0);
+    s.stop().await;
+}
+
+/// RFC 6962 §2.1 Merkle tree hash of `leaves` (already leaf-hashed), written
+/// here from the RFC, not from the ledger's code.
+fn mth(leaves: &[[u8; 32]]) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    match leaves.len() {
+        0 => Sha256::digest([]).into(),
+        1 => leaves[0],
+        n => {
+            // The largest power of two smaller than n.
+            let k = n.next_power_of_two() / 2;
+            let mut h = Sha256::new();
+            h.update([1u8]);
+            h.update(mth(&leaves[..k]));
+            h.update(mth(&leaves[k..]));
+            h.finalize().into()
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tile_client_without_a_token_rebuilds_the_signed_root_of_a_public_server() {
+    use base64::Engine as _;
+    let f = Fixture::new();
+    let state = ledger_server::open_state(
+        &f.dir,
+        None,
+        ledger_server::Settings {
+            public_integrity: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let s = run_state(state).await;
+    let dpo = f.token(Role::Dpo).to_owned();
+    for _ in 0..3 {
+        let subject = new_subject(&s, &dpo, None).await;
+        let r = s
+            .req(Method::POST, "/v1/events", Some(&dpo))
+            .json(&json!([collected(&subject), collected(&subject)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let size = s.log_size().await;
+    s.signed_note(&dpo).await;
+    // No token from here on.
+    let note = s
+        .req(Method::GET, "/v1/tlog/checkpoint", None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = note.lines().collect();
+    assert_eq!(lines[1], size.to_string());
+    let root = base64::engine::general_purpose::STANDARD
+        .decode(lines[2])
+        .unwrap();
+    let r = s
+        .req(Method::GET, &format!("/v1/tlog/tile/0/000.p/{size}"), None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/octet-stream");
+    let tile = r.bytes().await.unwrap();
+    assert_eq!(tile.len() as u64, 32 * size);
+    let leaves: Vec<[u8; 32]> = tile.chunks(32).map(|c| c.try_into().unwrap()).collect();
+    assert_eq!(
+        mth(&leaves).to_vec(),
+        root,
+        "the tiles rebuild the signed root"
+    );
+    let r = s
+        .req(
+            Method::GET,
+            &format!("/v1/tlog/tile/entries/000.p/{size}"),
+            None,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // A tile the tree does not hold yet, and a path that is no tile.
+    for (path, code) in [
+        (format!("/v1/tlog/tile/0/000.p/{}", size + 1), "no_tile"),
+        ("/v1/tlog/tile/0/0".to_owned(), "no_tile"),
+        ("/v1/tlog/tile/0/000.p/0".to_owned(), "no_tile"),
+    ] {
+        let r = s.req(Method::GET, &path, None).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], code, "{path}");
+    }
+    // Integrity is public; personal data is not.
+    let r = s
+        .req(Method::GET, "/v1/proof/inclusion?seq=0", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = s
+        .req(Method::GET, "/v1/requests?state=open", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = s.req(Method::GET, "/v1/ropa", None).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     s.stop().await;
 }

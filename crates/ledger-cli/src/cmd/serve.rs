@@ -53,6 +53,10 @@ pub(crate) struct Args {
     /// --rate-limit.
     #[arg(long, default_value_t = 100, requires = "rate_limit")]
     rate_burst: u32,
+    /// Answer the integrity routes (checkpoint, proofs, tlog tiles) without
+    /// a token, as a public transparency log does.
+    #[arg(long)]
+    public_integrity: bool,
 }
 
 /// `ledger token` commands.
@@ -96,15 +100,18 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         tls: args.tls_cert.clone().zip(args.tls_key.clone()),
         controller: args.config.clone(),
         sweep_every: (args.sweep_every > 0).then(|| Duration::from_secs(args.sweep_every)),
-        limits: ledger_server::limits::Limits {
-            max_body_bytes: args.max_body_bytes,
-            max_in_flight: args.max_in_flight,
-            read_timeout: Duration::from_secs(args.read_timeout),
-            rate_per_second: args.rate_limit,
-            rate_burst: args.rate_burst,
+        settings: ledger_server::Settings {
+            limits: ledger_server::limits::Limits {
+                max_body_bytes: args.max_body_bytes,
+                max_in_flight: args.max_in_flight,
+                read_timeout: Duration::from_secs(args.read_timeout),
+                rate_per_second: args.rate_limit,
+                rate_burst: args.rate_burst,
+            },
+            public_integrity: args.public_integrity,
         },
     };
-    options.limits.validate()?;
+    options.settings.limits.validate()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
