@@ -390,6 +390,10 @@ fn event_values(headers: &HeaderMap, body: &Bytes) -> ApiResult<Vec<Value>> {
 
 async fn post_events(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let p = s.authorize(&headers, "POST", "/v1/events").await?;
+    if s.compliance.vault().ledger().stats().queued_events >= s.limits.max_queued_events {
+        s.metrics.refusal("queue_full");
+        return Err(limits::queue_full());
+    }
     let key = headers
         .get("idempotency-key")
         .map(|v| {

@@ -30,6 +30,9 @@ pub struct Limits {
     pub rate_per_second: Option<f64>,
     /// Requests a principal may make at once after being idle.
     pub rate_burst: u32,
+    /// Events that may wait for the ledger's writer; while more wait,
+    /// appends get 503 `queue_full` with `Retry-After` instead of queueing.
+    pub max_queued_events: u64,
 }
 
 impl Default for Limits {
@@ -40,6 +43,7 @@ impl Default for Limits {
             read_timeout: Duration::from_secs(30),
             rate_per_second: None,
             rate_burst: 100,
+            max_queued_events: 100_000,
         }
     }
 }
@@ -68,6 +72,11 @@ impl Limits {
         }
         if self.rate_burst == 0 {
             return Err(LimitsError("the burst must be at least 1"));
+        }
+        if self.max_queued_events == 0 {
+            return Err(LimitsError(
+                "at least one event must be able to wait for the writer",
+            ));
         }
         Ok(())
     }
@@ -118,6 +127,16 @@ pub(crate) fn too_large(limit: usize) -> Response {
         format!("the request body is larger than the server's limit of {limit} bytes"),
     )
     .into_response()
+}
+
+/// 503 `queue_full`.
+pub(crate) fn queue_full() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "queue_full",
+        "the ledger's writer has as many events waiting as it may; nothing was appended, retry later",
+    )
+    .retry_after(1)
 }
 
 /// 429 `rate_limited`.

@@ -9,7 +9,13 @@ pub const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0
 pub const AUTH_REASONS: [&str; 5] = ["missing", "malformed", "unknown", "revoked", "forbidden"];
 
 /// Reasons a request is refused by the server's limits.
-pub const REFUSALS: [&str; 4] = ["overloaded", "timeout", "body_too_large", "rate_limited"];
+pub const REFUSALS: [&str; 5] = [
+    "overloaded",
+    "timeout",
+    "body_too_large",
+    "rate_limited",
+    "queue_full",
+];
 
 /// The server's counters.
 #[derive(Debug, Default)]

@@ -1130,3 +1130,62 @@ async fn a_tile_client_without_a_token_rebuilds_the_signed_root_of_a_public_serv
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_past_a_full_writer_queue_are_refused_whole_and_nothing_is_lost() {
+    let f = Fixture::new();
+    let limits = ledger_server::limits::Limits {
+        max_queued_events: 1,
+        ..Default::default()
+    };
+    let state = ledger_server::open_state(
+        &f.dir,
+        None,
+        ledger_server::Settings {
+            limits,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let s = Arc::new(run_state(state).await);
+    let dpo = f.token(Role::Dpo).to_owned();
+    let subject = new_subject(&s, &dpo, None).await;
+    let before = s.log_size().await;
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            let dpo = dpo.clone();
+            let subject = subject.clone();
+            tokio::spawn(async move {
+                let r = s
+                    .req(Method::POST, "/v1/events", Some(&dpo))
+                    .json(&json!([collected(&subject), collected(&subject)]))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status();
+                let retry = r.headers().get("retry-after").cloned();
+                let v: Value = r.json().await.unwrap();
+                (status, retry, v)
+            })
+        })
+        .collect();
+    let mut acknowledged = 0u64;
+    for t in tasks {
+        let (status, retry, v) = t.await.unwrap();
+        match status {
+            StatusCode::OK => acknowledged += v["receipts"].as_array().unwrap().len() as u64,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(v["error"]["code"], "queue_full", "{v}");
+                assert_eq!(retry.unwrap(), "1");
+            }
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    assert_eq!(
+        s.log_size().await,
+        before + acknowledged,
+        "a refused batch left nothing"
+    );
+    Arc::into_inner(s).unwrap().stop().await;
+}

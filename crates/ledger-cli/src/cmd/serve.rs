@@ -53,6 +53,10 @@ pub(crate) struct Args {
     /// --rate-limit.
     #[arg(long, default_value_t = 100, requires = "rate_limit")]
     rate_burst: u32,
+    /// Events that may wait for the writer (more: appends get 503
+    /// queue_full, Retry-After).
+    #[arg(long, default_value_t = 100_000)]
+    max_queued_events: u64,
     /// Answer the integrity routes (checkpoint, proofs, tlog tiles) without
     /// a token, as a public transparency log does.
     #[arg(long)]
@@ -107,6 +111,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
                 read_timeout: Duration::from_secs(args.read_timeout),
                 rate_per_second: args.rate_limit,
                 rate_burst: args.rate_burst,
+                max_queued_events: args.max_queued_events,
             },
             public_integrity: args.public_integrity,
         },
