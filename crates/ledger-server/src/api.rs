@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -297,6 +298,16 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(&e))?
 }
 
+/// The query of a request, or 400 `bad_query` in the API's error form.
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    q.map(|Query(q)| q).map_err(|_| {
+        ApiError::bad_request(
+            "bad_query",
+            "the query string lacks a parameter or has one of the wrong type (docs/API.md)",
+        )
+    })
+}
+
 fn subject_id(id: &str) -> ApiResult<ScopeId> {
     id.parse()
         .map_err(|_| ApiError::bad_request("bad_subject_id", "a subject id is 32 hex digits"))
@@ -315,7 +326,7 @@ fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> ApiResult<T> {
         return serde_json::from_str("{}")
             .map_err(|_| ApiError::bad_request("bad_body", "a JSON body is required"));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let shape = |e: serde_json::Error| {
         ApiError::bad_request(
             "bad_body",
             format!(
@@ -323,7 +334,16 @@ fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> ApiResult<T> {
                 wire::redact(&e.to_string())
             ),
         )
-    })
+    };
+    // An object, and nothing else: serde would also read a struct from an
+    // array of its fields.
+    match serde_json::from_slice::<Value>(body).map_err(shape)? {
+        object @ Value::Object(_) => serde_json::from_value(object).map_err(shape),
+        _ => Err(ApiError::bad_request(
+            "bad_body",
+            "the body is a JSON object",
+        )),
+    }
 }
 
 /// `snake_case` name of the rule a [`ledger_compliance::ValidationError`] names.
@@ -738,9 +758,10 @@ struct StateQuery {
 async fn get_requests(
     State(s): Shared,
     headers: HeaderMap,
-    Query(q): Query<StateQuery>,
+    q: Result<Query<StateQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     s.authorize(&headers, "GET", "/v1/requests").await?;
+    let q = query(q)?;
     let today = s.compliance.clock().now().date_naive();
     let compliance = Arc::clone(&s.compliance);
     let state = q.state;
@@ -869,10 +890,11 @@ struct InclusionQuery {
 async fn get_inclusion(
     State(s): Shared,
     headers: HeaderMap,
-    Query(q): Query<InclusionQuery>,
+    q: Result<Query<InclusionQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     s.authorize_integrity(&headers, "GET", "/v1/proof/inclusion")
         .await?;
+    let q = query(q)?;
     let ledger = s.compliance.vault().ledger();
     let cp = match q.size {
         None => current_checkpoint(&s)?,
@@ -906,10 +928,11 @@ struct ConsistencyQuery {
 async fn get_consistency(
     State(s): Shared,
     headers: HeaderMap,
-    Query(q): Query<ConsistencyQuery>,
+    q: Result<Query<ConsistencyQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    s.authorize(&headers, "GET", "/v1/proof/consistency")
+    s.authorize_integrity(&headers, "GET", "/v1/proof/consistency")
         .await?;
+    let q = query(q)?;
     let ledger = s.compliance.vault().ledger();
     if q.from == 0 || q.from > q.to || q.to > ledger.len() {
         return Err(ApiError::bad_request(

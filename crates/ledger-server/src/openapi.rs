@@ -11,15 +11,17 @@ pub fn document() -> Value {
         let entry = paths
             .entry(r.path.to_owned())
             .or_insert_with(|| Value::Object(Map::new()));
+        let (status, content) = success(r.path);
         let mut op = json!({
             "summary": r.summary,
             "operationId": operation_id(r.method, r.path),
             "responses": {
-                "200": {"description": "OK"},
+                status: {"description": "OK", "content": content},
                 "400": {"$ref": "#/components/responses/Error"},
                 "401": {"$ref": "#/components/responses/Error"},
                 "403": {"$ref": "#/components/responses/Error"},
                 "404": {"$ref": "#/components/responses/Error"},
+                "409": {"$ref": "#/components/responses/Error"},
                 "413": {"$ref": "#/components/responses/Error"},
                 "422": {"$ref": "#/components/responses/Error"},
                 "429": {"$ref": "#/components/responses/Limited"},
@@ -45,12 +47,20 @@ pub fn document() -> Value {
                 op["x-public-with"] = json!("--public-integrity");
             }
         }
+        if let Some(body) = request_body(r.path) {
+            op["requestBody"] = body;
+        }
         let params: Vec<Value> = r
             .path
             .split('/')
             .filter_map(|seg| {
                 let name = seg.strip_prefix('{')?.split('}').next()?;
-                Some(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}))
+                let schema = match name {
+                    // A tlog-tiles path below `tile/` (FORMAT.md §4.1).
+                    "path" => json!({"type": "string", "pattern": "^(entries|[0-9]+)/(x[0-9]{3}/)*[0-9]{3}(\\.p/[0-9]+)?$"}),
+                    _ => json!({"type": "string", "pattern": "^[0-9a-f]{32}$"}),
+                };
+                Some(json!({"name": name, "in": "path", "required": true, "schema": schema}))
             })
             .chain(query_params(r.path))
             .collect();
@@ -68,9 +78,65 @@ pub fn document() -> Value {
         "components": {
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
             "responses": {"Error": {"description": "An error with a typed code", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "Limited": {"description": "Refused by a server limit; retry after Retry-After seconds", "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
-            "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "index": {"type": "integer"}, "rule": {"type": "string"}}}}}}
+            "schemas": {"Event": {"type": "object", "description": "An event in the wire form of docs/CLI.md (subject, actor, facts with its type, personal fields); the compliance rules decide whether it is accepted (422 otherwise)", "required": ["facts"], "properties": {"subject": {"type": "string"}, "ticket": {"type": "string"}, "actor": {"type": "string"}, "facts": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}}, "personal": {"type": "object"}}}, "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "index": {"type": "integer"}, "rule": {"type": "string"}}}}}}
         }
     })
+}
+
+/// The success status and its content of the route at `path`.
+fn success(path: &str) -> (&'static str, Value) {
+    let json_any = json!({"application/json": {"schema": {"type": "object"}}});
+    let text = json!({"text/plain": {"schema": {"type": "string"}}});
+    match path {
+        "/v1/subjects" => (
+            "201",
+            json!({"application/json": {"schema": {"type": "object", "required": ["subject"], "properties": {"subject": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}}}}),
+        ),
+        "/v1/events" => (
+            "200",
+            json!({"application/json": {"schema": {"type": "object", "required": ["receipts"], "properties": {"receipts": {"type": "array", "items": {"type": "object", "required": ["seq", "hash", "timestamp"], "properties": {"seq": {"type": "integer", "minimum": 0}, "hash": {"type": "string"}, "timestamp": {"type": "string"}, "ticket": {"type": "string"}}}}}}}}),
+        ),
+        "/v1/subjects/{id}/access.html" => {
+            ("200", json!({"text/html": {"schema": {"type": "string"}}}))
+        }
+        "/v1/checkpoint" | "/v1/tlog/checkpoint" | "/metrics" => ("200", text),
+        "/v1/tlog/tile/{path}" => (
+            "200",
+            json!({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}),
+        ),
+        _ => ("200", json_any),
+    }
+}
+
+/// The request body the route at `path` takes, if any.
+fn request_body(path: &str) -> Option<Value> {
+    let object = |required: bool, props: Value, names: &[&str]| json!({"required": required, "content": {"application/json": {"schema": {"type": "object", "properties": props, "required": names, "additionalProperties": false}}}});
+    match path {
+        "/v1/events" => Some(json!({"required": true, "content": {
+            "application/json": {"schema": {"oneOf": [
+                {"$ref": "#/components/schemas/Event"},
+                {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}
+            ]}},
+            "application/x-ndjson": {"schema": {"type": "string"}}
+        }})),
+        "/v1/subjects" => Some(object(
+            false,
+            json!({"email": {"type": ["string", "null"]}}),
+            &[],
+        )),
+        "/v1/subjects/lookup" => Some(object(
+            true,
+            json!({"email": {"type": "string"}}),
+            &["email"],
+        )),
+        "/v1/subjects/{id}/erase" => Some(object(
+            true,
+            json!({"request_ref": {"type": "string"}, "reason": {"type": "string"}}),
+            &["request_ref"],
+        )),
+        "/v1/retention/sweep" => Some(object(false, json!({"dry_run": {"type": "boolean"}}), &[])),
+        _ => None,
+    }
 }
 
 fn query_params(path: &str) -> Vec<Value> {

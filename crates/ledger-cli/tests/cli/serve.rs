@@ -101,3 +101,119 @@ fn tokens_are_shown_once_stored_hashed_and_serve_stops_on_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
 }
+
+/// A served ledger with tokens of every role, stopped (SIGTERM) on drop.
+struct Served {
+    child: std::process::Child,
+    addr: String,
+    tokens: Vec<(String, String)>,
+    _tmp: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve_with_every_role() -> Served {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    ledger(&dir).arg("init").assert().success();
+    let mut tokens = Vec::new();
+    for role in ["dpo", "admin", "auditor", "service"] {
+        let mut cmd = ledger(&dir);
+        cmd.args(["--json", "token", "create", "--role", role, "--name", role]);
+        if role == "service" {
+            cmd.args(["--kind", "data_collected"]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        tokens.push((
+            role.to_owned(),
+            created["token"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("ledger"))
+        .arg("--dir")
+        .arg(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0", "--sweep-every", "0"])
+        .env_remove("LEDGER_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_owned();
+    Served {
+        child,
+        addr,
+        tokens,
+        _tmp: tmp,
+    }
+}
+
+/// Schema fuzzing with schemathesis (PyPI; `.ci/run` installs it): every
+/// route, with the token of each role, must never answer 5xx and every
+/// answer must match the served OpenAPI document (status codes, content
+/// types, headers, bodies). `positive_data_acceptance` is left out: a
+/// schema-valid event can still break a compliance rule, and 422 is then
+/// the right answer. Without `st` the test says so and passes, except under
+/// `CI=true`.
+#[test]
+fn schemathesis_finds_no_server_error_and_no_schema_mismatch() {
+    let st = Command::new("st").arg("--version").output();
+    if !st.as_ref().is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: schemathesis (`st`) is required (.ci/run installs it)"
+        );
+        eprintln!("skipped: schemathesis is not installed (pip install schemathesis)");
+        return;
+    }
+    let served = serve_with_every_role();
+    let seconds = std::env::var("LEDGER_SCHEMATHESIS_SECONDS").unwrap_or_else(|_| "20".into());
+    for (role, token) in &served.tokens {
+        let out = Command::new("st")
+            .args([
+                "--no-color",
+                "run",
+                &format!("http://{}/v1/openapi.json", served.addr),
+                "--header",
+                &format!("Authorization: Bearer {token}"),
+                "--checks",
+                "all",
+                "--exclude-checks",
+                "positive_data_acceptance",
+                "--max-time",
+                &seconds,
+                "--workers",
+                "2",
+                "--seed",
+                "20261202",
+            ])
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "schemathesis with the {role} token:\n{report}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
