@@ -188,8 +188,8 @@ fn schemathesis_finds_no_server_error_and_no_schema_mismatch() {
     }
     let served = serve_with_every_role();
     let seconds = std::env::var("LEDGER_SCHEMATHESIS_SECONDS").unwrap_or_else(|_| "20".into());
-    for (role, token) in &served.tokens {
-        let out = Command::new("st")
+    let run = |token: &str| {
+        Command::new("st")
             .args([
                 "--no-color",
                 "run",
@@ -203,12 +203,21 @@ fn schemathesis_finds_no_server_error_and_no_schema_mismatch() {
                 "--max-time",
                 &seconds,
                 "--workers",
-                "2",
-                "--seed",
-                "20261202",
+                "1",
             ])
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    for (role, token) in &served.tokens {
+        let mut out = run(token);
+        // A crash of schemathesis itself (seen: CPython's "AST constructor
+        // recursion depth mismatch") is an error, not a finding: run again
+        // once. A finding ("Failures:") always fails the test.
+        let report = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() && !report.contains("Failures:") && report.contains("Errors:") {
+            eprintln!("schemathesis crashed with the {role} token; running it again:\n{report}");
+            out = run(token);
+        }
         let report = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
