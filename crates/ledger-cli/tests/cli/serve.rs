@@ -188,8 +188,12 @@ fn schemathesis_finds_no_server_error_and_no_schema_mismatch() {
     }
     let served = serve_with_every_role();
     let seconds = std::env::var("LEDGER_SCHEMATHESIS_SECONDS").unwrap_or_else(|_| "20".into());
+    // schemathesis keeps a cache in its working directory: keep it out of
+    // the tree.
+    let workdir = tempfile::tempdir().unwrap();
     let run = |token: &str| {
         Command::new("st")
+            .current_dir(workdir.path())
             .args([
                 "--no-color",
                 "run",
