@@ -5,7 +5,6 @@
 //! - [`routes`]: the one table of routes and the roles each allows;
 //! - [`api`]: the handlers and the router;
 //! - [`tokens`]: principals and their hashed tokens (`tokens.json`);
-//! - [`idem`]: answers kept for `Idempotency-Key` (`idempotency.jsonl`);
 //! - [`metrics`]: Prometheus counters;
 //! - [`openapi`]: the OpenAPI 3.1 document.
 
@@ -18,11 +17,9 @@ use ledger_compliance::retention::{spawn_sweeper, SweepOptions};
 use ledger_compliance::{ComplianceLedger, ComplianceOptions};
 use ledger_core::{Ledger, LedgerOptions, SystemClock};
 use ledger_vault::{Vault, VaultOptions};
-use tokio::sync::Mutex;
 
 pub mod api;
 pub mod error;
-pub mod idem;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -63,9 +60,6 @@ pub enum ServeError {
     /// The controller file is bad.
     #[error(transparent)]
     Config(#[from] ledger_usecases::config::ConfigError),
-    /// The idempotency file cannot be used.
-    #[error(transparent)]
-    Idem(#[from] idem::IdemError),
     /// The certificate or key cannot be read.
     #[error("TLS: {0}")]
     Tls(String),
@@ -118,7 +112,7 @@ pub fn open_state(dir: &Path, controller: Option<&Path>) -> Result<Arc<AppState>
         compliance: Arc::new(compliance),
         dir: dir.to_owned(),
         metrics: metrics::Metrics::default(),
-        idem: Mutex::new(idem::IdemStore::open(dir)?),
+        in_flight: std::sync::Mutex::default(),
     }))
 }
 

@@ -498,6 +498,22 @@ async fn a_retried_key_returns_the_first_receipts_across_a_restart() {
     let again: Value = r.json().await.unwrap();
     assert_eq!(again, first);
     assert_eq!(s.log_size().await, size, "nothing appended by the retry");
+    // The key lives in the records' metadata, not in a file beside them.
+    assert!(!f.dir.join("idempotency.jsonl").exists());
+    // The same key with another body is refused, and nothing appended.
+    let r = s
+        .req(Method::POST, "/v1/events", Some(&dpo))
+        .header("idempotency-key", "order-42")
+        .json(&json!([collected(&subject)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "idempotency_key_reused"
+    );
+    assert_eq!(s.log_size().await, size);
     // Another principal's same key is another request.
     let svc = f.token(Role::Service).to_owned();
     let r = s

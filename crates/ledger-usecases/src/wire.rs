@@ -18,6 +18,11 @@
 //! {"subject":{"ref":"ada"},"actor":"svc:crm","facts":{"type":"data_collected","categories":"name,company-email","channel":"contact-form","purpose":"contract","lawful_basis":"art6-1b"},"personal":{"fields":{"name":"Ada L."}}}
 //! ```
 //!
+//! Any line may carry an `"id"` (the producer's idempotency id, 1..=255
+//! printable ASCII bytes): a line re-sent with the same id is recorded once
+//! and answered with its first receipt. An event may carry `"at"`, the RFC
+//! 3339 time it happened, for historical imports.
+//!
 //! A `ticket_opened` event without `"ticket"` creates the ticket's key scope
 //! (its id is in the receipt, and `"ref"` names it); its `"subject"` is the
 //! customer when `facts.customer` is left out.
@@ -50,6 +55,10 @@ struct Line {
     facts: Option<Value>,
     #[serde(default)]
     personal: Option<Value>,
+    #[serde(default)]
+    at: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +92,8 @@ pub enum Request {
         email: Option<String>,
         /// Name for later lines.
         name: Option<String>,
+        /// The producer's idempotency id.
+        id: Option<String>,
     },
     /// Record an event.
     Event {
@@ -92,7 +103,32 @@ pub enum Request {
         create_ticket: bool,
         /// Name for the created ticket.
         name: Option<String>,
+        /// The producer's idempotency id.
+        id: Option<String>,
     },
+}
+
+/// Longest idempotency id, in bytes.
+pub const MAX_ID_LEN: usize = 255;
+
+/// Checks an idempotency id: 1..=[`MAX_ID_LEN`] bytes of printable ASCII.
+pub fn check_id(id: &str) -> Result<(), String> {
+    if (1..=MAX_ID_LEN).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"id\" must be 1..={MAX_ID_LEN} bytes of printable ASCII without spaces"
+        ))
+    }
+}
+
+/// Parses the `"at"` of a line: RFC 3339 with an offset.
+fn parse_at(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| {
+            "\"at\" must be an RFC 3339 time with an offset, e.g. 2025-03-01T09:30:00Z".to_string()
+        })
 }
 
 /// Resolves scope names: ids given with `"ref"` and emails.
@@ -134,7 +170,16 @@ pub fn parse(text: &str, names: &Names, resolver: &dyn Resolver) -> Result<Reque
             ));
         }
     }
+    if let Some(id) = &line.id {
+        check_id(id)?;
+    }
     if let Some(new) = line.new_subject {
+        if line.at.is_some() {
+            return Err(
+                "a \"new_subject\" line takes no \"at\": a subject is created when the line is read"
+                    .into(),
+            );
+        }
         if line.subject.is_some()
             || line.ticket.is_some()
             || line.facts.is_some()
@@ -149,8 +194,10 @@ pub fn parse(text: &str, names: &Names, resolver: &dyn Resolver) -> Result<Reque
         return Ok(Request::NewSubject {
             email: new.email,
             name: line.name,
+            id: line.id,
         });
     }
+    let at = line.at.as_deref().map(parse_at).transpose()?;
     let Some(mut facts) = line.facts else {
         return Err("a line needs \"facts\" (an event) or \"new_subject\"".into());
     };
@@ -217,9 +264,12 @@ pub fn parse(text: &str, names: &Names, resolver: &dyn Resolver) -> Result<Reque
             facts,
             actor,
             personal,
+            at,
+            idempotency: None,
         },
         create_ticket,
         name: line.name,
+        id: line.id,
     })
 }
 

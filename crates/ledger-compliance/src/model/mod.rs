@@ -38,6 +38,10 @@ pub struct Model {
     pub backups: HashMap<String, bool>,
     /// Seq of the last record applied, if any.
     pub last_seq: Option<u64>,
+    /// Latest effective time of a compliance event applied (its record's
+    /// timestamp, or the time an imported event happened): an imported
+    /// event may not go before it.
+    pub last_at: Option<DateTime<Utc>>,
 }
 
 /// Entries one event may change, saved so a refused batch can be undone.
@@ -51,6 +55,7 @@ pub(crate) struct Undo {
     backup: Option<(String, Option<bool>)>,
     erased: Option<(ScopeId, bool)>,
     last_seq: Option<u64>,
+    last_at: Option<DateTime<Utc>>,
 }
 
 impl Model {
