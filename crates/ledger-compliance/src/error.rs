@@ -444,6 +444,15 @@ pub enum RecordError {
     /// The batch is empty.
     #[error("empty batch")]
     EmptyBatch,
+    /// The subject and its tickets were erased (durably: see `receipts`),
+    /// then recording the erasure request as fulfilled failed.
+    #[error("the subject is erased (erasure records at seqs {}), but recording its request as fulfilled failed: {source}", receipts.iter().map(|r| r.seq.to_string()).collect::<Vec<_>>().join(", "))]
+    ErasedButRequestNotRecorded {
+        /// The erasures, durable.
+        receipts: Vec<ledger_vault::ErasureReceipt>,
+        /// Why the request's record failed.
+        source: Box<RecordError>,
+    },
     /// Reading back the records of an idempotency key failed.
     #[error("reading the first recording of an idempotency key: {0}")]
     Read(#[source] ledger_core::ReadError),

@@ -286,10 +286,14 @@ impl ComplianceLedger {
     /// state the previous ones leave, and either all are appended or none.
     pub async fn record_batch(
         &self,
-        events: Vec<ComplianceEvent>,
+        mut events: Vec<ComplianceEvent>,
     ) -> Result<Vec<Receipt>, RecordError> {
         if events.is_empty() {
             return Err(RecordError::EmptyBatch);
+        }
+        // Stored to the microsecond: the live model holds what a rebuild reads.
+        for at in events.iter_mut().filter_map(|e| e.at.as_mut()) {
+            *at = chrono::SubsecRound::trunc_subsecs(*at, 6);
         }
         let mut encoded = Vec::with_capacity(events.len());
         for (index, event) in events.iter().enumerate() {
@@ -503,7 +507,9 @@ impl ComplianceLedger {
 
     /// Erases `subject` (Art. 17 or retention): destroys its key and the keys
     /// of all its tickets, then, if `request.request_ref` names an open
-    /// erasure request of the subject, records it fulfilled.
+    /// erasure request of the subject, records it fulfilled. If that last
+    /// record fails, the erasures stand:
+    /// [`RecordError::ErasedButRequestNotRecorded`] carries their receipts.
     ///
     /// Runs under the write model's lock, awaited like any append's, and
     /// hands its fsyncs to tokio's blocking pool: it never blocks the
@@ -552,7 +558,12 @@ impl ComplianceLedger {
                     request: request.request_ref.clone(),
                 },
             );
-            self.record(event).await?;
+            if let Err(e) = self.record(event).await {
+                return Err(RecordError::ErasedButRequestNotRecorded {
+                    receipts,
+                    source: Box::new(e),
+                });
+            }
         }
         Ok(receipts)
     }

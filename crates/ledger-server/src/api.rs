@@ -700,6 +700,12 @@ async fn post_erase(
             "not_erasable",
             e.to_string(),
         )),
+        // Durable erasures are said, not hidden behind a bare 500.
+        Err(e @ RecordError::ErasedButRequestNotRecorded { .. }) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "erased_request_not_recorded",
+            e.to_string(),
+        )),
         Err(e) => Err(ApiError::internal(&e)),
     }?;
     let receipts: Vec<Value> = receipts

@@ -84,6 +84,8 @@ enum ScopeRef {
 }
 
 /// What a line asks for.
+// One lives per line being parsed, moved once: boxing the event buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Request {
     /// Create a subject (indexed by `email` if given), named `name` for later lines.
@@ -381,6 +383,7 @@ mod tests {
             event,
             create_ticket,
             name,
+            ..
         } = parse(line, &names, &NoEmails).unwrap()
         else {
             panic!("not an event")
@@ -390,6 +393,44 @@ mod tests {
         assert!(
             matches!(event.facts, Facts::TicketOpened { customer, .. } if customer == ScopeId([7; 16]))
         );
+    }
+
+    #[test]
+    fn an_event_takes_its_time_and_an_id_and_a_subject_an_id_only() {
+        let names = Names::default();
+        let line = r#"{"actor":"dpo:1","facts":{"type":"policy_published","version":"v1","effective":"2025-01-01","material":"yes"},"at":"2025-01-02T10:00:00+01:00","id":"p-1"}"#;
+        let Request::Event { event, id, .. } = parse(line, &names, &NoEmails).unwrap() else {
+            panic!("not an event")
+        };
+        assert_eq!(id.as_deref(), Some("p-1"));
+        assert_eq!(
+            event.at.map(|t| t.to_rfc3339()),
+            Some("2025-01-02T09:00:00+00:00".into())
+        );
+        let line = r#"{"new_subject":{},"id":"s-1"}"#;
+        assert!(matches!(
+            parse(line, &names, &NoEmails),
+            Ok(Request::NewSubject { id: Some(_), .. })
+        ));
+        for (line, expect) in [
+            (
+                r#"{"new_subject":{},"at":"2025-01-02T10:00:00Z"}"#,
+                "takes no \"at\"",
+            ),
+            (
+                r#"{"actor":"a","facts":{"type":"backup_destroyed","backup":"b","method":"m"},"at":"yesterday"}"#,
+                "RFC 3339",
+            ),
+            (
+                r#"{"actor":"a","facts":{"type":"backup_destroyed","backup":"b","method":"m"},"at":"2025-01-02T10:00:00"}"#,
+                "RFC 3339",
+            ),
+            (r#"{"new_subject":{},"id":"has space"}"#, "\"id\" must be"),
+            (r#"{"new_subject":{},"id":""}"#, "\"id\" must be"),
+        ] {
+            let e = parse(line, &names, &NoEmails).map(|_| ()).unwrap_err();
+            assert!(e.contains(expect), "{line}: {e}");
+        }
     }
 
     #[test]

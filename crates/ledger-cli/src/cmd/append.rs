@@ -97,7 +97,7 @@ enum Outcome {
     },
     /// Event waiting to be recorded.
     Pending {
-        event: ComplianceEvent,
+        event: Box<ComplianceEvent>,
         ticket: Option<(TicketId, Option<String>)>,
     },
     /// Recorded (`fresh`: by this run, not an earlier one under its id).
@@ -161,7 +161,11 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
             return Err(e.context(message));
         }
     }
-    crate::cmd::checkpoint::seal_head(&compliance)?;
+    crate::cmd::checkpoint::seal_head(&compliance).with_context(|| {
+        format!(
+            "the import is done and durable ({appended} line(s) appended, {refused} refused; receipts above), but signing a checkpoint of the log failed (run `ledger checkpoint`)"
+        )
+    })?;
     if refused > 0 {
         // With --json, stderr holds only the refusals' JSON lines.
         if !global.quiet && !global.json {
@@ -307,7 +311,7 @@ fn resolve_duplicates(outcomes: &mut [Outcome], start: u64) {
             Some(Outcome::Recorded {
                 receipt, ticket, ..
             }) => Outcome::Recorded {
-                receipt: receipt.clone(),
+                receipt: *receipt,
                 ticket: ticket.clone(),
                 fresh: false,
             },
@@ -465,7 +469,10 @@ fn prepare(
             } else {
                 None
             };
-            Outcome::Pending { event, ticket }
+            Outcome::Pending {
+                event: Box::new(event),
+                ticket,
+            }
         }
     })
 }
@@ -505,7 +512,7 @@ fn replay(
         None
     };
     Ok(Outcome::Recorded {
-        receipt: receipt.clone(),
+        receipt: *receipt,
         ticket,
         fresh: false,
     })
@@ -559,7 +566,7 @@ fn record_lines(
         let events: Vec<ComplianceEvent> = lines
             .iter()
             .filter_map(|&i| match &outcomes[i] {
-                Outcome::Pending { event, .. } => Some(event.clone()),
+                Outcome::Pending { event, .. } => Some(ComplianceEvent::clone(event)),
                 _ => None,
             })
             .collect();
@@ -573,7 +580,7 @@ fn record_lines(
             Err(RecordError::Invalid { index, source }) => (index, Err(source.to_string())),
             Err(RecordError::Encode { index, source }) => (index, Err(source.to_string())),
             Err(RecordError::AlreadyRecorded { index, receipts }) => match receipts.first() {
-                Some(r) => (index, Ok((r.clone(), false))),
+                Some(r) => (index, Ok((*r, false))),
                 None => anyhow::bail!("an idempotency key without records"),
             },
             Err(RecordError::IdempotencyKeyReused { index }) => (index, Err(ID_REUSED.into())),
