@@ -389,6 +389,7 @@ fn decode_reference(record: &RecordRef<'_>) -> Result<Decoded, DecodeError> {
     .map_err(|_| DecodeError::BadMetadata)?
     .ok_or(DecodeError::NoVersion)?;
     let facts = metadata_to_facts(event_type, &meta)?;
+    stamp_from(|k| meta.extra.get(k).map(String::as_str))?;
     with_scope(record, facts)
 }
 
@@ -661,6 +662,7 @@ pub(crate) mod yes_no {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use ledger_core::record::{KeyRef, RecordRef};
     use ledger_core::ScopeId;
@@ -722,6 +724,77 @@ mod tests {
             }
         }
         ok
+    }
+
+    #[test]
+    fn a_stamped_record_decodes_to_its_facts_and_its_stamp() {
+        use crate::event::{ComplianceEvent, Facts, Idempotency};
+        let at = chrono::DateTime::parse_from_rfc3339("2025-03-01T09:30:00.123456Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let idem = Idempotency::new("svc:crm", "order-1", b"body");
+        let facts = Facts::BackupDestroyed {
+            backup: "b-1".into(),
+            method: "overwrite".into(),
+        };
+        let event = ComplianceEvent::general("op:1", facts.clone())
+            .happened_at(at)
+            .with_idempotency(idem);
+        let super::Encoded::Clear(e) = super::encode(&event).unwrap() else {
+            panic!("a scope-less event is clear")
+        };
+        let meta = String::from_utf8(e.payload.clone()).unwrap();
+        assert!(
+            meta.contains(r#""effective_at":"2025-03-01T09:30:00.123456Z""#),
+            "{meta}"
+        );
+        assert!(!meta.contains("order-1"), "{meta}");
+        assert_eq!(
+            agree("dp.backup_destroyed", &e.payload),
+            2,
+            "clear, no subject"
+        );
+        let record = RecordRef {
+            format: 1,
+            seq: 0,
+            timestamp_micros: 0,
+            event_type: "dp.backup_destroyed",
+            subject: None,
+            actor: "op:1",
+            key_ref: None,
+            payload: &e.payload,
+        };
+        let (decoded, stamp) = super::decode_stamped(&record).unwrap();
+        assert_eq!(
+            decoded,
+            crate::event::Decoded::Event {
+                scope: crate::event::Scope::None,
+                facts
+            }
+        );
+        assert_eq!(stamp.at, Some(at));
+        assert_eq!(stamp.idempotency, Some(idem));
+        assert_eq!(super::effective_time(&record, &stamp), at);
+        // Half a key, or a time that is not UTC, is refused by name.
+        for (from, to) in [
+            (",\"idem_body\"", ",\"idem_bodz\""),
+            ("09:30:00.123456Z", "09:30:00.123456+01:00"),
+        ] {
+            let bad = meta.replace(from, to);
+            assert_eq!(agree("dp.backup_destroyed", bad.as_bytes()), 0, "{bad}");
+            let record = RecordRef {
+                payload: bad.as_bytes(),
+                ..record
+            };
+            assert!(
+                matches!(
+                    super::decode_stamped(&record),
+                    Err(crate::error::DecodeError::BadStamp { .. }
+                        | crate::error::DecodeError::BadFacts { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

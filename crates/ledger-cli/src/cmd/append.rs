@@ -44,6 +44,12 @@ codes: \"type\" is the event kind (data_collected, ticket_opened,
 data_shared, request_received, ...), categories are comma-separated, dates
 are YYYY-MM-DD, yes/no flags are \"yes\"/\"no\". See docs/CLI.md.
 
+Any line may carry \"id\" (1..=255 printable ASCII bytes): re-sent with the
+same id and bytes, it appends nothing and gets its first receipt again
+(for 48 hours); the same id on another line is refused. An event may
+carry \"at\", the RFC 3339 time it happened (historical imports): never
+later than now, never earlier than the previous event's time.
+
 A line that is not JSON, is longer than 1 MiB, names an unknown scope,
 reuses a \"ref\", has an unknown type or is refused by a rule is not
 appended: its line number and the reason go to stderr (never a value from
