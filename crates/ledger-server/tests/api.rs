@@ -709,3 +709,61 @@ async fn the_controller_file_is_what_the_ropa_states() {
         Err(ledger_server::ServeError::Config(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_may_carry_the_time_it_happened_never_a_later_one() {
+    let f = Fixture::new();
+    let dpo = f.token(Role::Dpo).to_owned();
+    let s = start(&f.dir).await;
+    let subject = new_subject(&s, &dpo, None).await;
+    let then = (chrono::Utc::now() - chrono::Duration::days(30))
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut event = collected(&subject);
+    event["at"] = json!(then);
+    let r = s
+        .req(Method::POST, "/v1/events", Some(&dpo))
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let receipt = &r.json::<Value>().await.unwrap()["receipts"][0];
+    assert_ne!(
+        receipt["timestamp"],
+        json!(then),
+        "the receipt is the ledger's time"
+    );
+    let size = s.log_size().await;
+    event["at"] = json!((chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339());
+    let r = s
+        .req(Method::POST, "/v1/events", Some(&dpo))
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error = &r.json::<Value>().await.unwrap()["error"];
+    assert_eq!(error["rule"], "effective_time_in_future", "{error}");
+    // An event's id is its request's Idempotency-Key, not a body member.
+    event["at"] = json!(then);
+    event["id"] = json!("order-1");
+    let r = s
+        .req(Method::POST, "/v1/events", Some(&dpo))
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(s.log_size().await, size);
+    s.stop().await;
+    let ledger = ledger_core::Ledger::open(&f.dir, ledger_core::LedgerOptions::default()).unwrap();
+    let record = ledger.get(receipt["seq"].as_u64().unwrap()).unwrap().record;
+    let meta = ledger_vault::seal::split_payload(&record.payload)
+        .unwrap()
+        .metadata;
+    assert!(
+        String::from_utf8_lossy(meta).contains(&format!("\"effective_at\":\"{then}\"")),
+        "{}",
+        String::from_utf8_lossy(meta)
+    );
+}
