@@ -378,6 +378,8 @@ impl ComplianceLedger {
     /// `None` if the key is unknown (or older). A key used for another
     /// request is [`RecordError::IdempotencyKeyReused`], one whose batch is
     /// being committed [`RecordError::IdempotencyKeyInFlight`] (index 0).
+    /// The keys of a batch whose caller stopped waiting stay in flight
+    /// until the layer is reopened (their seqs are known only from the log).
     pub async fn recorded(&self, idem: &Idempotency) -> Result<Option<Vec<Receipt>>, RecordError> {
         let state = self.state.lock().await;
         match state.keys.state(idem, self.clock().now()) {

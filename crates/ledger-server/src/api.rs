@@ -315,7 +315,13 @@ async fn post_events(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiRe
         Ok(None) => {}
         Err(e) => return Err(key_error(e)),
     }
-    match try_append(&s, &p, &headers, &body, Some(idem)).await {
+    // In a task of its own: a client that goes away does not abandon the
+    // batch, whose keys then settle and answer the retry.
+    let task = {
+        let (s, p, headers, body) = (Arc::clone(&s), p.clone(), headers.clone(), body.clone());
+        tokio::spawn(async move { try_append(&s, &p, &headers, &body, Some(idem)).await })
+    };
+    match task.await.map_err(|e| ApiError::internal(&e))? {
         Ok(v) => Ok((StatusCode::OK, Json(v)).into_response()),
         Err(Replay(receipts)) => replayed(&s, &headers, &body, receipts).await,
         Err(Refused(e)) => Ok((e.status, Json(e.body())).into_response()),
