@@ -313,7 +313,9 @@ impl ComplianceLedger {
                     facts: event.facts.clone(),
                 };
                 let at = event.at.unwrap_or(now);
-                let checked = check_time(&state.model, event.at, now)
+                let checked = state
+                    .model
+                    .check_time(event.at, now)
                     .and_then(|()| self.check(&state.model, event, at));
                 if let Err(source) = checked {
                     refused = Some(RecordError::Invalid { index, source });
@@ -642,27 +644,6 @@ impl ComplianceLedger {
                 Err(e.into())
             }
         }
-    }
-}
-
-/// Checks the effective time `at` an imported event gives against the
-/// clock's `now` and the previous record's.
-fn check_time(
-    model: &Model,
-    at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<(), ValidationError> {
-    let Some(at) = at else {
-        return Ok(());
-    };
-    if at > now {
-        return Err(ValidationError::EffectiveTimeInFuture { at, now });
-    }
-    match model.last_at {
-        Some(previous) if at < previous => {
-            Err(ValidationError::EffectiveTimeBeforePrevious { at, previous })
-        }
-        _ => Ok(()),
     }
 }
 

@@ -454,7 +454,13 @@ pub fn gather(
                 });
             }
             Decoded::Event { scope, facts } => {
-                if let Err(refusal) = g.model.validate(scope, facts, at, ticket_retention) {
+                // The time an imported event gives obeys the writer's check
+                // (received after it happened, never before the previous event).
+                let checked = g
+                    .model
+                    .check_time(stamp.at, received)
+                    .and_then(|()| g.model.validate(scope, facts, at, ticket_retention));
+                if let Err(refusal) = checked {
                     g.rule_violations.push(RuleViolation {
                         seq,
                         event_type: record.event_type.to_owned(),

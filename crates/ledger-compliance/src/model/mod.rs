@@ -68,6 +68,28 @@ impl Model {
         }
     }
 
+    /// Checks the time `at` an imported event gives, recorded at `now`: not
+    /// later than `now`, not earlier than the previous compliance event's
+    /// effective time ([`Model::last_at`]). No time given passes.
+    pub fn check_time(
+        &self,
+        at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), crate::ValidationError> {
+        let Some(at) = at else {
+            return Ok(());
+        };
+        if at > now {
+            return Err(crate::ValidationError::EffectiveTimeInFuture { at, now });
+        }
+        match self.last_at {
+            Some(previous) if at < previous => {
+                Err(crate::ValidationError::EffectiveTimeBeforePrevious { at, previous })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Whether `scope` (or, for a ticket, its customer) was erased.
     pub fn is_erased(&self, scope: &Scope) -> Option<ScopeId> {
         let key = scope.key_scope()?;
