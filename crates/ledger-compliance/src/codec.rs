@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use ledger_core::record::RecordRef;
 use ledger_core::Event;
 use ledger_vault::seal;
@@ -23,13 +24,83 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{DecodeError, EncodeError};
-use crate::event::{ComplianceEvent, Decoded, Erasure, Facts, Scope, ScopeKind, TicketId};
+use crate::event::{
+    ComplianceEvent, Decoded, Erasure, Facts, Idempotency, Scope, ScopeKind, TicketId,
+};
 
 /// Prefix of every compliance event type.
 pub const EVENT_PREFIX: &str = "dp.";
 /// Current version of the facts encoding.
 pub const FACTS_VERSION: u32 = 1;
 const VERSION_KEY: &str = "v";
+/// `extra` key of the effective time of a historical import (RFC 3339, UTC,
+/// microseconds, `Z`).
+pub const AT_KEY: &str = "effective_at";
+/// `extra` key of the idempotency key (64 lowercase hex digits).
+pub const IDEM_KEY: &str = "idem_key";
+/// `extra` key of the digest of the request that carried the key (64
+/// lowercase hex digits).
+pub const IDEM_BODY_KEY: &str = "idem_body";
+
+/// `extra` keys that describe the record rather than the facts.
+fn is_stamp_key(key: &str) -> bool {
+    key == AT_KEY || key == IDEM_KEY || key == IDEM_BODY_KEY
+}
+
+/// What a record says of its own recording, beside its facts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stamp {
+    /// The effective time of a historical import.
+    pub at: Option<DateTime<Utc>>,
+    /// The producer's idempotency key.
+    pub idempotency: Option<Idempotency>,
+}
+
+/// The RFC 3339 form of an effective time in the metadata.
+pub fn format_at(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Reads the stamp keys out of `extra` entries.
+fn stamp_from<'a>(mut get: impl FnMut(&str) -> Option<&'a str>) -> Result<Stamp, DecodeError> {
+    let at = get(AT_KEY)
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v)
+                .ok()
+                .filter(|t| t.offset().local_minus_utc() == 0)
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or(DecodeError::BadStamp { key: AT_KEY })
+        })
+        .transpose()?;
+    let hex32 = |v: &str, key: &'static str| -> Result<[u8; 32], DecodeError> {
+        let mut out = [0u8; 32];
+        if v.len() != 64 || hex::decode_to_slice(v, &mut out).is_err() {
+            return Err(DecodeError::BadStamp { key });
+        }
+        Ok(out)
+    };
+    let idempotency = match (get(IDEM_KEY), get(IDEM_BODY_KEY)) {
+        (None, None) => None,
+        (Some(k), Some(b)) => Some(Idempotency {
+            key: hex32(k, IDEM_KEY)?,
+            body: hex32(b, IDEM_BODY_KEY)?,
+        }),
+        (Some(_), None) => return Err(DecodeError::BadStamp { key: IDEM_BODY_KEY }),
+        (None, Some(_)) => return Err(DecodeError::BadStamp { key: IDEM_KEY }),
+    };
+    Ok(Stamp { at, idempotency })
+}
+
+fn put_stamp(meta: &mut AuditMetadata, event: &ComplianceEvent) {
+    if let Some(at) = &event.at {
+        meta.extra.insert(AT_KEY.into(), format_at(at));
+    }
+    if let Some(idem) = &event.idempotency {
+        meta.extra.insert(IDEM_KEY.into(), hex::encode(idem.key));
+        meta.extra
+            .insert(IDEM_BODY_KEY.into(), hex::encode(idem.body));
+    }
+}
 
 /// An event ready for the vault.
 pub enum Encoded {
@@ -82,7 +153,8 @@ pub fn encode(event: &ComplianceEvent) -> Result<Encoded, EncodeError> {
     if !sealed && event.personal.as_ref().is_some_and(|p| !p.is_empty()) {
         return Err(EncodeError::PersonalDataNotAllowed { kind: kind_name });
     }
-    let metadata = facts_to_metadata(&event.facts)?;
+    let mut metadata = facts_to_metadata(&event.facts)?;
+    put_stamp(&mut metadata, event);
     let mut ledger_event = Event::new(event_type(&event.facts), event.actor.clone());
     ledger_event.subject = event.scope.key_scope();
     if !sealed {
@@ -173,6 +245,7 @@ pub fn metadata_to_facts(event_type: &str, meta: &AuditMetadata) -> Result<Facts
         .strip_prefix(EVENT_PREFIX)
         .ok_or(DecodeError::NotCompliance)?;
     let mut map: BTreeMap<String, String> = meta.extra.clone();
+    map.retain(|k, _| !is_stamp_key(k));
     let version: u32 = map
         .remove(VERSION_KEY)
         .and_then(|v| v.parse().ok())
@@ -223,12 +296,18 @@ pub fn upcast(
 /// exactly what [`AuditMetadata::decode`] followed by
 /// [`metadata_to_facts`] does (see `fast::metadata`).
 pub fn decode(record: &RecordRef<'_>) -> Result<Decoded, DecodeError> {
+    decode_stamped(record).map(|(decoded, _)| decoded)
+}
+
+/// [`decode`], with the record's [`Stamp`] (empty for records of other
+/// layers).
+pub fn decode_stamped(record: &RecordRef<'_>) -> Result<(Decoded, Stamp), DecodeError> {
     let event_type = record.event_type;
     if event_type == SCOPE_ERASED_EVENT {
-        return decode_erasure(record);
+        return Ok((decode_erasure(record)?, Stamp::default()));
     }
     let Some(kind_name) = event_type.strip_prefix(EVENT_PREFIX) else {
-        return Ok(Decoded::Other);
+        return Ok((Decoded::Other, Stamp::default()));
     };
     let bytes = if record.key_ref.is_some() {
         seal::split_payload(record.payload)
@@ -239,7 +318,15 @@ pub fn decode(record: &RecordRef<'_>) -> Result<Decoded, DecodeError> {
     };
     let wire = fast::metadata(bytes)?.ok_or(DecodeError::NoVersion)?;
     let facts = fast::facts(kind_name, &wire)?;
-    with_scope(record, facts)
+    let stamp = stamp_from(|k| wire.extra_value(k))?;
+    Ok((with_scope(record, facts)?, stamp))
+}
+
+/// The time `record` stands for: its effective time if it was imported
+/// with one, else its timestamp. Records that do not decode count at
+/// their timestamp.
+pub fn effective_time(record: &RecordRef<'_>, stamp: &Stamp) -> DateTime<Utc> {
+    stamp.at.unwrap_or_else(|| record.timestamp())
 }
 
 fn decode_erasure(record: &RecordRef<'_>) -> Result<Decoded, DecodeError> {
@@ -302,6 +389,7 @@ fn decode_reference(record: &RecordRef<'_>) -> Result<Decoded, DecodeError> {
     .map_err(|_| DecodeError::BadMetadata)?
     .ok_or(DecodeError::NoVersion)?;
     let facts = metadata_to_facts(event_type, &meta)?;
+    stamp_from(|k| meta.extra.get(k).map(String::as_str))?;
     with_scope(record, facts)
 }
 
@@ -380,6 +468,14 @@ mod fast {
             ]
         }
 
+        /// The value of `key` in `extra`.
+        pub(super) fn extra_value(&self, key: &str) -> Option<&str> {
+            self.extra
+                .iter()
+                .find(|(k, _)| k.0 == key)
+                .map(|(_, v)| &*v.0)
+        }
+
         fn is_empty(&self) -> bool {
             self.named().iter().all(|(_, v)| v.is_none()) && self.extra.is_empty()
         }
@@ -456,7 +552,7 @@ mod fast {
         // the named fields over it, the kind as `type` over both.
         let mut map: Vec<(&str, &str)> = Vec::with_capacity(wire.extra.len() + 4);
         for (k, v) in &wire.extra {
-            if k.0 != VERSION_KEY {
+            if k.0 != VERSION_KEY && !super::is_stamp_key(&k.0) {
                 map.push((&k.0, &v.0));
             }
         }
@@ -566,6 +662,7 @@ pub(crate) mod yes_no {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use ledger_core::record::{KeyRef, RecordRef};
     use ledger_core::ScopeId;
@@ -627,6 +724,77 @@ mod tests {
             }
         }
         ok
+    }
+
+    #[test]
+    fn a_stamped_record_decodes_to_its_facts_and_its_stamp() {
+        use crate::event::{ComplianceEvent, Facts, Idempotency};
+        let at = chrono::DateTime::parse_from_rfc3339("2025-03-01T09:30:00.123456Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let idem = Idempotency::new("svc:crm", "order-1", b"body");
+        let facts = Facts::BackupDestroyed {
+            backup: "b-1".into(),
+            method: "overwrite".into(),
+        };
+        let event = ComplianceEvent::general("op:1", facts.clone())
+            .happened_at(at)
+            .with_idempotency(idem);
+        let super::Encoded::Clear(e) = super::encode(&event).unwrap() else {
+            panic!("a scope-less event is clear")
+        };
+        let meta = String::from_utf8(e.payload.clone()).unwrap();
+        assert!(
+            meta.contains(r#""effective_at":"2025-03-01T09:30:00.123456Z""#),
+            "{meta}"
+        );
+        assert!(!meta.contains("order-1"), "{meta}");
+        assert_eq!(
+            agree("dp.backup_destroyed", &e.payload),
+            2,
+            "clear, no subject"
+        );
+        let record = RecordRef {
+            format: 1,
+            seq: 0,
+            timestamp_micros: 0,
+            event_type: "dp.backup_destroyed",
+            subject: None,
+            actor: "op:1",
+            key_ref: None,
+            payload: &e.payload,
+        };
+        let (decoded, stamp) = super::decode_stamped(&record).unwrap();
+        assert_eq!(
+            decoded,
+            crate::event::Decoded::Event {
+                scope: crate::event::Scope::None,
+                facts
+            }
+        );
+        assert_eq!(stamp.at, Some(at));
+        assert_eq!(stamp.idempotency, Some(idem));
+        assert_eq!(super::effective_time(&record, &stamp), at);
+        // Half a key, or a time that is not UTC, is refused by name.
+        for (from, to) in [
+            (",\"idem_body\"", ",\"idem_bodz\""),
+            ("09:30:00.123456Z", "09:30:00.123456+01:00"),
+        ] {
+            let bad = meta.replace(from, to);
+            assert_eq!(agree("dp.backup_destroyed", bad.as_bytes()), 0, "{bad}");
+            let record = RecordRef {
+                payload: bad.as_bytes(),
+                ..record
+            };
+            assert!(
+                matches!(
+                    super::decode_stamped(&record),
+                    Err(crate::error::DecodeError::BadStamp { .. }
+                        | crate::error::DecodeError::BadFacts { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -62,6 +62,13 @@ pub enum DecodeError {
     /// The facts carry no version.
     #[error("the facts carry no version")]
     NoVersion,
+    /// A key of the record's stamp (effective time, idempotency key) is
+    /// malformed.
+    #[error("the metadata key {key} is malformed")]
+    BadStamp {
+        /// The `extra` key.
+        key: &'static str,
+    },
     /// The facts do not match their kind and version.
     #[error("the facts of a {kind} event (version {version}) do not decode")]
     BadFacts {
@@ -95,6 +102,23 @@ pub enum DecodeError {
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
 #[non_exhaustive]
 pub enum ValidationError {
+    /// An imported event's effective time is later than the ledger's clock.
+    #[error("its time ({at}) is later than the ledger's clock ({now}); an event is recorded once it happened")]
+    EffectiveTimeInFuture {
+        /// The time given.
+        at: chrono::DateTime<chrono::Utc>,
+        /// The ledger's clock.
+        now: chrono::DateTime<chrono::Utc>,
+    },
+    /// An imported event's effective time is earlier than the previous
+    /// record's: the log's times never go backwards.
+    #[error("its time ({at}) is earlier than the previous record's ({previous}); import history in order, before newer events")]
+    EffectiveTimeBeforePrevious {
+        /// The time given.
+        at: chrono::DateTime<chrono::Utc>,
+        /// The previous record's effective time.
+        previous: chrono::DateTime<chrono::Utc>,
+    },
     /// The scope (subject or ticket) was erased; nothing more may be recorded about it.
     #[error("{scope} was erased; no event may be recorded for it")]
     SubjectErased {
@@ -420,6 +444,43 @@ pub enum RecordError {
     /// The batch is empty.
     #[error("empty batch")]
     EmptyBatch,
+    /// The subject and its tickets were erased (durably: see `receipts`),
+    /// then recording the erasure request as fulfilled failed.
+    #[error("the subject is erased (erasure records at seqs {}), but recording its request as fulfilled failed: {source}", receipts.iter().map(|r| r.seq.to_string()).collect::<Vec<_>>().join(", "))]
+    ErasedButRequestNotRecorded {
+        /// The erasures, durable.
+        receipts: Vec<ledger_vault::ErasureReceipt>,
+        /// Why the request's record failed.
+        source: Box<RecordError>,
+    },
+    /// Reading back the records of an idempotency key failed.
+    #[error("reading the first recording of an idempotency key: {0}")]
+    Read(#[source] ledger_core::ReadError),
+    /// The event's idempotency key was recorded before with the same
+    /// request: nothing was appended; the first receipts are given.
+    #[error("event {index} of the batch was recorded before under its idempotency key (first at seq {})", receipts.first().map_or(0, |r| r.seq))]
+    AlreadyRecorded {
+        /// Position in the batch.
+        index: usize,
+        /// The receipts of the first recording, in seq order.
+        receipts: Vec<ledger_core::Receipt>,
+    },
+    /// The event's idempotency key was used before for another request.
+    #[error(
+        "event {index} of the batch: its idempotency key was used before for a different request"
+    )]
+    IdempotencyKeyReused {
+        /// Position in the batch.
+        index: usize,
+    },
+    /// The event's idempotency key belongs to a batch still being committed.
+    #[error(
+        "event {index} of the batch: its idempotency key belongs to a batch still being committed"
+    )]
+    IdempotencyKeyInFlight {
+        /// Position in the batch.
+        index: usize,
+    },
 }
 
 /// Opening the compliance layer failed.

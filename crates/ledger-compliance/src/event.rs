@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use ledger_core::ScopeId;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
@@ -137,6 +138,55 @@ pub struct ComplianceEvent {
     pub actor: String,
     /// Personal data, sealed under the scope's key.
     pub personal: Option<PersonalData>,
+    /// When the event happened, if earlier than its recording (a
+    /// historical import): stored in the clear metadata and used as the
+    /// event's time by the rules, the model and the projections. `None`
+    /// means the record's own timestamp. Never later than the ledger's
+    /// clock, never earlier than the previous record's effective time.
+    pub at: Option<DateTime<Utc>>,
+    /// The producer's key for this event, so that re-sending it is
+    /// recognised and appends nothing.
+    pub idempotency: Option<Idempotency>,
+}
+
+/// An idempotency key as stored: a hash of the producer and its id (never
+/// the id itself, which could hold personal data), and a digest of the
+/// request that carried it, so that a key reused for another request is
+/// told apart from a retry.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Idempotency {
+    /// BLAKE3 `derive_key` of the producer and the id ([`Idempotency::new`]).
+    pub key: [u8; 32],
+    /// BLAKE3 of the request's bytes.
+    pub body: [u8; 32],
+}
+
+impl Idempotency {
+    /// Context string of the key derivation (`docs/FORMAT.md` §10.6).
+    pub const KEY_CONTEXT: &'static str = "ledger 2026 idempotency key v1";
+
+    /// The key of `producer`'s id `id`, for a request whose bytes are `body`.
+    /// The key is BLAKE3 `derive_key(KEY_CONTEXT, len(producer) as u64 BE ||
+    /// producer || id)`: producers cannot collide on each other's ids.
+    pub fn new(producer: &str, id: &str, body: &[u8]) -> Self {
+        let mut hasher = blake3::Hasher::new_derive_key(Self::KEY_CONTEXT);
+        hasher.update(&(producer.len() as u64).to_be_bytes());
+        hasher.update(producer.as_bytes());
+        hasher.update(id.as_bytes());
+        Idempotency {
+            key: *hasher.finalize().as_bytes(),
+            body: *blake3::hash(body).as_bytes(),
+        }
+    }
+}
+
+impl fmt::Debug for Idempotency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Idempotency")
+            .field("key", &hex::encode(self.key))
+            .field("body", &hex::encode(self.body))
+            .finish()
+    }
 }
 
 impl ComplianceEvent {
@@ -147,6 +197,8 @@ impl ComplianceEvent {
             facts,
             actor: actor.into(),
             personal: None,
+            at: None,
+            idempotency: None,
         }
     }
 
@@ -157,6 +209,8 @@ impl ComplianceEvent {
             facts,
             actor: actor.into(),
             personal: None,
+            at: None,
+            idempotency: None,
         }
     }
 
@@ -167,12 +221,26 @@ impl ComplianceEvent {
             facts,
             actor: actor.into(),
             personal: None,
+            at: None,
+            idempotency: None,
         }
     }
 
     /// Attaches personal data (sealed on append).
     pub fn with_personal(mut self, personal: PersonalData) -> Self {
         self.personal = Some(personal);
+        self
+    }
+
+    /// Gives the time the event happened (a historical import).
+    pub fn happened_at(mut self, at: DateTime<Utc>) -> Self {
+        self.at = Some(at);
+        self
+    }
+
+    /// Attaches the producer's idempotency key.
+    pub fn with_idempotency(mut self, idempotency: Idempotency) -> Self {
+        self.idempotency = Some(idempotency);
         self
     }
 }

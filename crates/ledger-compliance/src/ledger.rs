@@ -2,7 +2,7 @@
 //! rules accept them, and erases subjects with everything that belongs to
 //! them.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::codec::{self, Encoded};
 use crate::error::{OpenError, RecordError, ValidationError};
-use crate::event::{ComplianceEvent, Decoded, Facts, Scope, TicketId};
+use crate::event::{ComplianceEvent, Decoded, Facts, Idempotency, Scope, TicketId};
 use crate::model::{Model, Undo};
 use crate::projection::Projections;
 use crate::ropa::RopaConfig;
@@ -63,9 +63,24 @@ impl std::fmt::Debug for ComplianceLedger {
     }
 }
 
+/// How long an idempotency key is honoured after its first recording: 48
+/// hours (at least the 24 promised to producers). An older key is
+/// forgotten, and a re-sent event is recorded again.
+pub const IDEMPOTENCY_KEEP: chrono::Duration = chrono::Duration::hours(48);
+
 /// Builds the write model from the whole log (no keys needed).
 pub fn model_from_log(ledger: &dyn ledger_core::RecordSource) -> Result<Model, OpenError> {
+    scan_log(ledger, None).map(|(model, _)| model)
+}
+
+/// The write model and, with `keep_since`, the idempotency keys of the
+/// records stamped at or after it.
+fn scan_log(
+    ledger: &dyn ledger_core::RecordSource,
+    keep_since: Option<DateTime<Utc>>,
+) -> Result<(Model, IdemIndex), OpenError> {
     let mut model = Model::default();
+    let mut keys = IdemIndex::default();
     let mut error = None;
     let len = ledger.len();
     let result = ledger.visit_records(0..len, &mut |seq, bytes| {
@@ -79,9 +94,14 @@ pub fn model_from_log(ledger: &dyn ledger_core::RecordSource) -> Result<Model, O
                 return false;
             }
         };
-        match codec::decode(&record) {
-            Ok(decoded) => {
-                model.apply(Some(seq), record.timestamp(), &decoded);
+        match codec::decode_stamped(&record) {
+            Ok((decoded, stamp)) => {
+                model.apply(Some(seq), codec::effective_time(&record, &stamp), &decoded);
+                if let (Some(since), Some(idem)) = (keep_since, stamp.idempotency) {
+                    if record.timestamp() >= since {
+                        keys.committed(idem, seq, record.timestamp());
+                    }
+                }
                 true
             }
             Err(source) => {
@@ -94,7 +114,60 @@ pub fn model_from_log(ledger: &dyn ledger_core::RecordSource) -> Result<Model, O
     if let Some(e) = error {
         return Err(e);
     }
-    Ok(model)
+    Ok((model, keys))
+}
+
+/// The idempotency keys recorded in the last [`IDEMPOTENCY_KEEP`], and
+/// those of batches being committed.
+#[derive(Debug, Default)]
+struct IdemIndex {
+    keys: HashMap<[u8; 32], IdemEntry>,
+}
+
+#[derive(Debug)]
+struct IdemEntry {
+    body: [u8; 32],
+    /// Records carrying the key, in seq order; empty while in flight.
+    seqs: Vec<u64>,
+    /// Id of the batch being committed with the key.
+    in_flight: Option<u64>,
+    /// Timestamp of the first record.
+    first: DateTime<Utc>,
+}
+
+/// What an idempotency key is to the layer.
+enum KeyState<'a> {
+    Unknown,
+    InFlight,
+    Reused,
+    Recorded(&'a [u64]),
+}
+
+impl IdemIndex {
+    fn committed(&mut self, idem: Idempotency, seq: u64, at: DateTime<Utc>) {
+        let entry = self.keys.entry(idem.key).or_insert(IdemEntry {
+            body: idem.body,
+            seqs: Vec::new(),
+            in_flight: None,
+            first: at,
+        });
+        // A record that reuses a key for another body never exists (the
+        // layer refuses it); if one did, the first recording stands.
+        if entry.body == idem.body {
+            entry.seqs.push(seq);
+            entry.in_flight = None;
+        }
+    }
+
+    fn state(&self, idem: &Idempotency, now: DateTime<Utc>) -> KeyState<'_> {
+        match self.keys.get(&idem.key) {
+            None => KeyState::Unknown,
+            Some(e) if e.in_flight.is_some() => KeyState::InFlight,
+            Some(e) if e.first + IDEMPOTENCY_KEEP < now => KeyState::Unknown,
+            Some(e) if e.body != idem.body => KeyState::Reused,
+            Some(e) => KeyState::Recorded(&e.seqs),
+        }
+    }
 }
 
 impl ComplianceLedger {
@@ -102,13 +175,15 @@ impl ComplianceLedger {
     /// and opens the projections at `<ledger dir>/projections/`, catching
     /// them up (or rebuilding them if they are not this ledger's).
     pub fn open(vault: Vault, options: ComplianceOptions) -> Result<Self, OpenError> {
-        let model = model_from_log(vault.ledger())?;
+        let keep_since = vault.ledger().clock().now() - IDEMPOTENCY_KEEP;
+        let (model, keys) = scan_log(vault.ledger(), Some(keep_since))?;
         let projections = Projections::open(vault.ledger())?;
         Ok(ComplianceLedger {
             vault,
             options,
             state: Mutex::new(WriteState {
                 model,
+                keys,
                 pending: VecDeque::new(),
                 next_id: 0,
             }),
@@ -169,6 +244,25 @@ impl ComplianceLedger {
         Ok(self.vault.create_scope(email)?)
     }
 
+    /// Creates a data subject once per idempotency key: a retry with the
+    /// same key and request within [`IDEMPOTENCY_KEEP`] returns the subject
+    /// the first call created ([`ledger_vault::ScopeCreated::first`] false).
+    /// A key used for another request is refused
+    /// ([`ledger_vault::CreateScopeError::KeyReused`]).
+    pub fn new_subject_once(
+        &self,
+        email: Option<&str>,
+        idem: &Idempotency,
+    ) -> Result<ledger_vault::ScopeCreated, RecordError> {
+        let once = ledger_vault::CreateOnce {
+            key: idem.key,
+            body: idem.body,
+            now: self.clock().now(),
+            keep: IDEMPOTENCY_KEEP,
+        };
+        Ok(self.vault.create_scope_once(email, &once)?)
+    }
+
     /// Creates a ticket's key scope; record [`Facts::TicketOpened`] on it next.
     pub fn new_ticket(&self) -> Result<TicketId, RecordError> {
         Ok(TicketId(self.vault.create_scope(None)?))
@@ -192,10 +286,14 @@ impl ComplianceLedger {
     /// state the previous ones leave, and either all are appended or none.
     pub async fn record_batch(
         &self,
-        events: Vec<ComplianceEvent>,
+        mut events: Vec<ComplianceEvent>,
     ) -> Result<Vec<Receipt>, RecordError> {
         if events.is_empty() {
             return Err(RecordError::EmptyBatch);
+        }
+        // Stored to the microsecond: the live model holds what a rebuild reads.
+        for at in events.iter_mut().filter_map(|e| e.at.as_mut()) {
+            *at = chrono::SubsecRound::trunc_subsecs(*at, 6);
         }
         let mut encoded = Vec::with_capacity(events.len());
         for (index, event) in events.iter().enumerate() {
@@ -205,6 +303,7 @@ impl ComplianceLedger {
         let (settling, pending) = {
             let mut state = self.lock().await?;
             let now = self.clock().now();
+            self.check_keys(&state, &events, now)?;
             let mut undo = Vec::with_capacity(events.len());
             let mut applied = Vec::with_capacity(events.len());
             let mut refused = None;
@@ -213,12 +312,17 @@ impl ComplianceLedger {
                     scope: event.scope,
                     facts: event.facts.clone(),
                 };
-                if let Err(source) = self.check(&state.model, event, now) {
+                let at = event.at.unwrap_or(now);
+                let checked = state
+                    .model
+                    .check_time(event.at, now)
+                    .and_then(|()| self.check(&state.model, event, at));
+                if let Err(source) = checked {
                     refused = Some(RecordError::Invalid { index, source });
                     break;
                 }
                 undo.push(state.model.undo_for(&decoded));
-                state.model.apply(None, now, &decoded);
+                state.model.apply(None, at, &decoded);
                 applied.push(decoded);
             }
             let submitted = match refused {
@@ -226,7 +330,10 @@ impl ComplianceLedger {
                 None => self.submit(encoded).await,
             };
             match submitted {
-                Ok(pending) => (state.push(applied, undo, now), pending),
+                Ok(pending) => {
+                    let stamps = events.iter().map(|e| (e.at, e.idempotency)).collect();
+                    (state.push(applied, undo, stamps, now), pending)
+                }
                 Err(e) => {
                     for u in undo.into_iter().rev() {
                         state.model.undo(u);
@@ -245,11 +352,13 @@ impl ComplianceLedger {
                 // The model already holds the batch's effects; the ledger is
                 // poisoned, so refuse everything until reopened.
                 self.failed.store(true, Ordering::SeqCst);
-                self.state
-                    .lock()
-                    .await
-                    .pending
-                    .retain(|b| b.id != settling.id);
+                let mut state = self.state.lock().await;
+                state.pending.retain(|b| b.id != settling.id);
+                state
+                    .keys
+                    .keys
+                    .retain(|_, k| k.in_flight != Some(settling.id));
+                drop(state);
                 settling.done();
                 Err(RecordError::Seal(e.into()))
             }
@@ -264,6 +373,86 @@ impl ComplianceLedger {
     ) -> Result<Vec<Receipt>, RecordError> {
         runtime::ensure_blocking_allowed("record_batch_blocking")?;
         futures_executor::block_on(self.record_batch(events))
+    }
+
+    /// The receipts of the events first recorded under `idem`, if it was
+    /// recorded in the last [`IDEMPOTENCY_KEEP`] with the same request;
+    /// `None` if the key is unknown (or older). A key used for another
+    /// request is [`RecordError::IdempotencyKeyReused`], one whose batch is
+    /// being committed [`RecordError::IdempotencyKeyInFlight`] (index 0).
+    /// The keys of a batch whose caller stopped waiting stay in flight
+    /// until the layer is reopened (their seqs are known only from the log).
+    pub async fn recorded(&self, idem: &Idempotency) -> Result<Option<Vec<Receipt>>, RecordError> {
+        let state = self.state.lock().await;
+        match state.keys.state(idem, self.clock().now()) {
+            KeyState::Unknown => Ok(None),
+            KeyState::InFlight => Err(RecordError::IdempotencyKeyInFlight { index: 0 }),
+            KeyState::Reused => Err(RecordError::IdempotencyKeyReused { index: 0 }),
+            KeyState::Recorded(seqs) => self.receipts_of(seqs).map(Some),
+        }
+    }
+
+    /// Blocking form of [`ComplianceLedger::recorded`], for plain threads
+    /// (like [`ComplianceLedger::model_blocking`]).
+    pub fn recorded_blocking(
+        &self,
+        idem: &Idempotency,
+    ) -> Result<Option<Vec<Receipt>>, RecordError> {
+        runtime::ensure_blocking_allowed("recorded_blocking")?;
+        futures_executor::block_on(self.recorded(idem))
+    }
+
+    /// The receipts of the records at `seqs`, read back from the log.
+    fn receipts_of(&self, seqs: &[u64]) -> Result<Vec<Receipt>, RecordError> {
+        seqs.iter()
+            .map(|&seq| {
+                let stored = self.vault.ledger().get(seq).map_err(RecordError::Read)?;
+                Ok(Receipt {
+                    seq,
+                    hash: stored.hash,
+                    timestamp: stored.record.timestamp(),
+                })
+            })
+            .collect()
+    }
+
+    /// Refuses a batch one of whose events carries a key already recorded
+    /// (with its first receipts), reused for another request, or in flight.
+    fn check_keys(
+        &self,
+        state: &WriteState,
+        events: &[ComplianceEvent],
+        now: DateTime<Utc>,
+    ) -> Result<(), RecordError> {
+        for (index, event) in events.iter().enumerate() {
+            let Some(idem) = &event.idempotency else {
+                continue;
+            };
+            // The events of one batch may share a key (one request), with
+            // one body.
+            let earlier = events[..index]
+                .iter()
+                .filter_map(|e| e.idempotency.as_ref())
+                .find(|e| e.key == idem.key);
+            if let Some(earlier) = earlier {
+                if earlier.body != idem.body {
+                    return Err(RecordError::IdempotencyKeyReused { index });
+                }
+                continue;
+            }
+            match state.keys.state(idem, now) {
+                KeyState::Unknown => {}
+                KeyState::InFlight => return Err(RecordError::IdempotencyKeyInFlight { index }),
+                KeyState::Reused => return Err(RecordError::IdempotencyKeyReused { index }),
+                KeyState::Recorded(seqs) => {
+                    return Err(RecordError::AlreadyRecorded {
+                        index,
+                        receipts: self.receipts_of(seqs)?,
+                    })
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn lock(&self) -> Result<MutexGuard<'_, WriteState>, RecordError> {
@@ -322,7 +511,9 @@ impl ComplianceLedger {
 
     /// Erases `subject` (Art. 17 or retention): destroys its key and the keys
     /// of all its tickets, then, if `request.request_ref` names an open
-    /// erasure request of the subject, records it fulfilled.
+    /// erasure request of the subject, records it fulfilled. If that last
+    /// record fails, the erasures stand:
+    /// [`RecordError::ErasedButRequestNotRecorded`] carries their receipts.
     ///
     /// Runs under the write model's lock, awaited like any append's, and
     /// hands its fsyncs to tokio's blocking pool: it never blocks the
@@ -371,7 +562,12 @@ impl ComplianceLedger {
                     request: request.request_ref.clone(),
                 },
             );
-            self.record(event).await?;
+            if let Err(e) = self.record(event).await {
+                return Err(RecordError::ErasedButRequestNotRecorded {
+                    receipts,
+                    source: Box::new(e),
+                });
+            }
         }
         Ok(receipts)
     }
@@ -470,6 +666,8 @@ const MAX_PENDING: usize = 1024;
 #[derive(Debug)]
 struct WriteState {
     model: Model,
+    /// Idempotency keys, committed and in flight.
+    keys: IdemIndex,
     /// In queue order, which is seq order.
     pending: VecDeque<PendingBatch>,
     next_id: u64,
@@ -481,6 +679,8 @@ struct PendingBatch {
     events: Vec<Decoded>,
     /// One per event, in apply order.
     undo: Vec<Undo>,
+    /// Per event: the effective time it gave, and its idempotency key.
+    stamps: Vec<(Option<DateTime<Utc>>, Option<Idempotency>)>,
     checked_at: DateTime<Utc>,
     receipts: Option<Vec<Receipt>>,
     /// Set when its caller stopped waiting (its future was dropped) before
@@ -517,15 +717,28 @@ impl WriteState {
         &mut self,
         events: Vec<Decoded>,
         undo: Vec<Undo>,
+        stamps: Vec<(Option<DateTime<Utc>>, Option<Idempotency>)>,
         checked_at: DateTime<Utc>,
     ) -> Settling {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
+        for idem in stamps.iter().filter_map(|(_, k)| k.as_ref()) {
+            self.keys.keys.insert(
+                idem.key,
+                IdemEntry {
+                    body: idem.body,
+                    seqs: Vec::new(),
+                    in_flight: Some(id),
+                    first: checked_at,
+                },
+            );
+        }
         let abandoned = Arc::new(AtomicBool::new(false));
         self.pending.push_back(PendingBatch {
             id,
             events,
             undo,
+            stamps,
             checked_at,
             receipts: None,
             abandoned: Arc::clone(&abandoned),
@@ -544,6 +757,24 @@ impl WriteState {
             return;
         };
         batch.receipts = Some(receipts.to_vec());
+        for ((_, idem), receipt) in batch.stamps.iter().zip(receipts) {
+            if let Some(idem) = idem {
+                if let Some(entry) = self.keys.keys.get_mut(&idem.key) {
+                    if entry.in_flight == Some(id) {
+                        entry.seqs.clear();
+                        entry.in_flight = None;
+                        entry.first = receipt.timestamp;
+                    }
+                }
+            }
+        }
+        for ((_, idem), receipt) in batch.stamps.iter().zip(receipts) {
+            if let Some(idem) = idem {
+                if let Some(entry) = self.keys.keys.get_mut(&idem.key) {
+                    entry.seqs.push(receipt.seq);
+                }
+            }
+        }
         let durable = self
             .pending
             .iter()
@@ -564,20 +795,21 @@ impl WriteState {
         }
         for batch in pending.drain(..durable) {
             let Some(receipts) = &batch.receipts else {
-                for event in &batch.events {
-                    model.apply(None, batch.checked_at, event);
+                for (event, (at, _)) in batch.events.iter().zip(&batch.stamps) {
+                    model.apply(None, at.unwrap_or(batch.checked_at), event);
                 }
                 continue;
             };
-            for (event, receipt) in batch.events.iter().zip(receipts) {
-                model.apply(Some(receipt.seq), receipt.timestamp, event);
+            for ((event, receipt), (at, _)) in batch.events.iter().zip(receipts).zip(&batch.stamps)
+            {
+                model.apply(Some(receipt.seq), at.unwrap_or(receipt.timestamp), event);
                 last_seq = Some(last_seq.map_or(receipt.seq, |s| s.max(receipt.seq)));
             }
         }
         for batch in pending.iter_mut() {
-            for event in &batch.events {
+            for (event, (at, _)) in batch.events.iter().zip(&batch.stamps) {
                 batch.undo.push(model.undo_for(event));
-                model.apply(None, batch.checked_at, event);
+                model.apply(None, at.unwrap_or(batch.checked_at), event);
             }
         }
         model.last_seq = last_seq;

@@ -22,10 +22,10 @@ pub mod vocab;
 
 pub use error::{DecodeError, EncodeError, OpenError, RecordError, ValidationError};
 pub use event::{
-    ComplianceEvent, Decoded, Erasure, Facts, Kind, PersonalData, Scope, ScopeKind, Storage,
-    TicketId,
+    ComplianceEvent, Decoded, Erasure, Facts, Idempotency, Kind, PersonalData, Scope, ScopeKind,
+    Storage, TicketId,
 };
-pub use ledger::{model_from_log, ComplianceLedger, ComplianceOptions};
+pub use ledger::{model_from_log, ComplianceLedger, ComplianceOptions, IDEMPOTENCY_KEEP};
 pub use model::{Model, RequestStatus};
 pub use projection::{ProjectionError, ProjectionSnapshot, Projections};
 pub use query::{CurrentData, Queries, QueryError, SubjectReport};

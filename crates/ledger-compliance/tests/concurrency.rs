@@ -224,3 +224,111 @@ async fn an_abandoned_append_does_not_hold_up_the_model() {
         t.c.model().await
     );
 }
+
+/// A historical import: events recorded with the time they happened. The
+/// rules, deadlines and the model (live and rebuilt from the log) use that
+/// time; an import never goes back before the previous event, nor ahead of
+/// the clock, and a refused one appends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_times_are_the_events_times_live_and_rebuilt() {
+    use ledger_compliance::ValidationError;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let c = Stack::new().open(&tmp.path().join("l")).expect("stack");
+    let s = c.new_subject(None).expect("subject");
+    let then = chrono::Utc::now() - chrono::Duration::days(90);
+    c.record(collected(s).happened_at(then))
+        .await
+        .expect("collected");
+    let received = then + chrono::Duration::days(1);
+    c.record(
+        ComplianceEvent::subject(
+            s,
+            "op:dpo",
+            Facts::RequestReceived {
+                request: "DSR-old".into(),
+                right: Right::Access,
+                channel: Channel::Email,
+            },
+        )
+        .happened_at(received),
+    )
+    .await
+    .expect("request");
+    let live = c.model().await;
+    assert_eq!(live, model_from_log(c.vault().ledger()).expect("rebuild"));
+    let request = &live.requests["DSR-old"];
+    assert_eq!(request.received, received.date_naive());
+    assert!(
+        request.due < chrono::Utc::now().date_naive(),
+        "overdue by its own time"
+    );
+    for (at, before) in [
+        (then, true),
+        (chrono::Utc::now() + chrono::Duration::days(1), false),
+    ] {
+        match c.record(collected(s).happened_at(at)).await {
+            Err(RecordError::Invalid {
+                source: ValidationError::EffectiveTimeBeforePrevious { .. },
+                ..
+            }) if before => {}
+            Err(RecordError::Invalid {
+                source: ValidationError::EffectiveTimeInFuture { .. },
+                ..
+            }) if !before => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        c.vault().ledger().len(),
+        2,
+        "refused imports append nothing"
+    );
+}
+
+/// A batch recorded under an idempotency key is recorded once: a retry gets
+/// the first receipts, also after a restart (the key is in the records),
+/// and the key used for another request is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_records_once_across_a_restart() {
+    use ledger_compliance::Idempotency;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("l");
+    let c = Stack::new().open(&dir).expect("stack");
+    let s = c.new_subject(None).expect("subject");
+    let key = Idempotency::new("svc:crm", "order-1", b"the request");
+    let batch = || {
+        vec![
+            collected(s).with_idempotency(key),
+            collected(s).with_idempotency(key),
+        ]
+    };
+    let first = c.record_batch(batch()).await.expect("first");
+    assert_eq!(c.recorded(&key).await.expect("lookup"), Some(first.clone()));
+    match c.record_batch(batch()).await {
+        Err(RecordError::AlreadyRecorded { index: 0, receipts }) => assert_eq!(receipts, first),
+        other => panic!("{other:?}"),
+    }
+    // Another producer's same id is another key.
+    let other = Idempotency::new("svc:mail", "order-1", b"the request");
+    assert_eq!(c.recorded(&other).await.expect("lookup"), None);
+    drop(c);
+    let c = Stack::new().open(&dir).expect("reopen");
+    assert_eq!(c.recorded(&key).await.expect("lookup"), Some(first.clone()));
+    let changed = Idempotency::new("svc:crm", "order-1", b"another request");
+    match c.record(collected(s).with_idempotency(changed)).await {
+        Err(RecordError::IdempotencyKeyReused { index: 0 }) => {}
+        other => panic!("{other:?}"),
+    }
+    // A batch whose events give one key with two bodies is refused too.
+    match c
+        .record_batch(vec![
+            collected(s).with_idempotency(other),
+            collected(s).with_idempotency(Idempotency::new("svc:mail", "order-1", b"x")),
+        ])
+        .await
+    {
+        Err(RecordError::IdempotencyKeyReused { index: 1 }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.vault().ledger().len(), 2, "only the first recording");
+}

@@ -370,26 +370,29 @@ pub fn gather(
                 return false;
             }
         };
-        let at = record.timestamp();
+        // The clock's checks read when records were received; the facts,
+        // when their events happened (an imported event's own time).
+        let received = record.timestamp();
         g.records += 1;
         if seq % 65_536 == 0 {
             progress(seq);
         }
-        if previous.is_some_and(|p| at < p) {
+        if previous.is_some_and(|p| received < p) {
             g.clock_regressions.push(seq);
         }
-        previous = Some(at);
-        g.first.get_or_insert(at);
-        g.last = Some(at);
-        let day = at.date_naive();
-        let in_period = day >= from && day <= to;
-        let decoded = match codec::decode(&record) {
+        previous = Some(received);
+        g.first.get_or_insert(received);
+        g.last = Some(received);
+        let (decoded, stamp) = match codec::decode_stamped(&record) {
             Ok(d) => d,
             Err(e) => {
                 g.undecodable.push((seq, e.to_string()));
-                Decoded::Other
+                (Decoded::Other, codec::Stamp::default())
             }
         };
+        let at = codec::effective_time(&record, &stamp);
+        let day = at.date_naive();
+        let in_period = day >= from && day <= to;
         if in_period {
             g.in_period += 1;
             let month = at.format("%Y-%m").to_string();
@@ -451,7 +454,13 @@ pub fn gather(
                 });
             }
             Decoded::Event { scope, facts } => {
-                if let Err(refusal) = g.model.validate(scope, facts, at, ticket_retention) {
+                // The time an imported event gives obeys the writer's check
+                // (received after it happened, never before the previous event).
+                let checked = g
+                    .model
+                    .check_time(stamp.at, received)
+                    .and_then(|()| g.model.validate(scope, facts, at, ticket_retention));
+                if let Err(refusal) = checked {
                     g.rule_violations.push(RuleViolation {
                         seq,
                         event_type: record.event_type.to_owned(),

@@ -508,3 +508,51 @@ fn recipients_not_told_of_a_change_are_findings() {
             && f.contains("rectification")
             && f.contains("impossible")));
 }
+
+/// A historical import is judged at the times its events happened: in the
+/// period of those times, with deadlines from them, and with no finding.
+#[test]
+fn imported_events_count_at_the_time_they_happened() {
+    let f = fixture(true);
+    let s = f.c.new_subject(None).expect("s");
+    let day = |m, d| {
+        Utc.with_ymd_and_hms(2025, m, d, 10, 0, 0)
+            .single()
+            .expect("t")
+    };
+    let import = |facts, at| {
+        f.c.record_blocking(ComplianceEvent::subject(s, "op:dpo", facts).happened_at(at))
+            .expect("accepted")
+    };
+    import(
+        Facts::DataCollected {
+            categories: vec![DataCategory::Name],
+            channel: Channel::ContactForm,
+            purpose: Purpose::Contract,
+            lawful_basis: LawfulBasis::Contract,
+        },
+        day(6, 1),
+    );
+    import(
+        Facts::RequestReceived {
+            request: "DSR-2025-1".into(),
+            right: Right::Access,
+            channel: Channel::Email,
+        },
+        day(6, 2),
+    );
+    let log =
+        ReadOnlyLedger::open_on(Arc::clone(f.c.vault().ledger().storage())).expect("read-only");
+    let from = NaiveDate::from_ymd_opt(2025, 1, 1).expect("d");
+    let to = NaiveDate::from_ymd_opt(2025, 12, 31).expect("d");
+    let g = gather(&log, from, to, Duration::days(730), &mut |_| {}).expect("gather");
+    assert!(g.rule_violations.is_empty(), "{:#?}", g.rule_violations);
+    assert_eq!(g.in_period, 2, "both in 2025, though recorded in 2026");
+    let requests = ledger_evidence::facts::requests(&g.model, to);
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].received, day(6, 2).date_naive());
+    assert!(
+        !requests[0].in_time,
+        "a month from June 2: overdue by December"
+    );
+}

@@ -1,7 +1,8 @@
 //! The handlers and the router.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -13,17 +14,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use ledger_compliance::retention::{deadlines, SweepOptions};
 use ledger_compliance::vocab::{Purpose, Role as ReaderRole};
-use ledger_compliance::{ComplianceLedger, RecordError, Scope};
+use ledger_compliance::{ComplianceLedger, Idempotency, RecordError, Scope};
 use ledger_core::ScopeId;
 use ledger_usecases::access::{self, Reader};
 use ledger_usecases::wire::{self, Names, Request, Resolver};
 use ledger_vault::{CreateScopeError, ErasureRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::Mutex;
 
 use crate::error::ApiError;
-use crate::idem::IdemStore;
 use crate::limits::{self, Limits, RateLimiter};
 use crate::metrics::Metrics;
 use crate::routes;
@@ -33,12 +32,10 @@ use crate::tokens::{hash_token, Principal, Role, TokenCache, TOKEN_PREFIX};
 pub struct AppState {
     /// The ledger.
     pub compliance: Arc<ComplianceLedger>,
-    /// The ledger directory (token file, idempotency file).
+    /// The ledger directory (token file).
     pub dir: PathBuf,
     /// Counters.
     pub metrics: Metrics,
-    /// Kept answers of idempotent requests; the lock also serializes them.
-    pub idem: Mutex<IdemStore>,
     /// The principals, re-read when `tokens.json` changes.
     pub tokens: TokenCache,
     /// What callers may ask.
@@ -49,6 +46,36 @@ pub struct AppState {
     pub in_flight: Arc<tokio::sync::Semaphore>,
     /// Per-principal rate ([`Limits::rate_per_second`]).
     pub(crate) rate: Option<RateLimiter>,
+    /// Idempotency keys of the requests being answered (the keys of those
+    /// answered are in the log's records).
+    pub keys_in_flight: std::sync::Mutex<HashSet<[u8; 32]>>,
+}
+
+/// Holds an idempotency key in [`AppState::keys_in_flight`] until dropped.
+struct InFlight<'a> {
+    state: &'a AppState,
+    key: [u8; 32],
+}
+
+impl<'a> InFlight<'a> {
+    /// Marks `key` in flight, or `None` if it already is.
+    fn take(state: &'a AppState, key: [u8; 32]) -> Option<Self> {
+        let mut keys = state
+            .keys_in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        keys.insert(key).then_some(InFlight { state, key })
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.state
+            .keys_in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -68,7 +95,6 @@ impl AppState {
     pub fn new(
         compliance: Arc<ComplianceLedger>,
         dir: PathBuf,
-        idem: IdemStore,
         settings: crate::Settings,
     ) -> Result<AppState, crate::ServeError> {
         let crate::Settings {
@@ -80,7 +106,7 @@ impl AppState {
         Ok(AppState {
             compliance,
             metrics: Metrics::default(),
-            idem: Mutex::new(idem),
+            keys_in_flight: std::sync::Mutex::default(),
             tokens,
             in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),
             rate: limits
@@ -408,12 +434,17 @@ fn event_values(headers: &HeaderMap, body: &Bytes) -> ApiResult<Vec<Value>> {
     Ok(values)
 }
 
-async fn post_events(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
-    let p = s.authorize(&headers, "POST", "/v1/events").await?;
+/// 503 `queue_full` while [`Limits::max_queued_events`] wait for the writer.
+fn writer_has_room(s: &AppState) -> ApiResult<()> {
     if s.compliance.vault().ledger().stats().queued_events >= s.limits.max_queued_events {
         s.metrics.refusal("queue_full");
         return Err(limits::queue_full());
     }
+    Ok(())
+}
+
+async fn post_events(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let p = s.authorize(&headers, "POST", "/v1/events").await?;
     let key = headers
         .get("idempotency-key")
         .map(|v| {
@@ -426,7 +457,8 @@ async fn post_events(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiRe
         })
         .transpose()?;
     let Some(key) = key else {
-        let (status, body) = append(&s, &p, &headers, &body).await;
+        writer_has_room(&s)?;
+        let (status, body) = append(&s, &p, &headers, &body, None).await;
         return Ok((status, Json(body)).into_response());
     };
     if key.is_empty() || key.len() > 255 {
@@ -435,24 +467,112 @@ async fn post_events(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiRe
             "an Idempotency-Key is 1 to 255 characters",
         ));
     }
-    let mut idem = s.idem.lock().await;
-    if let Some(kept) = idem.get(&p.id, &key) {
-        let status = StatusCode::from_u16(kept.status).unwrap_or(StatusCode::OK);
-        let mut response = (status, Json(kept.body.clone())).into_response();
-        response.headers_mut().insert(
-            "idempotent-replay",
-            header::HeaderValue::from_static("true"),
-        );
-        return Ok(response);
+    // Keys are per principal; the record keeps only their hash.
+    let idem = Idempotency::new(&p.id, &key, &body);
+    let Some(_held) = InFlight::take(&s, idem.key) else {
+        return Err(key_in_flight());
+    };
+    match s.compliance.recorded(&idem).await {
+        Ok(Some(receipts)) => return replayed(&s, &headers, &body, receipts).await,
+        Ok(None) => {}
+        Err(e) => return Err(key_error(e)),
     }
-    let (status, body) = append(&s, &p, &headers, &body).await;
-    // Only a durable outcome is kept: a refusal is as final as receipts, a
-    // server error is not (the retry may succeed).
-    if !status.is_server_error() {
-        idem.put(&p.id, &key, status.as_u16(), body.clone())
-            .map_err(|e| ApiError::internal(&e))?;
+    // A replay is answered however full the writer's queue is; a new
+    // append is not queued behind too many others.
+    writer_has_room(&s)?;
+    // In a task of its own: a client that goes away does not abandon the
+    // batch, whose keys then settle and answer the retry.
+    let task = {
+        let (s, p, headers, body) = (Arc::clone(&s), p.clone(), headers.clone(), body.clone());
+        tokio::spawn(async move { try_append(&s, &p, &headers, &body, Some(idem)).await })
+    };
+    match task.await.map_err(|e| ApiError::internal(&e))? {
+        Ok(v) => Ok((StatusCode::OK, Json(v)).into_response()),
+        Err(Replay(receipts)) => replayed(&s, &headers, &body, receipts).await,
+        Err(Refused(e)) => Ok((e.status, Json(e.body())).into_response()),
     }
-    Ok((status, Json(body)).into_response())
+}
+
+fn key_in_flight() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "idempotency_key_in_flight",
+        "a request with this Idempotency-Key is still being answered; retry once it is",
+    )
+}
+
+/// The answer to an idempotency refusal of the layer.
+fn key_error(e: RecordError) -> ApiError {
+    match e {
+        RecordError::IdempotencyKeyReused { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used before for a different request body",
+        ),
+        RecordError::IdempotencyKeyInFlight { .. } => key_in_flight(),
+        other => ApiError::internal(&other),
+    }
+}
+
+/// The receipts' JSON, with the tickets created (by event index).
+fn receipts_json(receipts: &[ledger_core::Receipt], tickets: &[(usize, String)]) -> Value {
+    let receipts: Vec<Value> = receipts
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut v = json!({
+                "seq": r.seq,
+                "hash": hex::encode(r.hash),
+                "timestamp": r.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            });
+            if let Some((_, t)) = tickets.iter().find(|(j, _)| *j == i) {
+                v["ticket"] = json!(t);
+            }
+            v
+        })
+        .collect();
+    json!({ "receipts": receipts })
+}
+
+/// The first answer to a request recorded before: its receipts, and the
+/// tickets its `ticket_opened` events without `"ticket"` created, read
+/// back from their records.
+async fn replayed(
+    s: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    receipts: Vec<ledger_core::Receipt>,
+) -> ApiResult<Response> {
+    let values = event_values(headers, body)?;
+    let compliance = Arc::clone(&s.compliance);
+    let answer = blocking(move || {
+        let mut tickets = Vec::new();
+        for (i, (value, receipt)) in values.iter().zip(&receipts).enumerate() {
+            let opens = value
+                .get("facts")
+                .and_then(|f| f.get("type"))
+                .and_then(Value::as_str)
+                == Some("ticket_opened");
+            if opens && value.get("ticket").is_none() {
+                let stored = compliance
+                    .vault()
+                    .ledger()
+                    .get(receipt.seq)
+                    .map_err(|e| ApiError::internal(&e))?;
+                if let Some(scope) = stored.record.subject {
+                    tickets.push((i, scope.to_string()));
+                }
+            }
+        }
+        Ok(receipts_json(&receipts, &tickets))
+    })
+    .await?;
+    let mut response = (StatusCode::OK, Json(answer)).into_response();
+    response.headers_mut().insert(
+        "idempotent-replay",
+        header::HeaderValue::from_static("true"),
+    );
+    Ok(response)
 }
 
 /// Appends the body's events as one atomic batch.
@@ -461,10 +581,27 @@ async fn append(
     p: &Principal,
     headers: &HeaderMap,
     body: &Bytes,
+    idem: Option<Idempotency>,
 ) -> (StatusCode, Value) {
-    match try_append(s, p, headers, body).await {
+    match try_append(s, p, headers, body, idem).await {
         Ok(v) => (StatusCode::OK, v),
-        Err(e) => (e.status, e.body()),
+        Err(Refused(e)) => (e.status, e.body()),
+        Err(Replay(receipts)) => (StatusCode::OK, receipts_json(&receipts, &[])),
+    }
+}
+
+/// Why an append did not record the request.
+enum NotAppended {
+    /// Refused with this answer.
+    Refused(ApiError),
+    /// Recorded before under its idempotency key: these are its receipts.
+    Replay(Vec<ledger_core::Receipt>),
+}
+use NotAppended::{Refused, Replay};
+
+impl From<ApiError> for NotAppended {
+    fn from(e: ApiError) -> Self {
+        Refused(e)
     }
 }
 
@@ -473,7 +610,8 @@ async fn try_append(
     p: &Principal,
     headers: &HeaderMap,
     body: &Bytes,
-) -> ApiResult<Value> {
+    idem: Option<Idempotency>,
+) -> Result<Value, NotAppended> {
     let values = event_values(headers, body)?;
     let compliance = Arc::clone(&s.compliance);
     let principal = p.clone();
@@ -493,6 +631,12 @@ async fn try_append(
                     format!("event {index} is not a JSON object"),
                 ));
             };
+            if map.contains_key("id") {
+                return Err(at(
+                    "bad_event",
+                    format!("event {index}: send the request's id as the Idempotency-Key header, not as \"id\""),
+                ));
+            }
             if map.contains_key("new_subject") {
                 return Err(at(
                     "bad_event",
@@ -524,6 +668,7 @@ async fn try_append(
                 mut event,
                 create_ticket,
                 name,
+                ..
             } = request
             else {
                 return Err(at(
@@ -541,6 +686,7 @@ async fn try_append(
                 }
                 tickets.push((index, ticket.0.to_string()));
             }
+            event.idempotency = idem;
             events.push(event);
         }
         Ok((events, tickets))
@@ -558,7 +704,7 @@ async fn try_append(
             );
             e.index = Some(index);
             e.rule = Some(rule_code(&format!("{source:?}")));
-            return Err(e);
+            return Err(e.into());
         }
         Err(RecordError::Encode { index, source }) => {
             let mut e = ApiError::new(
@@ -567,27 +713,17 @@ async fn try_append(
                 format!("event {index}: {source}"),
             );
             e.index = Some(index);
-            return Err(e);
+            return Err(e.into());
         }
-        Err(e) => return Err(ApiError::internal(&e)),
+        Err(RecordError::AlreadyRecorded { receipts, .. }) => return Err(Replay(receipts)),
+        Err(
+            e @ (RecordError::IdempotencyKeyReused { .. }
+            | RecordError::IdempotencyKeyInFlight { .. }),
+        ) => return Err(key_error(e).into()),
+        Err(e) => return Err(ApiError::internal(&e).into()),
     };
     s.metrics.commit(count, started.elapsed().as_secs_f64());
-    let receipts: Vec<Value> = receipts
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let mut v = json!({
-                "seq": r.seq,
-                "hash": hex::encode(r.hash),
-                "timestamp": r.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            });
-            if let Some((_, t)) = tickets.iter().find(|(j, _)| *j == i) {
-                v["ticket"] = json!(t);
-            }
-            v
-        })
-        .collect();
-    Ok(json!({ "receipts": receipts }))
+    Ok(receipts_json(&receipts, &tickets))
 }
 
 #[derive(Deserialize)]
@@ -739,6 +875,12 @@ async fn post_erase(
         Err(RecordError::Erase(e)) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "not_erasable",
+            e.to_string(),
+        )),
+        // Durable erasures are said, not hidden behind a bare 500.
+        Err(e @ RecordError::ErasedButRequestNotRecorded { .. }) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "erased_request_not_recorded",
             e.to_string(),
         )),
         Err(e) => Err(ApiError::internal(&e)),

@@ -5,7 +5,6 @@
 //! - [`routes`]: the one table of routes and the roles each allows;
 //! - [`api`]: the handlers and the router;
 //! - [`tokens`]: principals and their hashed tokens (`tokens.json`);
-//! - [`idem`]: answers kept for `Idempotency-Key` (`idempotency.jsonl`);
 //! - [`metrics`]: Prometheus counters;
 //! - [`openapi`]: the OpenAPI 3.1 document.
 
@@ -21,7 +20,6 @@ use ledger_vault::{Vault, VaultOptions};
 
 pub mod api;
 pub mod error;
-pub mod idem;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
@@ -80,9 +78,6 @@ pub enum ServeError {
     /// The controller file is bad.
     #[error(transparent)]
     Config(#[from] ledger_usecases::config::ConfigError),
-    /// The idempotency file cannot be used.
-    #[error(transparent)]
-    Idem(#[from] idem::IdemError),
     /// The token file cannot be used.
     #[error(transparent)]
     Tokens(#[from] tokens::TokenError),
@@ -159,7 +154,6 @@ pub fn open_state(
     Ok(Arc::new(AppState::new(
         Arc::new(compliance),
         dir.to_owned(),
-        idem::IdemStore::open(dir)?,
         settings,
     )?))
 }

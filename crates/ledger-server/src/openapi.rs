@@ -67,6 +67,13 @@ pub fn document() -> Value {
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
         }
+        if r.path == "/v1/events" {
+            // A replay is marked, and names the first answer's receipts.
+            op["responses"]["200"] = json!({
+                "description": "The receipts, once durable (a replay: the first request's)",
+                "headers": {"Idempotent-Replay": {"description": "`true` when the receipts are those of an earlier request with the same Idempotency-Key", "schema": {"type": "string", "enum": ["true"]}}}
+            });
+        }
         if let Value::Object(m) = entry {
             m.insert(r.method.to_ascii_lowercase(), op);
         }
@@ -147,6 +154,11 @@ fn query_params(path: &str) -> Vec<Value> {
         ],
         "/v1/proof/inclusion" => vec![q("seq", "integer", true), q("size", "integer", false)],
         "/v1/proof/consistency" => vec![q("from", "integer", true), q("to", "integer", true)],
+        "/v1/events" => vec![json!({
+            "name": "Idempotency-Key", "in": "header", "required": false,
+            "description": "Records the request once per principal and key for 48 hours: a retry with the same body gets the first receipts (409 idempotency_key_in_flight while the first is being answered), another body 422 idempotency_key_reused",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255}
+        })],
         _ => Vec::new(),
     }
 }

@@ -441,6 +441,22 @@ async fn a_retried_key_returns_the_first_receipts_across_a_restart() {
     let again: Value = r.json().await.unwrap();
     assert_eq!(again, first);
     assert_eq!(s.log_size().await, size, "nothing appended by the retry");
+    // The key lives in the records' metadata, not in a file beside them.
+    assert!(!f.dir.join("idempotency.jsonl").exists());
+    // The same key with another body is refused, and nothing appended.
+    let r = s
+        .req(Method::POST, "/v1/events", Some(&dpo))
+        .header("idempotency-key", "order-42")
+        .json(&json!([collected(&subject)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "idempotency_key_reused"
+    );
+    assert_eq!(s.log_size().await, size);
     // Another principal's same key is another request.
     let svc = f.token(Role::Service).to_owned();
     let r = s
@@ -1103,4 +1119,62 @@ async fn appends_past_a_full_writer_queue_are_refused_whole_and_nothing_is_lost(
         "a refused batch left nothing"
     );
     Arc::into_inner(s).unwrap().stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_may_carry_the_time_it_happened_never_a_later_one() {
+    let f = Fixture::new();
+    let dpo = f.token(Role::Dpo).to_owned();
+    let s = start(&f.dir).await;
+    let subject = new_subject(&s, &dpo, None).await;
+    let then = (chrono::Utc::now() - chrono::Duration::days(30))
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut event = collected(&subject);
+    event["at"] = json!(then);
+    let r = s
+        .req(Method::POST, "/v1/events", Some(&dpo))
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let receipt = &r.json::<Value>().await.unwrap()["receipts"][0];
+    assert_ne!(
+        receipt["timestamp"],
+        json!(then),
+        "the receipt is the ledger's time"
+    );
+    let size = s.log_size().await;
+    event["at"] = json!((chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339());
+    let r = s
+        .req(Method::POST, "/v1/events", Some(&dpo))
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error = &r.json::<Value>().await.unwrap()["error"];
+    assert_eq!(error["rule"], "effective_time_in_future", "{error}");
+    // An event's id is its request's Idempotency-Key, not a body member.
+    event["at"] = json!(then);
+    event["id"] = json!("order-1");
+    let r = s
+        .req(Method::POST, "/v1/events", Some(&dpo))
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(s.log_size().await, size);
+    s.stop().await;
+    let ledger = ledger_core::Ledger::open(&f.dir, ledger_core::LedgerOptions::default()).unwrap();
+    let record = ledger.get(receipt["seq"].as_u64().unwrap()).unwrap().record;
+    let meta = ledger_vault::seal::split_payload(&record.payload)
+        .unwrap()
+        .metadata;
+    assert!(
+        String::from_utf8_lossy(meta).contains(&format!("\"effective_at\":\"{then}\"")),
+        "{}",
+        String::from_utf8_lossy(meta)
+    );
 }

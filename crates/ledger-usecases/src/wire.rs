@@ -18,6 +18,11 @@
 //! {"subject":{"ref":"ada"},"actor":"svc:crm","facts":{"type":"data_collected","categories":"name,company-email","channel":"contact-form","purpose":"contract","lawful_basis":"art6-1b"},"personal":{"fields":{"name":"Ada L."}}}
 //! ```
 //!
+//! Any line may carry an `"id"` (the producer's idempotency id, 1..=255
+//! printable ASCII bytes): a line re-sent with the same id is recorded once
+//! and answered with its first receipt. An event may carry `"at"`, the RFC
+//! 3339 time it happened, for historical imports.
+//!
 //! A `ticket_opened` event without `"ticket"` creates the ticket's key scope
 //! (its id is in the receipt, and `"ref"` names it); its `"subject"` is the
 //! customer when `facts.customer` is left out.
@@ -50,6 +55,10 @@ struct Line {
     facts: Option<Value>,
     #[serde(default)]
     personal: Option<Value>,
+    #[serde(default)]
+    at: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +84,8 @@ enum ScopeRef {
 }
 
 /// What a line asks for.
+// One lives per line being parsed, moved once: boxing the event buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Request {
     /// Create a subject (indexed by `email` if given), named `name` for later lines.
@@ -83,6 +94,8 @@ pub enum Request {
         email: Option<String>,
         /// Name for later lines.
         name: Option<String>,
+        /// The producer's idempotency id.
+        id: Option<String>,
     },
     /// Record an event.
     Event {
@@ -92,7 +105,32 @@ pub enum Request {
         create_ticket: bool,
         /// Name for the created ticket.
         name: Option<String>,
+        /// The producer's idempotency id.
+        id: Option<String>,
     },
+}
+
+/// Longest idempotency id, in bytes.
+pub const MAX_ID_LEN: usize = 255;
+
+/// Checks an idempotency id: 1..=[`MAX_ID_LEN`] bytes of printable ASCII.
+pub fn check_id(id: &str) -> Result<(), String> {
+    if (1..=MAX_ID_LEN).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"id\" must be 1..={MAX_ID_LEN} bytes of printable ASCII without spaces"
+        ))
+    }
+}
+
+/// Parses the `"at"` of a line: RFC 3339 with an offset.
+fn parse_at(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| {
+            "\"at\" must be an RFC 3339 time with an offset, e.g. 2025-03-01T09:30:00Z".to_string()
+        })
 }
 
 /// Resolves scope names: ids given with `"ref"` and emails.
@@ -134,7 +172,16 @@ pub fn parse(text: &str, names: &Names, resolver: &dyn Resolver) -> Result<Reque
             ));
         }
     }
+    if let Some(id) = &line.id {
+        check_id(id)?;
+    }
     if let Some(new) = line.new_subject {
+        if line.at.is_some() {
+            return Err(
+                "a \"new_subject\" line takes no \"at\": a subject is created when the line is read"
+                    .into(),
+            );
+        }
         if line.subject.is_some()
             || line.ticket.is_some()
             || line.facts.is_some()
@@ -149,8 +196,10 @@ pub fn parse(text: &str, names: &Names, resolver: &dyn Resolver) -> Result<Reque
         return Ok(Request::NewSubject {
             email: new.email,
             name: line.name,
+            id: line.id,
         });
     }
+    let at = line.at.as_deref().map(parse_at).transpose()?;
     let Some(mut facts) = line.facts else {
         return Err("a line needs \"facts\" (an event) or \"new_subject\"".into());
     };
@@ -217,9 +266,12 @@ pub fn parse(text: &str, names: &Names, resolver: &dyn Resolver) -> Result<Reque
             facts,
             actor,
             personal,
+            at,
+            idempotency: None,
         },
         create_ticket,
         name: line.name,
+        id: line.id,
     })
 }
 
@@ -331,6 +383,7 @@ mod tests {
             event,
             create_ticket,
             name,
+            ..
         } = parse(line, &names, &NoEmails).unwrap()
         else {
             panic!("not an event")
@@ -340,6 +393,44 @@ mod tests {
         assert!(
             matches!(event.facts, Facts::TicketOpened { customer, .. } if customer == ScopeId([7; 16]))
         );
+    }
+
+    #[test]
+    fn an_event_takes_its_time_and_an_id_and_a_subject_an_id_only() {
+        let names = Names::default();
+        let line = r#"{"actor":"dpo:1","facts":{"type":"policy_published","version":"v1","effective":"2025-01-01","material":"yes"},"at":"2025-01-02T10:00:00+01:00","id":"p-1"}"#;
+        let Request::Event { event, id, .. } = parse(line, &names, &NoEmails).unwrap() else {
+            panic!("not an event")
+        };
+        assert_eq!(id.as_deref(), Some("p-1"));
+        assert_eq!(
+            event.at.map(|t| t.to_rfc3339()),
+            Some("2025-01-02T09:00:00+00:00".into())
+        );
+        let line = r#"{"new_subject":{},"id":"s-1"}"#;
+        assert!(matches!(
+            parse(line, &names, &NoEmails),
+            Ok(Request::NewSubject { id: Some(_), .. })
+        ));
+        for (line, expect) in [
+            (
+                r#"{"new_subject":{},"at":"2025-01-02T10:00:00Z"}"#,
+                "takes no \"at\"",
+            ),
+            (
+                r#"{"actor":"a","facts":{"type":"backup_destroyed","backup":"b","method":"m"},"at":"yesterday"}"#,
+                "RFC 3339",
+            ),
+            (
+                r#"{"actor":"a","facts":{"type":"backup_destroyed","backup":"b","method":"m"},"at":"2025-01-02T10:00:00"}"#,
+                "RFC 3339",
+            ),
+            (r#"{"new_subject":{},"id":"has space"}"#, "\"id\" must be"),
+            (r#"{"new_subject":{},"id":""}"#, "\"id\" must be"),
+        ] {
+            let e = parse(line, &names, &NoEmails).map(|_| ()).unwrap_err();
+            assert!(e.contains(expect), "{line}: {e}");
+        }
     }
 
     #[test]

@@ -256,6 +256,9 @@ pub enum CreateScopeError {
         /// Position of the repeat.
         second: usize,
     },
+    /// The idempotency key created a scope before, for another request.
+    #[error("the idempotency key created a scope before, for a different request")]
+    KeyReused,
     /// The key store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

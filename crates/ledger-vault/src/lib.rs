@@ -54,4 +54,4 @@ pub use rotate::{
     Certificate, CertificateVerification, CertifiedEventPayload, RotatedEventPayload,
     RotationReport, CERTIFICATE_FORMAT, ERASURE_CERTIFIED_EVENT, KEK_ROTATED_EVENT,
 };
-pub use vault::Vault;
+pub use vault::{CreateOnce, ScopeCreated, Vault};

@@ -22,6 +22,9 @@ pub const BLIND: Keyspace = Keyspace(b'b');
 pub const CERTIFICATES: Keyspace = Keyspace(b'x');
 /// `"state"` → [`RotationState`] while a KEK rotation is in progress.
 pub const ROTATION: Keyspace = Keyspace(b'r');
+/// Scopes created under an idempotency key: `key (32)` → `scope (16) ||
+/// body digest (32) || created at (i64be, Unix microseconds)`.
+pub const CREATED_ONCE: Keyspace = Keyspace(b'i');
 /// ASCII name → vault metadata.
 pub const VAULT_META: Keyspace = Keyspace(b'v');
 

@@ -19,6 +19,28 @@ use crate::options::VaultOptions;
 use crate::seal::{self, Dek, SecretKey};
 use crate::store::{self, WrappedKey};
 
+/// An idempotency key for [`Vault::create_scope_once`].
+#[derive(Clone, Debug)]
+pub struct CreateOnce {
+    /// The key (a hash; never an id as the producer gave it).
+    pub key: [u8; 32],
+    /// Digest of the request that carried the key.
+    pub body: [u8; 32],
+    /// The time of the call (the ledger's clock).
+    pub now: chrono::DateTime<chrono::Utc>,
+    /// How long the key is honoured.
+    pub keep: chrono::Duration,
+}
+
+/// The scope [`Vault::create_scope_once`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScopeCreated {
+    /// The scope.
+    pub scope: ScopeId,
+    /// False when an earlier call with the key created it.
+    pub first: bool,
+}
+
 /// Number of per-subject lock shards.
 pub(crate) const SHARDS: usize = 64;
 
@@ -117,14 +139,72 @@ impl Vault {
     /// [`Vault::create_scope`]) in one atomic, durable write: for imports.
     /// If any email is already indexed (or repeated), none is created.
     pub fn create_scopes(&self, emails: &[Option<&str>]) -> Result<Vec<ScopeId>, CreateScopeError> {
+        self.create_scopes_with(emails, None)
+            .map(|(scopes, _)| scopes)
+    }
+
+    /// Creates a scope (see [`Vault::create_scope`]) once per idempotency
+    /// `once.key`: the first call creates it and keeps the key, a later
+    /// call with the same key and body digest within `once.keep` returns
+    /// the same scope ([`ScopeCreated::first`] false) and creates nothing;
+    /// with another body digest it is [`CreateScopeError::KeyReused`]. The
+    /// scope and its key are written in one durable write.
+    pub fn create_scope_once(
+        &self,
+        email: Option<&str>,
+        once: &CreateOnce,
+    ) -> Result<ScopeCreated, CreateScopeError> {
+        let (created, first) = self.create_scopes_with(&[email], Some(once))?;
+        let scope = created.first().copied().ok_or(StoreError::Damaged {
+            what: "subject batch",
+            detail: "empty".into(),
+        })?;
+        Ok(ScopeCreated { scope, first })
+    }
+
+    /// The scope `once.key` created, if it is younger than `once.keep`.
+    fn created_once(&self, once: &CreateOnce) -> Result<Option<ScopeId>, CreateScopeError> {
+        let Some(value) = self.inner.storage.get(store::CREATED_ONCE, &once.key)? else {
+            return Ok(None);
+        };
+        let damaged = || StoreError::Damaged {
+            what: "created-once entry",
+            detail: format!("{} bytes, expected 56", value.len()),
+        };
+        let (scope, rest) = value.split_first_chunk::<16>().ok_or_else(damaged)?;
+        let (body, rest) = rest.split_first_chunk::<32>().ok_or_else(damaged)?;
+        let at = rest
+            .first_chunk::<8>()
+            .map(|b| i64::from_be_bytes(*b))
+            .ok_or_else(damaged)?;
+        if at < once.now.timestamp_micros() - once.keep.num_microseconds().unwrap_or(i64::MAX) {
+            return Ok(None);
+        }
+        if *body != once.body {
+            return Err(CreateScopeError::KeyReused);
+        }
+        Ok(Some(ScopeId(*scope)))
+    }
+
+    fn create_scopes_with(
+        &self,
+        emails: &[Option<&str>],
+        once: Option<&CreateOnce>,
+    ) -> Result<(Vec<ScopeId>, bool), CreateScopeError> {
         let inner = &self.inner;
         let _keys = inner.keys_shared();
         let _blind = inner
             .blind_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let kek = inner.current_kek();
         let mut batch = WriteBatch::new();
+        if let Some(once) = once {
+            // Under the blind lock: two creations with one key are serialized.
+            if let Some(scope) = self.created_once(once)? {
+                return Ok((vec![scope], false));
+            }
+        }
+        let kek = inner.current_kek();
         let mut created = Vec::with_capacity(emails.len());
         let mut seen = HashMap::new();
         for (index, email) in emails.iter().enumerate() {
@@ -169,6 +249,13 @@ impl Vault {
                 wrapped: seal::wrap(&kek.key, &ad, &dek),
             };
             batch.put(store::KEYS, subject.as_bytes().to_vec(), wrapped.encode());
+            if let Some(once) = once {
+                let mut value = Vec::with_capacity(56);
+                value.extend_from_slice(subject.as_bytes());
+                value.extend_from_slice(&once.body);
+                value.extend_from_slice(&once.now.timestamp_micros().to_be_bytes());
+                batch.put(store::CREATED_ONCE, once.key.to_vec(), value);
+            }
             created.push((subject, Dek { key_ref, key: dek }));
         }
         inner
@@ -182,7 +269,7 @@ impl Vault {
             out.push(subject);
         }
         tracing::debug!(count = out.len(), "subjects created");
-        Ok(out)
+        Ok((out, true))
     }
 
     /// The live subject registered under `email` (trimmed, lowercased), if any.

@@ -1,12 +1,15 @@
 //! `ledger append`: typed events as NDJSON on stdin, one receipt per line on
 //! stdout, printed only once the line's event is durable.
 
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::sync::mpsc;
 
 use anyhow::Context;
-use ledger_compliance::{ComplianceEvent, ComplianceLedger, RecordError, Scope, TicketId};
+use ledger_compliance::{
+    ComplianceEvent, ComplianceLedger, Idempotency, RecordError, Scope, TicketId,
+};
 use ledger_core::{AppendError, Receipt, ScopeId};
 use ledger_vault::SealError;
 use serde_json::json;
@@ -41,11 +44,25 @@ codes: \"type\" is the event kind (data_collected, ticket_opened,
 data_shared, request_received, ...), categories are comma-separated, dates
 are YYYY-MM-DD, yes/no flags are \"yes\"/\"no\". See docs/CLI.md.
 
+Any line may carry \"id\" (1..=255 printable ASCII bytes): re-sent with the
+same id and bytes, it appends nothing and gets its first receipt again
+(for 48 hours); the same id on another line is refused. An event may
+carry \"at\", the RFC 3339 time it happened (historical imports): never
+later than now, never earlier than the previous event's time.
+
 A line that is not JSON, is longer than 1 MiB, names an unknown scope,
 reuses a \"ref\", has an unknown type or is refused by a rule is not
 appended: its line number and the reason go to stderr (never a value from
 the line) and the next lines are processed. Exit code 1 if any line was
 refused, 2 on an I/O error (after the receipts of the lines before it).";
+
+/// The producer whose ids `ledger append` lines carry: every line of every
+/// import shares one namespace of ids (the server's are per principal).
+pub(crate) const PRODUCER: &str = "ledger-append";
+
+/// Idempotency keys of this chunk's lines: key → (slot of the first line
+/// that gave it, its body digest).
+type ChunkKeys = HashMap<[u8; 32], (usize, [u8; 32])>;
 
 /// Longest input line, in bytes without its newline. Longer lines are
 /// refused while they are read: at most this much of one is ever held.
@@ -86,14 +103,18 @@ enum Outcome {
     },
     /// Event waiting to be recorded.
     Pending {
-        event: ComplianceEvent,
+        event: Box<ComplianceEvent>,
         ticket: Option<(TicketId, Option<String>)>,
     },
-    /// Recorded.
+    /// Recorded (`fresh`: by this run, not an earlier one under its id).
     Recorded {
         receipt: Receipt,
         ticket: Option<(TicketId, Option<String>)>,
+        fresh: bool,
     },
+    /// A repeat of the earlier line at `of` (same id and bytes) in the
+    /// same chunk: it gets that line's outcome.
+    Duplicate { of: usize },
     /// Refused, with the reason.
     Refused(String),
 }
@@ -108,6 +129,7 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let mut names = Names::default();
     let mut next_line = 1u64;
     let mut refused = 0u64;
+    let mut appended = 0u64;
     let mut stdout = std::io::stdout().lock();
     while let Ok(first) = rx.recv() {
         let mut chunk = vec![first];
@@ -123,6 +145,10 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         // Whatever stops the chunk, the receipts and refusals of its lines
         // so far are printed first: they are durable (or final).
         let stopped = process(&compliance, chunk, start, &mut names, &mut outcomes);
+        appended += outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Recorded { fresh: true, .. }))
+            .count() as u64;
         refused += emit(&mut stdout, &outcomes, start, global.json)?;
         if let Err(e) = stopped {
             let line = start + outcomes.len() as u64;
@@ -132,16 +158,20 @@ pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
                 .map_or(line, |i| start + i as u64);
             let message = match commit_failure(&e) {
                 Some((first_seq, cause)) => format!(
-                    "the import stopped at line {pending}: every line with a receipt above is durable; the group commit from seq {first_seq} failed ({cause}) and this process appends nothing more. Lines from {pending} on got no receipt, but a prefix of that group may still be in the log: once the cause is fixed, run `ledger checkpoint`; the records from seq {first_seq} up to its tree size are lines from {pending} on, in order, so check them before re-sending"
+                    "the import stopped at line {pending} after appending {appended} line(s): every line with a receipt above is durable; the group commit from seq {first_seq} failed ({cause}) and this process appends nothing more. Lines from {pending} on got no receipt, but a prefix of that group may still be in the log: once the cause is fixed, run `ledger checkpoint`; the records from seq {first_seq} up to its tree size are lines from {pending} on, in order, so check them before re-sending"
                 ),
                 None => format!(
-                    "the import stopped at line {pending}: every line with a receipt above is durable; lines from {pending} on without one were not recorded (re-send them)"
+                    "the import stopped at line {pending} after appending {appended} line(s): every line with a receipt above is durable; lines from {pending} on without one were not recorded (re-send them; lines with an \"id\" may be re-sent with the rest)"
                 ),
             };
             return Err(e.context(message));
         }
     }
-    crate::cmd::checkpoint::seal_head(&compliance)?;
+    crate::cmd::checkpoint::seal_head(&compliance).with_context(|| {
+        format!(
+            "the import is done and durable ({appended} line(s) appended, {refused} refused; receipts above), but signing a checkpoint of the log failed (run `ledger checkpoint`)"
+        )
+    })?;
     if refused > 0 {
         // With --json, stderr holds only the refusals' JSON lines.
         if !global.quiet && !global.json {
@@ -250,11 +280,12 @@ fn process(
     outcomes: &mut Vec<Outcome>,
 ) -> anyhow::Result<()> {
     let mut stopped = None;
+    let mut keys = ChunkKeys::new();
     for (i, input) in chunk.into_iter().enumerate() {
         let line = start + i as u64;
         let outcome = match input {
             Input::Line(text) if text.trim().is_empty() => Ok(Outcome::Skip),
-            Input::Line(text) => prepare(compliance, &text, line, names),
+            Input::Line(text) => prepare(compliance, &text, (line, i), names, &mut keys),
             Input::NotUtf8 => Ok(Outcome::Refused("not UTF-8".into())),
             Input::TooLong => Ok(Outcome::Refused(format!(
                 "longer than {MAX_LINE} bytes; skipped to its newline"
@@ -270,8 +301,34 @@ fn process(
         }
     }
     // The lines prepared before a failure are still recorded.
-    record_pending(compliance, outcomes)?;
+    let recorded = record_pending(compliance, outcomes);
+    resolve_duplicates(outcomes, start);
+    recorded?;
     stopped.map_or(Ok(()), Err)
+}
+
+/// Gives each repeated line the outcome of the line it repeats.
+fn resolve_duplicates(outcomes: &mut [Outcome], start: u64) {
+    for i in 0..outcomes.len() {
+        let Outcome::Duplicate { of } = outcomes[i] else {
+            continue;
+        };
+        outcomes[i] = match outcomes.get(of) {
+            Some(Outcome::Recorded {
+                receipt, ticket, ..
+            }) => Outcome::Recorded {
+                receipt: *receipt,
+                ticket: ticket.clone(),
+                fresh: false,
+            },
+            Some(Outcome::Refused(reason)) => Outcome::Refused(format!(
+                "repeats line {} (same \"id\"), which was refused: {reason}",
+                start + of as u64
+            )),
+            // Not recorded yet (the import stopped): no receipt.
+            _ => Outcome::Skip,
+        };
+    }
 }
 
 /// Prints the receipts (stdout) and refusals (stderr) of `outcomes`, lines
@@ -287,7 +344,7 @@ fn emit(
     for (i, outcome) in outcomes.iter().enumerate() {
         let line = start + i as u64;
         match outcome {
-            Outcome::Skip | Outcome::Pending { .. } => {}
+            Outcome::Skip | Outcome::Pending { .. } | Outcome::Duplicate { .. } => {}
             Outcome::Created { subject, name } => {
                 let mut r = json!({"line": line, "subject": subject.to_string()});
                 if let Some(name) = name {
@@ -296,7 +353,9 @@ fn emit(
                 writeln!(stdout, "{r}")?;
                 stdout.flush()?;
             }
-            Outcome::Recorded { receipt, ticket } => {
+            Outcome::Recorded {
+                receipt, ticket, ..
+            } => {
                 let mut r = json!({
                     "line": line,
                     "seq": receipt.seq,
@@ -331,26 +390,39 @@ fn emit(
 fn prepare(
     compliance: &ComplianceLedger,
     text: &str,
-    line: u64,
+    (line, slot): (u64, usize),
     names: &mut Names,
+    keys: &mut ChunkKeys,
 ) -> anyhow::Result<Outcome> {
     let request = match wire::parse(text, names, &VaultResolver(compliance)) {
         Ok(r) => r,
         Err(reason) => return Ok(Outcome::Refused(reason)),
     };
     Ok(match request {
-        Request::NewSubject { email, name } => {
-            match compliance.vault().create_scope(email.as_deref()) {
+        Request::NewSubject { email, name, id } => {
+            let created = match &id {
+                Some(id) => {
+                    let idem = Idempotency::new(PRODUCER, id, text.as_bytes());
+                    compliance
+                        .new_subject_once(email.as_deref(), &idem)
+                        .map(|c| c.scope)
+                }
+                None => compliance.new_subject(email.as_deref()),
+            };
+            match created {
                 Ok(subject) => {
                     if let Some(name) = &name {
                         names.insert(name.clone(), subject, line);
                     }
                     Outcome::Created { subject, name }
                 }
-                Err(ledger_vault::CreateScopeError::EmailAlreadyIndexed { subject }) => {
-                    Outcome::Refused(format!(
-                        "new_subject: that email is already registered to subject {subject}"
-                    ))
+                Err(RecordError::Create(ledger_vault::CreateScopeError::EmailAlreadyIndexed {
+                    subject,
+                })) => Outcome::Refused(format!(
+                    "new_subject: that email is already registered to subject {subject}"
+                )),
+                Err(RecordError::Create(ledger_vault::CreateScopeError::KeyReused)) => {
+                    Outcome::Refused(ID_REUSED.into())
                 }
                 Err(e) => return Err(e).context("creating a subject"),
             }
@@ -359,11 +431,39 @@ fn prepare(
             mut event,
             create_ticket,
             name,
+            id,
         } => {
             // Refused before it could reach the writer (whose refusal after
             // submission would stop the whole import).
             if let Some(reason) = too_large(&event, text.len()) {
                 return Ok(Outcome::Refused(reason));
+            }
+            if let Some(id) = id {
+                let idem = Idempotency::new(PRODUCER, &id, text.as_bytes());
+                if let Some(&(of, body)) = keys.get(&idem.key) {
+                    return Ok(if body == idem.body {
+                        Outcome::Duplicate { of }
+                    } else {
+                        Outcome::Refused(ID_REUSED.into())
+                    });
+                }
+                // Looked up before a ticket is created for the line: a
+                // re-sent line creates nothing.
+                match compliance.recorded_blocking(&idem) {
+                    Ok(Some(receipts)) => {
+                        return replay(compliance, &receipts, create_ticket, name, names, line)
+                    }
+                    Ok(None) => {}
+                    Err(RecordError::IdempotencyKeyReused { .. }) => {
+                        return Ok(Outcome::Refused(ID_REUSED.into()))
+                    }
+                    Err(RecordError::IdempotencyKeyInFlight { .. }) => {
+                        return Ok(Outcome::Refused(ID_IN_FLIGHT.into()))
+                    }
+                    Err(e) => return Err(e).context("looking up an idempotency key"),
+                }
+                keys.insert(idem.key, (slot, idem.body));
+                event.idempotency = Some(idem);
             }
             let ticket = if create_ticket {
                 let ticket = compliance.new_ticket().context("creating a ticket scope")?;
@@ -375,8 +475,52 @@ fn prepare(
             } else {
                 None
             };
-            Outcome::Pending { event, ticket }
+            Outcome::Pending {
+                event: Box::new(event),
+                ticket,
+            }
         }
+    })
+}
+
+const ID_REUSED: &str =
+    "its \"id\" was used before for a different line; give each event its own id";
+const ID_IN_FLIGHT: &str =
+    "its \"id\" belongs to a line another writer is still committing; re-send it later";
+
+/// The outcome of a line recorded before under its id: its first receipt,
+/// and the ticket it created (named again for later lines).
+fn replay(
+    compliance: &ComplianceLedger,
+    receipts: &[Receipt],
+    create_ticket: bool,
+    name: Option<String>,
+    names: &mut Names,
+    line: u64,
+) -> anyhow::Result<Outcome> {
+    let Some(receipt) = receipts.first() else {
+        anyhow::bail!("an idempotency key without records");
+    };
+    let ticket = if create_ticket {
+        let stored = compliance
+            .vault()
+            .ledger()
+            .get(receipt.seq)
+            .with_context(|| format!("reading record {}", receipt.seq))?;
+        let Some(scope) = stored.record.subject else {
+            anyhow::bail!("record {} opens a ticket but has no scope", receipt.seq);
+        };
+        if let Some(name) = &name {
+            names.insert(name.clone(), scope, line);
+        }
+        Some((TicketId(scope), name))
+    } else {
+        None
+    };
+    Ok(Outcome::Recorded {
+        receipt: *receipt,
+        ticket,
+        fresh: false,
     })
 }
 
@@ -428,19 +572,25 @@ fn record_lines(
         let events: Vec<ComplianceEvent> = lines
             .iter()
             .filter_map(|&i| match &outcomes[i] {
-                Outcome::Pending { event, .. } => Some(event.clone()),
+                Outcome::Pending { event, .. } => Some(ComplianceEvent::clone(event)),
                 _ => None,
             })
             .collect();
-        let (index, reason) = match compliance.record_batch_blocking(events) {
+        let (index, result) = match compliance.record_batch_blocking(events) {
             Ok(receipts) => {
                 for (&i, receipt) in lines.iter().zip(receipts) {
-                    resolve(&mut outcomes[i], Ok(receipt));
+                    resolve(&mut outcomes[i], Ok((receipt, true)));
                 }
                 return Ok(());
             }
-            Err(RecordError::Invalid { index, source }) => (index, source.to_string()),
-            Err(RecordError::Encode { index, source }) => (index, source.to_string()),
+            Err(RecordError::Invalid { index, source }) => (index, Err(source.to_string())),
+            Err(RecordError::Encode { index, source }) => (index, Err(source.to_string())),
+            Err(RecordError::AlreadyRecorded { index, receipts }) => match receipts.first() {
+                Some(r) => (index, Ok((*r, false))),
+                None => anyhow::bail!("an idempotency key without records"),
+            },
+            Err(RecordError::IdempotencyKeyReused { index }) => (index, Err(ID_REUSED.into())),
+            Err(RecordError::IdempotencyKeyInFlight { index }) => (index, Err(ID_IN_FLIGHT.into())),
             // Refused by the vault or the ledger before anything was
             // written (the layer undid the batch): find the line.
             Err(RecordError::Seal(e)) if refuses_before_writing(&e) => {
@@ -454,7 +604,7 @@ fn record_lines(
                     _ => None,
                 };
                 match index {
-                    Some(index) if index < lines.len() => (index, e.to_string()),
+                    Some(index) if index < lines.len() => (index, Err(e.to_string())),
                     // Not attributable: try the lines one by one.
                     _ if lines.len() > 1 => {
                         for single in lines.chunks(1) {
@@ -462,7 +612,7 @@ fn record_lines(
                         }
                         return Ok(());
                     }
-                    _ => (0, e.to_string()),
+                    _ => (0, Err(e.to_string())),
                 }
             }
             Err(e) => return Err(e).context("appending"),
@@ -471,19 +621,24 @@ fn record_lines(
             anyhow::bail!("the compliance layer refused an event outside the batch");
         };
         record_lines(compliance, outcomes, &lines[..index])?;
-        resolve(&mut outcomes[refused], Err(reason));
+        resolve(&mut outcomes[refused], result);
         lines = &lines[index + 1..];
     }
     Ok(())
 }
 
-fn resolve(outcome: &mut Outcome, result: Result<Receipt, String>) {
+/// Settles a pending line: recorded (`true` if by this run) or refused.
+fn resolve(outcome: &mut Outcome, result: Result<(Receipt, bool), String>) {
     let Outcome::Pending { ticket, .. } = outcome else {
         return;
     };
     let ticket = ticket.take();
     *outcome = match result {
-        Ok(receipt) => Outcome::Recorded { receipt, ticket },
+        Ok((receipt, fresh)) => Outcome::Recorded {
+            receipt,
+            ticket,
+            fresh,
+        },
         Err(reason) => Outcome::Refused(reason),
     };
 }

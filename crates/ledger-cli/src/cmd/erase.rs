@@ -63,6 +63,14 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         }) => anyhow::bail!(
             "subject {subject} was already erased: nothing to do (its erasure record is in the log; `ledger rotate-keys` completes an erasure still awaiting rotation)"
         ),
+        Err(RecordError::ErasedButRequestNotRecorded { receipts, source }) => {
+            let done = describe(subject, &receipts);
+            return Err(anyhow::Error::new(*source).context(format!(
+                "{done}: the erasure is durable, but recording request {} as fulfilled failed, and the key rotation that completes the erasure was not run. Once the cause is fixed, run `ledger --dir {} rotate-keys`, then record the request_fulfilled event with `ledger append`",
+                args.request,
+                dir.display()
+            )));
+        }
         Err(e) => {
             return Err(anyhow::Error::new(e).context(format!(
                 "erasing subject {subject} failed; erasures of its tickets already recorded stay: run the same command again to finish"
@@ -80,6 +88,13 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         ))
     })?;
     bar.finish_and_clear();
+    let checkpoint = crate::cmd::checkpoint::seal_head(&compliance).with_context(|| {
+        format!(
+            "{done} and the KEK rotated to v{}: the erasure is complete; signing a checkpoint of the log failed (run `ledger --dir {} checkpoint`)",
+            rotation.new_version,
+            dir.display()
+        )
+    })?;
     report(
         &compliance,
         args,
@@ -87,6 +102,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         subject,
         &receipts,
         rotation.new_version,
+        checkpoint.as_ref(),
     )
     .with_context(|| {
         format!(
@@ -127,6 +143,7 @@ fn report(
     subject: ScopeId,
     receipts: &[ErasureReceipt],
     kek_version: u32,
+    checkpoint: Option<&ledger_core::SignedCheckpoint>,
 ) -> anyhow::Result<ExitCode> {
     let fulfilled = compliance
         .model_blocking()
@@ -153,10 +170,9 @@ fn report(
             "certificate_hash": certificate,
         }));
     }
-    let checkpoint = crate::cmd::checkpoint::seal_head(compliance)?;
     if global.json {
         crate::cmd::print_json(&json!({
-            "checkpoint": crate::cmd::checkpoint::summary(checkpoint.as_ref()),
+            "checkpoint": crate::cmd::checkpoint::summary(checkpoint),
             "subject": subject.to_string(),
             "request": args.request,
             "request_fulfilled": fulfilled,

@@ -8,6 +8,7 @@ mod demo;
 mod erase;
 mod errors;
 mod force;
+mod import;
 mod output;
 mod retention;
 mod serve;

@@ -24,6 +24,7 @@ impl Model {
             backup: None,
             erased: None,
             last_seq: self.last_seq,
+            last_at: self.last_at,
         };
         match decoded {
             Decoded::Erased(e) => {
@@ -134,9 +135,11 @@ impl Model {
             }
         }
         self.last_seq = undo.last_seq;
+        self.last_at = undo.last_at;
     }
 
-    /// Applies one decoded record (seq `seq`, committed at `at`).
+    /// Applies one decoded record (seq `seq`, effective at `at`: its
+    /// timestamp, or the time an imported event happened).
     pub fn apply(&mut self, seq: Option<u64>, at: DateTime<Utc>, decoded: &Decoded) {
         if seq.is_some() {
             self.last_seq = seq;
@@ -149,6 +152,7 @@ impl Model {
             }
             Decoded::Event { scope, facts } => (scope, facts),
         };
+        self.last_at = Some(self.last_at.map_or(at, |last| last.max(at)));
         use Facts::*;
         if let TicketOpened { customer, .. } = facts {
             if let Scope::Ticket(ticket) = scope {

@@ -38,6 +38,10 @@ pub struct Model {
     pub backups: HashMap<String, bool>,
     /// Seq of the last record applied, if any.
     pub last_seq: Option<u64>,
+    /// Latest effective time of a compliance event applied (its record's
+    /// timestamp, or the time an imported event happened): an imported
+    /// event may not go before it.
+    pub last_at: Option<DateTime<Utc>>,
 }
 
 /// Entries one event may change, saved so a refused batch can be undone.
@@ -51,6 +55,7 @@ pub(crate) struct Undo {
     backup: Option<(String, Option<bool>)>,
     erased: Option<(ScopeId, bool)>,
     last_seq: Option<u64>,
+    last_at: Option<DateTime<Utc>>,
 }
 
 impl Model {
@@ -60,6 +65,28 @@ impl Model {
             Scope::Subject(s) => Some(*s),
             Scope::Ticket(t) => self.tickets.get(t).map(|t| t.customer),
             Scope::None => None,
+        }
+    }
+
+    /// Checks the time `at` an imported event gives, recorded at `now`: not
+    /// later than `now`, not earlier than the previous compliance event's
+    /// effective time ([`Model::last_at`]). No time given passes.
+    pub fn check_time(
+        &self,
+        at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), crate::ValidationError> {
+        let Some(at) = at else {
+            return Ok(());
+        };
+        if at > now {
+            return Err(crate::ValidationError::EffectiveTimeInFuture { at, now });
+        }
+        match self.last_at {
+            Some(previous) if at < previous => {
+                Err(crate::ValidationError::EffectiveTimeBeforePrevious { at, previous })
+            }
+            _ => Ok(()),
         }
     }
 

@@ -449,8 +449,8 @@ struct Item {
 fn decode_record(seq: u64, bytes: &[u8]) -> Result<Item, ProjectionError> {
     let record =
         RecordRef::decode(bytes).map_err(|source| ProjectionError::Corrupt { seq, source })?;
-    let decoded =
-        codec::decode(&record).map_err(|source| ProjectionError::Decode { seq, source })?;
+    let (decoded, stamp) =
+        codec::decode_stamped(&record).map_err(|source| ProjectionError::Decode { seq, source })?;
     // Only the access log keeps the actor.
     let actor = match &decoded {
         Decoded::Event {
@@ -465,7 +465,7 @@ fn decode_record(seq: u64, bytes: &[u8]) -> Result<Item, ProjectionError> {
     };
     Ok(Item {
         seq,
-        at: record.timestamp(),
+        at: codec::effective_time(&record, &stamp),
         actor,
         decoded,
     })

@@ -184,3 +184,47 @@ fn environment_provider_seals_but_cannot_complete_an_erasure() {
     ));
     assert!(vault.read(r.seq).unwrap().1.is_erased());
 }
+
+/// A scope created under an idempotency key is created once: the same key
+/// and body give it back (also after a reopen), another body is refused,
+/// and a key older than its keep is forgotten.
+#[test]
+fn a_scope_created_once_per_key_survives_a_reopen_and_expires() {
+    use ledger_vault::{CreateOnce, CreateScopeError};
+    let tmp = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now();
+    let once = CreateOnce {
+        key: [7; 32],
+        body: [1; 32],
+        now,
+        keep: chrono::Duration::hours(48),
+    };
+    let first = {
+        let vault = open(tmp.path(), None);
+        let first = vault
+            .create_scope_once(Some("ada@example.test"), &once)
+            .unwrap();
+        assert!(first.first);
+        first.scope
+    };
+    let vault = open(tmp.path(), None);
+    let again = vault
+        .create_scope_once(Some("ada@example.test"), &once)
+        .unwrap();
+    assert_eq!((again.scope, again.first), (first, false));
+    let other = CreateOnce {
+        body: [2; 32],
+        ..once.clone()
+    };
+    assert!(matches!(
+        vault.create_scope_once(None, &other),
+        Err(CreateScopeError::KeyReused)
+    ));
+    let later = CreateOnce {
+        now: now + chrono::Duration::hours(49),
+        ..once
+    };
+    let fresh = vault.create_scope_once(None, &later).unwrap();
+    assert!(fresh.first);
+    assert_ne!(fresh.scope, first);
+}
