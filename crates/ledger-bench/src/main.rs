@@ -18,6 +18,7 @@ use ledger_core::{Ledger, LedgerOptions};
 mod append;
 mod big;
 mod durable;
+mod http;
 mod index;
 mod rawsled;
 mod stats;
@@ -78,6 +79,10 @@ enum Hidden {
     /// Durable appends/s of the ledger on each engine beside raw-file and
     /// SQLite baselines, measured in the same run.
     Durable(durable::Args),
+    /// The ledger over HTTP (`ledger serve`) against the same stack in
+    /// process: batched appends from 64 clients, single-event latency,
+    /// inclusion-proof reads, in the same run.
+    Http(http::Args),
     /// Subject-index inserts/s on each state-store engine (sled, fjall),
     /// written as the ledger's indexer writes them, in the same run.
     Index(index::Args),
@@ -164,6 +169,9 @@ fn real_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Hidden::Durable(args)) = &cli.command {
         return durable::main(args);
+    }
+    if let Some(Hidden::Http(args)) = &cli.command {
+        return http::run(args);
     }
     if let Some(Hidden::Index(args)) = &cli.command {
         return index::main(args);
