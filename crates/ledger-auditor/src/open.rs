@@ -14,14 +14,9 @@ pub(crate) fn open_ledger(dir: &Path) -> anyhow::Result<ReadOnlyLedger> {
     match ReadOnlyLedger::open(dir) {
         Ok(ledger) => Ok(ledger),
         Err(OpenError::Locked { holder, .. }) => Err(held(dir, holder)),
-        Err(OpenError::Storage(e)) if is_engine_lock(&e) => Err(held(dir, lock_file_pid(dir))),
+        Err(OpenError::Storage(StorageError::Held { .. })) => Err(held(dir, lock_file_pid(dir))),
         Err(e) => Err(anyhow!(e).context(format!("cannot open the ledger at {}", dir.display()))),
     }
-}
-
-/// sled refuses a second process with an I/O error saying so.
-fn is_engine_lock(e: &StorageError) -> bool {
-    e.to_string().contains("could not acquire lock")
 }
 
 /// The pid written in the ledger's lock file, if readable.

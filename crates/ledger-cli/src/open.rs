@@ -92,11 +92,7 @@ pub(crate) fn open(dir: &Path, spec: &OpenSpec) -> anyhow::Result<ComplianceLedg
 fn open_error(dir: &Path, e: OpenError) -> anyhow::Error {
     let busy = match &e {
         OpenError::Locked { holder, .. } => Some(*holder),
-        OpenError::Storage(StorageError::Engine { source, .. })
-            if source.to_string().contains("could not acquire lock") =>
-        {
-            Some(lock_holder(dir))
-        }
+        OpenError::Storage(StorageError::Held { .. }) => Some(lock_holder(dir)),
         _ => None,
     };
     match busy {

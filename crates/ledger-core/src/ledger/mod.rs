@@ -20,7 +20,7 @@ use crate::merkle::{ConsistencyProof, Frontier, InclusionProof, TreeHash};
 use crate::record::{genesis_hash, Event, Record, ScopeId};
 use crate::storage::fs::StdFs;
 use crate::storage::segment::{SegmentLog, SegmentOptions};
-use crate::storage::{KvLog, SledStorage, Storage, Stores, WriteBatch};
+use crate::storage::{FjallStorage, KvLog, SledStorage, Storage, Stores, WriteBatch};
 use crate::verify::{self, VerifyError, VerifyReport};
 use crate::Hash;
 
@@ -41,9 +41,10 @@ use writer::{ChainState, Command, Writer};
 
 /// Directory of the sled event store inside a ledger directory ([`Engine::Sled`]).
 pub const STORE_DIR: &str = "store";
-/// Directory of the segmented record log ([`Engine::Segments`]).
+/// Directory of the segmented record log ([`Engine::Segments`], [`Engine::SegmentsSled`]).
 pub const LOG_DIR: &str = "log";
-/// Directory of the state store beside the segmented log ([`Engine::Segments`]).
+/// Directory of the state store beside the segmented log (fjall for
+/// [`Engine::Segments`], sled for [`Engine::SegmentsSled`]).
 pub const STATE_DIR: &str = "state";
 /// Ed25519 checkpoint signing key, beside (not inside) the event store.
 pub const SIGNING_KEY_FILE: &str = "checkpoint.key";
@@ -848,21 +849,36 @@ pub(crate) fn open_engine(
             Ok((sled, stores))
         }
         Engine::Segments => {
-            let state = SledStorage::open(&dir.join(STATE_DIR), cache_bytes)?;
-            let options = SegmentOptions {
-                read_only,
-                chain: Some(record_chains),
-                floor: acknowledged_floor(&state)?,
-                ..SegmentOptions::default()
-            };
-            let log = SegmentLog::open(Arc::new(StdFs), &dir.join(LOG_DIR), options)?;
-            let stores = Stores {
-                log: Arc::new(log),
-                state: Arc::new(state),
-            };
-            Ok((Arc::new(stores.clone()), stores))
+            let state: Arc<dyn Storage> =
+                Arc::new(FjallStorage::open(&dir.join(STATE_DIR), cache_bytes)?);
+            open_segments(dir, state, read_only)
+        }
+        Engine::SegmentsSled => {
+            let state: Arc<dyn Storage> =
+                Arc::new(SledStorage::open(&dir.join(STATE_DIR), cache_bytes)?);
+            open_segments(dir, state, read_only)
         }
     }
+}
+
+/// Opens the segmented log in `dir` beside its opened state store.
+fn open_segments(
+    dir: &Path,
+    state: Arc<dyn Storage>,
+    read_only: bool,
+) -> Result<(Arc<dyn Storage>, Stores), OpenError> {
+    let options = SegmentOptions {
+        read_only,
+        chain: Some(record_chains),
+        floor: acknowledged_floor(state.as_ref())?,
+        ..SegmentOptions::default()
+    };
+    let log = SegmentLog::open(Arc::new(StdFs), &dir.join(LOG_DIR), options)?;
+    let stores = Stores {
+        log: Arc::new(log),
+        state,
+    };
+    Ok((Arc::new(stores.clone()), stores))
 }
 
 /// How many records a ledger's state store shows were acknowledged: the
