@@ -69,6 +69,7 @@ pub(crate) fn open(dir: &Path, spec: &OpenSpec) -> anyhow::Result<ComplianceLedg
         clock: Arc::clone(&spec.clock),
         max_payload: MAX_PAYLOAD,
         engine: spec.engine,
+        published: ledger_vault::store::PUBLISHED.to_vec(),
         ..LedgerOptions::default()
     };
     let ledger = Ledger::open(dir, options).map_err(|e| open_error(dir, e))?;

@@ -98,6 +98,7 @@ pub fn open_state(dir: &Path, controller: Option<&Path>) -> Result<Arc<AppState>
         dir,
         LedgerOptions {
             clock: Arc::new(SystemClock),
+            published: ledger_vault::store::PUBLISHED.to_vec(),
             ..LedgerOptions::default()
         },
     )?;

@@ -20,7 +20,10 @@ use crate::merkle::{ConsistencyProof, Frontier, InclusionProof, TreeHash};
 use crate::record::{genesis_hash, Event, Record, ScopeId};
 use crate::storage::fs::StdFs;
 use crate::storage::segment::{SegmentLog, SegmentOptions};
-use crate::storage::{FjallStorage, KvLog, SledStorage, Storage, Stores, WriteBatch};
+use crate::storage::{
+    FjallStorage, Journaled, Keyspace, KvLog, MirrorFilter, SledStorage, Storage, Stores,
+    WriteBatch,
+};
 use crate::verify::{self, VerifyError, VerifyReport};
 use crate::Hash;
 
@@ -254,7 +257,8 @@ impl Ledger {
             });
         }
         let engine = Engine::detect(dir).unwrap_or(options.engine);
-        let (view, stores) = open_engine(dir, engine, options.cache_bytes, false)?;
+        let (view, stores) =
+            open_engine(dir, engine, options.cache_bytes, Some(&options.published))?;
         Self::open_with_storage(dir, view, stores, lock, options)
     }
 
@@ -832,11 +836,15 @@ fn recover_state(storage: &dyn Storage, tree: TreeHash) -> Result<ChainState, Op
 
 /// Opens the stores of `engine` in `dir`: the [`Storage`] view readers use
 /// and the two stores the writer appends to.
+///
+/// `published` is `Some` for a writer (the keyspaces of layers above its
+/// state journal mirrors) and `None` for a reader, which opens the log
+/// read-only.
 pub(crate) fn open_engine(
     dir: &Path,
     engine: Engine,
     cache_bytes: u64,
-    read_only: bool,
+    published: Option<&[Keyspace]>,
 ) -> Result<(Arc<dyn Storage>, Stores), OpenError> {
     match engine {
         Engine::Sled => {
@@ -851,34 +859,62 @@ pub(crate) fn open_engine(
         Engine::Segments => {
             let state: Arc<dyn Storage> =
                 Arc::new(FjallStorage::open(&dir.join(STATE_DIR), cache_bytes)?);
-            open_segments(dir, state, read_only)
+            open_segments(dir, state, published)
         }
         Engine::SegmentsSled => {
             let state: Arc<dyn Storage> =
                 Arc::new(SledStorage::open(&dir.join(STATE_DIR), cache_bytes)?);
-            open_segments(dir, state, read_only)
+            open_segments(dir, state, published)
         }
     }
 }
 
-/// Opens the segmented log in `dir` beside its opened state store.
+/// Opens the segmented log in `dir` beside its opened state store; for a
+/// writer (`published` is `Some`), the state store then keeps the log's
+/// state journal.
 fn open_segments(
     dir: &Path,
     state: Arc<dyn Storage>,
-    read_only: bool,
+    published: Option<&[Keyspace]>,
 ) -> Result<(Arc<dyn Storage>, Stores), OpenError> {
     let options = SegmentOptions {
-        read_only,
+        read_only: published.is_none(),
         chain: Some(record_chains),
         floor: acknowledged_floor(state.as_ref())?,
         ..SegmentOptions::default()
     };
-    let log = SegmentLog::open(Arc::new(StdFs), &dir.join(LOG_DIR), options)?;
+    let log_dir = dir.join(LOG_DIR);
+    let log = SegmentLog::open(Arc::new(StdFs), &log_dir, options)?;
+    let state: Arc<dyn Storage> = match published {
+        None => state,
+        Some(published) => {
+            let mut spaces = vec![layout::META, layout::CHECKPOINTS];
+            spaces.extend(published.iter().copied());
+            Arc::new(Journaled::open(
+                state,
+                &log_dir,
+                &spaces,
+                journal_filter(published),
+            )?)
+        }
+    };
     let stores = Stores {
         log: Arc::new(log),
         state,
     };
     Ok((Arc::new(stores.clone()), stores))
+}
+
+/// The keys a writer's state journal mirrors: the ledger's identity (not
+/// its index watermark, which moves with every group and readers do not
+/// need), its checkpoints, and every key of the `published` keyspaces.
+fn journal_filter(published: &[Keyspace]) -> MirrorFilter {
+    let published: Vec<Keyspace> = published.to_vec();
+    Arc::new(move |space, key| {
+        (space == layout::META && key != layout::META_INDEXED)
+            || space == layout::CHECKPOINTS
+            || published.contains(&space)
+    })
 }
 
 /// How many records a ledger's state store shows were acknowledged: the

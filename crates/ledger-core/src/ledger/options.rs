@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::clock::{Clock, SystemClock};
 use crate::error::OpenError;
 use crate::record::MAX_PAYLOAD_LEN;
+use crate::storage::Keyspace;
 
 /// Which storage engines a new ledger is created on. An existing ledger
 /// keeps the engine found on disk ([`Engine::detect`]).
@@ -100,6 +101,13 @@ pub struct LedgerOptions {
     pub cache_bytes: u64,
     /// Engine of a new ledger (an existing one keeps its own).
     pub engine: Engine,
+    /// Keyspaces of layers above that readers need without the state
+    /// store (e.g. certificates an evidence bundle carries). On the
+    /// segmented engines the writer mirrors them, with the ledger's own
+    /// identity and checkpoints, into the log's state journal
+    /// (docs/FORMAT.md §2.2), which [`ReadOnlyLedger::open`](super::ReadOnlyLedger::open)
+    /// reads.
+    pub published: Vec<Keyspace>,
 }
 
 impl Default for LedgerOptions {
@@ -115,6 +123,7 @@ impl Default for LedgerOptions {
             clock: Arc::new(SystemClock),
             cache_bytes: 256 * 1024 * 1024,
             engine: Engine::default(),
+            published: Vec::new(),
         }
     }
 }
