@@ -200,6 +200,8 @@ struct Inner {
     verifier: VerifierKey,
     tree: TreeHash,
     clock: Arc<dyn Clock>,
+    /// Keyspaces of layers above published to readers ([`LedgerOptions::published`]).
+    published: Vec<Keyspace>,
     _lock: WriteLock,
 }
 
@@ -358,6 +360,7 @@ impl Ledger {
                 })?
         };
         let clock = Arc::clone(&options.clock);
+        let published = options.published.clone();
         let writer = Writer {
             dir: dir.to_path_buf(),
             log: Arc::clone(&stores.log),
@@ -394,6 +397,7 @@ impl Ledger {
                 verifier,
                 tree,
                 clock,
+                published,
                 _lock: lock,
             }),
         })
