@@ -263,3 +263,80 @@ fn an_invalid_origin_is_refused_before_anything_is_stored() {
     let ledger = Ledger::open(dir.path(), named("my.example/ledger")).unwrap();
     assert_eq!(ledger.origin(), "my.example/ledger");
 }
+
+#[test]
+fn every_engine_is_recognised_on_disk_and_reopens_as_itself() {
+    use ledger_core::{Engine, ReadOnlyLedger, VerifierKey};
+    for engine in Engine::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let subject = ScopeId::random();
+        let options = LedgerOptions {
+            engine,
+            ..LedgerOptions::default()
+        };
+        {
+            let ledger = Ledger::open(dir.path(), options).unwrap();
+            for i in 0..25u8 {
+                ledger
+                    .append_blocking(
+                        Event::new("e", "t")
+                            .with_scope(subject)
+                            .with_payload(vec![i]),
+                    )
+                    .unwrap();
+            }
+            ledger.checkpoint_blocking().unwrap();
+        }
+        assert_eq!(
+            Engine::detect(dir.path()),
+            Some(engine),
+            "{}",
+            engine.name()
+        );
+        // The engine on disk wins over the one asked for.
+        for other in Engine::ALL {
+            let options = LedgerOptions {
+                engine: other,
+                ..LedgerOptions::default()
+            };
+            let ledger = Ledger::open(dir.path(), options).unwrap();
+            assert_eq!(
+                ledger.len(),
+                25,
+                "{} asked as {}",
+                engine.name(),
+                other.name()
+            );
+            assert_eq!(
+                ledger.scope_seqs(&subject).unwrap(),
+                (0..25).collect::<Vec<_>>()
+            );
+            ledger.verify().unwrap();
+            drop(ledger);
+            assert_eq!(Engine::detect(dir.path()), Some(engine));
+        }
+        let text =
+            std::fs::read_to_string(dir.path().join(ledger_core::VERIFIER_KEY_FILE)).unwrap();
+        let key = VerifierKey::parse(text.trim()).unwrap();
+        let reader = ReadOnlyLedger::open(dir.path()).unwrap();
+        assert_eq!(reader.len(), 25);
+        reader.verify(&key, &mut |_| ()).unwrap();
+    }
+}
+
+#[test]
+fn a_state_store_held_elsewhere_is_a_typed_error() {
+    use ledger_core::storage::FjallStorage;
+    use ledger_core::StorageError;
+    let dir = tempfile::tempdir().unwrap();
+    drop(Ledger::open(dir.path(), LedgerOptions::default()).unwrap());
+    let held = FjallStorage::open(&dir.path().join(ledger_core::STATE_DIR), 1 << 20).unwrap();
+    match Ledger::open(dir.path(), LedgerOptions::default()) {
+        Err(OpenError::Storage(StorageError::Held { path })) => {
+            assert!(path.ends_with(ledger_core::STATE_DIR), "{}", path.display());
+        }
+        other => panic!("expected Held, got {other:?}"),
+    }
+    drop(held);
+    Ledger::open(dir.path(), LedgerOptions::default()).unwrap();
+}

@@ -13,15 +13,12 @@ const MAX_CMDLINE: usize = 300;
 pub(crate) fn open_ledger(dir: &Path) -> anyhow::Result<ReadOnlyLedger> {
     match ReadOnlyLedger::open(dir) {
         Ok(ledger) => Ok(ledger),
-        Err(OpenError::Locked { holder, .. }) => Err(held(dir, holder)),
-        Err(OpenError::Storage(e)) if is_engine_lock(&e) => Err(held(dir, lock_file_pid(dir))),
+        Err(OpenError::Locked { holder, .. } | OpenError::NotLiveReadable { holder, .. }) => {
+            Err(held(dir, holder))
+        }
+        Err(OpenError::Storage(StorageError::Held { .. })) => Err(held(dir, lock_file_pid(dir))),
         Err(e) => Err(anyhow!(e).context(format!("cannot open the ledger at {}", dir.display()))),
     }
-}
-
-/// sled refuses a second process with an I/O error saying so.
-fn is_engine_lock(e: &StorageError) -> bool {
-    e.to_string().contains("could not acquire lock")
 }
 
 /// The pid written in the ledger's lock file, if readable.
@@ -59,8 +56,9 @@ fn held(dir: &Path, holder: Option<u32>) -> anyhow::Error {
     };
     anyhow!(
         "the ledger at {dir} is held by {who}.\n\
-         Its store admits one process at a time, so the auditor cannot open it while \
-         that process runs. Audit a consistent copy instead:\n  \
+         Its engine (one sled database) admits one process at a time, so the auditor \
+         cannot open it while that process runs (ledgers on the segmented engines can be \
+         audited live). Audit a consistent copy instead:\n  \
          - have the writer make one with `ledger snapshot --out DIR`, then run \
          `ledger-auditor verify --ledger DIR`;\n  \
          - or verify an export made earlier with `ledger-auditor export-log`: \

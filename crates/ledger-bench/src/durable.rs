@@ -7,7 +7,10 @@
 //!   a file preallocated with `fallocate` (the disk's limit);
 //! - SQLite (bundled): WAL, `synchronous=FULL`, a hash-chained table with a
 //!   subject index, one transaction per batch;
-//! - the ledger on sled and on the segmented log (default options).
+//! - the ledger on each engine (default options): one sled database
+//!   (`sled`), the segmented log beside a sled state store
+//!   (`segments-sled`), and the default, the segmented log beside a fjall
+//!   state store (`segments`).
 //!
 //! Batches of 1, 100 and 1000 events from one appender, and 64 concurrent
 //! single-event appenders (against raw at batch 64). 256-byte payloads.
@@ -49,15 +52,21 @@ pub(crate) struct Args {
 const BATCHES: [usize; 3] = [1, 100, 1000];
 const TASKS: usize = 64;
 
-/// Every contender of one cell, in report order.
+/// Every measured contender of one cell, in report order.
 const NAMES: [&str; 6] = [
     "raw (growing file)",
     "raw (preallocated)",
     "SQLite",
     "ledger on sled",
-    "ledger on segments",
-    "segments ÷ best raw",
+    "ledger on segments-sled",
+    "ledger on segments (default)",
 ];
+
+/// The ledger engines, in the column order of [`NAMES`] from column 3.
+const ENGINES: [Engine; 3] = [Engine::Sled, Engine::SegmentsSled, Engine::Segments];
+
+/// Column of the default engine.
+const DEFAULT_COL: usize = 5;
 
 /// Events/s of a timed loop calling `step(i)` (which appends `batch`
 /// events) until `secs` passed, after one untimed call.
@@ -191,8 +200,8 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<()> {
             .prefix("ledger-durable-")
             .tempdir_in(&base)?)
     };
-    // rows: batch 1, 100, 1000, then 64 tasks; columns: NAMES[..5].
-    let mut cells: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); 5]; 4];
+    // rows: batch 1, 100, 1000, then 64 tasks; columns: NAMES.
+    let mut cells: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); NAMES.len()]; 4];
     if let Some(only) = &args.only {
         let engine: Engine = only[0].parse().map_err(anyhow::Error::msg)?;
         let batch: usize = only[1].parse()?;
@@ -218,48 +227,18 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<()> {
                 cells[row][1].push(raw(tmp()?.path(), &w, batch, secs, true)?);
             }
             cells[row][2].push(sqlite(tmp()?.path(), &w, batch, secs)?);
-            cells[row][3].push(ledger(
-                &rt,
-                tmp()?.path(),
-                Engine::Sled,
-                &w,
-                batch,
-                1,
-                secs,
-            )?);
-            cells[row][4].push(ledger(
-                &rt,
-                tmp()?.path(),
-                Engine::Segments,
-                &w,
-                batch,
-                1,
-                secs,
-            )?);
+            for (k, &engine) in ENGINES.iter().enumerate() {
+                cells[row][3 + k].push(ledger(&rt, tmp()?.path(), engine, &w, batch, 1, secs)?);
+            }
         }
         eprintln!("rep {}/{reps}: {TASKS} tasks", rep + 1);
         cells[3][0].push(raw(tmp()?.path(), &w, TASKS, secs, false)?);
         if prealloc_ok {
             cells[3][1].push(raw(tmp()?.path(), &w, TASKS, secs, true)?);
         }
-        cells[3][3].push(ledger(
-            &rt,
-            tmp()?.path(),
-            Engine::Sled,
-            &w,
-            1,
-            TASKS,
-            secs,
-        )?);
-        cells[3][4].push(ledger(
-            &rt,
-            tmp()?.path(),
-            Engine::Segments,
-            &w,
-            1,
-            TASKS,
-            secs,
-        )?);
+        for (k, &engine) in ENGINES.iter().enumerate() {
+            cells[3][3 + k].push(ledger(&rt, tmp()?.path(), engine, &w, 1, TASKS, secs)?);
+        }
     }
     let report = render(args, &cells, reps);
     print!("{report}");
@@ -286,10 +265,10 @@ fn render(args: &Args, cells: &[Vec<Vec<f64>>], reps: usize) -> String {
     );
     let _ = writeln!(
         s,
-        "| appenders × batch | {} | segments ÷ SQLite | segments ÷ sled |",
+        "| appenders × batch | {} | default ÷ best raw | default ÷ SQLite | default ÷ sled | default ÷ segments-sled |",
         NAMES.join(" | ")
     );
-    let _ = writeln!(s, "|---|{}---:|---:|", "---:|".repeat(NAMES.len()));
+    let _ = writeln!(s, "|---|{}", "---:|".repeat(NAMES.len() + 4));
     let rows = ["1 × 1", "1 × 100", "1 × 1000", "64 × 1 (raw: 1 × 64)"];
     for (row, label) in rows.iter().enumerate() {
         let m: Vec<Option<f64>> = cells[row]
@@ -315,18 +294,20 @@ fn render(args: &Args, cells: &[Vec<Vec<f64>>], reps: usize) -> String {
             let b = c[1].get(i).copied();
             a.into_iter().chain(b).reduce(f64::max)
         };
-        let _ = writeln!(
-            s,
-            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            fmt(m[0]),
-            fmt(m[1]),
-            fmt(m[2]),
-            fmt(m[3]),
-            fmt(m[4]),
-            paired(4, &best_raw),
-            paired(4, &|i| c[2].get(i).copied()),
-            paired(4, &|i| c[3].get(i).copied()),
-        );
+        let mut line = format!("| {label} |");
+        for v in &m {
+            let _ = write!(line, " {} |", fmt(*v));
+        }
+        let d = DEFAULT_COL;
+        for ratio in [
+            paired(d, &best_raw),
+            paired(d, &|i| c[2].get(i).copied()),
+            paired(d, &|i| c[3].get(i).copied()),
+            paired(d, &|i| c[4].get(i).copied()),
+        ] {
+            let _ = write!(line, " {ratio} |");
+        }
+        let _ = writeln!(s, "{line}");
     }
     s
 }

@@ -69,6 +69,7 @@ pub(crate) fn open(dir: &Path, spec: &OpenSpec) -> anyhow::Result<ComplianceLedg
         clock: Arc::clone(&spec.clock),
         max_payload: MAX_PAYLOAD,
         engine: spec.engine,
+        published: ledger_vault::store::PUBLISHED.to_vec(),
         ..LedgerOptions::default()
     };
     let ledger = Ledger::open(dir, options).map_err(|e| open_error(dir, e))?;
@@ -92,11 +93,7 @@ pub(crate) fn open(dir: &Path, spec: &OpenSpec) -> anyhow::Result<ComplianceLedg
 fn open_error(dir: &Path, e: OpenError) -> anyhow::Error {
     let busy = match &e {
         OpenError::Locked { holder, .. } => Some(*holder),
-        OpenError::Storage(StorageError::Engine { source, .. })
-            if source.to_string().contains("could not acquire lock") =>
-        {
-            Some(lock_holder(dir))
-        }
+        OpenError::Storage(StorageError::Held { .. }) => Some(lock_holder(dir)),
         _ => None,
     };
     match busy {

@@ -198,6 +198,22 @@ pub enum OpenError {
         /// The ledger directory.
         path: PathBuf,
     },
+    /// A reader asked for a ledger another process holds, on an engine
+    /// that cannot be read beside its writer (the single sled database of
+    /// [`Engine::Sled`](crate::Engine::Sled)); the segmented engines can.
+    #[error(
+        "ledger at {} is held{} and its engine ({engine}) cannot be read while it is; read a snapshot or an export instead",
+        path.display(),
+        holder.map(|p| format!(" by process {p}")).unwrap_or_default()
+    )]
+    NotLiveReadable {
+        /// The ledger directory.
+        path: PathBuf,
+        /// Name of the ledger's engine.
+        engine: &'static str,
+        /// Process id written in the lock file by its holder, if readable.
+        holder: Option<u32>,
+    },
     /// The options are contradictory or out of range.
     #[error("invalid option: {detail}")]
     InvalidOptions {

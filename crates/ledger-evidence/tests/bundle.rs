@@ -182,3 +182,80 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Files in `dir`, or 0 when it does not exist.
+fn count_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| d.count())
+}
+
+#[test]
+fn evidence_from_a_snapshot_counts_exactly_what_the_live_ledger_does() {
+    const ERASED: usize = 120;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 2, 1, 9, 0, 0)
+            .single()
+            .expect("t"),
+    ));
+    let live = tmp.path().join("live");
+    // Certificates are issued by the KEK rotation after each erasure.
+    let c = Stack::new().clock(clock.clone()).open(&live).expect("open");
+    for i in 0..ERASED {
+        let s = c.new_subject(None).expect("s");
+        c.record_blocking(
+            ComplianceEvent::subject(
+                s,
+                "svc:crm",
+                Facts::DataCollected {
+                    categories: vec![DataCategory::Name],
+                    channel: Channel::ContactForm,
+                    purpose: Purpose::Contract,
+                    lawful_basis: LawfulBasis::Contract,
+                },
+            )
+            .with_personal(PersonalData::new().with(DataCategory::Name, format!("Person {i}"))),
+        )
+        .expect("collect");
+        c.erase_subject_blocking(
+            s,
+            &ErasureRequest {
+                reason: "gdpr-art17-1b".into(),
+                request_ref: format!("DSR-{i}"),
+                operator: "op:dpo".into(),
+            },
+        )
+        .expect("erase");
+    }
+    c.vault()
+        .ledger()
+        .checkpoint_blocking()
+        .expect("checkpoint");
+    let snapshot = tmp.path().join("snapshot");
+    c.vault().ledger().snapshot_to(&snapshot).expect("snapshot");
+    let key = c.vault().ledger().verifier_key().clone();
+    let options = BundleOptions {
+        from: NaiveDate::from_ymd_opt(2026, 1, 1).expect("d"),
+        to: NaiveDate::from_ymd_opt(2026, 12, 31).expect("d"),
+        ticket_retention: Duration::days(730),
+        time_source: "test clock".into(),
+        generated_at: clock.now(),
+        samples: 4,
+        ropa: ledger_compliance::ropa::RopaConfig::default(),
+    };
+    // The live ledger, read beside its writer, and the snapshot.
+    let mut bundles = Vec::new();
+    for (name, dir) in [("live", &live), ("snapshot", &snapshot)] {
+        let log = ReadOnlyLedger::open(dir).expect("read-only");
+        let out = tmp.path().join(format!("bundle-{name}"));
+        let summary = write_bundle(&log, &key, &options, &out, &mut |_, _| {}).expect("bundle");
+        let certificates = count_files(&out.join("erasure-certificates"));
+        bundles.push((name, summary, certificates));
+    }
+    for (name, summary, certificates) in &bundles {
+        assert!(summary.verified, "{name}");
+        assert_eq!(*certificates, ERASED, "{name}");
+        assert!(summary.lacks.is_empty(), "{name}: {:?}", summary.lacks);
+    }
+    assert_eq!(bundles[0].1.findings, bundles[1].1.findings);
+    assert_eq!(bundles[0].1.records, bundles[1].1.records);
+}

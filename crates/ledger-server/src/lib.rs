@@ -129,6 +129,7 @@ pub fn open_state(
         LedgerOptions {
             clock: Arc::new(SystemClock),
             checkpoint_interval: Some(CHECKPOINT_INTERVAL),
+            published: ledger_vault::store::PUBLISHED.to_vec(),
             ..LedgerOptions::default()
         },
     )?;

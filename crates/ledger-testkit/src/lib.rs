@@ -46,7 +46,7 @@ pub enum SetupError {
 /// How the stack is opened: the options of each layer (the crates'
 /// defaults unless changed). The clock is the ledger's (`ledger.clock`);
 /// the layers above read it from there.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Stack {
     /// Options of the core ledger, clock included.
     pub ledger: LedgerOptions,
@@ -56,8 +56,22 @@ pub struct Stack {
     pub compliance: ComplianceOptions,
 }
 
+impl Default for Stack {
+    fn default() -> Self {
+        Stack {
+            ledger: LedgerOptions {
+                published: ledger_vault::store::PUBLISHED.to_vec(),
+                ..LedgerOptions::default()
+            },
+            vault: VaultOptions::default(),
+            compliance: ComplianceOptions::default(),
+        }
+    }
+}
+
 impl Stack {
-    /// The crates' defaults (system clock, inline KEK rotation after erasure).
+    /// The crates' defaults (system clock, inline KEK rotation after
+    /// erasure, the vault's certificates published to readers).
     pub fn new() -> Self {
         Stack::default()
     }

@@ -20,6 +20,11 @@ pub const FENCES: Keyspace = Keyspace(b'f');
 pub const BLIND: Keyspace = Keyspace(b'b');
 /// `subject (16)` → key-destruction certificate (JSON, UTF-8).
 pub const CERTIFICATES: Keyspace = Keyspace(b'x');
+/// The vault keyspaces readers need without the state store, for
+/// `LedgerOptions::published`: the key-destruction certificates an evidence
+/// bundle carries. (No key material: keys, fences and the blind index stay
+/// in the state store only.)
+pub const PUBLISHED: &[Keyspace] = &[CERTIFICATES];
 /// `"state"` → [`RotationState`] while a KEK rotation is in progress.
 pub const ROTATION: Keyspace = Keyspace(b'r');
 /// Scopes created under an idempotency key: `key (32)` → `scope (16) ||

@@ -11,7 +11,7 @@ use ledger_testkit::Stack;
 use crate::support::{auditor, json};
 
 /// A small compliance ledger in `dir`; one request left unanswered past its due date.
-fn compliance_ledger(dir: &std::path::Path) {
+pub(crate) fn compliance_ledger(dir: &std::path::Path) {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
             .single()

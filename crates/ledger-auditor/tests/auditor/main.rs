@@ -5,6 +5,7 @@
 mod cli;
 mod evidence;
 mod export;
+mod live;
 mod proofs;
 mod support;
 mod verify;

@@ -11,8 +11,10 @@ use crate::{marker, Global};
 /// Arguments of `ledger init`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// Storage engine: `segments` (segmented log files and a state store)
-    /// or `sled` (one sled database, the layout of older ledgers).
+    /// Storage engine: `segments` (segmented log files and an LSM state
+    /// store, the default), `segments-sled` (segmented log files and a sled
+    /// state store) or `sled` (one sled database, the layout of older
+    /// ledgers).
     #[arg(long, default_value = "segments")]
     engine: ledger_core::Engine,
 }

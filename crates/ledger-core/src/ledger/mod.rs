@@ -20,7 +20,10 @@ use crate::merkle::{ConsistencyProof, Frontier, InclusionProof, TreeHash};
 use crate::record::{genesis_hash, Event, Record, ScopeId};
 use crate::storage::fs::StdFs;
 use crate::storage::segment::{SegmentLog, SegmentOptions};
-use crate::storage::{KvLog, SledStorage, Storage, Stores, WriteBatch};
+use crate::storage::{
+    FjallStorage, Journaled, Keyspace, KvLog, MirrorFilter, SledStorage, Storage, Stores,
+    WriteBatch,
+};
 use crate::verify::{self, VerifyError, VerifyReport};
 use crate::Hash;
 
@@ -41,9 +44,10 @@ use writer::{ChainState, Command, Writer};
 
 /// Directory of the sled event store inside a ledger directory ([`Engine::Sled`]).
 pub const STORE_DIR: &str = "store";
-/// Directory of the segmented record log ([`Engine::Segments`]).
+/// Directory of the segmented record log ([`Engine::Segments`], [`Engine::SegmentsSled`]).
 pub const LOG_DIR: &str = "log";
-/// Directory of the state store beside the segmented log ([`Engine::Segments`]).
+/// Directory of the state store beside the segmented log (fjall for
+/// [`Engine::Segments`], sled for [`Engine::SegmentsSled`]).
 pub const STATE_DIR: &str = "state";
 /// Ed25519 checkpoint signing key, beside (not inside) the event store.
 pub const SIGNING_KEY_FILE: &str = "checkpoint.key";
@@ -210,6 +214,8 @@ struct Inner {
     verifier: VerifierKey,
     tree: TreeHash,
     clock: Arc<dyn Clock>,
+    /// Keyspaces of layers above published to readers ([`LedgerOptions::published`]).
+    published: Vec<Keyspace>,
     _lock: WriteLock,
 }
 
@@ -267,7 +273,8 @@ impl Ledger {
             });
         }
         let engine = Engine::detect(dir).unwrap_or(options.engine);
-        let (view, stores) = open_engine(dir, engine, options.cache_bytes, false)?;
+        let (view, stores) =
+            open_engine(dir, engine, options.cache_bytes, Some(&options.published))?;
         Self::open_with_storage(dir, view, stores, lock, options)
     }
 
@@ -370,6 +377,7 @@ impl Ledger {
                 })?
         };
         let clock = Arc::clone(&options.clock);
+        let published = options.published.clone();
         let writer = Writer {
             dir: dir.to_path_buf(),
             log: Arc::clone(&stores.log),
@@ -406,6 +414,7 @@ impl Ledger {
                 verifier,
                 tree,
                 clock,
+                published,
                 _lock: lock,
             }),
         })
@@ -869,11 +878,15 @@ fn recover_state(storage: &dyn Storage, tree: TreeHash) -> Result<ChainState, Op
 
 /// Opens the stores of `engine` in `dir`: the [`Storage`] view readers use
 /// and the two stores the writer appends to.
+///
+/// `published` is `Some` for a writer (the keyspaces of layers above its
+/// state journal mirrors) and `None` for a reader, which opens the log
+/// read-only.
 pub(crate) fn open_engine(
     dir: &Path,
     engine: Engine,
     cache_bytes: u64,
-    read_only: bool,
+    published: Option<&[Keyspace]>,
 ) -> Result<(Arc<dyn Storage>, Stores), OpenError> {
     match engine {
         Engine::Sled => {
@@ -886,21 +899,64 @@ pub(crate) fn open_engine(
             Ok((sled, stores))
         }
         Engine::Segments => {
-            let state = SledStorage::open(&dir.join(STATE_DIR), cache_bytes)?;
-            let options = SegmentOptions {
-                read_only,
-                chain: Some(record_chains),
-                floor: acknowledged_floor(&state)?,
-                ..SegmentOptions::default()
-            };
-            let log = SegmentLog::open(Arc::new(StdFs), &dir.join(LOG_DIR), options)?;
-            let stores = Stores {
-                log: Arc::new(log),
-                state: Arc::new(state),
-            };
-            Ok((Arc::new(stores.clone()), stores))
+            let state: Arc<dyn Storage> =
+                Arc::new(FjallStorage::open(&dir.join(STATE_DIR), cache_bytes)?);
+            open_segments(dir, state, published)
+        }
+        Engine::SegmentsSled => {
+            let state: Arc<dyn Storage> =
+                Arc::new(SledStorage::open(&dir.join(STATE_DIR), cache_bytes)?);
+            open_segments(dir, state, published)
         }
     }
+}
+
+/// Opens the segmented log in `dir` beside its opened state store; for a
+/// writer (`published` is `Some`), the state store then keeps the log's
+/// state journal.
+fn open_segments(
+    dir: &Path,
+    state: Arc<dyn Storage>,
+    published: Option<&[Keyspace]>,
+) -> Result<(Arc<dyn Storage>, Stores), OpenError> {
+    let options = SegmentOptions {
+        read_only: published.is_none(),
+        chain: Some(record_chains),
+        floor: acknowledged_floor(state.as_ref())?,
+        ..SegmentOptions::default()
+    };
+    let log_dir = dir.join(LOG_DIR);
+    let log = SegmentLog::open(Arc::new(StdFs), &log_dir, options)?;
+    let state: Arc<dyn Storage> = match published {
+        None => state,
+        Some(published) => {
+            let mut spaces = vec![layout::META, layout::CHECKPOINTS];
+            spaces.extend(published.iter().copied());
+            Arc::new(Journaled::open(
+                state,
+                &log_dir,
+                &spaces,
+                journal_filter(published),
+            )?)
+        }
+    };
+    let stores = Stores {
+        log: Arc::new(log),
+        state,
+    };
+    Ok((Arc::new(stores.clone()), stores))
+}
+
+/// The keys a writer's state journal mirrors: the ledger's identity (not
+/// its index watermark, which moves with every group and readers do not
+/// need), its checkpoints, and every key of the `published` keyspaces.
+fn journal_filter(published: &[Keyspace]) -> MirrorFilter {
+    let published: Vec<Keyspace> = published.to_vec();
+    Arc::new(move |space, key| {
+        (space == layout::META && key != layout::META_INDEXED)
+            || space == layout::CHECKPOINTS
+            || published.contains(&space)
+    })
 }
 
 /// How many records a ledger's state store shows were acknowledged: the

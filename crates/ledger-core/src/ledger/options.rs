@@ -7,27 +7,42 @@ use std::time::Duration;
 use crate::clock::{Clock, SystemClock};
 use crate::error::OpenError;
 use crate::record::MAX_PAYLOAD_LEN;
+use crate::storage::Keyspace;
 
 /// Which storage engines a new ledger is created on. An existing ledger
 /// keeps the engine found on disk ([`Engine::detect`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Engine {
-    /// Records in segmented append-only files (`log/`), the rest in a
-    /// state store (`state/`, sled).
+    /// Records in segmented append-only files (`log/`), the rest in an
+    /// LSM state store (`state/`, fjall): the default.
     #[default]
     Segments,
+    /// Records in segmented append-only files (`log/`), the rest in a sled
+    /// state store (`state/`): the layout of segmented ledgers made before
+    /// the LSM state store became the default.
+    SegmentsSled,
     /// Everything in one sled database (`store/`): the layout of ledgers
     /// made before the segmented log.
     Sled,
 }
 
 impl Engine {
+    /// Every engine, the default first.
+    pub const ALL: [Engine; 3] = [Engine::Segments, Engine::SegmentsSled, Engine::Sled];
+
     /// The engine of the ledger in `dir`, `None` if it holds none.
     pub fn detect(dir: &Path) -> Option<Engine> {
         if dir.join(super::STORE_DIR).join("db").is_file() {
             Some(Engine::Sled)
         } else if dir.join(super::LOG_DIR).is_dir() {
-            Some(Engine::Segments)
+            let state = dir.join(super::STATE_DIR);
+            // sled keeps `conf` and `db` at the top of its directory; fjall
+            // never writes files of those names.
+            if state.join("conf").is_file() || state.join("db").is_file() {
+                Some(Engine::SegmentsSled)
+            } else {
+                Some(Engine::Segments)
+            }
         } else {
             None
         }
@@ -37,6 +52,7 @@ impl Engine {
     pub fn name(self) -> &'static str {
         match self {
             Engine::Segments => "segments",
+            Engine::SegmentsSled => "segments-sled",
             Engine::Sled => "sled",
         }
     }
@@ -48,8 +64,11 @@ impl std::str::FromStr for Engine {
     fn from_str(s: &str) -> Result<Engine, String> {
         match s {
             "segments" => Ok(Engine::Segments),
+            "segments-sled" => Ok(Engine::SegmentsSled),
             "sled" => Ok(Engine::Sled),
-            other => Err(format!("unknown engine {other:?} (segments or sled)")),
+            other => Err(format!(
+                "unknown engine {other:?} (segments, segments-sled or sled)"
+            )),
         }
     }
 }
@@ -78,10 +97,17 @@ pub struct LedgerOptions {
     pub origin: Option<String>,
     /// Source of record timestamps.
     pub clock: Arc<dyn Clock>,
-    /// Bytes of page cache the sled engine may use.
+    /// Bytes of cache the state store may use.
     pub cache_bytes: u64,
     /// Engine of a new ledger (an existing one keeps its own).
     pub engine: Engine,
+    /// Keyspaces of layers above that readers need without the state
+    /// store (e.g. certificates an evidence bundle carries). On the
+    /// segmented engines the writer mirrors them, with the ledger's own
+    /// identity and checkpoints, into the log's state journal
+    /// (docs/FORMAT.md §2.2), which [`ReadOnlyLedger::open`](super::ReadOnlyLedger::open)
+    /// reads.
+    pub published: Vec<Keyspace>,
 }
 
 impl Default for LedgerOptions {
@@ -97,6 +123,7 @@ impl Default for LedgerOptions {
             clock: Arc::new(SystemClock),
             cache_bytes: 256 * 1024 * 1024,
             engine: Engine::default(),
+            published: Vec::new(),
         }
     }
 }

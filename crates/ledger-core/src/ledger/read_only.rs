@@ -12,7 +12,8 @@ use crate::layout;
 use crate::lock::WriteLock;
 use crate::merkle::tiles::Tile;
 use crate::merkle::{ConsistencyProof, InclusionProof, TreeHash};
-use crate::storage::Storage;
+use crate::storage::fs::StdFs;
+use crate::storage::{read_journal, SegmentLog, SegmentOptions, Storage, Stores, JOURNAL_FILE};
 use crate::verify::{self, VerifyError, VerifyReport, Violation};
 use crate::Hash;
 
@@ -25,12 +26,17 @@ const READ_ONLY_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// Opening never creates a ledger, never reads or creates the signing key,
 /// starts no writer thread and appends nothing; every read and proof comes
 /// from what is stored, and verification takes the public key as an
-/// argument (an auditor may pin one obtained independently). The store must
-/// still be opened by one process at a time (sled takes an exclusive lock),
-/// so [`ReadOnlyLedger::open`] takes the directory's lock like a writer
-/// does: while it is open, a writer gets [`OpenError::Locked`] naming this
-/// process, and while a writer is open, this gets the same error naming the
-/// writer.
+/// argument (an auditor may pin one obtained independently).
+///
+/// On the segmented engines [`ReadOnlyLedger::open`] takes no lock and
+/// writes nothing anywhere: it reads the log's segments read-only and the
+/// state it needs (identity, checkpoints, published keyspaces) from the
+/// log's state journal (docs/FORMAT.md §2.2), never opening the state
+/// store. So it works beside a writer that keeps appending (it sees the
+/// records the log held when it opened) and on a read-only copy. On the
+/// sled engine the one database admits one process, so opening takes the
+/// directory's lock like a writer does, and a ledger a writer holds is
+/// refused with [`OpenError::NotLiveReadable`].
 ///
 /// Unlike [`Ledger::open`](super::Ledger::open), opening does not check the
 /// log: a damaged store opens, and [`ReadOnlyLedger::verify`] reports where
@@ -43,6 +49,9 @@ pub struct ReadOnlyLedger {
     origin: String,
     size: u64,
     tree: TreeHash,
+    /// Whether the storage holds the subject index (not when read from
+    /// the log's journal).
+    has_index: bool,
     _lock: Option<WriteLock>,
 }
 
@@ -50,9 +59,10 @@ impl ReadOnlyLedger {
     /// Opens the ledger in `dir` for reading.
     ///
     /// Fails with [`OpenError::Io`] (kind `NotFound`) if `dir` holds no event
-    /// store, creating nothing; with [`OpenError::Locked`] if another process
-    /// has the ledger open; with [`OpenError::Inconsistent`] if the store's
-    /// identity (ledger id, origin, format) is missing or of another format.
+    /// store, creating nothing; with [`OpenError::NotLiveReadable`] if another
+    /// process holds a sled-engine ledger; with [`OpenError::Inconsistent`]
+    /// if the store's identity (ledger id, origin, format) is missing or of
+    /// another format.
     pub fn open(dir: impl AsRef<Path>) -> Result<ReadOnlyLedger, OpenError> {
         let dir = dir.as_ref();
         let Some(engine) = super::Engine::detect(dir) else {
@@ -64,13 +74,46 @@ impl ReadOnlyLedger {
                 ),
             });
         };
-        let lock = WriteLock::acquire(dir)?;
         if writer::poisoned_in_this_process(dir) {
             return Err(OpenError::PoisonedInProcess {
                 path: dir.to_path_buf(),
             });
         }
-        let (storage, _) = super::open_engine(dir, engine, READ_ONLY_CACHE_BYTES, true)?;
+        if engine != super::Engine::Sled {
+            let log_dir = dir.join(super::LOG_DIR);
+            if let Some((state, _)) = read_journal(&log_dir.join(JOURNAL_FILE))? {
+                let floor = super::acknowledged_floor(&state)?;
+                let options = SegmentOptions {
+                    read_only: true,
+                    chain: Some(super::record_chains),
+                    floor,
+                    ..SegmentOptions::default()
+                };
+                let log = SegmentLog::open(Arc::new(StdFs), &log_dir, options)?;
+                let stores = Stores {
+                    log: Arc::new(log),
+                    state: Arc::new(state),
+                };
+                let mut ledger = Self::open_on(Arc::new(stores))?;
+                ledger.dir = Some(dir.to_path_buf());
+                ledger.has_index = false;
+                return Ok(ledger);
+            }
+            // A segmented ledger no writer of this version has opened yet
+            // has no journal: read its state store under the lock.
+        }
+        let lock = match WriteLock::acquire(dir) {
+            Ok(lock) => lock,
+            Err(OpenError::Locked { holder, .. }) if engine == super::Engine::Sled => {
+                return Err(OpenError::NotLiveReadable {
+                    path: dir.to_path_buf(),
+                    engine: engine.name(),
+                    holder,
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        let (storage, _) = super::open_engine(dir, engine, READ_ONLY_CACHE_BYTES, None)?;
         let mut ledger = Self::open_on(storage)?;
         ledger.dir = Some(dir.to_path_buf());
         ledger._lock = Some(lock);
@@ -101,6 +144,7 @@ impl ReadOnlyLedger {
             origin,
             size,
             tree,
+            has_index: true,
             _lock: None,
         })
     }
@@ -217,13 +261,22 @@ impl ReadOnlyLedger {
 
     /// Verifies the whole stored log under `key`, as
     /// [`verify_store`](crate::verify::verify_store) does; `progress` is
-    /// called with the number of records checked so far.
+    /// called with the number of records checked so far. A ledger read
+    /// from the log's journal (segmented engines) has no subject index at
+    /// hand, so its check is skipped (`index_entries_checked` is 0): the
+    /// index is derived state, re-derived from the log when a writer opens.
     pub fn verify(
         &self,
         key: &VerifierKey,
         progress: &mut dyn FnMut(u64),
     ) -> Result<VerifyReport, VerifyError> {
-        verify::verify_store(self.storage.as_ref(), key, Some(self.size), progress)
+        verify::verify_store_with(
+            self.storage.as_ref(),
+            key,
+            Some(self.size),
+            progress,
+            self.has_index,
+        )
     }
 
     /// Verifies the stored log against a trusted older checkpoint note, as
@@ -234,12 +287,13 @@ impl ReadOnlyLedger {
         trusted_note: &str,
         progress: &mut dyn FnMut(u64),
     ) -> Result<VerifyReport, VerifyError> {
-        verify::verify_store_from(
+        verify::verify_store_from_with(
             self.storage.as_ref(),
             key,
             trusted_note,
             Some(self.size),
             progress,
+            self.has_index,
         )
     }
 }
@@ -347,8 +401,8 @@ mod tests {
     }
 
     #[test]
-    fn excludes_a_writer_and_is_excluded_by_one() {
-        let dir = closed_ledger();
+    fn on_sled_excludes_a_writer_and_is_refused_beside_one() {
+        let dir = closed_ledger_on(crate::Engine::Sled);
         let reader = ReadOnlyLedger::open(dir.path()).unwrap();
         let e = Ledger::open(dir.path(), LedgerOptions::default()).unwrap_err();
         assert!(matches!(e, OpenError::Locked { .. }), "{e}");
@@ -356,10 +410,72 @@ mod tests {
         let writer = Ledger::open(dir.path(), LedgerOptions::default()).unwrap();
         let e = ReadOnlyLedger::open(dir.path()).unwrap_err();
         assert!(
-            matches!(e, OpenError::Locked { holder, .. } if holder == Some(std::process::id())),
+            matches!(e, OpenError::NotLiveReadable { holder, .. } if holder == Some(std::process::id())),
             "{e}"
         );
         drop(writer);
+    }
+
+    /// Every file under `dir` with its length and modification time.
+    fn listing(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+        let mut out = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let entry = entry.unwrap();
+                let meta = entry.metadata().unwrap();
+                if meta.is_dir() {
+                    todo.push(entry.path());
+                } else {
+                    out.push((entry.path(), meta.len(), meta.modified().unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn on_segments_reads_beside_a_writer_and_writes_nothing() {
+        for engine in [crate::Engine::Segments, crate::Engine::SegmentsSled] {
+            let dir = closed_ledger_on(engine);
+            let key = key_of(dir.path());
+            let before = listing(dir.path());
+            {
+                let reader = ReadOnlyLedger::open(dir.path()).unwrap();
+                assert_eq!(reader.len(), 20);
+                assert_eq!(reader.checkpoints().unwrap().len(), 2);
+                reader.verify(&key, &mut |_| {}).unwrap();
+            }
+            assert_eq!(listing(dir.path()), before, "{}", engine.name());
+
+            let writer = Ledger::open(dir.path(), LedgerOptions::default()).unwrap();
+            let reader = ReadOnlyLedger::open(dir.path()).unwrap();
+            // A second writer is still refused: readers take no lock.
+            assert!(matches!(
+                Ledger::open(dir.path(), LedgerOptions::default()),
+                Err(OpenError::Locked { .. })
+            ));
+            writer
+                .append_blocking(Event::new("test.event", "svc:test"))
+                .unwrap();
+            writer.checkpoint_blocking().unwrap();
+            // The reader keeps the log it opened; a new one sees the append.
+            assert_eq!(reader.len(), 20);
+            reader.verify(&key, &mut |_| {}).unwrap();
+            let fresh = ReadOnlyLedger::open(dir.path()).unwrap();
+            assert_eq!(fresh.len(), 21);
+            assert_eq!(
+                fresh
+                    .latest_checkpoint()
+                    .unwrap()
+                    .unwrap()
+                    .checkpoint
+                    .tree_size,
+                21
+            );
+            fresh.verify(&key, &mut |_| {}).unwrap();
+        }
     }
 
     #[test]

@@ -47,10 +47,13 @@ impl Ledger {
     /// Writes a new ledger directory at `target` (which must not exist or
     /// be empty) holding this ledger's committed records, subject index,
     /// signed checkpoints and identity up to the head at the time of the
-    /// call, as a sled-engine ledger (`store/`, whatever this ledger's
+    /// call, and the keyspaces published to readers
+    /// ([`LedgerOptions::published`](super::LedgerOptions::published)), as a
+    /// sled-engine ledger (`store/`, whatever this ledger's
     /// engine), plus the verifier key file. No secret
     /// key is copied: not the checkpoint signing key, nor any keyspace other
-    /// than the ledger's own. Runs beside appends; returns the head copied.
+    /// than the ledger's own and the published ones. Runs beside appends;
+    /// returns the head copied.
     ///
     /// The copy is for readers: it verifies with the verifier key alone, and
     /// it cannot be appended to (it has no signing key).
@@ -94,6 +97,11 @@ impl Ledger {
         copy_range(source, &copy, layout::CHECKPOINTS, None, &|key| {
             layout::parse_record_key(key).is_some_and(|tree_size| tree_size <= head.size)
         })?;
+        // What layers above publish to readers travels with the log (e.g.
+        // the certificates an evidence bundle carries).
+        for &space in &self.inner.published {
+            copy_range(source, &copy, space, None, &|_| true)?;
+        }
         copy.sync()?;
         drop(copy);
         let vkey = target.join(VERIFIER_KEY_FILE);

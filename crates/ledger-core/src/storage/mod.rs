@@ -22,6 +22,7 @@ use crate::error::StorageError;
 pub mod conformance;
 mod fjall_store;
 pub mod fs;
+mod journal;
 mod log;
 pub mod log_conformance;
 mod memory;
@@ -31,6 +32,8 @@ pub mod sim;
 mod sled_store;
 
 pub use fjall_store::{FjallStorage, FJALL_KEYSPACE};
+pub(crate) use journal::{read_journal, Journaled, MirrorFilter};
+pub use journal::{JOURNAL_FILE, JOURNAL_MAGIC};
 pub use log::{KvLog, LogStore, SeqVisitor};
 pub use memory::MemoryStorage;
 pub use routed::Stores;
