@@ -11,7 +11,10 @@ fn cluster_starts_restarts_and_stops() {
     let addr = ("127.0.0.1", pg.port());
     assert!(std::net::TcpStream::connect(addr).is_ok(), "server listens");
     pg.kill().expect("immediate stop");
-    assert!(std::net::TcpStream::connect(addr).is_err(), "server stopped");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "server stopped"
+    );
     pg.restart().expect("restart");
     assert!(std::net::TcpStream::connect(addr).is_ok(), "server back");
     let port = pg.port();
