@@ -32,13 +32,15 @@ use ledger_core::StorageError;
 
 mod conn;
 mod error;
+mod ledger;
 mod log;
 mod schema;
 mod state;
 
 pub use error::PgError;
+pub use ledger::{ledger_exists, open_ledger, open_read_only, parse_store};
 pub use log::{LogMode, PgLog};
-pub use schema::SCHEMA_VERSION;
+pub use schema::{migrate, SCHEMA_VERSION};
 pub use state::PgStorage;
 
 /// Schema used when the URL names none.
@@ -173,11 +175,13 @@ impl PgConfig {
     }
 }
 
-/// Creates or migrates the schema, then opens a ledger's two stores on it:
-/// the log as its writer ([`LogMode::Writer`], which fences off any earlier
-/// writer) or as a reader.
+/// Opens a ledger's two stores in `config`'s schema: the log as its writer
+/// ([`LogMode::Writer`], which first creates or migrates the schema, then
+/// fences off any earlier writer) or as a reader (which creates nothing).
 pub fn open_stores(config: &PgConfig, mode: LogMode) -> Result<Stores, StorageError> {
-    schema::migrate(config)?;
+    if mode == LogMode::Writer {
+        schema::migrate(config)?;
+    }
     let log = PgLog::open(config, mode)?;
     let state = PgStorage::open(config)?;
     Ok(Stores {

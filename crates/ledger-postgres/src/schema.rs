@@ -40,7 +40,7 @@ pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 const MIGRATION_LOCK: i64 = 0x6c65_6467_6572_7067;
 
 /// Creates the schema if needed and brings it to [`SCHEMA_VERSION`].
-pub(crate) fn migrate(config: &PgConfig) -> Result<(), StorageError> {
+pub fn migrate(config: &PgConfig) -> Result<(), StorageError> {
     let conn = config.connect()?;
     let schema = config.schema().to_string();
     conn.call("migrating the schema", move |session| {
@@ -94,5 +94,50 @@ pub(crate) fn migrate(config: &PgConfig) -> Result<(), StorageError> {
             tracing::info!(schema = %schema, from = found, to = SCHEMA_VERSION, "schema migrated");
         }
         tx.commit().map_err(query("COMMIT of the migration"))
+    })
+}
+
+/// Whether the schema holds the ledger's tables at a version this build
+/// reads, and a ledger identity in its state store; creates nothing.
+pub(crate) fn holds_ledger(config: &PgConfig) -> Result<bool, StorageError> {
+    let conn = config.connect()?;
+    let schema = config.schema().to_string();
+    let meta = i16::from(ledger_core::layout::META.0);
+    conn.call("looking for a ledger", move |session| {
+        let client = &mut session.client;
+        let table: Option<String> = client
+            .query_one(
+                "SELECT to_regclass($1)::text",
+                &[&format!("{schema}.schema_info")],
+            )
+            .and_then(|r| r.try_get(0))
+            .map_err(query("looking for the schema"))?;
+        if table.is_none() {
+            return Ok(false);
+        }
+        let found: i32 = client
+            .query_opt(&format!("SELECT version FROM {schema}.schema_info"), &[])
+            .map_err(query("reading the schema version"))?
+            .map(|row| row.try_get(0))
+            .transpose()
+            .map_err(query("reading the schema version"))?
+            .unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(PgError::SchemaTooNew {
+                schema,
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if found < 1 {
+            return Ok(false);
+        }
+        let row = client
+            .query_opt(
+                &format!("SELECT 1 FROM {schema}.state WHERE space = $1 LIMIT 1"),
+                &[&meta],
+            )
+            .map_err(query("looking for the ledger's identity"))?;
+        Ok(row.is_some())
     })
 }

@@ -23,7 +23,7 @@ fn fresh(pg: &PgCluster) -> PgConfig {
         .unwrap()
         .with_schema(&format!("t{n}"))
         .unwrap();
-    drop(open_stores(&config, LogMode::Reader).unwrap());
+    ledger_postgres::migrate(&config).unwrap();
     config
 }
 

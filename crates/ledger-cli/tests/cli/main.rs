@@ -9,6 +9,7 @@ mod erase;
 mod errors;
 mod force;
 mod output;
+mod postgres;
 mod retention;
 mod serve;
 mod subject;
