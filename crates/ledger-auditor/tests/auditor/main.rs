@@ -5,6 +5,7 @@
 mod cli;
 mod evidence;
 mod export;
+mod postgres;
 mod proofs;
 mod support;
 mod verify;

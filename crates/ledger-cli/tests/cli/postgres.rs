@@ -198,3 +198,95 @@ fn the_demo_runs_on_postgres_end_to_end() {
         .stderr(predicates::str::contains("already holds a ledger"));
     assert_eq!(verify(&dir, &url), records);
 }
+
+#[test]
+fn serve_answers_from_postgres() {
+    use std::io::BufRead as _;
+    let Some(pg) = PgCluster::start_or_skip() else {
+        return;
+    };
+    let url = pg.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("keys");
+    on_store(&dir, &url).arg("init").assert().success();
+    let event = r#"{"new_subject":{},"ref":"a"}
+{"subject":{"ref":"a"},"actor":"svc:crm","facts":{"type":"data_collected","categories":"name","channel":"email","purpose":"contract","lawful_basis":"art6-1b"},"personal":{"fields":{"name":"Eve Example"}}}"#;
+    on_store(&dir, &url)
+        .arg("append")
+        .write_stdin(event)
+        .assert()
+        .success();
+    let out = on_store(&dir, &url)
+        .args([
+            "--json",
+            "token",
+            "create",
+            "--role",
+            "auditor",
+            "--name",
+            "audit-firm",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ledger"))
+        .arg("--dir")
+        .arg(&dir)
+        .arg("--store")
+        .arg(&url)
+        .args(["serve", "--listen", "127.0.0.1:0", "--sweep-every", "0"])
+        .env_remove("LEDGER_DIR")
+        .env_remove("LEDGER_STORE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_owned();
+    let note = crate::serve::get(&addr, "/v1/checkpoint", Some(&token));
+    assert!(note.starts_with("HTTP/1.1 200"), "{note}");
+    let proof = crate::serve::get(&addr, "/v1/proof/inclusion?seq=0", Some(&token));
+    assert!(proof.starts_with("HTTP/1.1 200"), "{proof}");
+    // The server holds the writer's role: a second writer is refused by
+    // the local lock before it touches (and fences) the database.
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let version = |c: &mut postgres::Client| -> i64 {
+        c.query_one("SELECT version FROM ledger.log_head", &[])
+            .unwrap()
+            .get(0)
+    };
+    let held = version(&mut client);
+    on_store(&dir, &url)
+        .arg("append")
+        .write_stdin(event)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("held by"));
+    assert_eq!(
+        version(&mut client),
+        held,
+        "the refused writer fenced the server"
+    );
+    let proof = crate::serve::get(&addr, "/v1/proof/inclusion?seq=0", Some(&token));
+    assert!(proof.starts_with("HTTP/1.1 200"), "{proof}");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
+}
