@@ -50,7 +50,11 @@ pub(crate) struct Args {
 const BATCHES: [usize; 3] = [1, 100, 1000];
 
 /// Columns of the report, in order.
-const NAMES: [&str; 3] = ["plain PostgreSQL table", "ledger on PostgreSQL", "ledger embedded (default engine)"];
+const NAMES: [&str; 3] = [
+    "plain PostgreSQL table",
+    "ledger on PostgreSQL",
+    "ledger embedded (default engine)",
+];
 
 /// The plain baseline: a hash-chained table, one multi-row INSERT per batch.
 fn plain(url: &str, schema: &str, w: &Workload, batch: usize, secs: f64) -> anyhow::Result<f64> {
@@ -107,7 +111,9 @@ fn ledger(
     batch: usize,
     secs: f64,
 ) -> anyhow::Result<f64> {
-    let dir = tempfile::Builder::new().prefix("ledger-pg-bench-").tempdir_in(base)?;
+    let dir = tempfile::Builder::new()
+        .prefix("ledger-pg-bench-")
+        .tempdir_in(base)?;
     let path = dir.path().join("ledger");
     let options = LedgerOptions::default();
     let ledger = match store {
@@ -146,7 +152,9 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<()> {
     };
     let base_config = PgConfig::parse(&url)?;
     let w = Arc::new(Workload::new(crate::PAYLOAD_LEN)?);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let reps = args.reps.max(1);
     let mut cells: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); NAMES.len()]; BATCHES.len()];
     let stamp = std::process::id();
@@ -154,7 +162,13 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<()> {
         for (row, &batch) in BATCHES.iter().enumerate() {
             eprintln!("rep {}/{reps}: batch {batch}", rep + 1);
             let schema = format!("bench_{stamp}_{rep}_{batch}");
-            cells[row][0].push(plain(&url, &format!("{schema}_plain"), &w, batch, args.secs)?);
+            cells[row][0].push(plain(
+                &url,
+                &format!("{schema}_plain"),
+                &w,
+                batch,
+                args.secs,
+            )?);
             let config = base_config.with_schema(&format!("{schema}_ledger"))?;
             cells[row][1].push(ledger(&rt, &base, Some(&config), &w, batch, args.secs)?);
             cells[row][2].push(ledger(&rt, &base, None, &w, batch, args.secs)?);
