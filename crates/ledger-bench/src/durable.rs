@@ -70,7 +70,7 @@ const DEFAULT_COL: usize = 5;
 
 /// Events/s of a timed loop calling `step(i)` (which appends `batch`
 /// events) until `secs` passed, after one untimed call.
-fn timed(
+pub(crate) fn timed(
     batch: usize,
     secs: f64,
     mut step: impl FnMut(usize) -> anyhow::Result<()>,

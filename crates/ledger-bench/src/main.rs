@@ -20,6 +20,7 @@ mod big;
 mod durable;
 mod http;
 mod index;
+mod postgres;
 mod rawsled;
 mod stats;
 mod sys;
@@ -86,6 +87,9 @@ enum Hidden {
     /// Subject-index inserts/s on each state-store engine (sled, fjall),
     /// written as the ledger's indexer writes them, in the same run.
     Index(index::Args),
+    /// Durable appends/s of the ledger on PostgreSQL beside a plain
+    /// hash-chained table on the same server and the embedded default.
+    Postgres(postgres::Args),
     /// Internal: fill a ledger in a child process and report its memory.
     #[command(hide = true)]
     FillChild {
@@ -175,6 +179,9 @@ fn real_main() -> anyhow::Result<()> {
     }
     if let Some(Hidden::Index(args)) = &cli.command {
         return index::main(args);
+    }
+    if let Some(Hidden::Postgres(args)) = &cli.command {
+        return postgres::main(args);
     }
     if let Some(Hidden::FillChild {
         kind,

@@ -45,6 +45,13 @@ struct Cli {
         value_name = "DIR"
     )]
     dir: Option<PathBuf>,
+    /// Keep the ledger's records and state in PostgreSQL instead of in
+    /// --dir (or `$LEDGER_STORE`): `postgres://USER@HOST:PORT/DB[?schema=NAME]`.
+    /// --dir then holds only the local files: the lock, the checkpoint
+    /// signing key and, beside it in `<DIR>.kek`, the key-encryption keys;
+    /// no key ever goes to the database.
+    #[arg(long, global = true, env = "LEDGER_STORE", value_name = "URL")]
+    store: Option<String>,
     /// Machine-readable JSON on stdout instead of text; errors too are one
     /// JSON object (on stderr).
     #[arg(long, global = true)]
@@ -62,6 +69,8 @@ struct Cli {
 pub(crate) struct Global {
     /// Ledger directory, if given (`--dir` or `$LEDGER_DIR`).
     dir: Option<PathBuf>,
+    /// PostgreSQL store URL, if given (`--store` or `$LEDGER_STORE`).
+    store: Option<String>,
     /// JSON output.
     pub(crate) json: bool,
     /// No progress bars or notes.
@@ -77,6 +86,19 @@ impl Global {
                 "no ledger directory given: pass --dir DIR (or set LEDGER_DIR); only `ledger demo` has a default"
             )
         })
+    }
+
+    /// How a command opens the ledger by default: on `--store` if given.
+    pub(crate) fn spec(&self) -> open::OpenSpec {
+        open::OpenSpec {
+            store: self.store.clone(),
+            ..open::OpenSpec::default()
+        }
+    }
+
+    /// The PostgreSQL store URL, if given.
+    pub(crate) fn store(&self) -> Option<&str> {
+        self.store.as_deref()
     }
 
     /// The ledger directory of `demo`: as given, else `demo-ledger`.
@@ -105,6 +127,7 @@ fn main() -> ExitCode {
     progress::set_quiet(cli.quiet);
     let global = Global {
         dir: cli.dir,
+        store: cli.store,
         json: cli.json,
         quiet: cli.quiet,
     };

@@ -27,6 +27,8 @@ pub(crate) struct OpenSpec {
     /// Open without finishing interrupted erasures or rotations (a dry run
     /// appends nothing); `Vault::pending_recovery` says what was deferred.
     pub(crate) defer_recovery: bool,
+    /// PostgreSQL store URL: records and state there, keys still local.
+    pub(crate) store: Option<String>,
 }
 
 impl Default for OpenSpec {
@@ -37,6 +39,7 @@ impl Default for OpenSpec {
             clock: Arc::new(SystemClock),
             engine: ledger_core::Engine::default(),
             defer_recovery: false,
+            store: None,
         }
     }
 }
@@ -51,19 +54,41 @@ pub(crate) fn kek_dir(dir: &Path) -> PathBuf {
     dir.with_file_name(name)
 }
 
-/// Whether `dir` holds a ledger's event store.
-pub(crate) fn ledger_exists(dir: &Path) -> bool {
-    ledger_core::Engine::detect(dir).is_some()
+/// Whether a ledger exists: its event store in `dir`, or in the
+/// PostgreSQL schema `store` names.
+pub(crate) fn ledger_exists(dir: &Path, store: Option<&str>) -> anyhow::Result<bool> {
+    match store {
+        None => Ok(ledger_core::Engine::detect(dir).is_some()),
+        Some(url) => {
+            let config = ledger_postgres::parse_store(url)?;
+            ledger_postgres::ledger_exists(&config)
+                .with_context(|| format!("looking for a ledger in {}", describe_store(url)))
+        }
+    }
+}
+
+/// Where a store URL points, without its credentials.
+pub(crate) fn describe_store(url: &str) -> String {
+    match ledger_postgres::PgConfig::parse(url) {
+        Ok(c) => format!("PostgreSQL {} (schema {})", c.target(), c.schema()),
+        Err(_) => "the --store URL".into(),
+    }
 }
 
 /// Opens the compliance layer over the ledger in `dir`.
 pub(crate) fn open(dir: &Path, spec: &OpenSpec) -> anyhow::Result<ComplianceLedger> {
-    if !spec.create && !ledger_exists(dir) {
-        anyhow::bail!(
-            "no ledger at {} (create one with `ledger init --dir {}`, or pass --dir)",
-            dir.display(),
-            dir.display()
-        );
+    if !spec.create && !ledger_exists(dir, spec.store.as_deref())? {
+        match &spec.store {
+            None => anyhow::bail!(
+                "no ledger at {} (create one with `ledger init --dir {}`, or pass --dir)",
+                dir.display(),
+                dir.display()
+            ),
+            Some(url) => anyhow::bail!(
+                "no ledger in {} (create one with `ledger init --dir DIR --store URL`)",
+                describe_store(url)
+            ),
+        }
     }
     let options = LedgerOptions {
         clock: Arc::clone(&spec.clock),
@@ -72,7 +97,12 @@ pub(crate) fn open(dir: &Path, spec: &OpenSpec) -> anyhow::Result<ComplianceLedg
         published: ledger_vault::store::PUBLISHED.to_vec(),
         ..LedgerOptions::default()
     };
-    let ledger = Ledger::open(dir, options).map_err(|e| open_error(dir, e))?;
+    let ledger = match &spec.store {
+        None => Ledger::open(dir, options),
+        Some(url) => ledger_postgres::parse_store(url)
+            .and_then(|config| ledger_postgres::open_ledger(dir, &config, options)),
+    }
+    .map_err(|e| open_error(dir, e))?;
     let vault_options = VaultOptions {
         rotate_after_erasure: spec.rotate_inline.then_some(std::time::Duration::ZERO),
         actor: "svc:ledger-cli".into(),

@@ -121,6 +121,14 @@ pub enum StorageError {
         /// Why.
         detail: String,
     },
+    /// Another writer took the store over since this one opened it (its
+    /// version of the log's head moved on): this writer may append nothing
+    /// more and must reopen.
+    #[error("fenced off by a newer writer: {detail}")]
+    Fenced {
+        /// Which versions were found.
+        detail: String,
+    },
 }
 
 impl StorageError {

@@ -33,6 +33,9 @@ pub use api::{router, AppState};
 pub struct ServeOptions {
     /// Ledger directory (keys in the sibling `<DIR>.kek`).
     pub dir: PathBuf,
+    /// PostgreSQL store URL: the records and state there; `dir` then holds
+    /// the local files only (lock, signing key, tokens, idempotency answers).
+    pub store: Option<String>,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// PEM certificate chain and private key; plain HTTP without.
@@ -117,22 +120,41 @@ pub fn open_state(
     controller: Option<&Path>,
     settings: Settings,
 ) -> Result<Arc<AppState>, ServeError> {
-    if ledger_core::Engine::detect(dir).is_none() {
+    open_state_on(dir, None, controller, settings)
+}
+
+/// [`open_state`] for a ledger whose stores are in the PostgreSQL
+/// database `store` names (`None`: in `dir`).
+pub fn open_state_on(
+    dir: &Path,
+    store: Option<&str>,
+    controller: Option<&Path>,
+    settings: Settings,
+) -> Result<Arc<AppState>, ServeError> {
+    let pg = store.map(ledger_postgres::parse_store).transpose()?;
+    let exists = match &pg {
+        None => ledger_core::Engine::detect(dir).is_some(),
+        Some(config) => {
+            ledger_postgres::ledger_exists(config).map_err(ledger_core::OpenError::from)?
+        }
+    };
+    if !exists {
         return Err(ServeError::NoLedger(dir.to_owned()));
     }
     let ropa = match controller {
         Some(path) => ledger_usecases::config::load_controller(path)?,
         None => ledger_usecases::config::demo_controller(),
     };
-    let ledger = Ledger::open(
-        dir,
-        LedgerOptions {
-            clock: Arc::new(SystemClock),
-            checkpoint_interval: Some(CHECKPOINT_INTERVAL),
-            published: ledger_vault::store::PUBLISHED.to_vec(),
-            ..LedgerOptions::default()
-        },
-    )?;
+    let options = LedgerOptions {
+        clock: Arc::new(SystemClock),
+        checkpoint_interval: Some(CHECKPOINT_INTERVAL),
+        published: ledger_vault::store::PUBLISHED.to_vec(),
+        ..LedgerOptions::default()
+    };
+    let ledger = match &pg {
+        None => Ledger::open(dir, options)?,
+        Some(config) => ledger_postgres::open_ledger(dir, config, options)?,
+    };
     let signed = ledger
         .latest_checkpoint()?
         .map(|cp| cp.checkpoint.tree_size);
@@ -218,8 +240,9 @@ pub async fn serve_on(
 /// URL` on stdout), serves until SIGTERM or Ctrl-C (in-flight requests get 10 s to finish), signs a final
 /// checkpoint.
 pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
-    let state = open_state(
+    let state = open_state_on(
         &options.dir,
+        options.store.as_deref(),
         options.controller.as_deref(),
         options.settings.clone(),
     )?;

@@ -17,6 +17,8 @@
 //! # }
 //! ```
 
+pub mod pg;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -18,11 +18,16 @@ use crate::progress::events_bar;
 
 /// Arguments of `verify`.
 #[derive(clap::Args, Debug)]
-#[command(group(ArgGroup::new("source").required(true).args(["ledger", "export"])))]
+#[command(group(ArgGroup::new("source").required(true).multiple(true).args(["ledger", "export", "store"])))]
 pub(crate) struct Args {
     /// Ledger directory (or a snapshot of one) to verify.
     #[arg(long = "dir", visible_alias = "ledger", value_name = "DIR")]
     ledger: Option<PathBuf>,
+    /// The ledger's PostgreSQL database (`postgres://USER@HOST:PORT/DB[?schema=NAME]`)
+    /// to verify, read without fencing its writer. The verifier key comes
+    /// from --pubkey, or from the checkpoint.pub of the --dir given with it.
+    #[arg(long, value_name = "URL", conflicts_with = "export")]
+    store: Option<String>,
     /// Export written by `export-log` to verify instead, from its lines alone.
     #[arg(long, value_name = "FILE", conflicts_with = "trusted")]
     export: Option<PathBuf>,
@@ -69,17 +74,60 @@ struct FirstViolation {
 }
 
 pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
-    match (&args.ledger, &args.export) {
-        (Some(dir), _) => verify_ledger(dir, &args, ctx),
-        (None, Some(file)) => verify_export(file, &args, ctx),
-        (None, None) => Err(anyhow!("pass --ledger DIR or --export FILE")),
+    match (&args.store, &args.ledger, &args.export) {
+        (Some(url), dir, _) => verify_store(url, dir.as_deref(), &args, ctx),
+        (None, Some(dir), _) => verify_ledger(dir, &args, ctx),
+        (None, None, Some(file)) => verify_export(file, &args, ctx),
+        (None, None, None) => Err(anyhow!("pass --ledger DIR, --store URL or --export FILE")),
     }
+}
+
+/// A ledger in PostgreSQL: its key from --pubkey or the local --dir.
+fn verify_store(
+    url: &str,
+    dir: Option<&Path>,
+    args: &Args,
+    ctx: &Context,
+) -> anyhow::Result<Outcome> {
+    let config = ledger_postgres::parse_store(url)?;
+    let place = format!(
+        "PostgreSQL {} (schema {})",
+        config.target(),
+        config.schema()
+    );
+    let ledger = ledger_postgres::open_read_only(&config)
+        .map_err(|e| anyhow!(e).context(format!("cannot open the ledger in {place}")))?;
+    let key = match (dir, args.pubkey.as_deref()) {
+        (Some(dir), pubkey) => {
+            let key = log_key(dir, pubkey)?;
+            note_other_key(dir, &key, pubkey.is_some(), ctx);
+            key
+        }
+        (None, Some(pubkey)) => log_key(Path::new(""), Some(pubkey))?,
+        (None, None) => {
+            return Err(anyhow!(
+                "the database holds no key: pass the log's public key with --pubkey FILE, \
+                 or --dir DIR holding its checkpoint.pub"
+            ))
+        }
+    };
+    check_ledger(&ledger, key, place, args, ctx)
 }
 
 fn verify_ledger(dir: &Path, args: &Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let ledger = open_ledger(dir)?;
     let key = log_key(dir, args.pubkey.as_deref())?;
     note_other_key(dir, &key, args.pubkey.is_some(), ctx);
+    check_ledger(&ledger, key, dir.display().to_string(), args, ctx)
+}
+
+fn check_ledger(
+    ledger: &ledger_core::ReadOnlyLedger,
+    key: LogKey,
+    place: String,
+    args: &Args,
+    ctx: &Context,
+) -> anyhow::Result<Outcome> {
     let trusted = args
         .trusted
         .as_deref()
@@ -101,7 +149,7 @@ fn verify_ledger(dir: &Path, args: &Args, ctx: &Context) -> anyhow::Result<Outco
     let mut report = Report {
         ok: false,
         source: "ledger",
-        path: dir.display().to_string(),
+        path: place.clone(),
         size: ledger.len(),
         root: None,
         trusted_size: start,
@@ -145,7 +193,7 @@ fn verify_ledger(dir: &Path, args: &Args, ctx: &Context) -> anyhow::Result<Outco
                 reason: format!("the trusted checkpoint does not verify under the key: {e}"),
             });
         }
-        Err(e) => return Err(anyhow!(e).context(format!("cannot verify {}", dir.display()))),
+        Err(e) => return Err(anyhow!(e).context(format!("cannot verify {place}"))),
     }
     emit(&report, ctx.json)
 }

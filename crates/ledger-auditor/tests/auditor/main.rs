@@ -6,6 +6,7 @@ mod cli;
 mod evidence;
 mod export;
 mod live;
+mod postgres;
 mod proofs;
 mod support;
 mod verify;

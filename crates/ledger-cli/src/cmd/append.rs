@@ -14,7 +14,7 @@ use ledger_core::{AppendError, Receipt, ScopeId};
 use ledger_vault::SealError;
 use serde_json::json;
 
-use crate::open::{self, OpenSpec};
+use crate::open;
 use crate::wire::{self, Names, Request, Resolver};
 use crate::Global;
 
@@ -120,7 +120,7 @@ enum Outcome {
 }
 
 pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let compliance = open::open(global.dir()?, &OpenSpec::default())?;
+    let compliance = open::open(global.dir()?, &global.spec())?;
     let (tx, rx) = mpsc::sync_channel::<Input>(4 * MAX_CHUNK);
     std::thread::Builder::new()
         .name("stdin".into())

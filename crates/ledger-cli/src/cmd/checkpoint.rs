@@ -8,7 +8,7 @@ use ledger_compliance::ComplianceLedger;
 use ledger_core::SignedCheckpoint;
 use serde_json::json;
 
-use crate::open::{self, OpenSpec};
+use crate::open;
 use crate::Global;
 
 /// Arguments of `ledger checkpoint`.
@@ -16,7 +16,7 @@ use crate::Global;
 pub(crate) struct Args {}
 
 pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let compliance = open::open(global.dir()?, &OpenSpec::default())?;
+    let compliance = open::open(global.dir()?, &global.spec())?;
     let signed = compliance
         .vault()
         .ledger()

@@ -36,7 +36,7 @@ pub(crate) struct Args {
 pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let spec = OpenSpec {
         rotate_inline: false,
-        ..OpenSpec::default()
+        ..global.spec()
     };
     let dir = global.dir()?;
     let compliance = open::open(dir, &spec)?;

@@ -21,8 +21,11 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let dir = global.dir()?;
-    if open::ledger_exists(dir) {
-        anyhow::bail!("a ledger already exists at {}", dir.display());
+    if open::ledger_exists(dir, global.store())? {
+        match global.store() {
+            None => anyhow::bail!("a ledger already exists at {}", dir.display()),
+            Some(url) => anyhow::bail!("a ledger already exists in {}", open::describe_store(url)),
+        }
     }
     let kek = open::kek_dir(dir);
     if std::fs::symlink_metadata(&kek).is_ok() {
@@ -35,7 +38,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let spec = OpenSpec {
         create: true,
         engine: args.engine,
-        ..OpenSpec::default()
+        ..global.spec()
     };
     let compliance = open::open(dir, &spec)?;
     let ledger = compliance.vault().ledger();
@@ -44,6 +47,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     if global.json {
         crate::cmd::print_json(&json!({
             "ledger": dir,
+            "store": global.store().map(open::describe_store),
             "ledger_id": id,
             "origin": ledger.origin(),
             "verifier_key": verifier,
@@ -53,6 +57,9 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         let vkey = std::fs::read_to_string(&verifier)
             .with_context(|| format!("reading {}", verifier.display()))?;
         println!("ledger        {}", dir.display());
+        if let Some(url) = global.store() {
+            println!("store         {}", open::describe_store(url));
+        }
         println!("ledger id     {id}");
         println!("origin        {}", ledger.origin());
         println!("verifier key  {} ({})", verifier.display(), vkey.trim());

@@ -44,7 +44,7 @@ pub(crate) fn run(command: &Command, global: &Global) -> anyhow::Result<ExitCode
     let spec = OpenSpec {
         rotate_inline: false,
         defer_recovery: args.dry_run,
-        ..OpenSpec::default()
+        ..global.spec()
     };
     let dir = global.dir()?;
     let compliance = open::open(dir, &spec)?;

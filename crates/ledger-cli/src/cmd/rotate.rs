@@ -14,7 +14,7 @@ pub(crate) struct Args {}
 pub(crate) fn run(_args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let spec = OpenSpec {
         rotate_inline: false,
-        ..OpenSpec::default()
+        ..global.spec()
     };
     let compliance = open::open(global.dir()?, &spec)?;
     let bar = crate::progress::bar(None, "rotating");

@@ -100,6 +100,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     }
     let options = ledger_server::ServeOptions {
         dir: global.dir()?.to_owned(),
+        store: global.store().map(str::to_owned),
         listen: args.listen,
         tls: args.tls_cert.clone().zip(args.tls_key.clone()),
         controller: args.config.clone(),
@@ -128,8 +129,11 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
 /// Runs `token ...`.
 pub(crate) fn run_token(command: &TokenCommand, global: &Global) -> anyhow::Result<ExitCode> {
     let dir = global.dir()?;
-    if ledger_core::Engine::detect(dir).is_none() {
-        anyhow::bail!("no ledger at {} (pass --dir)", dir.display());
+    if !crate::open::ledger_exists(dir, global.store())? {
+        anyhow::bail!(
+            "no ledger at {} (pass --dir, and --store for a PostgreSQL ledger)",
+            dir.display()
+        );
     }
     match command {
         TokenCommand::Create { role, name, kinds } => {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::open::{self, OpenSpec};
+use crate::open;
 use crate::Global;
 
 /// Arguments of `ledger snapshot`.
@@ -18,7 +18,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let compliance = open::open(global.dir()?, &OpenSpec::default())?;
+    let compliance = open::open(global.dir()?, &global.spec())?;
     let ledger = compliance.vault().ledger();
     let bar = crate::progress::bar(None, "copying");
     bar.enable_steady_tick(std::time::Duration::from_millis(100));

@@ -10,6 +10,7 @@ mod errors;
 mod force;
 mod import;
 mod output;
+mod postgres;
 mod retention;
 mod serve;
 mod subject;

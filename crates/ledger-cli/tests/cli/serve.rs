@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use crate::support::ledger;
 
-fn get(addr: &str, path: &str, token: Option<&str>) -> String {
+pub(crate) fn get(addr: &str, path: &str, token: Option<&str>) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))

@@ -286,10 +286,23 @@ impl Ledger {
         stores: Stores,
         options: LedgerOptions,
     ) -> Result<Ledger, OpenError> {
+        Self::open_with_locked(dir, move || Ok(stores), options)
+    }
+
+    /// Like [`Ledger::open_with`], but the stores are opened by `open`
+    /// only once `dir`'s write lock is held: for engines whose opening
+    /// takes the writer's role (a database log that fences off earlier
+    /// writers), so that an open refused by the lock disturbs nothing.
+    pub fn open_with_locked(
+        dir: impl AsRef<Path>,
+        open: impl FnOnce() -> Result<Stores, OpenError>,
+        options: LedgerOptions,
+    ) -> Result<Ledger, OpenError> {
         let dir = dir.as_ref();
         options.check()?;
         create_ledger_dir(dir)?;
         let lock = WriteLock::acquire(dir)?;
+        let stores = open()?;
         let view: Arc<dyn Storage> = Arc::new(stores.clone());
         Self::open_with_storage(dir, view, stores, lock, options)
     }

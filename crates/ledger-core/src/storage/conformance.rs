@@ -4,7 +4,9 @@
 //! [`check_reopen`] if the engine is persistent. The checks return a message
 //! instead of panicking so that they can live in the library.
 
-use super::{Keyspace, Storage, WriteBatch};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Keyspace, KvPair, Storage, WriteBatch};
 
 /// Result of a conformance check: `Err` names the broken rule.
 pub type Check = Result<(), String>;
@@ -206,6 +208,62 @@ pub fn check_reopen(open: &dyn Fn() -> Box<dyn Storage>) -> Check {
     )
 }
 
+/// Applies `batches` in order to `engine` (which must start empty) and to
+/// a `BTreeMap` model, and after each batch compares every keyspace the
+/// batches touch (plus one they do not): full and bounded ranges, `last`
+/// and `get` of every key. Property tests feed it random batches.
+pub fn matches_model(engine: &dyn Storage, batches: &[WriteBatch]) -> Check {
+    let mut model: BTreeMap<(u8, Vec<u8>), Vec<u8>> = BTreeMap::new();
+    // Every keyspace ever written, and one never written.
+    let mut spaces = BTreeSet::from([3u8]);
+    for batch in batches {
+        for op in batch.ops() {
+            match &op.value {
+                Some(v) => model.insert((op.space.0, op.key.clone()), v.clone()),
+                None => model.remove(&(op.space.0, op.key.clone())),
+            };
+        }
+        engine.write(batch.clone()).map_err(err)?;
+        spaces.extend(batch.ops().iter().map(|op| op.space.0));
+        for &space in &spaces {
+            let expected: Vec<KvPair> = model
+                .iter()
+                .filter(|((s, _), _)| *s == space)
+                .map(|((_, k), v)| (k.clone(), v.clone()))
+                .collect();
+            let got: Vec<KvPair> = engine
+                .range(Keyspace(space), &[], None)
+                .collect::<Result<_, _>>()
+                .map_err(err)?;
+            ensure(got == expected, "range differs from the model")?;
+            ensure(
+                engine.last(Keyspace(space)).map_err(err)? == expected.last().cloned(),
+                "last differs from the model",
+            )?;
+            for (k, v) in &expected {
+                ensure(
+                    engine.get(Keyspace(space), k).map_err(err)?.as_ref() == Some(v),
+                    "get differs from the model",
+                )?;
+            }
+            let bounded: Vec<KvPair> = engine
+                .range(Keyspace(space), &[1], Some(&[2, 1]))
+                .collect::<Result<_, _>>()
+                .map_err(err)?;
+            let expected_bounded: Vec<KvPair> = expected
+                .iter()
+                .filter(|(k, _)| k.as_slice() >= &[1][..] && k.as_slice() < &[2, 1][..])
+                .cloned()
+                .collect();
+            ensure(
+                bounded == expected_bounded,
+                "bounded range differs from the model",
+            )?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -278,8 +336,6 @@ mod tests {
 mod model {
     //! Drives an engine and a `BTreeMap` model with the same random batches
     //! and compares every read.
-    use std::collections::BTreeMap;
-
     use proptest::prelude::*;
 
     use crate::storage::{FjallStorage, Keyspace, MemoryStorage, SledStorage, Storage, WriteBatch};
@@ -304,59 +360,21 @@ mod model {
         ]
     }
 
-    type Model = BTreeMap<(u8, Vec<u8>), Vec<u8>>;
-
-    fn check(engine: &dyn Storage, model: &Model) {
-        for space in [1u8, 2, 0xff, 3] {
-            let expected: Vec<(Vec<u8>, Vec<u8>)> = model
-                .iter()
-                .filter(|((s, _), _)| *s == space)
-                .map(|((_, k), v)| (k.clone(), v.clone()))
-                .collect();
-            let got: Vec<_> = engine
-                .range(Keyspace(space), &[], None)
-                .collect::<Result<_, _>>()
-                .unwrap();
-            assert_eq!(got, expected, "range of keyspace {space}");
-            assert_eq!(
-                engine.last(Keyspace(space)).unwrap(),
-                expected.last().cloned()
-            );
-            for (k, v) in &expected {
-                assert_eq!(engine.get(Keyspace(space), k).unwrap().as_ref(), Some(v));
-            }
-            let bounded: Vec<_> = engine
-                .range(Keyspace(space), &[1], Some(&[2, 1]))
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let expected_bounded: Vec<_> = expected
-                .iter()
-                .filter(|(k, _)| k.as_slice() >= &[1][..] && k.as_slice() < &[2, 1][..])
-                .cloned()
-                .collect();
-            assert_eq!(bounded, expected_bounded, "bounded range of {space}");
-        }
-    }
-
     fn run(engine: &dyn Storage, batches: Vec<Vec<Op>>) {
-        let mut model = Model::new();
-        for ops in batches {
-            let mut batch = WriteBatch::new();
-            for op in ops {
-                match op {
-                    Op::Put(s, k, v) => {
-                        model.insert((s, k.clone()), v.clone());
-                        batch.put(Keyspace(s), k, v);
-                    }
-                    Op::Delete(s, k) => {
-                        model.remove(&(s, k.clone()));
-                        batch.delete(Keyspace(s), k);
+        let batches: Vec<WriteBatch> = batches
+            .into_iter()
+            .map(|ops| {
+                let mut batch = WriteBatch::new();
+                for op in ops {
+                    match op {
+                        Op::Put(s, k, v) => batch.put(Keyspace(s), k, v),
+                        Op::Delete(s, k) => batch.delete(Keyspace(s), k),
                     }
                 }
-            }
-            engine.write(batch).unwrap();
-            check(engine, &model);
-        }
+                batch
+            })
+            .collect();
+        super::matches_model(engine, &batches).unwrap();
     }
 
     proptest! {

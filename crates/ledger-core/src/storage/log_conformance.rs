@@ -177,6 +177,61 @@ pub fn check_reopen(open: &dyn Fn() -> Box<dyn LogStore>) -> Check {
     )
 }
 
+/// One step of [`matches_model`].
+#[derive(Debug, Clone)]
+pub enum LogOp {
+    /// Append these values at the end.
+    Append(Vec<Vec<u8>>),
+    /// The durability barrier.
+    Sync,
+    /// Sync, drop the log and open it again.
+    Reopen,
+    /// Read one seq.
+    Get(u64),
+    /// Scan `from..to`.
+    Scan(u64, u64),
+}
+
+/// Drives the log `open` makes (initially empty; each call reopens the
+/// same log) and a `Vec` model with `ops`, comparing every read and the
+/// length after each step. Property tests feed it random steps.
+pub fn matches_model(open: &dyn Fn() -> Box<dyn LogStore>, ops: &[LogOp]) -> Check {
+    let mut model: Vec<Vec<u8>> = Vec::new();
+    let mut log = open();
+    for op in ops {
+        match op {
+            LogOp::Append(values) => {
+                log.append(model.len() as u64, values).map_err(err)?;
+                model.extend(values.iter().cloned());
+            }
+            LogOp::Sync => log.sync().map_err(err)?,
+            LogOp::Reopen => {
+                log.sync().map_err(err)?;
+                drop(log);
+                log = open();
+            }
+            LogOp::Get(seq) => ensure(
+                log.get(*seq).map_err(err)?.as_ref()
+                    == usize::try_from(*seq).ok().and_then(|i| model.get(i)),
+                "get differs from the model",
+            )?,
+            LogOp::Scan(from, to) => {
+                let got = scan_all(log.as_ref(), *from, *to)?;
+                let end = (*to).min(model.len() as u64);
+                let expected: Vec<(u64, Vec<u8>)> = (*from..end)
+                    .map(|s| (s, model[s as usize].clone()))
+                    .collect();
+                ensure(got == expected, "scan differs from the model")?;
+            }
+        }
+        ensure(
+            log.len() == model.len() as u64,
+            "len differs from the model",
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -262,60 +317,24 @@ mod model {
 
     use proptest::prelude::*;
 
-    use super::scan_all;
+    use super::LogOp;
     use crate::storage::fs::StdFs;
     use crate::storage::sim::{Power, SimFs};
     use crate::storage::{KvLog, LogStore, MemoryStorage, SegmentLog, SegmentOptions};
 
-    #[derive(Debug, Clone)]
-    enum Op {
-        Append(Vec<Vec<u8>>),
-        Sync,
-        Reopen,
-        Get(u64),
-        Scan(u64, u64),
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
+    fn op() -> impl Strategy<Value = LogOp> {
         let value = proptest::collection::vec(any::<u8>(), 0..1500);
         prop_oneof![
-            4 => proptest::collection::vec(value, 0..6).prop_map(Op::Append),
-            1 => Just(Op::Sync),
-            1 => Just(Op::Reopen),
-            2 => (0u64..40).prop_map(Op::Get),
-            2 => (0u64..40, 0u64..45).prop_map(|(a, b)| Op::Scan(a, b)),
+            4 => proptest::collection::vec(value, 0..6).prop_map(LogOp::Append),
+            1 => Just(LogOp::Sync),
+            1 => Just(LogOp::Reopen),
+            2 => (0u64..40).prop_map(LogOp::Get),
+            2 => (0u64..40, 0u64..45).prop_map(|(a, b)| LogOp::Scan(a, b)),
         ]
     }
 
-    fn run(open: &dyn Fn() -> Box<dyn LogStore>, ops: Vec<Op>) {
-        let mut model: Vec<Vec<u8>> = Vec::new();
-        let mut log = open();
-        for op in ops {
-            match op {
-                Op::Append(values) => {
-                    log.append(model.len() as u64, &values).unwrap();
-                    model.extend(values);
-                }
-                Op::Sync => log.sync().unwrap(),
-                Op::Reopen => {
-                    log.sync().unwrap();
-                    drop(log);
-                    log = open();
-                }
-                Op::Get(seq) => {
-                    assert_eq!(log.get(seq).unwrap().as_ref(), model.get(seq as usize));
-                }
-                Op::Scan(from, to) => {
-                    let got = scan_all(log.as_ref(), from, to).unwrap();
-                    let end = (to as usize).min(model.len());
-                    let expected: Vec<(u64, Vec<u8>)> = (from as usize..end)
-                        .map(|i| (i as u64, model[i].clone()))
-                        .collect();
-                    assert_eq!(got, expected);
-                }
-            }
-            assert_eq!(log.len(), model.len() as u64);
-        }
+    fn run(open: &dyn Fn() -> Box<dyn LogStore>, ops: Vec<LogOp>) {
+        super::matches_model(open, &ops).unwrap();
     }
 
     fn small() -> SegmentOptions {

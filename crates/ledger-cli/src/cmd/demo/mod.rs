@@ -59,6 +59,14 @@ struct RequestCounts {
 pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let dir = &global.demo_dir();
     prepare_dir(dir, args.force)?;
+    if let Some(url) = global.store() {
+        if open::ledger_exists(dir, Some(url))? {
+            anyhow::bail!(
+                "{} already holds a ledger; the demo builds a new one: name another schema (`?schema=NAME`) or drop that one",
+                open::describe_store(url)
+            );
+        }
+    }
     let started = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let plan = plan::plan(args.customers as usize, &mut rng);
@@ -70,7 +78,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
         create: true,
         rotate_inline: false,
         clock: clock.clone(),
-        ..OpenSpec::default()
+        ..global.spec()
     };
     let compliance = open::open(dir, &spec)?;
     let days = (plan::year_end() - plan::prologue_start()).num_days() as u64 + 1;

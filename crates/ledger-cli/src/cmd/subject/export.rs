@@ -11,7 +11,7 @@ use ledger_compliance::ComplianceLedger;
 use ledger_core::ScopeId;
 
 use super::{html, package};
-use crate::open::{self, OpenSpec};
+use crate::open;
 use crate::Global;
 
 pub(crate) const LONG_ABOUT: &str = "\
@@ -83,7 +83,7 @@ pub(crate) struct Written {
 }
 
 pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
-    let compliance = open::open(global.dir()?, &OpenSpec::default())?;
+    let compliance = open::open(global.dir()?, &global.spec())?;
     let report = match (&args.subject, &args.email) {
         (Some(subject), _) => compliance
             .subject_report(subject)
