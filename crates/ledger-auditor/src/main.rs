@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod export;
 mod files;
+mod json;
 mod keys;
 mod open;
 mod output;

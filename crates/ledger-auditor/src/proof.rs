@@ -78,12 +78,24 @@ pub(crate) fn parse_tree_hash(name: Option<&str>) -> Result<TreeHash, String> {
     }
 }
 
-/// Parses 64 hex digits; the error names `field`.
+/// Parses 64 lowercase hex digits (docs/FORMAT.md §11.1: one spelling per
+/// hash, so a reader comparing text agrees with one comparing bytes); the
+/// error names `field`.
 pub(crate) fn parse_hash(text: &str, field: &str) -> Result<Hash, String> {
     let mut out = [0u8; 32];
+    let malformed = || format!("{field} is not 64 lowercase hex digits");
+    if !is_lowercase_hex(text) {
+        return Err(malformed());
+    }
     hex::decode_to_slice(text, &mut out)
         .map(|()| out)
-        .map_err(|_| format!("{field} is not 64 hex digits"))
+        .map_err(|_| malformed())
+}
+
+/// True if `text` has no uppercase hex digit (other characters are left to
+/// the decoder to refuse).
+pub(crate) fn is_lowercase_hex(text: &str) -> bool {
+    !text.bytes().any(|b| matches!(b, b'A'..=b'F'))
 }
 
 /// Parses a list of hashes; the error names the position.
