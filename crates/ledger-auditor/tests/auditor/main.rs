@@ -5,6 +5,7 @@
 mod cli;
 mod evidence;
 mod export;
+mod forgeries;
 mod proofs;
 mod support;
 mod verify;
