@@ -37,6 +37,24 @@ pub(crate) struct InclusionFile {
     pub(crate) root: String,
     /// The signed checkpoint note for `tree_size`, if the log has one.
     pub(crate) checkpoint: Option<String>,
+    /// The record's seq, if the document shows it; must equal `leaf_index`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) seq: Option<u64>,
+    /// The record's event type, if shown; bound by `record`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) event_type: Option<String>,
+    /// When the record was written (RFC 3339 UTC, seconds), if shown; bound
+    /// by `record`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) timestamp: Option<String>,
+    /// The previous record's chain hash (genesis for seq 0), hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) prev_hash: Option<String>,
+    /// The record's bytes as hashed, standard base64: with `prev_hash`,
+    /// `record_hash` is recomputed from them and the shown fields read
+    /// from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) record: Option<String>,
 }
 
 /// Consistency of the tree of `old_size` records with the tree of `new_size`.
@@ -105,6 +123,12 @@ pub(crate) fn parse_path(items: &[String], field: &str) -> Result<Vec<Hash>, Str
         .enumerate()
         .map(|(i, h)| parse_hash(h, &format!("{field}[{i}]")))
         .collect()
+}
+
+/// A record's time as proof documents show it: RFC 3339, UTC, seconds.
+pub(crate) fn shown_time(micros: i64) -> String {
+    ledger_core::record::micros_to_datetime(micros)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Hex of each hash.

@@ -255,3 +255,106 @@ fn a_resigned_rewrite_fails_against_a_checkpoint_kept_earlier() {
         "inconsistent_with_trusted"
     );
 }
+
+/// `check-proof` on `proof` with the log's key; returns the exit code and
+/// the report.
+fn check_proof(ledger: &TestLedger, proof: &Path) -> (Option<i32>, Value) {
+    let out = auditor()
+        .args(["check-proof", "--json", "--proof", arg(proof)])
+        .args(["--pubkey", arg(&ledger.dir().join("checkpoint.pub"))])
+        .output()
+        .unwrap();
+    let report = if out.stdout.is_empty() {
+        Value::Null
+    } else {
+        json(&out)
+    };
+    (out.status.code(), report)
+}
+
+fn prove(ledger: &TestLedger, seq: u64, extra: &[&str]) -> std::process::Output {
+    auditor()
+        .args(["prove", "--json", "--ledger", arg(&ledger.dir())])
+        .args(["--seq", &seq.to_string()])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// A proof document shows the record's seq, type and time and binds each:
+/// changing any of them (or the record they are read from) is refused.
+#[test]
+fn a_proof_binds_the_seq_type_and_time_it_shows() {
+    let ledger = TestLedger::new(60, 1);
+    let out = prove(&ledger, 7, &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["seq"], 7);
+    assert_eq!(doc["event_type"], "test.event");
+    assert!(doc["record"].is_string() && doc["prev_hash"].is_string());
+    let path = ledger.file("proof.json");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let (code, report) = check_proof(&ledger, &path);
+    assert_eq!(code, Some(0), "{report}");
+
+    let other = serde_json::from_slice::<Value>(&prove(&ledger, 8, &[]).stdout).unwrap();
+    let edits: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        ("seq", Box::new(|d| d["seq"] = 8.into())),
+        (
+            "event_type",
+            Box::new(|d| d["event_type"] = "dp.erasure_completed".into()),
+        ),
+        (
+            "timestamp",
+            Box::new(|d| d["timestamp"] = "2001-01-01T00:00:00Z".into()),
+        ),
+        (
+            "record",
+            Box::new(move |d| d["record"] = other["record"].clone()),
+        ),
+        (
+            "record missing",
+            Box::new(|d| {
+                d.as_object_mut().unwrap().remove("record");
+            }),
+        ),
+        (
+            "origin",
+            Box::new(|d| d["origin"] = "other.example/log".into()),
+        ),
+    ];
+    for (what, edit) in edits {
+        let mut forged = doc.clone();
+        edit(&mut forged);
+        std::fs::write(&path, forged.to_string()).unwrap();
+        let (code, report) = check_proof(&ledger, &path);
+        assert_eq!(code, Some(1), "{what}: {report}");
+        assert_eq!(report["ok"], false, "{what}");
+    }
+
+    // A duplicate member: a reader keeping the first would show seq 9.
+    let text = doc.to_string().replacen('{', "{\"seq\":9,", 1);
+    std::fs::write(&path, text).unwrap();
+    let (code, _) = check_proof(&ledger, &path);
+    assert_ne!(code, Some(0));
+}
+
+/// `prove --size N` without a checkpoint of size N refuses instead of
+/// writing `"checkpoint": null`; a document without one is refused (exit 1).
+#[test]
+fn an_unsigned_proof_is_neither_written_nor_accepted() {
+    let ledger = TestLedger::new(60, 1);
+    let out = prove(&ledger, 3, &["--size", "55"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no signed checkpoint of size 55"));
+    let signed = prove(&ledger, 3, &["--size", "50"]);
+    assert_eq!(signed.status.code(), Some(0), "{signed:?}");
+    let mut doc: Value = serde_json::from_slice(&signed.stdout).unwrap();
+    let path = ledger.file("proof.json");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    assert_eq!(check_proof(&ledger, &path).0, Some(0));
+    doc["checkpoint"] = Value::Null;
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let (code, report) = check_proof(&ledger, &path);
+    assert_eq!(code, Some(1), "{report}");
+}
