@@ -19,7 +19,6 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod export;
 mod files;
-mod json;
 mod keys;
 mod open;
 mod output;

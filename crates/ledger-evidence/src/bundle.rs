@@ -674,7 +674,10 @@ pub fn check_bundle(
     if !hashes.contains(&format!("blake3 {b3} ")) || !hashes.contains(&format!("sha256 {sha} ")) {
         problems.push("manifest.json does not match MANIFEST.hash".to_owned());
     }
-    let manifest: Value = serde_json::from_slice(&manifest_bytes)
+    // Duplicate members refused: another reader could list other files.
+    let manifest_text = std::str::from_utf8(&manifest_bytes)
+        .map_err(|_| EvidenceError::Bundle("manifest.json: not UTF-8".to_owned()))?;
+    let manifest: Value = ledger_core::strict_json::from_str(manifest_text)
         .map_err(|e| EvidenceError::Bundle(format!("manifest.json: {e}")))?;
     let files = manifest["files"].as_array().cloned().unwrap_or_default();
     for f in &files {

@@ -53,7 +53,7 @@ struct Refused(String);
 pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let key = read_vkey(&args.pubkey)?;
     let text = read_text(&args.proof, "proof file")?;
-    let proof: ProofFile = crate::json::from_str(&text)
+    let proof: ProofFile = ledger_core::strict_json::from_str(&text)
         .with_context(|| format!("{} is not a proof document", args.proof.display()))?;
     let (kind, result) = match &proof {
         ProofFile::Inclusion(p) => ("inclusion", check_inclusion(p, &key, &args)?),

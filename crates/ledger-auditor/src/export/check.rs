@@ -23,9 +23,9 @@ use ledger_core::verify::{StreamVerifier, VerifyError, Violation};
 use ledger_core::{Checkpoint, Hash, TreeHash, VerifierKey};
 
 use super::{CheckpointLine, Header, RecordLine, EXPORT_FORMAT, MAX_LINE};
-use crate::json::{self, StrictJsonError};
 use crate::keys::parse_log_vkey;
 use crate::proof::is_lowercase_hex;
+use ledger_core::strict_json::{self as json, StrictJsonError};
 
 /// The first thing wrong with an export.
 #[derive(Debug, Clone)]
@@ -181,9 +181,7 @@ pub(crate) fn check_export(
     };
     let header: Header = json::from_str(&header_text).map_err(|e| match e {
         StrictJsonError::DuplicateMember(_) => finding(1, None, "duplicate_member", e.to_string()),
-        StrictJsonError::Invalid(_) => {
-            finding(1, None, "header", format!("not an export header: {e}"))
-        }
+        _ => finding(1, None, "header", format!("not an export header: {e}")),
     })?;
     let (key, tree) = check_header(&header, pinned)?;
     let trusted = trusted
@@ -214,9 +212,7 @@ pub(crate) fn check_export(
             StrictJsonError::DuplicateMember(_) => {
                 finding(line, None, "duplicate_member", e.to_string())
             }
-            StrictJsonError::Invalid(_) => {
-                finding(line, None, "malformed_line", format!("not JSON: {e}"))
-            }
+            _ => finding(line, None, "malformed_line", format!("not JSON: {e}")),
         })?;
         let is_checkpoint = value.get("checkpoint").is_some();
         if is_checkpoint {

@@ -9,7 +9,15 @@ use ledger_core::record::chain_hash;
 use ledger_core::{Event, Ledger, LedgerOptions, TreeHash};
 use serde_json::Value;
 
+use crate::export::python_verify;
 use crate::support::{arg, auditor, json, TestLedger, ORIGIN};
+
+/// The independent Python verifier gives the same exit code (when it runs).
+fn python_agrees(ledger: &TestLedger, export: &Path, extra: &[&str], code: Option<i32>) {
+    if let Some(out) = python_verify(export, &ledger.dir(), extra) {
+        assert_eq!(out.status.code(), code, "{extra:?}: {out:?}");
+    }
+}
 
 fn export_of(ledger: &TestLedger, name: &str) -> std::path::PathBuf {
     let export = ledger.file(name);
@@ -98,6 +106,8 @@ fn an_export_stripped_of_its_checkpoints_fails() {
     let (code, report) = verify_export(&ledger, &forged, &["--allow-unsigned-tail"]);
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(report["unsigned_tail"], 120);
+    python_agrees(&ledger, &forged, &[], Some(1));
+    python_agrees(&ledger, &forged, &["--allow-unsigned-tail"], Some(0));
     assert!(report["latest_checkpoint"].is_null());
 }
 
@@ -125,6 +135,8 @@ fn records_after_the_newest_checkpoint_fail_unless_allowed() {
     let (code, report) = verify_export(&ledger, &forged, &["--allow-unsigned-tail"]);
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(report["unsigned_tail"], 20);
+    python_agrees(&ledger, &forged, &[], Some(1));
+    python_agrees(&ledger, &forged, &["--allow-unsigned-tail"], Some(0));
 }
 
 #[test]
@@ -184,6 +196,7 @@ fn duplicate_members_are_refused_with_their_line() {
         assert_eq!(code, Some(1), "line {line}: {report}");
         assert_eq!(report["first_violation"]["kind"], "duplicate_member");
         assert_eq!(report["first_violation"]["line"], line);
+        python_agrees(&ledger, &forged, &[], Some(1));
     }
 }
 
@@ -201,6 +214,7 @@ fn uppercase_hex_is_refused() {
         assert_eq!(code, Some(1), "{field}: {report}");
         assert_eq!(report["first_violation"]["kind"], "malformed_line");
         assert_eq!(report["first_violation"]["line"], 5);
+        python_agrees(&ledger, &forged, &[], Some(1));
     }
 }
 
@@ -225,6 +239,9 @@ fn a_resigned_rewrite_fails_against_a_checkpoint_kept_earlier() {
     let rewritten = export_of(&ledger, "rewritten.ndjson");
     let (code, report) = verify_export(&ledger, &rewritten, &[]);
     assert_eq!(code, Some(0), "the rewrite verifies by itself: {report}");
+    python_agrees(&ledger, &honest, &["--trusted", arg(&kept)], Some(0));
+    python_agrees(&ledger, &rewritten, &[], Some(0));
+    python_agrees(&ledger, &rewritten, &["--trusted", arg(&kept)], Some(1));
     let (code, report) = verify_export(&ledger, &rewritten, &["--trusted", arg(&kept)]);
     assert_eq!(code, Some(1), "{report}");
     assert_eq!(

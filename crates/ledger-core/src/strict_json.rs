@@ -1,10 +1,11 @@
-//! Strict JSON reading for the lines and documents the auditor verifies.
+//! Strict JSON reading for the files a verifier checks (export lines, proof
+//! documents, evidence manifests).
 //!
 //! serde_json keeps the last of two members with the same name, while other
 //! readers keep the first: a line with a duplicate member would show them
-//! bytes this tool never checked. So every export line and proof document
-//! is first walked by [`Unique`], which refuses a duplicate member at any
-//! depth (docs/FORMAT.md §11.1), and only then deserialized.
+//! bytes the verifier never checked. So such a text is first walked by a
+//! visitor that refuses a duplicate member at any depth (docs/FORMAT.md
+//! §11.1), and only then deserialized.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -14,7 +15,8 @@ use serde::Deserialize;
 
 /// Why a JSON text was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StrictJsonError {
+#[non_exhaustive]
+pub enum StrictJsonError {
     /// An object has two members with this name.
     DuplicateMember(String),
     /// Not JSON, or not the expected shape: serde_json's message.
@@ -35,13 +37,13 @@ impl fmt::Display for StrictJsonError {
 impl std::error::Error for StrictJsonError {}
 
 /// Parses `text` as a `T`, refusing duplicate members at any depth.
-pub(crate) fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, StrictJsonError> {
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, StrictJsonError> {
     check_unique(text)?;
     serde_json::from_str(text).map_err(|e| StrictJsonError::Invalid(e.to_string()))
 }
 
 /// Refuses `text` if it is not JSON or an object in it repeats a member.
-pub(crate) fn check_unique(text: &str) -> Result<(), StrictJsonError> {
+pub fn check_unique(text: &str) -> Result<(), StrictJsonError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let walked = Unique::deserialize(&mut de).and_then(|Unique| de.end());
     match walked {
