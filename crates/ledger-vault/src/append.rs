@@ -127,7 +127,7 @@ impl Vault {
                 &dek.key_ref,
                 &encoded,
                 &plaintext,
-            );
+            )?;
             event.key_ref = Some(dek.key_ref);
             sealed.push(event);
         }

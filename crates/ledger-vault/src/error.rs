@@ -178,6 +178,9 @@ pub enum KeyError {
     /// Reading the key store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A key could not be wrapped.
+    #[error(transparent)]
+    Encrypt(#[from] crate::seal::EncryptFailure),
 }
 
 /// Opening a vault failed.
@@ -259,6 +262,9 @@ pub enum CreateScopeError {
     /// The key store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A new subject's key could not be wrapped.
+    #[error(transparent)]
+    Encrypt(#[from] crate::seal::EncryptFailure),
 }
 
 /// Audit metadata was refused (on append) or could not be read.
@@ -354,6 +360,9 @@ pub enum SealError {
     /// The audit metadata was refused.
     #[error(transparent)]
     Metadata(#[from] AuditMetadataError),
+    /// The payload could not be encrypted.
+    #[error(transparent)]
+    Encrypt(#[from] crate::seal::EncryptFailure),
     /// The ledger refused or failed the append.
     #[error(transparent)]
     Append(#[from] AppendError),

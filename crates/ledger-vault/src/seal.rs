@@ -21,7 +21,7 @@ use rand::RngCore;
 use zeroize::Zeroizing;
 
 pub use crate::audit::{AuditMetadata, MAX_METADATA_LEN};
-use crate::error::AuditMetadataError;
+use crate::error::{AuditMetadataError, SealError};
 
 /// Version byte that starts every sealed payload this code writes.
 pub const PAYLOAD_FORMAT: u8 = 2;
@@ -217,11 +217,11 @@ pub fn seal_payload(
     key_ref: &KeyRef,
     metadata: &AuditMetadata,
     plaintext: &[u8],
-) -> Result<Vec<u8>, AuditMetadataError> {
+) -> Result<Vec<u8>, SealError> {
     let encoded = metadata.encode()?;
     Ok(seal_payload_encoded(
         key, ledger_id, subject, key_ref, &encoded, plaintext,
-    ))
+    )?)
 }
 
 /// [`seal_payload`] with metadata already encoded (and so checked) by
@@ -233,7 +233,7 @@ pub(crate) fn seal_payload_encoded(
     key_ref: &KeyRef,
     metadata: &[u8],
     plaintext: &[u8],
-) -> Vec<u8> {
+) -> Result<Vec<u8>, EncryptFailure> {
     let mut out = Vec::with_capacity(PAYLOAD_OVERHEAD + metadata.len() + plaintext.len());
     out.push(PAYLOAD_FORMAT);
     // encode() caps metadata at MAX_METADATA_LEN, far below u32::MAX.
@@ -242,8 +242,8 @@ pub(crate) fn seal_payload_encoded(
     let ad = payload_ad(ledger_id, subject, key_ref, &out);
     let nonce = random_nonce();
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&encrypt(key, &nonce, &ad, plaintext));
-    out
+    out.extend_from_slice(&encrypt(key, &nonce, &ad, plaintext)?);
+    Ok(out)
 }
 
 /// Opens what [`seal_payload`] produced for the same ledger, subject and key.
@@ -279,9 +279,22 @@ pub fn audit_metadata(sealed: &[u8]) -> Result<Option<AuditMetadata>, AuditMetad
     AuditMetadata::decode(parts.metadata)
 }
 
-fn encrypt(key: &SecretKey, nonce: &[u8; NONCE_LEN], ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    // Encryption with a valid key and in-memory buffers fails only past
-    // ~256 GiB per message, far beyond the ledger's 8 MiB payload limit.
+/// The AEAD refused to encrypt. XChaCha20-Poly1305 does so only for a
+/// message past its ~256 GiB limit, far beyond the ledger's payload limit;
+/// reported rather than ever writing an empty ciphertext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the AEAD refused to encrypt a {len}-byte message")]
+pub struct EncryptFailure {
+    /// Length of the message.
+    pub len: usize,
+}
+
+fn encrypt(
+    key: &SecretKey,
+    nonce: &[u8; NONCE_LEN],
+    ad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, EncryptFailure> {
     key.cipher()
         .encrypt(
             XNonce::from_slice(nonce),
@@ -290,7 +303,9 @@ fn encrypt(key: &SecretKey, nonce: &[u8; NONCE_LEN], ad: &[u8], plaintext: &[u8]
                 aad: ad,
             },
         )
-        .unwrap_or_default()
+        .map_err(|_| EncryptFailure {
+            len: plaintext.len(),
+        })
 }
 
 fn decrypt(
@@ -332,14 +347,14 @@ pub enum OpenFailure {
 }
 
 /// Seals key bytes: `u8(KEY_SEAL_FORMAT) || nonce (24) || ciphertext || tag (16)`.
-fn seal_key_bytes(key: &SecretKey, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+fn seal_key_bytes(key: &SecretKey, ad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, EncryptFailure> {
     let nonce = random_nonce();
-    let body = encrypt(key, &nonce, ad, plaintext);
+    let body = encrypt(key, &nonce, ad, plaintext)?;
     let mut out = Vec::with_capacity(1 + NONCE_LEN + body.len());
     out.push(KEY_SEAL_FORMAT);
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&body);
-    out
+    Ok(out)
 }
 
 /// Opens what [`seal_key_bytes`] produced.
@@ -362,7 +377,7 @@ fn open_key_bytes(
 pub const WRAPPED_KEY_LEN: usize = KEY_SEAL_OVERHEAD + 32;
 
 /// Wraps a 32-byte key under a KEK.
-pub fn wrap(kek: &SecretKey, ad: &[u8], key: &SecretKey) -> Vec<u8> {
+pub fn wrap(kek: &SecretKey, ad: &[u8], key: &SecretKey) -> Result<Vec<u8>, EncryptFailure> {
     seal_key_bytes(kek, ad, key.expose())
 }
 
@@ -583,7 +598,7 @@ mod tests {
             assert!(open(&SUBJECT, &LEDGER, &key_ref(1), &sealed[..len]).is_err());
         }
         // Invalid metadata is refused before anything is sealed.
-        assert_eq!(
+        assert!(matches!(
             seal_payload(
                 &key,
                 &LEDGER,
@@ -592,8 +607,10 @@ mod tests {
                 &AuditMetadata::new().with_recipient("jane\ndoe"),
                 b"x"
             ),
-            Err(AuditMetadataError::NotACode { field: "recipient" })
-        );
+            Err(SealError::Metadata(AuditMetadataError::NotACode {
+                field: "recipient"
+            }))
+        ));
     }
 
     #[test]
@@ -615,7 +632,7 @@ mod tests {
         let kek = SecretKey::random();
         let dek = SecretKey::random();
         let ad = dek_wrap_ad(&LEDGER, &SUBJECT, &key_ref(1), 4);
-        let wrapped = wrap(&kek, &ad, &dek);
+        let wrapped = wrap(&kek, &ad, &dek).unwrap();
         assert_eq!(wrapped.len(), WRAPPED_KEY_LEN);
         assert_eq!(wrapped[0], KEY_SEAL_FORMAT);
         assert_eq!(unwrap(&kek, &ad, &wrapped).unwrap().expose(), dek.expose());

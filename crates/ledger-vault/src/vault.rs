@@ -166,7 +166,7 @@ impl Vault {
             let wrapped = WrappedKey {
                 key_ref,
                 kek_version: kek.version,
-                wrapped: seal::wrap(&kek.key, &ad, &dek),
+                wrapped: seal::wrap(&kek.key, &ad, &dek)?,
             };
             batch.put(store::KEYS, subject.as_bytes().to_vec(), wrapped.encode());
             created.push((subject, Dek { key_ref, key: dek }));

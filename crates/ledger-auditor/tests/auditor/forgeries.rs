@@ -298,6 +298,9 @@ fn prove(ledger: &TestLedger, seq: u64, extra: &[&str]) -> std::process::Output 
         .unwrap()
 }
 
+/// A change made to a proof document.
+type Edit = Box<dyn Fn(&mut Value)>;
+
 /// A proof document shows the record's seq, type and time and binds each:
 /// changing any of them (or the record they are read from) is refused.
 #[test]
@@ -315,7 +318,7 @@ fn a_proof_binds_the_seq_type_and_time_it_shows() {
     assert_eq!(code, Some(0), "{report}");
 
     let other = serde_json::from_slice::<Value>(&prove(&ledger, 8, &[]).stdout).unwrap();
-    let edits: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let edits: Vec<(&str, Edit)> = vec![
         ("seq", Box::new(|d| d["seq"] = 8.into())),
         (
             "event_type",
