@@ -152,6 +152,7 @@ fn main() {
                 &[1; 16],
                 &subject,
                 &key_ref,
+                "bench.event",
                 &metadata,
                 std::hint::black_box(&data),
             )

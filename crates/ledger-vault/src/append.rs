@@ -125,6 +125,7 @@ impl Vault {
                 &self.inner.ledger_id,
                 &subject,
                 &dek.key_ref,
+                &event.event_type,
                 &encoded,
                 &plaintext,
             )?;

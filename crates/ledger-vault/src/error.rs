@@ -244,10 +244,21 @@ pub enum VaultOpenError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CreateScopeError {
-    /// The email address is already indexed to a live subject.
-    #[error("that email address is already indexed to subject {subject}")]
+    /// An entry's email address is not an address (empty, no `@`, ...);
+    /// nothing was created. The address itself is never echoed.
+    #[error("entry {index}: not an email address: {reason}")]
+    InvalidEmail {
+        /// Position of the entry in the batch (0 for a single subject).
+        index: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The email address is already indexed to a live subject. The message
+    /// does not name the subject: who may learn which pseudonym owns an
+    /// address is the caller's decision.
+    #[error("that email address is already indexed to a live subject")]
     EmailAlreadyIndexed {
-        /// The subject it points to.
+        /// The subject it points to (for callers allowed to see it).
         subject: ScopeId,
     },
     /// Two entries of one `create_scopes` batch have the same email

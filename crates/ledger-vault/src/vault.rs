@@ -130,6 +130,8 @@ impl Vault {
         for (index, email) in emails.iter().enumerate() {
             let subject = ScopeId::random();
             if let Some(email) = email {
+                blind::validate(email)
+                    .map_err(|reason| CreateScopeError::InvalidEmail { index, reason })?;
                 let blind = blind::blind(&inner.index_key, email);
                 if let Some(existing) = inner
                     .storage

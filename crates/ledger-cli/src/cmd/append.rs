@@ -347,10 +347,15 @@ fn prepare(
                     }
                     Outcome::Created { subject, name }
                 }
-                Err(ledger_vault::CreateScopeError::EmailAlreadyIndexed { subject }) => {
-                    Outcome::Refused(format!(
-                        "new_subject: that email is already registered to subject {subject}"
-                    ))
+                // The input's author need not be allowed to look subjects
+                // up: the refusal does not say which one holds the address.
+                Err(ledger_vault::CreateScopeError::EmailAlreadyIndexed { .. }) => {
+                    Outcome::Refused(
+                        "new_subject: that email is already registered to a subject".to_string(),
+                    )
+                }
+                Err(e @ ledger_vault::CreateScopeError::InvalidEmail { .. }) => {
+                    Outcome::Refused(format!("new_subject: {e}"))
                 }
                 Err(e) => return Err(e).context("creating a subject"),
             }
