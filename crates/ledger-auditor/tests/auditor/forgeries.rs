@@ -378,3 +378,13 @@ fn an_unsigned_proof_is_neither_written_nor_accepted() {
     let (code, report) = check_proof(&ledger, &path);
     assert_eq!(code, Some(1), "{report}");
 }
+
+/// The export is the owner's only, whatever the umask.
+#[test]
+fn the_export_is_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let ledger = TestLedger::new(10, 1);
+    let export = export_of(&ledger, "export.ndjson");
+    let mode = std::fs::metadata(&export).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}

@@ -212,10 +212,13 @@ fn create_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", dir.display()))
 }
 
-/// Writes `bytes` to `path` (replacing it), readable by the owner only.
+/// Writes `bytes` to a new file `path`, readable by the owner only. An
+/// existing file or symlink there is refused (O_CREAT | O_EXCL, which never
+/// follows a symlink), so personal data never lands in a file someone else
+/// prepared or keeps an older file's wider mode.
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options
