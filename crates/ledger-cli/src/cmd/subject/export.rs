@@ -41,7 +41,7 @@ readable by the owner only; nothing personal is printed. Exit codes: 0 ok,
 
 /// Arguments of `ledger subject export`.
 #[derive(clap::Args, Debug)]
-#[command(group(clap::ArgGroup::new("who").required(true).args(["subject", "email"])))]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["subject", "email", "email_file"])))]
 pub(crate) struct Args {
     /// The subject's pseudonymous id (32 hex digits).
     #[arg(long)]
@@ -49,6 +49,10 @@ pub(crate) struct Args {
     /// The subject's email, looked up in the blind index (never printed).
     #[arg(long)]
     email: Option<String>,
+    /// Read the email from this file (`-`: stdin) instead, so that it is
+    /// not in the command line other users can see.
+    #[arg(long, value_name = "FILE")]
+    email_file: Option<PathBuf>,
     /// Directory to write the package to (created if missing).
     #[arg(long)]
     out: PathBuf,
@@ -84,7 +88,8 @@ pub(crate) struct Written {
 
 pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let compliance = open::open(global.dir()?, &OpenSpec::default())?;
-    let report = match (&args.subject, &args.email) {
+    let email = crate::email_input::email(args.email.as_ref(), args.email_file.as_ref())?;
+    let report = match (&args.subject, &email) {
         (Some(subject), _) => compliance
             .subject_report(subject)
             .context("reading the subject's records")?
