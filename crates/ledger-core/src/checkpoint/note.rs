@@ -169,12 +169,6 @@ pub fn open(note: impl AsRef<[u8]>, verifier: &VerifierKey) -> Result<Checkpoint
     require_type(verifier, KeyType::Ed25519)?;
     let parsed = parse(note.as_ref())?;
     let checkpoint = Checkpoint::parse_body(parsed.text)?;
-    if checkpoint.origin != verifier.name() {
-        return Err(CheckpointError::OriginNotKeyName {
-            origin: checkpoint.origin,
-            name: verifier.name().to_owned(),
-        });
-    }
     let mut found = false;
     for sig in lines_by(&parsed, verifier) {
         let sig_bytes: &[u8; 64] = sig
@@ -191,6 +185,14 @@ pub fn open(note: impl AsRef<[u8]>, verifier: &VerifierKey) -> Result<Checkpoint
         return Err(CheckpointError::NoSignatureFromKey {
             name: verifier.name().to_owned(),
             key_id: verifier.key_id(),
+        });
+    }
+    // Checked after the signatures, so that a note of another key is
+    // reported as not signed by this one.
+    if checkpoint.origin != verifier.name() {
+        return Err(CheckpointError::OriginNotKeyName {
+            origin: checkpoint.origin,
+            name: verifier.name().to_owned(),
         });
     }
     Ok(checkpoint)
