@@ -8,6 +8,7 @@ BLAKE3 for a legacy ledger, as the header's tree_hash says), and compares each
 with what the export states and what the checkpoint notes sign.
 
     python3 docs/tools/verify_export.py EXPORT.ndjson [--pubkey checkpoint.pub]
+        [--trusted KEPT.note] [--allow-unsigned-tail]
     python3 docs/tools/verify_export.py --self-test   # RFC 6962 known answers
 
 Needs the `blake3` package for the record chain (not in Python's standard
@@ -18,7 +19,13 @@ Checkpoint signatures are checked when the `cryptography` package is present
 the chain, the hashes and the signed roots.
 
 With --pubkey, the checkpoints must be signed by that key (which the export
-header must name); without, by the key the header names.
+header must name); without, by the key the header names. Records that no
+signed checkpoint covers fail unless --allow-unsigned-tail; with --trusted,
+the export must extend the checkpoint kept in that file (FORMAT.md 11.2).
+Duplicate JSON members, uppercase hex in hashes, control characters in
+notes, a note for another origin than the key's name, and the Ed25519
+signatures FORMAT.md section 5 refuses (non-canonical S, small-order R or
+A) are findings.
 Exit status: 0 = intact, 1 = a finding (printed with its line and seq),
 2 = usage or I/O error.
 """
@@ -26,8 +33,10 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import struct
 import sys
+import unicodedata
 
 try:
     from blake3 import blake3
@@ -62,6 +71,86 @@ GENESIS = H(b"ledger-core/genesis/v1")
 # FORMAT.md section 2: the tree_hash meta entry names the Merkle tree's hash;
 # an export without it (written before it existed) is a BLAKE3 tree.
 TREE_HASHES = {"rfc6962-sha256": sha256, "blake3": H}
+
+
+def no_duplicates(pairs):
+    """object_pairs_hook: FORMAT.md 11.1 allows each member once per object."""
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise ValueError("duplicate member %r" % key)
+        seen.add(key)
+    return dict(pairs)
+
+
+def loads(text):
+    return json.loads(text, object_pairs_hook=no_duplicates)
+
+
+HEX32 = re.compile(r"[0-9a-f]{64}\Z")
+
+
+def hash_field(line, name):
+    """A hash: exactly 64 lowercase hex digits (FORMAT.md 11.1)."""
+    value = line[name]
+    if not isinstance(value, str) or not HEX32.match(value):
+        raise ValueError("%s is not 64 lowercase hex digits" % name)
+    return bytes.fromhex(value)
+
+
+# Ed25519 (RFC 8032) arithmetic, only to refuse what FORMAT.md section 5
+# refuses beyond the plain RFC check: small-order R and A, non-canonical S.
+ED_P = 2 ** 255 - 19
+ED_L = 2 ** 252 + 27742317777372353535851937790883648493
+ED_D = (-121665 * pow(121666, ED_P - 2, ED_P)) % ED_P
+ED_SQRT_M1 = pow(2, (ED_P - 1) // 4, ED_P)
+
+
+def ed_decode(encoded):
+    """The point (x, y) a 32-byte encoding names, or None."""
+    y = int.from_bytes(encoded, "little") & ((1 << 255) - 1)
+    sign = encoded[31] >> 7
+    y %= ED_P
+    u, v = (y * y - 1) % ED_P, (ED_D * y * y + 1) % ED_P
+    x2 = u * pow(v, ED_P - 2, ED_P) % ED_P
+    x = pow(x2, (ED_P + 3) // 8, ED_P)
+    if (x * x - x2) % ED_P != 0:
+        x = x * ED_SQRT_M1 % ED_P
+    if (x * x - x2) % ED_P != 0:
+        return None
+    if x == 0 and sign == 1:
+        return None
+    if x & 1 != sign:
+        x = ED_P - x
+    return x, y
+
+
+def ed_add(a, b):
+    (x1, y1), (x2, y2) = a, b
+    t = ED_D * x1 * x2 * y1 * y2 % ED_P
+    x = (x1 * y2 + y1 * x2) * pow(1 + t, ED_P - 2, ED_P) % ED_P
+    y = (y1 * y2 + x1 * x2) * pow(1 - t, ED_P - 2, ED_P) % ED_P
+    return x, y
+
+
+def ed_small_order_or_invalid(encoded):
+    point = ed_decode(encoded)
+    if point is None:
+        return True
+    for _ in range(3):
+        point = ed_add(point, point)
+    return point == (0, 1)
+
+
+def strict_signature_problem(public, signature):
+    """What FORMAT.md section 5 refuses before the RFC 8032 equation, or None."""
+    if int.from_bytes(signature[32:], "little") >= ED_L:
+        return "S is not canonical"
+    if ed_small_order_or_invalid(public):
+        return "the public key is invalid or of small order"
+    if ed_small_order_or_invalid(signature[:32]):
+        return "R is invalid or of small order"
+    return None
 
 
 class Finding(Exception):
@@ -142,6 +231,7 @@ def decode_record(data):
 
 
 def parse_vkey(text):
+    # At the first two "+": the base64 may contain "+" (FORMAT.md 6).
     name, key_id_hex, blob64 = text.strip().split("+", 2)
     blob = base64.b64decode(blob64, validate=True)
     if len(blob) != 33 or blob[0] != 0x01:
@@ -156,6 +246,9 @@ def open_note(note, vkey):
     """Parses a signed checkpoint note; checks the signature if possible.
     Returns (origin, tree_size, root)."""
     name, key_id, public = vkey
+    for c in note:
+        if c != "\n" and unicodedata.category(c) == "Cc":
+            raise ValueError("control character U+%04X" % ord(c))
     split = note.rfind("\n\n")
     if split <= 0 or not note.endswith("\n"):
         raise ValueError("not a signed note")
@@ -164,6 +257,8 @@ def open_note(note, vkey):
     if len(body) < 3:
         raise ValueError("checkpoint body has fewer than three lines")
     origin, size_text, root64 = body[0], body[1], body[2]
+    if origin != name:
+        raise ValueError("the origin is not the key name")
     if not size_text.isdigit() or (len(size_text) > 1 and size_text[0] == "0"):
         raise ValueError("bad tree size")
     root = base64.b64decode(root64, validate=True)
@@ -178,6 +273,11 @@ def open_note(note, vkey):
         if sig_name != name or blob[:4] != key_id:
             continue  # another key's line, e.g. a witness cosignature
         matching += 1
+        if len(blob) != 4 + 64:
+            raise ValueError("Ed25519 signature is not 64 bytes")
+        problem = strict_signature_problem(public, blob[4:])
+        if problem is not None:
+            raise ValueError("signature refused: %s" % problem)
         if Ed25519PublicKey is not None:
             try:
                 Ed25519PublicKey.from_public_bytes(public).verify(blob[4:], text.encode())
@@ -196,13 +296,16 @@ def read_lines(path):
             yield number, raw[:-1].decode("utf-8")
 
 
-def verify(path, pinned):
+def verify(path, pinned, trusted=None, allow_unsigned_tail=False):
     lines = read_lines(path)
     try:
         _, first = next(lines)
     except StopIteration:
         raise Finding(1, None, "the export is empty")
-    header = json.loads(first)
+    try:
+        header = loads(first)
+    except ValueError as e:
+        raise Finding(1, None, "header: %s" % e)
     if header.get("export") != EXPORT_FORMAT or header.get("store_format") != 1:
         raise Finding(1, None, "not a %s export" % EXPORT_FORMAT)
     if pinned is not None and header["verifier_key"].strip() != pinned.strip():
@@ -216,8 +319,11 @@ def verify(path, pinned):
     # First pass: the checkpoints (they come after the records).
     checkpoints = {}
     for number, text in read_lines(path):
-        if number > 1 and text.startswith('{"checkpoint"'):
-            note = json.loads(text)["checkpoint"]
+        if number > 1 and '"checkpoint"' in text:
+            try:
+                note = loads(text)["checkpoint"]
+            except (ValueError, KeyError, TypeError) as e:
+                raise Finding(number, None, "bad checkpoint line: %r" % e)
             try:
                 origin, size, root = open_note(note, vkey)
             except ValueError as e:
@@ -226,7 +332,17 @@ def verify(path, pinned):
                 raise Finding(number, None, "checkpoint of another origin")
             checkpoints[size] = (number, root)
 
+    kept = None
+    if trusted is not None:
+        try:
+            kept = open_note(trusted, vkey)
+        except ValueError as e:
+            raise Finding(1, None, "the trusted checkpoint does not verify: %s" % e)
+
     def at_size(size, frontier):
+        if kept is not None and kept[1] == size and kept[2] != frontier.root():
+            raise Finding(number_of[0], size - 1 if size else None,
+                          "the tree of %d records is not the one the trusted checkpoint signs" % size)
         if size in checkpoints:
             number, root = checkpoints[size]
             if root != frontier.root():
@@ -234,11 +350,16 @@ def verify(path, pinned):
                               "Merkle root of the first %d records differs from the signed checkpoint" % size)
 
     frontier = Frontier(tree_hash)
+    number_of = [1]
     at_size(0, frontier)
     prev, prev_micros, size = GENESIS, None, 0
     checkpoint_lines = 0
     for number, text in lines:
-        line = json.loads(text)
+        number_of[0] = number
+        try:
+            line = loads(text)
+        except ValueError as e:
+            raise Finding(number, None, "not JSON: %s" % e)
         if "checkpoint" in line:
             checkpoint_lines += 1
             continue
@@ -254,13 +375,16 @@ def verify(path, pinned):
             raise Finding(number, seq, "record cannot be decoded: %s" % e)
         if inner_seq != seq:
             raise Finding(number, seq, "the record bytes say seq %d" % inner_seq)
-        if bytes.fromhex(line["prev_hash"]) != prev:
+        stated_prev = hash_field(line, "prev_hash")
+        stated_hash = hash_field(line, "record_hash")
+        stated_leaf = hash_field(line, "leaf_hash")
+        if stated_prev != prev:
             raise Finding(number, seq, "prev_hash is not the previous record's chain hash")
         record_hash = H(RECORD_TAG + prev + record)
-        if bytes.fromhex(line["record_hash"]) != record_hash:
+        if stated_hash != record_hash:
             raise Finding(number, seq, "chain hash mismatch: recomputed %s" % record_hash.hex())
         leaf = frontier.leaf_hash(record_hash)
-        if bytes.fromhex(line["leaf_hash"]) != leaf:
+        if stated_leaf != leaf:
             raise Finding(number, seq, "leaf hash mismatch")
         if prev_micros is not None and micros < prev_micros:
             raise Finding(number, seq, "timestamp earlier than the previous record's")
@@ -273,6 +397,13 @@ def verify(path, pinned):
                           % (tree_size, size))
     if header["size"] != size or header["checkpoints"] != checkpoint_lines:
         raise Finding(1, None, "the header's counts do not match the lines")
+    if kept is not None and kept[1] > size:
+        raise Finding(number_of[0], size, "the export holds %d records, fewer than the %d of the "
+                      "trusted checkpoint" % (size, kept[1]))
+    newest = max(checkpoints) if checkpoints else None
+    if not allow_unsigned_tail and (newest is None or newest < size):
+        raise Finding(number_of[0], newest, "%d records are covered by no signed checkpoint "
+                      "(--allow-unsigned-tail accepts them)" % (size - (newest or 0)))
     return size, frontier.root(), len(checkpoints)
 
 
@@ -311,16 +442,32 @@ def main(argv):
     args = argv[1:]
     if args == ["--self-test"]:
         return self_test()
-    pinned = None
-    if len(args) == 3 and args[1] == "--pubkey":
-        with open(args[2]) as f:
-            pinned = f.read().strip()
-        args = args[:1]
-    if len(args) != 1:
-        sys.stderr.write("usage: verify_export.py EXPORT [--pubkey FILE] | --self-test\n")
+    pinned, trusted, allow = None, None, False
+    rest = []
+    try:
+        while args:
+            arg = args.pop(0)
+            if arg == "--pubkey":
+                with open(args.pop(0)) as f:
+                    pinned = f.read().strip()
+            elif arg == "--trusted":
+                with open(args.pop(0), encoding="utf-8") as f:
+                    trusted = f.read()
+            elif arg == "--allow-unsigned-tail":
+                allow = True
+            else:
+                rest.append(arg)
+    except IndexError:
+        rest = []
+    except OSError as e:
+        sys.stderr.write("error: %s\n" % e)
+        return 2
+    if len(rest) != 1:
+        sys.stderr.write("usage: verify_export.py EXPORT [--pubkey FILE] [--trusted NOTE] "
+                         "[--allow-unsigned-tail] | --self-test\n")
         return 2
     try:
-        size, root, checked = verify(args[0], pinned)
+        size, root, checked = verify(rest[0], pinned, trusted, allow)
     except Finding as f:
         where = "line %d" % f.line + ("" if f.seq is None else ", seq %d" % f.seq)
         print("FAILED: %s: %s" % (where, f.reason))

@@ -48,10 +48,11 @@ impl AtomicFile {
         tmp_name.push(name);
         tmp_name.push(format!(".tmp-{}", std::process::id()));
         let tmp = parent_dir(target).join(tmp_name);
+        // A new file only: O_CREAT | O_EXCL never follows a symlink planted
+        // at the (predictable) temporary name.
         let file = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(mode)
             .open(&tmp)
             .with_context(|| format!("cannot create {}", tmp.display()))?;

@@ -5,9 +5,6 @@ use std::path::Path;
 use anyhow::anyhow;
 use ledger_core::{OpenError, ReadOnlyLedger, StorageError, LOCK_FILE};
 
-/// Longest command line quoted for the process holding a ledger.
-const MAX_CMDLINE: usize = 300;
-
 /// Opens the ledger in `dir` without a writer. A ledger held by another
 /// process is refused with a message naming it and the ways to audit a copy.
 pub(crate) fn open_ledger(dir: &Path) -> anyhow::Result<ReadOnlyLedger> {
@@ -28,22 +25,13 @@ fn lock_file_pid(dir: &Path) -> Option<u32> {
         .and_then(|t| t.trim().parse().ok())
 }
 
-/// The command line of process `pid`, if `/proc` shows it.
+/// The program name of process `pid` (`/proc/PID/comm`), if shown. Never
+/// its arguments: another process's command line may hold an email
+/// address or a path.
 fn command_of(pid: u32) -> Option<String> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let words: Vec<String> = raw
-        .split(|&b| b == 0)
-        .filter(|w| !w.is_empty())
-        .map(|w| String::from_utf8_lossy(w).into_owned())
-        .collect();
-    if words.is_empty() {
-        return None;
-    }
-    let mut line = words.join(" ");
-    if line.chars().count() > MAX_CMDLINE {
-        line = line.chars().take(MAX_CMDLINE).collect::<String>() + "…";
-    }
-    Some(line)
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    let name: String = name.trim().chars().filter(|c| !c.is_control()).collect();
+    (!name.is_empty()).then_some(name)
 }
 
 fn held(dir: &Path, holder: Option<u32>) -> anyhow::Error {

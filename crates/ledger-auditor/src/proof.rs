@@ -37,6 +37,24 @@ pub(crate) struct InclusionFile {
     pub(crate) root: String,
     /// The signed checkpoint note for `tree_size`, if the log has one.
     pub(crate) checkpoint: Option<String>,
+    /// The record's seq, if the document shows it; must equal `leaf_index`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) seq: Option<u64>,
+    /// The record's event type, if shown; bound by `record`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) event_type: Option<String>,
+    /// When the record was written (RFC 3339 UTC, seconds), if shown; bound
+    /// by `record`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) timestamp: Option<String>,
+    /// The previous record's chain hash (genesis for seq 0), hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) prev_hash: Option<String>,
+    /// The record's bytes as hashed, standard base64: with `prev_hash`,
+    /// `record_hash` is recomputed from them and the shown fields read
+    /// from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) record: Option<String>,
 }
 
 /// Consistency of the tree of `old_size` records with the tree of `new_size`.
@@ -78,12 +96,24 @@ pub(crate) fn parse_tree_hash(name: Option<&str>) -> Result<TreeHash, String> {
     }
 }
 
-/// Parses 64 hex digits; the error names `field`.
+/// Parses 64 lowercase hex digits (docs/FORMAT.md §11.1: one spelling per
+/// hash, so a reader comparing text agrees with one comparing bytes); the
+/// error names `field`.
 pub(crate) fn parse_hash(text: &str, field: &str) -> Result<Hash, String> {
     let mut out = [0u8; 32];
+    let malformed = || format!("{field} is not 64 lowercase hex digits");
+    if !is_lowercase_hex(text) {
+        return Err(malformed());
+    }
     hex::decode_to_slice(text, &mut out)
         .map(|()| out)
-        .map_err(|_| format!("{field} is not 64 hex digits"))
+        .map_err(|_| malformed())
+}
+
+/// True if `text` has no uppercase hex digit (other characters are left to
+/// the decoder to refuse).
+pub(crate) fn is_lowercase_hex(text: &str) -> bool {
+    !text.bytes().any(|b| matches!(b, b'A'..=b'F'))
 }
 
 /// Parses a list of hashes; the error names the position.
@@ -93,6 +123,12 @@ pub(crate) fn parse_path(items: &[String], field: &str) -> Result<Vec<Hash>, Str
         .enumerate()
         .map(|(i, h)| parse_hash(h, &format!("{field}[{i}]")))
         .collect()
+}
+
+/// A record's time as proof documents show it: RFC 3339, UTC, seconds.
+pub(crate) fn shown_time(micros: i64) -> String {
+    ledger_core::record::micros_to_datetime(micros)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Hex of each hash.

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod cmd;
+mod email_input;
 mod marker;
 mod open;
 mod progress;

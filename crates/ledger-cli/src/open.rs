@@ -158,19 +158,19 @@ pub(crate) fn describe_process(pid: Option<u32>) -> String {
     let Some(pid) = pid else {
         return "another process (its pid is not readable from the LOCK file)".into();
     };
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+    // The program's name only (`comm`), never its arguments: another
+    // process's command line may hold an email address or a path.
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .ok()
-        .map(|bytes| {
-            bytes
-                .split(|b| *b == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
+        .map(|n| {
+            n.trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>()
         })
-        .filter(|c| !c.is_empty());
-    match cmdline {
-        Some(c) => format!("process {pid} (`{c}`)"),
+        .filter(|n| !n.is_empty());
+    match name {
+        Some(n) => format!("process {pid} (`{n}`)"),
         None => format!("process {pid}"),
     }
 }

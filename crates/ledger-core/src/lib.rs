@@ -42,6 +42,7 @@ mod lock;
 pub mod merkle;
 pub mod record;
 pub mod storage;
+pub mod strict_json;
 pub mod verify;
 
 /// A 32-byte blake3 digest.

@@ -1,6 +1,8 @@
 //! Writing and checking a bundle.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -73,12 +75,12 @@ impl Writer {
     fn put(&mut self, rel: &str, bytes: &[u8]) -> Result<(), EvidenceError> {
         let path = self.root.join(rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| EvidenceError::Io {
+            private_dir_all(parent).map_err(|source| EvidenceError::Io {
                 path: parent.to_path_buf(),
                 source,
             })?;
         }
-        std::fs::write(&path, bytes).map_err(|source| EvidenceError::Io {
+        write_new_private(&path, bytes).map_err(|source| EvidenceError::Io {
             path: path.clone(),
             source,
         })?;
@@ -113,6 +115,26 @@ fn request_stats(list: &[RequestFact]) -> RequestStats {
     s
 }
 
+/// Writes `bytes` to a new file, mode 0600: O_CREAT | O_EXCL refuses an
+/// existing file and never follows a symlink planted at `path`.
+fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+}
+
+/// Creates `dir` and missing parents with mode 0700 (whatever the umask
+/// grants: the bundle's directories are the owner's only).
+fn private_dir_all(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// Creates `out` for a bundle, or accepts it if it is an empty directory
 /// (not a symlink); anything else is [`EvidenceError::NotFresh`], so no file
 /// of an older bundle or of anything else is ever left beside a new one.
@@ -133,9 +155,7 @@ fn create_fresh(out: &Path) -> Result<(), EvidenceError> {
             }
         }
         Ok(_) => Err(not_fresh()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(out).map_err(io)
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => private_dir_all(out).map_err(io),
         Err(e) => Err(io(e)),
     }
 }
@@ -419,11 +439,12 @@ pub fn write_bundle(
     manifest_bytes.push(b'\n');
     let (_, b3, sha) = digest(&manifest_bytes);
     let path = out.join("manifest.json");
-    std::fs::write(&path, &manifest_bytes).map_err(|source| EvidenceError::Io { path, source })?;
+    write_new_private(&path, &manifest_bytes)
+        .map_err(|source| EvidenceError::Io { path, source })?;
     let path = out.join("MANIFEST.hash");
-    std::fs::write(
+    write_new_private(
         &path,
-        format!("blake3 {b3}  manifest.json\nsha256 {sha}  manifest.json\n"),
+        format!("blake3 {b3}  manifest.json\nsha256 {sha}  manifest.json\n").as_bytes(),
     )
     .map_err(|source| EvidenceError::Io { path, source })?;
     Ok(BundleSummary {
@@ -674,7 +695,10 @@ pub fn check_bundle(
     if !hashes.contains(&format!("blake3 {b3} ")) || !hashes.contains(&format!("sha256 {sha} ")) {
         problems.push("manifest.json does not match MANIFEST.hash".to_owned());
     }
-    let manifest: Value = serde_json::from_slice(&manifest_bytes)
+    // Duplicate members refused: another reader could list other files.
+    let manifest_text = std::str::from_utf8(&manifest_bytes)
+        .map_err(|_| EvidenceError::Bundle("manifest.json: not UTF-8".to_owned()))?;
+    let manifest: Value = ledger_core::strict_json::from_str(manifest_text)
         .map_err(|e| EvidenceError::Bundle(format!("manifest.json: {e}")))?;
     let files = manifest["files"].as_array().cloned().unwrap_or_default();
     for f in &files {

@@ -737,18 +737,24 @@ async fn post_subject(State(s): Shared, headers: HeaderMap, body: Bytes) -> ApiR
     s.authorize(&headers, "POST", "/v1/subjects").await?;
     let b: EmailBody = json_body(&body)?;
     let compliance = Arc::clone(&s.compliance);
-    let id = blocking(move || match compliance.new_subject(b.email.as_deref()) {
-        Ok(id) => Ok(id),
-        Err(RecordError::Create(CreateScopeError::EmailAlreadyIndexed { subject })) => {
-            Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "email_registered",
-                format!("that email is already registered to subject {subject}"),
-            ))
-        }
-        Err(e) => Err(ApiError::internal(&e)),
-    })
-    .await?;
+    let id =
+        blocking(move || match compliance.new_subject(b.email.as_deref()) {
+            Ok(id) => Ok(id),
+            // The caller may create subjects without being allowed to look
+            // them up: the answer does not say which subject holds the address.
+            Err(RecordError::Create(CreateScopeError::EmailAlreadyIndexed { .. })) => {
+                Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "email_registered",
+                    "that email is already registered to a subject".to_string(),
+                ))
+            }
+            Err(RecordError::Create(e @ CreateScopeError::InvalidEmail { .. })) => Err(
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_email", e.to_string()),
+            ),
+            Err(e) => Err(ApiError::internal(&e)),
+        })
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"subject": id.to_string()})),

@@ -4,13 +4,18 @@
 
 use std::borrow::Cow;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use chrono::SecondsFormat;
-use ledger_core::record::micros_to_datetime;
+use ledger_core::record::{genesis_hash, micros_to_datetime};
 use ledger_core::{SignedCheckpoint, StoredRecord};
 use serde::{Deserialize, Serialize};
 
 /// An inclusion proof, in the form `ledger-auditor check-proof` reads
-/// (docs/FORMAT.md §11.3) plus the record's seq, type and time.
+/// (docs/FORMAT.md §11.3) plus the record's seq, type and time, and the
+/// record bytes and previous chain hash that bind them: a checker
+/// recomputes `record_hash` from `prev_hash` and `record` and reads the
+/// seq, type and time from the record it hashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofItem {
     /// Always `inclusion`.
@@ -39,6 +44,10 @@ pub struct ProofItem {
     pub root: String,
     /// The signed checkpoint note.
     pub checkpoint: String,
+    /// The previous record's chain hash (the genesis hash for seq 0), hex.
+    pub prev_hash: String,
+    /// The record's bytes exactly as stored and hashed, standard base64.
+    pub record: String,
 }
 
 /// Why a proof cannot be given.
@@ -71,7 +80,23 @@ pub fn inclusion(
         });
     }
     let stored: StoredRecord = ledger.get(seq)?;
+    item(ledger, checkpoint, &stored)
+}
+
+/// The inclusion proof of `stored` in the tree `checkpoint` signs; the
+/// caller has checked that the tree covers it.
+pub(crate) fn item(
+    ledger: &ledger_core::Ledger,
+    checkpoint: &SignedCheckpoint,
+    stored: &StoredRecord,
+) -> Result<ProofItem, ProofError> {
+    let cp = &checkpoint.checkpoint;
+    let seq = stored.seq;
     let proof = ledger.inclusion_proof(seq, cp.tree_size)?;
+    let prev_hash = match seq.checked_sub(1) {
+        None => genesis_hash(),
+        Some(prev) => ledger.get(prev)?.hash,
+    };
     Ok(ProofItem {
         proof: "inclusion".into(),
         seq,
@@ -87,5 +112,7 @@ pub fn inclusion(
         audit_path: proof.path.iter().map(hex::encode).collect(),
         root: hex::encode(cp.root),
         checkpoint: checkpoint.note.clone(),
+        prev_hash: hex::encode(prev_hash),
+        record: BASE64.encode(&stored.bytes),
     })
 }

@@ -152,6 +152,7 @@ fn main() {
                 &[1; 16],
                 &subject,
                 &key_ref,
+                "bench.event",
                 &metadata,
                 std::hint::black_box(&data),
             )
@@ -252,7 +253,7 @@ fn main() {
             .map(|_| {
                 let s = ScopeId::random();
                 let ad = seal::dek_wrap_ad(&ledger_id, &s, &key_ref, 1);
-                (s, seal::wrap(&kek, &ad, &dek))
+                (s, seal::wrap(&kek, &ad, &dek).unwrap())
             })
             .collect();
         let t = Instant::now();
@@ -261,7 +262,7 @@ fn main() {
             let ad = seal::dek_wrap_ad(&ledger_id, s, &key_ref, 1);
             let k = seal::unwrap(&kek, &ad, w).unwrap();
             let ad2 = seal::dek_wrap_ad(&ledger_id, s, &key_ref, 2);
-            out.push(seal::wrap(&kek2, &ad2, &k));
+            out.push(seal::wrap(&kek2, &ad2, &k).unwrap());
         }
         let crypto = t.elapsed();
         let raw = SledStorage::open(&tmp.path().join("raw"), 256 << 20).unwrap();

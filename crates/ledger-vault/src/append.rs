@@ -125,9 +125,10 @@ impl Vault {
                 &self.inner.ledger_id,
                 &subject,
                 &dek.key_ref,
+                &event.event_type,
                 &encoded,
                 &plaintext,
-            );
+            )?;
             event.key_ref = Some(dek.key_ref);
             sealed.push(event);
         }

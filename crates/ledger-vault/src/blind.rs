@@ -19,6 +19,40 @@ pub fn normalize(email: &str) -> Zeroizing<String> {
     Zeroizing::new(email.trim().to_lowercase())
 }
 
+/// Longest address accepted (RFC 5321 §4.5.3.1.3: a 256-octet path less
+/// its angle brackets).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// Checks that `email` (after trimming) looks like an address: one `@`
+/// between a non-empty local part and a domain of non-empty dot-separated
+/// labels, no white space or control character, at most
+/// [`MAX_EMAIL_LEN`] bytes. Returns what is wrong, never the address.
+pub fn validate(email: &str) -> Result<(), &'static str> {
+    let email = email.trim();
+    if email.is_empty() {
+        return Err("the address is empty");
+    }
+    if email.len() > MAX_EMAIL_LEN {
+        return Err("the address is longer than 254 bytes");
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the address contains white space or a control character");
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Err("the address has no '@'");
+    };
+    if local.is_empty() {
+        return Err("the address has nothing before its '@'");
+    }
+    if domain.is_empty() || domain.split('.').any(str::is_empty) {
+        return Err("the address's domain is empty or has an empty label");
+    }
+    if domain.contains('@') || local.contains('@') {
+        return Err("the address has more than one '@'");
+    }
+    Ok(())
+}
+
 /// The blind-index value of `email` under `index_key`.
 pub fn blind(index_key: &SecretKey, email: &str) -> [u8; 32] {
     let normalized = normalize(email);
@@ -57,6 +91,36 @@ pub fn reverse_prefix(subject: &ScopeId) -> Vec<u8> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_addresses_are_valid() {
+        for good in [
+            "a@b.c",
+            " Bob@Example.TEST ",
+            "x.y+z@sub.example.test",
+            "a@localhost",
+        ] {
+            assert_eq!(validate(good), Ok(()), "{good:?}");
+        }
+        let long = format!("{}@example.test", "a".repeat(250));
+        for bad in [
+            "",
+            "   ",
+            "not-an-email",
+            "@example.test",
+            "bob@",
+            "bob@@example.test",
+            "bob@example..test",
+            "bob@.example",
+            "bob smith@example.test",
+            "bob@exa\u{7f}mple",
+            "a@b@c.d",
+            long.as_str(),
+        ] {
+            let reason = validate(bad).unwrap_err();
+            assert!(!reason.contains("bob"), "{reason}");
+        }
+    }
 
     #[test]
     fn normalizes_and_is_keyed() {

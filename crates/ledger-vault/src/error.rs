@@ -178,6 +178,9 @@ pub enum KeyError {
     /// Reading the key store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A key could not be wrapped.
+    #[error(transparent)]
+    Encrypt(#[from] crate::seal::EncryptFailure),
 }
 
 /// Opening a vault failed.
@@ -241,10 +244,21 @@ pub enum VaultOpenError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CreateScopeError {
-    /// The email address is already indexed to a live subject.
-    #[error("that email address is already indexed to subject {subject}")]
+    /// An entry's email address is not an address (empty, no `@`, ...);
+    /// nothing was created. The address itself is never echoed.
+    #[error("entry {index}: not an email address: {reason}")]
+    InvalidEmail {
+        /// Position of the entry in the batch (0 for a single subject).
+        index: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The email address is already indexed to a live subject. The message
+    /// does not name the subject: who may learn which pseudonym owns an
+    /// address is the caller's decision.
+    #[error("that email address is already indexed to a live subject")]
     EmailAlreadyIndexed {
-        /// The subject it points to.
+        /// The subject it points to (for callers allowed to see it).
         subject: ScopeId,
     },
     /// Two entries of one `create_scopes` batch have the same email
@@ -262,6 +276,9 @@ pub enum CreateScopeError {
     /// The key store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A new subject's key could not be wrapped.
+    #[error(transparent)]
+    Encrypt(#[from] crate::seal::EncryptFailure),
 }
 
 /// Audit metadata was refused (on append) or could not be read.
@@ -357,6 +374,9 @@ pub enum SealError {
     /// The audit metadata was refused.
     #[error(transparent)]
     Metadata(#[from] AuditMetadataError),
+    /// The payload could not be encrypted.
+    #[error(transparent)]
+    Encrypt(#[from] crate::seal::EncryptFailure),
     /// The ledger refused or failed the append.
     #[error(transparent)]
     Append(#[from] AppendError),

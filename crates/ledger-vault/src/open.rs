@@ -11,7 +11,7 @@ use ledger_core::storage::{Storage, WriteBatch};
 use ledger_core::{KeyRef, Ledger, ScopeId};
 use rand::RngCore;
 
-use crate::error::VaultOpenError;
+use crate::error::{KeyError, VaultOpenError};
 use crate::kek::{DirKekProvider, EnvKekProvider, KekProvider};
 use crate::options::{KekSource, VaultOptions};
 use crate::seal::{self, SecretKey};
@@ -224,7 +224,7 @@ fn init_key_store(
     let wrapped = WrappedKey {
         key_ref,
         kek_version: kek.version,
-        wrapped: seal::wrap(&kek.key, &ad, &index_key),
+        wrapped: seal::wrap(&kek.key, &ad, &index_key).map_err(KeyError::from)?,
     };
     let mut batch = WriteBatch::new();
     batch.put(

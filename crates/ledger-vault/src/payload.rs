@@ -140,6 +140,7 @@ impl Vault {
             &self.inner.ledger_id,
             &subject,
             &record_key,
+            &record.event_type,
             &record.payload,
         ) {
             Ok(plaintext) => Ok(Payload::Plain {

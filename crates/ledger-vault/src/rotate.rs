@@ -431,7 +431,7 @@ impl Vault {
             let w = WrappedKey {
                 key_ref: index.key_ref,
                 kek_version: new,
-                wrapped: seal::wrap(&new_kek.key, &new_ad, &key),
+                wrapped: seal::wrap(&new_kek.key, &new_ad, &key).map_err(KeyError::from)?,
             };
             batch.put(store::VAULT_META, store::META_INDEX_KEY, w.encode());
             rewrapped += 1;
@@ -777,7 +777,7 @@ fn rewrap_chunk(
         let value = WrappedKey {
             key_ref: wrapped.key_ref,
             kek_version: new,
-            wrapped: seal::wrap(&new_kek.key, &new_ad, &dek),
+            wrapped: seal::wrap(&new_kek.key, &new_ad, &dek)?,
         };
         out.push((*subject, value.encode()));
     }

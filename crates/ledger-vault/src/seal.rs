@@ -21,10 +21,14 @@ use rand::RngCore;
 use zeroize::Zeroizing;
 
 pub use crate::audit::{AuditMetadata, MAX_METADATA_LEN};
-use crate::error::AuditMetadataError;
+use crate::error::{AuditMetadataError, SealError};
 
-/// Version byte that starts every sealed payload this code writes.
-pub const PAYLOAD_FORMAT: u8 = 2;
+/// Version byte that starts every sealed payload this code writes: its
+/// associated data binds the record's event type too.
+pub const PAYLOAD_FORMAT: u8 = 3;
+/// Version byte of the payloads written before the event type was bound;
+/// still read.
+pub const PAYLOAD_FORMAT_V2: u8 = 2;
 /// Version byte that starts a sealed key (the AEAD part of a wrapped key).
 pub const KEY_SEAL_FORMAT: u8 = 1;
 /// Nonce length of XChaCha20-Poly1305.
@@ -39,8 +43,10 @@ pub const PAYLOAD_OVERHEAD: usize = PAYLOAD_HEADER_LEN + NONCE_LEN + TAG_LEN;
 /// Bytes a sealed key adds to the key: version, nonce, tag.
 pub const KEY_SEAL_OVERHEAD: usize = 1 + NONCE_LEN + TAG_LEN;
 
-/// Domain tag of a payload's associated data.
-pub const PAYLOAD_AD_TAG: &[u8] = b"ledger-vault/payload/v2\0";
+/// Domain tag of a payload's associated data (format 3).
+pub const PAYLOAD_AD_TAG: &[u8] = b"ledger-vault/payload/v3\0";
+/// Domain tag of a format-2 payload's associated data.
+pub const PAYLOAD_AD_TAG_V2: &[u8] = b"ledger-vault/payload/v2\0";
 /// Domain tag of a wrapped DEK's associated data.
 pub const DEK_WRAP_AD_TAG: &[u8] = b"ledger-vault/dek-wrap/v1\0";
 /// Domain tag of the wrapped blind-index key's associated data.
@@ -96,22 +102,39 @@ pub struct Dek {
     pub key: SecretKey,
 }
 
-/// Associated data of a sealed payload: `PAYLOAD_AD_TAG || ledger_id (16)
-/// || subject (16) || key_id (16) || u32be(version) || header`, where
-/// `header` is the payload's clear prefix verbatim: `u8(PAYLOAD_FORMAT) ||
-/// u32le(metadata length) || metadata`.
+/// Associated data of a sealed payload, chosen by the format byte that
+/// starts `header` (the payload's clear prefix verbatim: `u8(format) ||
+/// u32le(metadata length) || metadata`):
+///
+/// * format 3: `PAYLOAD_AD_TAG || ledger_id (16) || subject (16) || key_id
+///   (16) || u32be(version) || u32be(len(event_type)) || event_type ||
+///   header`;
+/// * format 2: the same with `PAYLOAD_AD_TAG_V2` and without the event
+///   type (`event_type` is ignored).
 pub fn payload_ad(
     ledger_id: &[u8; 16],
     subject: &ScopeId,
     key_ref: &KeyRef,
+    event_type: &str,
     header: &[u8],
 ) -> Vec<u8> {
-    let mut ad = Vec::with_capacity(PAYLOAD_AD_TAG.len() + 52 + header.len());
-    ad.extend_from_slice(PAYLOAD_AD_TAG);
+    let v2 = header.first() == Some(&PAYLOAD_FORMAT_V2);
+    let tag = if v2 {
+        PAYLOAD_AD_TAG_V2
+    } else {
+        PAYLOAD_AD_TAG
+    };
+    let mut ad = Vec::with_capacity(tag.len() + 56 + event_type.len() + header.len());
+    ad.extend_from_slice(tag);
     ad.extend_from_slice(ledger_id);
     ad.extend_from_slice(subject.as_bytes());
     ad.extend_from_slice(&key_ref.key_id);
     ad.extend_from_slice(&key_ref.version.to_be_bytes());
+    if !v2 {
+        // Event types are bounded far below u32::MAX by the record limit.
+        ad.extend_from_slice(&(event_type.len() as u32).to_be_bytes());
+        ad.extend_from_slice(event_type.as_bytes());
+    }
     ad.extend_from_slice(header);
     ad
 }
@@ -182,7 +205,7 @@ pub struct SealedParts<'a> {
 pub fn split_payload(sealed: &[u8]) -> Result<SealedParts<'_>, OpenFailure> {
     let truncated = OpenFailure::Truncated { len: sealed.len() };
     let (&format, rest) = sealed.split_first().ok_or(truncated)?;
-    if format != PAYLOAD_FORMAT {
+    if format != PAYLOAD_FORMAT && format != PAYLOAD_FORMAT_V2 {
         return Err(OpenFailure::UnknownFormat { format });
     }
     let len_bytes: [u8; 4] = rest
@@ -215,13 +238,14 @@ pub fn seal_payload(
     ledger_id: &[u8; 16],
     subject: &ScopeId,
     key_ref: &KeyRef,
+    event_type: &str,
     metadata: &AuditMetadata,
     plaintext: &[u8],
-) -> Result<Vec<u8>, AuditMetadataError> {
+) -> Result<Vec<u8>, SealError> {
     let encoded = metadata.encode()?;
     Ok(seal_payload_encoded(
-        key, ledger_id, subject, key_ref, &encoded, plaintext,
-    ))
+        key, ledger_id, subject, key_ref, event_type, &encoded, plaintext,
+    )?)
 }
 
 /// [`seal_payload`] with metadata already encoded (and so checked) by
@@ -231,19 +255,20 @@ pub(crate) fn seal_payload_encoded(
     ledger_id: &[u8; 16],
     subject: &ScopeId,
     key_ref: &KeyRef,
+    event_type: &str,
     metadata: &[u8],
     plaintext: &[u8],
-) -> Vec<u8> {
+) -> Result<Vec<u8>, EncryptFailure> {
     let mut out = Vec::with_capacity(PAYLOAD_OVERHEAD + metadata.len() + plaintext.len());
     out.push(PAYLOAD_FORMAT);
     // encode() caps metadata at MAX_METADATA_LEN, far below u32::MAX.
     out.extend_from_slice(&(metadata.len() as u32).to_le_bytes());
     out.extend_from_slice(metadata);
-    let ad = payload_ad(ledger_id, subject, key_ref, &out);
+    let ad = payload_ad(ledger_id, subject, key_ref, event_type, &out);
     let nonce = random_nonce();
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&encrypt(key, &nonce, &ad, plaintext));
-    out
+    out.extend_from_slice(&encrypt(key, &nonce, &ad, plaintext)?);
+    Ok(out)
 }
 
 /// Opens what [`seal_payload`] produced for the same ledger, subject and key.
@@ -252,10 +277,11 @@ pub fn open_payload(
     ledger_id: &[u8; 16],
     subject: &ScopeId,
     key_ref: &KeyRef,
+    event_type: &str,
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, OpenFailure> {
     let parts = split_payload(sealed)?;
-    let ad = payload_ad(ledger_id, subject, key_ref, parts.header);
+    let ad = payload_ad(ledger_id, subject, key_ref, event_type, parts.header);
     decrypt(key, parts.nonce, &ad, parts.body)
 }
 
@@ -279,9 +305,22 @@ pub fn audit_metadata(sealed: &[u8]) -> Result<Option<AuditMetadata>, AuditMetad
     AuditMetadata::decode(parts.metadata)
 }
 
-fn encrypt(key: &SecretKey, nonce: &[u8; NONCE_LEN], ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    // Encryption with a valid key and in-memory buffers fails only past
-    // ~256 GiB per message, far beyond the ledger's 8 MiB payload limit.
+/// The AEAD refused to encrypt. XChaCha20-Poly1305 does so only for a
+/// message past its ~256 GiB limit, far beyond the ledger's payload limit;
+/// reported rather than ever writing an empty ciphertext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the AEAD refused to encrypt a {len}-byte message")]
+pub struct EncryptFailure {
+    /// Length of the message.
+    pub len: usize,
+}
+
+fn encrypt(
+    key: &SecretKey,
+    nonce: &[u8; NONCE_LEN],
+    ad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, EncryptFailure> {
     key.cipher()
         .encrypt(
             XNonce::from_slice(nonce),
@@ -290,7 +329,9 @@ fn encrypt(key: &SecretKey, nonce: &[u8; NONCE_LEN], ad: &[u8], plaintext: &[u8]
                 aad: ad,
             },
         )
-        .unwrap_or_default()
+        .map_err(|_| EncryptFailure {
+            len: plaintext.len(),
+        })
 }
 
 fn decrypt(
@@ -332,14 +373,14 @@ pub enum OpenFailure {
 }
 
 /// Seals key bytes: `u8(KEY_SEAL_FORMAT) || nonce (24) || ciphertext || tag (16)`.
-fn seal_key_bytes(key: &SecretKey, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+fn seal_key_bytes(key: &SecretKey, ad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, EncryptFailure> {
     let nonce = random_nonce();
-    let body = encrypt(key, &nonce, ad, plaintext);
+    let body = encrypt(key, &nonce, ad, plaintext)?;
     let mut out = Vec::with_capacity(1 + NONCE_LEN + body.len());
     out.push(KEY_SEAL_FORMAT);
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&body);
-    out
+    Ok(out)
 }
 
 /// Opens what [`seal_key_bytes`] produced.
@@ -362,7 +403,7 @@ fn open_key_bytes(
 pub const WRAPPED_KEY_LEN: usize = KEY_SEAL_OVERHEAD + 32;
 
 /// Wraps a 32-byte key under a KEK.
-pub fn wrap(kek: &SecretKey, ad: &[u8], key: &SecretKey) -> Vec<u8> {
+pub fn wrap(kek: &SecretKey, ad: &[u8], key: &SecretKey) -> Result<Vec<u8>, EncryptFailure> {
     seal_key_bytes(kek, ad, key.expose())
 }
 
@@ -404,6 +445,7 @@ mod tests {
             &LEDGER,
             &SUBJECT,
             &key_ref(3),
+            "test.event",
             &[2, 3, 0, 0, 0, b'a', b'b', b'c'],
         );
         let mut expected = b"ledger-vault/payload/v2\0".to_vec();
@@ -418,26 +460,89 @@ mod tests {
         assert_eq!(&wad[wad.len() - 8..], &[0, 0, 0, 3, 0, 0, 0, 9]);
     }
 
+    /// A format-3 payload opens only under the event type it was sealed
+    /// for; a format-2 payload (written before the type was bound, as in
+    /// tests/fixtures/ledger-v1) opens under any.
+    #[test]
+    fn the_event_type_is_bound_and_format_2_still_opens() {
+        let key = SecretKey::random();
+        let sealed = seal_payload(
+            &key,
+            &LEDGER,
+            &SUBJECT,
+            &key_ref(1),
+            "crm.contact_recorded",
+            &meta(),
+            b"hello",
+        )
+        .unwrap();
+        let open = |event_type: &str, bytes: &[u8]| {
+            open_payload(&key, &LEDGER, &SUBJECT, &key_ref(1), event_type, bytes)
+        };
+        assert_eq!(
+            &open("crm.contact_recorded", &sealed).unwrap()[..],
+            b"hello"
+        );
+        assert!(matches!(
+            open("crm.contact_erased", &sealed),
+            Err(OpenFailure::Unauthentic)
+        ));
+
+        // Format 2 by hand: v2 tag, no event type in the associated data.
+        let mut v2 = vec![PAYLOAD_FORMAT_V2, 0, 0, 0, 0];
+        let mut ad = PAYLOAD_AD_TAG_V2.to_vec();
+        ad.extend_from_slice(&LEDGER);
+        ad.extend_from_slice(SUBJECT.as_bytes());
+        ad.extend_from_slice(&[7; 16]);
+        ad.extend_from_slice(&1u32.to_be_bytes());
+        ad.extend_from_slice(&v2);
+        assert_eq!(payload_ad(&LEDGER, &SUBJECT, &key_ref(1), "any", &v2), ad);
+        let nonce = [9u8; NONCE_LEN];
+        v2.extend_from_slice(&nonce);
+        v2.extend_from_slice(&encrypt(&key, &nonce, &ad, b"old").unwrap());
+        assert_eq!(&open("crm.contact_recorded", &v2).unwrap()[..], b"old");
+        assert_eq!(&open("other.type", &v2).unwrap()[..], b"old");
+        for format in [1u8, 4] {
+            let mut bad = v2.clone();
+            bad[0] = format;
+            assert!(matches!(
+                open("x", &bad),
+                Err(OpenFailure::UnknownFormat { .. })
+            ));
+        }
+    }
+
     /// The layout of FORMAT.md §9.1, rebuilt by hand and opened with the raw
     /// AEAD, not through this module's reader.
     #[test]
     fn payload_layout_is_pinned() {
         let key = SecretKey::random();
-        let sealed = seal_payload(&key, &LEDGER, &SUBJECT, &key_ref(1), &meta(), b"hello").unwrap();
+        let sealed = seal_payload(
+            &key,
+            &LEDGER,
+            &SUBJECT,
+            &key_ref(1),
+            "test.event",
+            &meta(),
+            b"hello",
+        )
+        .unwrap();
         let json = br#"{"purpose":"support","lawful_basis":"art6-1b"}"#;
         let m = json.len();
         assert_eq!(sealed.len(), 1 + 4 + m + 24 + 5 + 16);
         assert_eq!(sealed.len(), PAYLOAD_OVERHEAD + m + 5);
-        assert_eq!(sealed[0], 0x02);
+        assert_eq!(sealed[0], 0x03);
         assert_eq!(&sealed[1..5], &(m as u32).to_le_bytes());
         assert_eq!(&sealed[5..5 + m], json);
         let nonce = &sealed[5 + m..5 + m + 24];
         let body = &sealed[5 + m + 24..];
-        let mut ad = b"ledger-vault/payload/v2\0".to_vec();
+        let mut ad = b"ledger-vault/payload/v3\0".to_vec();
         ad.extend_from_slice(&LEDGER);
         ad.extend_from_slice(SUBJECT.as_bytes());
         ad.extend_from_slice(&[7; 16]);
         ad.extend_from_slice(&1u32.to_be_bytes());
+        ad.extend_from_slice(&10u32.to_be_bytes());
+        ad.extend_from_slice(b"test.event");
         ad.extend_from_slice(&sealed[..5 + m]);
         let raw = XChaCha20Poly1305::new(Key::from_slice(key.expose()))
             .decrypt(
@@ -457,15 +562,16 @@ mod tests {
             &LEDGER,
             &SUBJECT,
             &key_ref(1),
+            "test.event",
             &AuditMetadata::new(),
             b"hi",
         )
         .unwrap();
         assert_eq!(bare.len(), PAYLOAD_OVERHEAD + 2);
-        assert_eq!(&bare[..5], &[2, 0, 0, 0, 0]);
+        assert_eq!(&bare[..5], &[3, 0, 0, 0, 0]);
         assert_eq!(audit_metadata(&bare).unwrap(), None);
         assert_eq!(
-            &open_payload(&key, &LEDGER, &SUBJECT, &key_ref(1), &bare).unwrap()[..],
+            &open_payload(&key, &LEDGER, &SUBJECT, &key_ref(1), "test.event", &bare).unwrap()[..],
             b"hi"
         );
     }
@@ -473,9 +579,18 @@ mod tests {
     #[test]
     fn layout_and_failures() {
         let key = SecretKey::random();
-        let sealed = seal_payload(&key, &LEDGER, &SUBJECT, &key_ref(1), &meta(), b"hello").unwrap();
+        let sealed = seal_payload(
+            &key,
+            &LEDGER,
+            &SUBJECT,
+            &key_ref(1),
+            "test.event",
+            &meta(),
+            b"hello",
+        )
+        .unwrap();
         let open = |subject: &ScopeId, ledger: &[u8; 16], kr: &KeyRef, bytes: &[u8]| {
-            open_payload(&key, ledger, subject, kr, bytes)
+            open_payload(&key, ledger, subject, kr, "test.event", bytes)
         };
         assert_eq!(
             &open(&SUBJECT, &LEDGER, &key_ref(1), &sealed).unwrap()[..],
@@ -500,6 +615,7 @@ mod tests {
                 &LEDGER,
                 &SUBJECT,
                 &key_ref(1),
+                "test.event",
                 &sealed
             ),
             Err(OpenFailure::Unauthentic)
@@ -519,6 +635,7 @@ mod tests {
             &LEDGER,
             &SUBJECT,
             &key_ref(1),
+            "test.event",
             &AuditMetadata::new()
                 .with_purpose("billing")
                 .with_lawful_basis("art6-1c"),
@@ -583,17 +700,20 @@ mod tests {
             assert!(open(&SUBJECT, &LEDGER, &key_ref(1), &sealed[..len]).is_err());
         }
         // Invalid metadata is refused before anything is sealed.
-        assert_eq!(
+        assert!(matches!(
             seal_payload(
                 &key,
                 &LEDGER,
                 &SUBJECT,
                 &key_ref(1),
+                "test.event",
                 &AuditMetadata::new().with_recipient("jane\ndoe"),
                 b"x"
             ),
-            Err(AuditMetadataError::NotACode { field: "recipient" })
-        );
+            Err(SealError::Metadata(AuditMetadataError::NotACode {
+                field: "recipient"
+            }))
+        ));
     }
 
     #[test]
@@ -615,7 +735,7 @@ mod tests {
         let kek = SecretKey::random();
         let dek = SecretKey::random();
         let ad = dek_wrap_ad(&LEDGER, &SUBJECT, &key_ref(1), 4);
-        let wrapped = wrap(&kek, &ad, &dek);
+        let wrapped = wrap(&kek, &ad, &dek).unwrap();
         assert_eq!(wrapped.len(), WRAPPED_KEY_LEN);
         assert_eq!(wrapped[0], KEY_SEAL_FORMAT);
         assert_eq!(unwrap(&kek, &ad, &wrapped).unwrap().expose(), dek.expose());
@@ -654,11 +774,11 @@ mod tests {
                                 metadata in any_metadata()) {
             let key = SecretKey::random();
             let subject = ScopeId(subject);
-            let sealed = seal_payload(&key, &[5; 16], &subject, &key_ref(version), &metadata, &payload).unwrap();
+            let sealed = seal_payload(&key, &[5; 16], &subject, &key_ref(version), "test.event", &metadata, &payload).unwrap();
             let encoded = metadata.encode().unwrap();
             prop_assert_eq!(sealed.len(), payload.len() + encoded.len() + PAYLOAD_OVERHEAD);
             prop_assert_eq!(
-                &open_payload(&key, &[5; 16], &subject, &key_ref(version), &sealed).unwrap()[..],
+                &open_payload(&key, &[5; 16], &subject, &key_ref(version), "test.event", &sealed).unwrap()[..],
                 &payload[..]
             );
             let read = audit_metadata(&sealed).unwrap();

@@ -210,6 +210,8 @@ impl Vault {
         for (index, email) in emails.iter().enumerate() {
             let subject = ScopeId::random();
             if let Some(email) = email {
+                blind::validate(email)
+                    .map_err(|reason| CreateScopeError::InvalidEmail { index, reason })?;
                 let blind = blind::blind(&inner.index_key, email);
                 if let Some(existing) = inner
                     .storage
@@ -246,7 +248,7 @@ impl Vault {
             let wrapped = WrappedKey {
                 key_ref,
                 kek_version: kek.version,
-                wrapped: seal::wrap(&kek.key, &ad, &dek),
+                wrapped: seal::wrap(&kek.key, &ad, &dek)?,
             };
             batch.put(store::KEYS, subject.as_bytes().to_vec(), wrapped.encode());
             if let Some(once) = once {

@@ -3,8 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use ledger_core::merkle::{ConsistencyProof, InclusionProof};
+use ledger_core::record::{chain_hash, Record};
 use ledger_core::{Checkpoint, VerifierKey};
 use serde::Serialize;
 
@@ -12,7 +15,7 @@ use crate::files::read_text;
 use crate::keys::read_vkey;
 use crate::output::{hex32, print_json, Context, Outcome};
 use crate::proof::{
-    parse_hash, parse_path, parse_tree_hash, ConsistencyFile, InclusionFile, ProofFile,
+    parse_hash, parse_path, parse_tree_hash, shown_time, ConsistencyFile, InclusionFile, ProofFile,
 };
 
 /// Arguments of `check-proof`.
@@ -50,7 +53,7 @@ struct Refused(String);
 pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let key = read_vkey(&args.pubkey)?;
     let text = read_text(&args.proof, "proof file")?;
-    let proof: ProofFile = serde_json::from_str(&text)
+    let proof: ProofFile = ledger_core::strict_json::from_str(&text)
         .with_context(|| format!("{} is not a proof document", args.proof.display()))?;
     let (kind, result) = match &proof {
         ProofFile::Inclusion(p) => ("inclusion", check_inclusion(p, &key, &args)?),
@@ -104,13 +107,80 @@ struct Verified {
     root: [u8; 32],
 }
 
-/// The note from `file`, else the one embedded in the proof.
-fn note_from(file: Option<&Path>, embedded: Option<&String>, what: &str) -> anyhow::Result<String> {
+/// The note from `file`, else the one embedded in the proof; `None` when
+/// there is neither (a refusal: an unsigned root proves nothing).
+fn note_from(
+    file: Option<&Path>,
+    embedded: Option<&String>,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
     match (file, embedded) {
-        (Some(path), _) => read_text(path, what),
-        (None, Some(note)) => Ok(note.clone()),
-        (None, None) => bail!("the proof carries no {what}: pass it as a file"),
+        (Some(path), _) => read_text(path, what).map(Some),
+        (None, Some(note)) => Ok(Some(note.clone())),
+        (None, None) => Ok(None),
     }
+}
+
+fn require_note(note: Option<String>, what: &str) -> Result<String, Refused> {
+    note.ok_or_else(|| {
+        Refused(format!(
+            "the proof carries no signed {what} and none was given with its option: \
+             a proof against an unsigned root proves nothing"
+        ))
+    })
+}
+
+/// Checks what an inclusion document shows beside the proof: `seq` is the
+/// leaf index, and the event type and time are those of the record whose
+/// bytes, chained from `prev_hash`, give `record_hash`.
+fn check_shown_fields(p: &InclusionFile, record_hash: &[u8; 32]) -> Result<(), Refused> {
+    if let Some(seq) = p.seq.filter(|&seq| seq != p.leaf_index) {
+        return Err(Refused(format!(
+            "the proof shows seq {seq} but proves leaf {}",
+            p.leaf_index
+        )));
+    }
+    let shows_record = p.event_type.is_some() || p.timestamp.is_some();
+    let (prev_hex, record_b64) = match (&p.prev_hash, &p.record) {
+        (Some(prev), Some(record)) => (prev, record),
+        (None, None) if !shows_record => return Ok(()),
+        _ => {
+            return Err(Refused(
+                "the proof shows record fields without the record and prev_hash that bind them"
+                    .into(),
+            ))
+        }
+    };
+    let prev = parse_hash(prev_hex, "prev_hash").map_err(Refused)?;
+    let bytes = BASE64
+        .decode(record_b64)
+        .map_err(|_| Refused("record is not standard padded base64".into()))?;
+    if chain_hash(&prev, &bytes) != *record_hash {
+        return Err(Refused(
+            "record_hash is not the chain hash of prev_hash and record".into(),
+        ));
+    }
+    let record =
+        Record::decode(&bytes).map_err(|e| Refused(format!("record cannot be decoded: {e}")))?;
+    if record.seq != p.leaf_index {
+        return Err(Refused(format!(
+            "the record is seq {}, the proof is for leaf {}",
+            record.seq, p.leaf_index
+        )));
+    }
+    if p.event_type
+        .as_ref()
+        .is_some_and(|t| *t != record.event_type)
+    {
+        return Err(Refused("the event type shown is not the record's".into()));
+    }
+    if p.timestamp
+        .as_ref()
+        .is_some_and(|t| *t != shown_time(record.timestamp_micros))
+    {
+        return Err(Refused("the timestamp shown is not the record's".into()));
+    }
+    Ok(())
 }
 
 fn open_note(key: &VerifierKey, note: &str, what: &str) -> Result<Checkpoint, Refused> {
@@ -129,7 +199,14 @@ fn check_inclusion(
         "checkpoint",
     )?;
     Ok((|| {
+        let note = require_note(note, "checkpoint")?;
         let checkpoint = open_note(key, &note, "checkpoint")?;
+        if checkpoint.origin != p.origin {
+            return Err(Refused(format!(
+                "the proof names the origin {:?}, the checkpoint {:?}",
+                p.origin, checkpoint.origin
+            )));
+        }
         if checkpoint.tree_size != p.tree_size {
             return Err(Refused(format!(
                 "the proof is for a tree of {} records, the checkpoint for {}",
@@ -138,6 +215,7 @@ fn check_inclusion(
         }
         let tree = parse_tree_hash(p.tree_hash.as_deref()).map_err(Refused)?;
         let record_hash = parse_hash(&p.record_hash, "record_hash").map_err(Refused)?;
+        check_shown_fields(p, &record_hash)?;
         let leaf = tree.leaf_hash(&record_hash);
         if parse_hash(&p.leaf_hash, "leaf_hash").map_err(Refused)? != leaf {
             return Err(Refused(
@@ -175,18 +253,31 @@ fn check_consistency(
         "checkpoint",
     )?;
     // Every log extends the empty tree: no older checkpoint is needed then.
-    let old_note = if p.old_size == 0 && args.old_checkpoint.is_none() {
-        None
-    } else {
-        Some(note_from(
+    let needs_old = !(p.old_size == 0 && args.old_checkpoint.is_none());
+    let old_note = if needs_old {
+        note_from(
             args.old_checkpoint.as_deref(),
             p.old_checkpoint.as_ref(),
             "old checkpoint",
-        )?)
+        )?
+    } else {
+        None
     };
     Ok((|| {
         let tree = parse_tree_hash(p.tree_hash.as_deref()).map_err(Refused)?;
+        let new_note = require_note(new_note, "checkpoint")?;
         let new = open_note(key, &new_note, "checkpoint")?;
+        if new.origin != p.origin {
+            return Err(Refused(format!(
+                "the proof names the origin {:?}, the checkpoint {:?}",
+                p.origin, new.origin
+            )));
+        }
+        let old_note = if needs_old {
+            Some(require_note(old_note, "old checkpoint")?)
+        } else {
+            None
+        };
         let (old_size, old_root) = match &old_note {
             Some(note) => {
                 let old = open_note(key, note, "old checkpoint")?;

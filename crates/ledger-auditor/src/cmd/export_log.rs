@@ -38,7 +38,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         out.flush()?;
         written
     } else {
-        let mut out = AtomicFile::create(&args.out, 0o644)?;
+        let mut out = AtomicFile::create(&args.out, 0o600)?;
         let written = write_export(&ledger, &key.key, &mut out, &mut progress)?;
         out.commit()?;
         written

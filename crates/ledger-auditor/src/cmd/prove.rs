@@ -7,7 +7,10 @@ use anyhow::{bail, Context as _};
 use crate::keys::log_key;
 use crate::open::open_ledger;
 use crate::output::{hex32, print_json, Context, Outcome};
-use crate::proof::{hex_path, InclusionFile, ProofFile};
+use crate::proof::{hex_path, shown_time, InclusionFile, ProofFile};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use ledger_core::record::genesis_hash;
 
 /// Arguments of `prove`.
 #[derive(clap::Args, Debug)]
@@ -57,6 +60,15 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let record = ledger
         .get(args.seq)
         .with_context(|| format!("cannot read record {}", args.seq))?;
+    let prev_hash = match args.seq.checked_sub(1) {
+        None => genesis_hash(),
+        Some(prev) => {
+            ledger
+                .get(prev)
+                .with_context(|| format!("cannot read record {prev}"))?
+                .hash
+        }
+    };
     let proof = ledger
         .inclusion_proof(args.seq, size)
         .with_context(|| format!("cannot build the inclusion proof of seq {}", args.seq))?;
@@ -72,8 +84,16 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         );
         return Ok(Outcome::Finding);
     }
-    let checkpoint = ledger.checkpoint_at(size)?;
-    if let Some(stored) = &checkpoint {
+    // A proof against an unsigned root proves nothing to someone without
+    // the store: refuse rather than write one `check-proof` must refuse.
+    let Some(checkpoint) = ledger.checkpoint_at(size)? else {
+        bail!(
+            "the ledger has no signed checkpoint of size {size}; prove against the size of one \
+             (`ledger-auditor checkpoint` prints the newest), or omit --size"
+        );
+    };
+    {
+        let stored = &checkpoint;
         match key.key.open(&stored.note) {
             Ok(c) if c.root == root => {}
             Ok(_) => {
@@ -101,7 +121,12 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         leaf_hash: hex32(&leaf),
         audit_path: hex_path(&proof.path),
         root: hex32(&root),
-        checkpoint: checkpoint.map(|c| c.note),
+        checkpoint: Some(checkpoint.note),
+        seq: Some(args.seq),
+        event_type: Some(record.record.event_type.clone()),
+        timestamp: Some(shown_time(record.record.timestamp_micros)),
+        prev_hash: Some(hex32(&prev_hash)),
+        record: Some(BASE64.encode(&record.bytes)),
     };
     if ctx.json {
         print_json(&ProofFile::Inclusion(file))?;
@@ -117,10 +142,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         for (i, h) in file.audit_path.iter().enumerate() {
             println!("    {i:>2} {h}");
         }
-        match &file.checkpoint {
-            Some(_) => println!("  signed       yes: a checkpoint of this size exists"),
-            None => println!("  signed       no checkpoint of this size"),
-        }
+        println!("  signed       yes: a checkpoint of this size exists");
         println!("(--json prints the proof document for `ledger-auditor check-proof`)");
     }
     Ok(Outcome::Ok)

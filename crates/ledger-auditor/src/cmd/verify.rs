@@ -29,12 +29,18 @@ pub(crate) struct Args {
     #[arg(long, value_name = "URL", conflicts_with = "export")]
     store: Option<String>,
     /// Export written by `export-log` to verify instead, from its lines alone.
-    #[arg(long, value_name = "FILE", conflicts_with = "trusted")]
+    #[arg(long, value_name = "FILE")]
     export: Option<PathBuf>,
     /// A checkpoint note kept from an earlier verification: check that the
-    /// log extends it and verify only what was appended since.
+    /// log extends it (a ledger: and verify only what was appended since;
+    /// an export: its tree at that size must have the kept root).
     #[arg(long, value_name = "CHECKPOINT_FILE")]
     trusted: Option<PathBuf>,
+    /// Accept records that no signed checkpoint covers (and a log with no
+    /// checkpoint at all), reporting how many. Without it such a log fails:
+    /// unsigned records can be rewritten without the key.
+    #[arg(long)]
+    allow_unsigned_tail: bool,
     /// The log's verifier key (vkey file), obtained independently; default:
     /// the ledger's checkpoint.pub, or the key named in the export's header.
     #[arg(long, value_name = "FILE")]
@@ -174,6 +180,7 @@ fn check_ledger(
             report.latest_checkpoint = r.latest_checkpoint;
             report.unsigned_tail = Some(r.unsigned_tail);
             report.events_per_sec = rate(r.records_checked, elapsed);
+            refuse_unsigned_tail(&mut report, args.allow_unsigned_tail);
         }
         Err(VerifyError::Failed { seq, violation }) => {
             report.records_checked = seq.saturating_sub(start);
@@ -206,12 +213,22 @@ fn verify_export(file: &Path, args: &Args, ctx: &Context) -> anyhow::Result<Outc
              pin the log's key with --pubkey FILE to tie the export to the real log",
         );
     }
+    let trusted = args
+        .trusted
+        .as_deref()
+        .map(|p| read_text(p, "trusted checkpoint"))
+        .transpose()?;
     let bar = events_bar(ctx, 0, "verifying export");
     let started = Instant::now();
-    let result = check_export(file, pinned.as_ref(), &mut |done, expected| {
-        bar.set_length(expected.max(done));
-        bar.set_position(done);
-    });
+    let result = check_export(
+        file,
+        pinned.as_ref(),
+        trusted.as_deref(),
+        &mut |done, expected| {
+            bar.set_length(expected.max(done));
+            bar.set_position(done);
+        },
+    );
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     let mut report = Report {
@@ -220,7 +237,10 @@ fn verify_export(file: &Path, args: &Args, ctx: &Context) -> anyhow::Result<Outc
         path: file.display().to_string(),
         size: 0,
         root: None,
-        trusted_size: 0,
+        trusted_size: trusted
+            .as_deref()
+            .and_then(|n| parse_unverified(n).ok())
+            .map_or(0, |c| c.tree_size),
         records_checked: 0,
         checkpoints_checked: 0,
         latest_checkpoint: None,
@@ -245,6 +265,7 @@ fn verify_export(file: &Path, args: &Args, ctx: &Context) -> anyhow::Result<Outc
             report.unsigned_tail = Some(r.size - r.latest_checkpoint.unwrap_or(0));
             report.verifier_key = r.verifier_key;
             report.events_per_sec = rate(r.size, elapsed);
+            refuse_unsigned_tail(&mut report, args.allow_unsigned_tail);
         }
         Err(CheckError::Finding(f)) => {
             report.size = f.seq.unwrap_or(0);
@@ -260,6 +281,34 @@ fn verify_export(file: &Path, args: &Args, ctx: &Context) -> anyhow::Result<Outc
         Err(CheckError::Io(e)) => return Err(e),
     }
     emit(&report, ctx.json)
+}
+
+/// Fails a verified report whose newest records (or all of them) are
+/// covered by no signed checkpoint, unless `allow`: without a signature
+/// anyone can rewrite them and recompute every hash.
+fn refuse_unsigned_tail(report: &mut Report, allow: bool) {
+    let unsigned = report.unsigned_tail.unwrap_or(report.size);
+    if allow || (unsigned == 0 && report.latest_checkpoint.is_some()) {
+        return;
+    }
+    report.ok = false;
+    let reason = match report.latest_checkpoint {
+        None => format!(
+            "the log holds no signed checkpoint: none of its {} records is signed \
+             (pass --allow-unsigned-tail to accept that)",
+            report.size
+        ),
+        Some(latest) => format!(
+            "{unsigned} records after the newest signed checkpoint (tree size {latest}) \
+             are covered by no signature (pass --allow-unsigned-tail to accept that)"
+        ),
+    };
+    report.first_violation = Some(FirstViolation {
+        seq: report.latest_checkpoint.or(Some(0)),
+        line: None,
+        kind: "unsigned_tail".to_string(),
+        reason,
+    });
 }
 
 /// Says so when the pinned key is not the one the ledger directory exports.
@@ -309,7 +358,7 @@ fn print_text(r: &Report) {
     println!("  root         {}", r.root.as_deref().unwrap_or("-"));
     match r.latest_checkpoint {
         Some(latest) => println!(
-            "  checkpoints  {} checked, newest at tree size {latest}; {} records after it",
+            "  checkpoints  {} checked, newest at tree size {latest}; {} records after it are unsigned",
             r.checkpoints_checked,
             r.unsigned_tail.unwrap_or(0)
         ),

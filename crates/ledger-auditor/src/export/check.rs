@@ -20,10 +20,12 @@ use base64::Engine as _;
 use ledger_core::checkpoint::parse_unverified;
 use ledger_core::layout::STORE_FORMAT;
 use ledger_core::verify::{StreamVerifier, VerifyError, Violation};
-use ledger_core::{Hash, TreeHash, VerifierKey};
+use ledger_core::{Checkpoint, Hash, TreeHash, VerifierKey};
 
 use super::{CheckpointLine, Header, RecordLine, EXPORT_FORMAT, MAX_LINE};
 use crate::keys::parse_log_vkey;
+use crate::proof::is_lowercase_hex;
+use ledger_core::strict_json::{self as json, StrictJsonError};
 
 /// The first thing wrong with an export.
 #[derive(Debug, Clone)]
@@ -143,7 +145,7 @@ fn collect_checkpoints(path: &Path) -> Result<CheckpointsBySize, CheckError> {
         if line == 1 {
             continue;
         }
-        if let Ok(cp) = serde_json::from_str::<CheckpointLine>(&text) {
+        if let Ok(cp) = json::from_str::<CheckpointLine>(&text) {
             if let Ok(parsed) = parse_unverified(&cp.checkpoint) {
                 found
                     .entry(parsed.tree_size)
@@ -155,25 +157,21 @@ fn collect_checkpoints(path: &Path) -> Result<CheckpointsBySize, CheckError> {
 }
 
 fn parse_hash(text: &str, line: u64, seq: u64, field: &str) -> Result<Hash, CheckError> {
-    let mut out = [0u8; 32];
-    match hex::decode_to_slice(text, &mut out) {
-        Ok(()) => Ok(out),
-        Err(_) => Err(finding(
-            line,
-            Some(seq),
-            "malformed_line",
-            format!("{field} is not 64 hex digits"),
-        )),
-    }
+    crate::proof::parse_hash(text, field)
+        .map_err(|reason| finding(line, Some(seq), "malformed_line", reason))
 }
 
 /// Verifies the export at `path`; `progress` gets the records checked and
 /// the number the header announces. With `pinned`, checkpoints must verify
 /// under that key and the header must name it; without, the header's key is
 /// used (which proves only that the export is consistent with itself).
+/// With `trusted`, a checkpoint note kept from earlier, that note must
+/// verify under the key and the export's tree at its size must have its
+/// root: an export of a log rewritten or rolled back since then fails.
 pub(crate) fn check_export(
     path: &Path,
     pinned: Option<&VerifierKey>,
+    trusted: Option<&str>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ExportReport, CheckError> {
     let checkpoints = collect_checkpoints(path)?;
@@ -181,22 +179,41 @@ pub(crate) fn check_export(
     let Some((_, header_text)) = lines.next_line()? else {
         return Err(finding(1, None, "header", "the export is empty".into()));
     };
-    let header: Header = serde_json::from_str(&header_text)
-        .map_err(|e| finding(1, None, "header", format!("not an export header: {e}")))?;
+    let header: Header = json::from_str(&header_text).map_err(|e| match e {
+        StrictJsonError::DuplicateMember(_) => finding(1, None, "duplicate_member", e.to_string()),
+        _ => finding(1, None, "header", format!("not an export header: {e}")),
+    })?;
     let (key, tree) = check_header(&header, pinned)?;
+    let trusted = trusted
+        .map(|note| {
+            key.open(note).map_err(|e| {
+                finding(
+                    1,
+                    None,
+                    "trusted_checkpoint",
+                    format!("the trusted checkpoint does not verify under the key {key}: {e}"),
+                )
+            })
+        })
+        .transpose()?;
     progress(0, header.size);
     let mut verifier = StreamVerifier::new(&key, Some(&header.origin), tree);
     let mut scan = Scan {
         checkpoints: &checkpoints,
+        trusted: trusted.as_ref(),
     };
-    scan.at_size(&mut verifier)?;
+    scan.at_size(&mut verifier, 1)?;
 
     let mut size = 0u64;
     let mut checkpoint_lines = 0u64;
     let mut last_checkpoint_size: Option<u64> = None;
     while let Some((line, text)) = lines.next_line()? {
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| finding(line, None, "malformed_line", format!("not JSON: {e}")))?;
+        let value: serde_json::Value = json::from_str(&text).map_err(|e| match e {
+            StrictJsonError::DuplicateMember(_) => {
+                finding(line, None, "duplicate_member", e.to_string())
+            }
+            _ => finding(line, None, "malformed_line", format!("not JSON: {e}")),
+        })?;
         let is_checkpoint = value.get("checkpoint").is_some();
         if is_checkpoint {
             let cp: CheckpointLine = serde_json::from_value(value).map_err(|e| {
@@ -306,12 +323,24 @@ pub(crate) fn check_export(
             ));
         }
         size += 1;
-        scan.at_size(&mut verifier)?;
+        scan.at_size(&mut verifier, line)?;
         if size.is_multiple_of(4096) {
             progress(size, header.size);
         }
     }
     progress(size, header.size);
+    if let Some(t) = trusted.as_ref().filter(|t| t.tree_size > size) {
+        return Err(finding(
+            lines.number,
+            Some(size),
+            "inconsistent_with_trusted",
+            format!(
+                "the export holds {size} records, fewer than the {} of the trusted \
+                 checkpoint: the log was cut back",
+                t.tree_size
+            ),
+        ));
+    }
     if header.size != size {
         return Err(finding(
             1,
@@ -404,8 +433,10 @@ fn check_header(
         )));
     }
     let mut id = [0u8; 16];
-    if hex::decode_to_slice(&header.ledger_id, &mut id).is_err() {
-        return Err(bad("ledger_id is not 32 hex digits".into()));
+    if !is_lowercase_hex(&header.ledger_id)
+        || hex::decode_to_slice(&header.ledger_id, &mut id).is_err()
+    {
+        return Err(bad("ledger_id is not 32 lowercase hex digits".into()));
     }
     let tree = match header.tree_hash.as_deref() {
         None => TreeHash::LegacyBlake3,
@@ -432,14 +463,33 @@ fn check_header(
 }
 
 /// Feeds each collected checkpoint to the verifier when the recomputed
-/// tree reaches its size.
+/// tree reaches its size, and compares the tree with the trusted checkpoint
+/// at its size.
 struct Scan<'a> {
     checkpoints: &'a CheckpointsBySize,
+    trusted: Option<&'a Checkpoint>,
 }
 
 impl Scan<'_> {
-    fn at_size(&mut self, verifier: &mut StreamVerifier<'_>) -> Result<(), CheckError> {
-        let Some((line, note)) = self.checkpoints.get(&verifier.size()) else {
+    /// `line` is the line that brought the tree to its size.
+    fn at_size(&mut self, verifier: &mut StreamVerifier<'_>, line: u64) -> Result<(), CheckError> {
+        let size = verifier.size();
+        if let Some(t) = self.trusted.filter(|t| t.tree_size == size) {
+            if verifier.root() != t.root {
+                return Err(finding(
+                    line,
+                    Some(size.saturating_sub(1)),
+                    "inconsistent_with_trusted",
+                    format!(
+                        "the tree of the first {size} records is not the one the trusted \
+                         checkpoint signs: a record at or before seq {} differs from the \
+                         log seen then",
+                        size.saturating_sub(1)
+                    ),
+                ));
+            }
+        }
+        let Some((line, note)) = self.checkpoints.get(&size) else {
             return Ok(());
         };
         verifier
@@ -496,7 +546,7 @@ mod tests {
     fn check_bytes(bytes: &[u8], key: &VerifierKey) -> Result<ExportReport, CheckError> {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), bytes).unwrap();
-        check_export(file.path(), Some(key), &mut |_, _| {})
+        check_export(file.path(), Some(key), None, &mut |_, _| {})
     }
 
     #[test]
@@ -521,6 +571,8 @@ mod tests {
         // The ledger id in the header is informational: no signature covers it.
         let id_start = find(&bytes, b"\"ledger_id\":\"") + 13;
         let unsigned = id_start..id_start + 32;
+        let vkey_start = find(&bytes, b"\"verifier_key\":\"") + 16;
+        let vkey = vkey_start..vkey_start + find(&bytes[vkey_start..], b"\"");
         for round in 0..90 {
             let mut damaged = bytes.clone();
             match round % 3 {
@@ -534,13 +586,15 @@ mod tests {
                     );
                 }
                 // Flip one bit anywhere: a finding, unless the flip only
-                // changed the case of a hex digit (same hash) or the
-                // unsigned ledger id.
+                // changed the unsigned ledger id or the case of a hex digit
+                // of the vkey's key id (read in either case, as Go does);
+                // hashes are lowercase only.
                 1 => {
                     let at = next(bytes.len());
                     damaged[at] ^= 1 << next(8);
                     let benign = (damaged[at].eq_ignore_ascii_case(&bytes[at])
-                        && damaged[at].is_ascii_hexdigit())
+                        && damaged[at].is_ascii_hexdigit()
+                        && vkey.contains(&at))
                         || unsigned.contains(&at);
                     let result = check_bytes(&damaged, &key);
                     if !benign {

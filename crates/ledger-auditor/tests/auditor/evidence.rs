@@ -202,6 +202,24 @@ fn evidence_needs_no_secret_key() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(out.join("manifest.json").is_file());
+    // Owner-only, whatever the umask (the test runs under the caller's).
+    assert_private(&out);
+}
+
+/// Every directory under `dir` (and `dir`) is 0700 and every file 0600.
+fn assert_private(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(dir).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{}", dir.display());
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            assert_private(&path);
+        } else {
+            let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", path.display());
+        }
+    }
 }
 
 #[test]

@@ -158,10 +158,30 @@ fn an_export_round_trips_and_a_modified_line_is_named() {
 }
 
 /// `docs/tools/verify_export.py`, the independent verifier, agrees: exit 0
-/// on an intact export, 1 naming `bad_seq` otherwise. Skipped with a
-/// message without Python or its `blake3` package, except under `CI=true`
-/// (`.ci/run` installs it), where a missing package is a failure.
+/// on an intact export, 1 naming `bad_seq` otherwise.
 fn python_verifier(export: &Path, ledger: &Path, bad_seq: Option<u64>) {
+    let Some(out) = python_verify(export, ledger, &[]) else {
+        return;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match bad_seq {
+        None => assert_eq!(out.status.code(), Some(0), "{out:?}"),
+        Some(seq) => {
+            assert_eq!(out.status.code(), Some(1), "{out:?}");
+            assert!(stdout.contains(&format!("seq {seq}")), "{stdout}");
+        }
+    }
+}
+
+/// Runs `docs/tools/verify_export.py EXPORT --pubkey <ledger>/checkpoint.pub
+/// EXTRA...` after its self-test; `None` (skipped, with a message) without
+/// Python or its `blake3` package, except under `CI=true` (`.ci/run`
+/// installs it), where a missing package is a failure.
+pub(crate) fn python_verify(
+    export: &Path,
+    ledger: &Path,
+    extra: &[&str],
+) -> Option<std::process::Output> {
     let script: PathBuf = [
         env!("CARGO_MANIFEST_DIR"),
         "../../docs/tools/verify_export.py",
@@ -180,7 +200,7 @@ fn python_verifier(export: &Path, ledger: &Path, bad_seq: Option<u64>) {
         eprintln!(
             "skipping the Python cross-check: python3 with the blake3 package is not available"
         );
-        return;
+        return None;
     }
     // Its SHA-256 tree against the RFC 6962 roots of transparency-dev/merkle.
     let out = Command::new("python3")
@@ -189,21 +209,16 @@ fn python_verifier(export: &Path, ledger: &Path, bad_seq: Option<u64>) {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(export)
-        .arg("--pubkey")
-        .arg(ledger.join("checkpoint.pub"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    match bad_seq {
-        None => assert_eq!(out.status.code(), Some(0), "{out:?}"),
-        Some(seq) => {
-            assert_eq!(out.status.code(), Some(1), "{out:?}");
-            assert!(stdout.contains(&format!("seq {seq}")), "{stdout}");
-        }
-    }
+    Some(
+        Command::new("python3")
+            .arg(&script)
+            .arg(export)
+            .arg("--pubkey")
+            .arg(ledger.join("checkpoint.pub"))
+            .args(extra)
+            .output()
+            .unwrap(),
+    )
 }
 
 /// The committed fixture (a ledger created with the BLAKE3 tree, before the

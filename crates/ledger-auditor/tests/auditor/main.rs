@@ -5,6 +5,7 @@
 mod cli;
 mod evidence;
 mod export;
+mod forgeries;
 mod live;
 mod postgres;
 mod proofs;

@@ -416,11 +416,16 @@ fn prepare(
                     }
                     Outcome::Created { subject, name }
                 }
+                // The input's author need not be allowed to look subjects
+                // up: the refusal does not say which one holds the address.
                 Err(RecordError::Create(ledger_vault::CreateScopeError::EmailAlreadyIndexed {
-                    subject,
-                })) => Outcome::Refused(format!(
-                    "new_subject: that email is already registered to subject {subject}"
-                )),
+                    ..
+                })) => Outcome::Refused(
+                    "new_subject: that email is already registered to a subject".to_string(),
+                ),
+                Err(RecordError::Create(
+                    e @ ledger_vault::CreateScopeError::InvalidEmail { .. },
+                )) => Outcome::Refused(format!("new_subject: {e}")),
                 Err(RecordError::Create(ledger_vault::CreateScopeError::KeyReused)) => {
                     Outcome::Refused(ID_REUSED.into())
                 }

@@ -1,5 +1,6 @@
 //! `ledger erase`: erase a subject and its tickets by crypto-shredding.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -13,7 +14,7 @@ use crate::Global;
 
 /// Arguments of `ledger erase`.
 #[derive(clap::Args, Debug)]
-#[command(group(clap::ArgGroup::new("who").required(true).args(["subject", "email"])))]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["subject", "email", "email_file"])))]
 pub(crate) struct Args {
     /// The subject's pseudonymous id (32 hex digits).
     #[arg(long)]
@@ -21,6 +22,10 @@ pub(crate) struct Args {
     /// The subject's email, looked up in the blind index (never printed).
     #[arg(long)]
     email: Option<String>,
+    /// Read the email from this file (`-`: stdin) instead, so that it is
+    /// not in the command line other users can see.
+    #[arg(long, value_name = "FILE")]
+    email_file: Option<PathBuf>,
     /// Reason code, e.g. `gdpr-art17-1a` (recorded in clear).
     #[arg(long)]
     reason: String,
@@ -40,7 +45,8 @@ pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     };
     let dir = global.dir()?;
     let compliance = open::open(dir, &spec)?;
-    let subject = match (&args.subject, &args.email) {
+    let email = crate::email_input::email(args.email.as_ref(), args.email_file.as_ref())?;
+    let subject = match (&args.subject, &email) {
         (Some(s), _) => *s,
         (None, Some(email)) => compliance
             .vault()

@@ -29,9 +29,11 @@ fn erase_by_email_shreds_the_subject_and_its_tickets_and_fulfils_the_request() {
         .unwrap()
         .to_owned();
 
+    // The email from stdin, so that it is not in argv.
     let out = ledger(&dir)
-        .args(["--json", "erase", "--email", "grace@example.test"])
+        .args(["--json", "erase", "--email-file", "-"])
         .args(["--reason", "gdpr-art17-1a", "--request", "DSR-9"])
+        .write_stdin("grace@example.test\n")
         .output()
         .unwrap();
     assert!(
@@ -52,8 +54,12 @@ fn erase_by_email_shreds_the_subject_and_its_tickets_and_fulfils_the_request() {
     }
 
     // The email is gone from the blind index; nothing more may be recorded.
+    // And from a file: the same lookup.
+    let email_file = dir.with_extension("email");
+    std::fs::write(&email_file, " Grace@Example.test \n").unwrap();
     ledger(&dir)
-        .args(["erase", "--email", "grace@example.test"])
+        .args(["erase", "--email-file"])
+        .arg(&email_file)
         .args(["--reason", "gdpr-art17-1a", "--request", "DSR-9"])
         .assert()
         .code(2)

@@ -119,7 +119,7 @@ pub fn validate_key_name(name: &str) -> Result<(), KeyError> {
         "contains whitespace"
     } else if name.contains('+') {
         "contains '+'"
-    } else if name.chars().any(|c| u32::from(c) < 0x20 || c == '\u{7f}') {
+    } else if name.chars().any(char::is_control) {
         "contains a control character"
     } else {
         return Ok(());

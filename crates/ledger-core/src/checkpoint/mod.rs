@@ -161,7 +161,7 @@ fn check_line(line: &str, line_no: usize) -> Result<(), CheckpointError> {
             reason: "empty line",
         });
     }
-    if let Some(c) = line.chars().find(|c| u32::from(*c) < 0x20) {
+    if let Some(c) = line.chars().find(|c| c.is_control()) {
         return Err(CheckpointError::ControlCharacter {
             line: line_no,
             code: u32::from(c),
@@ -218,7 +218,9 @@ pub enum CheckpointError {
         /// Byte offset of the first invalid byte.
         offset: usize,
     },
-    /// A control character other than newline (e.g. `\r`, `\t`, NUL).
+    /// A control character other than newline: any Unicode `Cc` character,
+    /// U+0000–U+001F, U+007F and U+0080–U+009F (e.g. `\r`, `\t`, NUL,
+    /// DEL, NEL).
     #[error("line {line}: control character U+{code:04X} (only newline is allowed)")]
     ControlCharacter {
         /// Line containing the character.
@@ -275,6 +277,14 @@ pub enum CheckpointError {
         name: String,
         /// Key id.
         key_id: KeyId,
+    },
+    /// The checkpoint's origin is not the name of the key that must sign it.
+    #[error("checkpoint origin {origin:?} is not the key name {name:?}")]
+    OriginNotKeyName {
+        /// The note's origin line.
+        origin: String,
+        /// The verifier key's name.
+        name: String,
     },
     /// A signature line by the given key does not verify.
     #[error("line {line}: signature by key {name}+{key_id} is invalid: {reason}")]

@@ -51,7 +51,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<ParsedNote<'_>, CheckpointError> {
     })?;
     if let Some((offset, c)) = note
         .char_indices()
-        .find(|&(_, c)| u32::from(c) < 0x20 && c != '\n')
+        .find(|&(_, c)| c.is_control() && c != '\n')
     {
         return Err(CheckpointError::ControlCharacter {
             line: line_of(bytes, offset),
@@ -163,7 +163,8 @@ fn invalid(sig: &SigLine<'_>, reason: &'static str) -> CheckpointError {
 /// strict checkpoint body. Signature lines whose name and key id do not both
 /// match `verifier` are ignored; at least one must match, and every matching
 /// line must hold a 64-byte Ed25519 signature over the text that passes
-/// `verify_strict`.
+/// `verify_strict`. The checkpoint's origin must be the key's name: a key
+/// signs for one log only.
 pub fn open(note: impl AsRef<[u8]>, verifier: &VerifierKey) -> Result<Checkpoint, CheckpointError> {
     require_type(verifier, KeyType::Ed25519)?;
     let parsed = parse(note.as_ref())?;
@@ -184,6 +185,14 @@ pub fn open(note: impl AsRef<[u8]>, verifier: &VerifierKey) -> Result<Checkpoint
         return Err(CheckpointError::NoSignatureFromKey {
             name: verifier.name().to_owned(),
             key_id: verifier.key_id(),
+        });
+    }
+    // Checked after the signatures, so that a note of another key is
+    // reported as not signed by this one.
+    if checkpoint.origin != verifier.name() {
+        return Err(CheckpointError::OriginNotKeyName {
+            origin: checkpoint.origin,
+            name: verifier.name().to_owned(),
         });
     }
     Ok(checkpoint)
@@ -263,7 +272,7 @@ pub fn append_signature(note: &str, line: &str) -> Result<String, CheckpointErro
             reason: "more than one line",
         });
     }
-    if let Some(c) = raw.chars().find(|&c| u32::from(c) < 0x20) {
+    if let Some(c) = raw.chars().find(|&c| c.is_control()) {
         return Err(CheckpointError::ControlCharacter {
             line: next_line,
             code: u32::from(c),

@@ -704,12 +704,60 @@ proptest! {
     ) {
         let cp = Checkpoint { origin, tree_size, root, extensions };
         prop_assert_eq!(Checkpoint::parse_body(&cp.body()).unwrap(), cp.clone());
-        let note = kat_signer().sign(&cp).unwrap();
-        prop_assert_eq!(open(&note, &kat_signer().verifier()).unwrap(), cp.clone());
+        let signer = CheckpointSigner::from_seed(&cp.origin, &seed(0x01)).unwrap();
+        let note = signer.sign(&cp).unwrap();
+        prop_assert_eq!(open(&note, &signer.verifier()).unwrap(), cp.clone());
         let line = kat_witness().cosign(&cp, time).unwrap();
         let note = append_signature(&note, &line).unwrap();
         let got = verify_cosignature(&note, &kat_witness().verifier()).unwrap();
         prop_assert_eq!(got.checkpoint, cp);
         prop_assert_eq!(got.timestamp, time);
+    }
+}
+
+/// A note signed by the log's key for another origin is refused: a key
+/// signs for one log only (docs/FORMAT.md §5).
+#[test]
+fn checkpoint_origin_must_be_the_key_name() {
+    let signer = kat_signer();
+    let other_log = Checkpoint::new("other.example/log", 42, [9; 32]);
+    let note = signer.sign(&other_log).unwrap();
+    assert!(matches!(
+        open(&note, &signer.verifier()),
+        Err(CheckpointError::OriginNotKeyName { .. })
+    ));
+}
+
+/// DEL (U+007F) and the C1 controls such as NEL (U+0085) are control
+/// characters too: refused in the body, in the signature block and in key
+/// names.
+#[test]
+fn checkpoint_c1_and_del_control_characters_refused() {
+    let signer = kat_signer();
+    for c in ['\u{7f}', '\u{85}', '\u{9f}'] {
+        let mut cp = kat_checkpoint();
+        cp.extensions = vec![format!("ext{c}")];
+        assert!(signer.sign(&cp).is_err(), "U+{:04X} signed", u32::from(c));
+        // Put the character into an already signed note: parse refuses it.
+        let note = signer.sign(&kat_checkpoint()).unwrap();
+        let tampered = note.replacen('\n', &format!("{c}\n"), 1);
+        assert!(
+            matches!(
+                open(&tampered, &signer.verifier()),
+                Err(CheckpointError::ControlCharacter { code, .. }) if code == u32::from(c)
+            ),
+            "U+{:04X} accepted in the body",
+            u32::from(c)
+        );
+        let in_sigs = format!("{note}\u{2014} x{c} AAAAAAAA\n");
+        assert!(
+            matches!(
+                open(&in_sigs, &signer.verifier()),
+                Err(CheckpointError::ControlCharacter { .. })
+            ),
+            "U+{:04X} accepted in the signature block",
+            u32::from(c)
+        );
+        assert!(validate_key_name(&format!("log{c}")).is_err());
     }
 }

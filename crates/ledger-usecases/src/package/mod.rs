@@ -16,7 +16,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use ledger_compliance::query::SubjectReport;
 use ledger_compliance::vocab::Right;
 use ledger_compliance::ComplianceLedger;
-use ledger_core::record::micros_to_datetime;
 use ledger_core::{ScopeId, SignedCheckpoint, StoredRecord};
 use ledger_vault::{ERASURE_CERTIFIED_EVENT, SCOPE_ERASED_EVENT};
 
@@ -221,24 +220,10 @@ fn integrity(
     let root = hex::encode(cp.root);
     let mut proofs = Vec::with_capacity(records.len());
     for stored in records {
-        let proof = ledger
-            .inclusion_proof(stored.seq, cp.tree_size)
-            .with_context(|| format!("proving record {}", stored.seq))?;
-        proofs.push(ProofItem {
-            proof: "inclusion".into(),
-            seq: stored.seq,
-            event_type: stored.record.event_type.clone(),
-            timestamp: ts(micros_to_datetime(stored.record.timestamp_micros)),
-            origin: cp.origin.clone(),
-            tree_hash: ledger.tree_hash().name().into(),
-            leaf_index: proof.index,
-            tree_size: proof.tree_size,
-            record_hash: hex::encode(stored.hash),
-            leaf_hash: hex::encode(ledger.tree_hash().leaf_hash(&stored.hash)),
-            audit_path: proof.path.iter().map(hex::encode).collect(),
-            root: root.clone(),
-            checkpoint: checkpoint.note.clone(),
-        });
+        proofs.push(
+            crate::proof::item(ledger, checkpoint, stored)
+                .with_context(|| format!("proving record {}", stored.seq))?,
+        );
     }
     Ok(Integrity {
         verifier_key: ledger.verifier_key().vkey(),

@@ -134,6 +134,24 @@ fn refusals_are_typed() {
         vault.create_scope(Some(" dup@example.TEST ")),
         Err(CreateScopeError::EmailAlreadyIndexed { subject }) if subject == s
     ));
+    // The refusal names no subject: callers decide who may learn it.
+    let refused = vault.create_scope(Some("dup@example.test")).unwrap_err();
+    assert!(!refused.to_string().contains(&s.to_string()), "{refused}");
+    // Not addresses: refused, typed, with the position and without the text.
+    for bad in ["", "  ", "not-an-email", "@example.test", "secretname@"] {
+        let e = vault.create_scope(Some(bad)).unwrap_err();
+        assert!(
+            matches!(e, CreateScopeError::InvalidEmail { index: 0, .. }),
+            "{bad:?}: {e}"
+        );
+        assert!(!e.to_string().contains("secretname"), "{e}");
+    }
+    assert!(matches!(
+        vault.create_scopes(&[Some("ok@example.test"), Some("nope")]),
+        Err(CreateScopeError::InvalidEmail { index: 1, .. })
+    ));
+    // Nothing of the refused batch was created.
+    assert!(vault.create_scope(Some("ok@example.test")).is_ok());
     assert!(matches!(
         vault.create_scopes(&[Some("one@example.test"), Some("ONE@example.test")]),
         Err(CreateScopeError::EmailRepeatedInBatch {

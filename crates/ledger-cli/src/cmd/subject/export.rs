@@ -41,7 +41,7 @@ readable by the owner only; nothing personal is printed. Exit codes: 0 ok,
 
 /// Arguments of `ledger subject export`.
 #[derive(clap::Args, Debug)]
-#[command(group(clap::ArgGroup::new("who").required(true).args(["subject", "email"])))]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["subject", "email", "email_file"])))]
 pub(crate) struct Args {
     /// The subject's pseudonymous id (32 hex digits).
     #[arg(long)]
@@ -49,6 +49,10 @@ pub(crate) struct Args {
     /// The subject's email, looked up in the blind index (never printed).
     #[arg(long)]
     email: Option<String>,
+    /// Read the email from this file (`-`: stdin) instead, so that it is
+    /// not in the command line other users can see.
+    #[arg(long, value_name = "FILE")]
+    email_file: Option<PathBuf>,
     /// Directory to write the package to (created if missing).
     #[arg(long)]
     out: PathBuf,
@@ -84,7 +88,8 @@ pub(crate) struct Written {
 
 pub(crate) fn run(args: &Args, global: &Global) -> anyhow::Result<ExitCode> {
     let compliance = open::open(global.dir()?, &global.spec())?;
-    let report = match (&args.subject, &args.email) {
+    let email = crate::email_input::email(args.email.as_ref(), args.email_file.as_ref())?;
+    let report = match (&args.subject, &email) {
         (Some(subject), _) => compliance
             .subject_report(subject)
             .context("reading the subject's records")?
@@ -212,10 +217,13 @@ fn create_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", dir.display()))
 }
 
-/// Writes `bytes` to `path` (replacing it), readable by the owner only.
+/// Writes `bytes` to a new file `path`, readable by the owner only. An
+/// existing file or symlink there is refused (O_CREAT | O_EXCL, which never
+/// follows a symlink), so personal data never lands in a file someone else
+/// prepared or keeps an older file's wider mode.
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options
