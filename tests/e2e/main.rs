@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod concurrent;
+mod corruption;
 mod crash;
 mod durability;
 mod faults;
