@@ -7,6 +7,7 @@ mod crash;
 mod durability;
 mod faults;
 mod fixture;
+mod full_disk;
 mod logs;
 mod power_loss;
 mod reopen;
