@@ -1,16 +1,23 @@
 //! Kill -9 an appender at random moments: every acknowledged event survives
-//! with the same hash, and the log verifies.
+//! with the same hash, and the log verifies. `LEDGER_CRASH_ROUNDS` rounds
+//! (default 20) over each engine of `ENGINES`.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ledger_core::{Ledger, LedgerOptions, ScopeId};
+use ledger_core::{Engine, Ledger, LedgerOptions, ScopeId};
 use ledger_tests::{child_command, read_receipts, sample_event, CHILD_ENV};
 use rand::Rng;
 
 const RECEIPTS: &str = "receipts.txt";
+
+/// The engines killed under; a new variant plugs in here.
+const ENGINES: &[Engine] = &[Engine::Segments, Engine::Sled];
+
+/// Names the engine to the child (the index in `ENGINES`).
+const ENGINE_ENV: &str = "LEDGER_TEST_CHILD_ENGINE";
 
 /// The child: appends from 8 tasks forever, recording each receipt only
 /// after it was acknowledged. Runs only when started by the parent test.
@@ -21,7 +28,13 @@ fn crash_child() {
         return;
     };
     let dir = std::path::PathBuf::from(dir);
+    let engine = std::env::var(ENGINE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .and_then(|i| ENGINES.get(i).copied())
+        .unwrap();
     let options = LedgerOptions {
+        engine,
         checkpoint_every: Some(50),
         ..LedgerOptions::default()
     };
@@ -67,11 +80,19 @@ fn killed_appender_loses_no_acknowledged_event() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
+    for (index, engine) in ENGINES.iter().enumerate() {
+        kill_rounds(index, *engine, rounds);
+    }
+}
+
+fn kill_rounds(index: usize, engine: Engine, rounds: usize) {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = rand::thread_rng();
     let mut total_acknowledged = 0;
     for round in 0..rounds {
+        let round = format!("{engine:?} round {round}");
         let mut child = child_command("crash::crash_child", dir.path())
+            .env(ENGINE_ENV, index.to_string())
             .spawn()
             .unwrap();
         // Let it get going (open, recover, append), then kill it at a random moment.
@@ -91,7 +112,12 @@ fn killed_appender_loses_no_acknowledged_event() {
             acknowledged.len() > before,
             "round {round}: the child acknowledged nothing"
         );
-        let ledger = Ledger::open(dir.path().join("ledger"), LedgerOptions::default()).unwrap();
+        let ledger = Ledger::open(dir.path().join("ledger"), LedgerOptions::default())
+            .unwrap_or_else(|e| panic!("{round}: open after the kill: {e}"));
+        assert_eq!(
+            ledger_core::Engine::detect(&dir.path().join("ledger")),
+            Some(engine)
+        );
         for (seq, hash) in &acknowledged {
             let stored = ledger
                 .get(*seq)
