@@ -1,6 +1,6 @@
 //! Kill -9 an appender at random moments: every acknowledged event survives
 //! with the same hash, and the log verifies. `LEDGER_CRASH_ROUNDS` rounds
-//! (default 20) over each engine of `ENGINES`.
+//! (default 34, 102 in all) over each engine of `ENGINES`.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -14,7 +14,7 @@ use rand::Rng;
 const RECEIPTS: &str = "receipts.txt";
 
 /// The engines killed under; a new variant plugs in here.
-const ENGINES: &[Engine] = &[Engine::Segments, Engine::Sled];
+const ENGINES: &[Engine] = &[Engine::Segments, Engine::SegmentsSled, Engine::Sled];
 
 /// Names the engine to the child (the index in `ENGINES`).
 const ENGINE_ENV: &str = "LEDGER_TEST_CHILD_ENGINE";
@@ -79,7 +79,7 @@ fn killed_appender_loses_no_acknowledged_event() {
     let rounds: usize = std::env::var("LEDGER_CRASH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(34);
     for (index, engine) in ENGINES.iter().enumerate() {
         kill_rounds(index, *engine, rounds);
     }
