@@ -329,7 +329,11 @@ fn a_state_store_held_elsewhere_is_a_typed_error() {
     use ledger_core::storage::FjallStorage;
     use ledger_core::StorageError;
     let dir = tempfile::tempdir().unwrap();
-    drop(Ledger::open(dir.path(), LedgerOptions::default()).unwrap());
+    let fjall = LedgerOptions {
+        engine: ledger_core::Engine::Segments,
+        ..LedgerOptions::default()
+    };
+    drop(Ledger::open(dir.path(), fjall).unwrap());
     let held = FjallStorage::open(&dir.path().join(ledger_core::STATE_DIR), 1 << 20).unwrap();
     match Ledger::open(dir.path(), LedgerOptions::default()) {
         Err(OpenError::Storage(StorageError::Held { path })) => {

@@ -58,15 +58,15 @@ const NAMES: [&str; 6] = [
     "raw (preallocated)",
     "SQLite",
     "ledger on sled",
-    "ledger on segments-sled",
-    "ledger on segments (default)",
+    "ledger on segments-sled (default)",
+    "ledger on segments (fjall)",
 ];
 
 /// The ledger engines, in the column order of [`NAMES`] from column 3.
 const ENGINES: [Engine; 3] = [Engine::Sled, Engine::SegmentsSled, Engine::Segments];
 
 /// Column of the default engine.
-const DEFAULT_COL: usize = 5;
+const DEFAULT_COL: usize = 4;
 
 /// Events/s of a timed loop calling `step(i)` (which appends `batch`
 /// events) until `secs` passed, after one untimed call.
@@ -265,7 +265,7 @@ fn render(args: &Args, cells: &[Vec<Vec<f64>>], reps: usize) -> String {
     );
     let _ = writeln!(
         s,
-        "| appenders × batch | {} | default ÷ best raw | default ÷ SQLite | default ÷ sled | default ÷ segments-sled |",
+        "| appenders × batch | {} | default ÷ best raw | default ÷ SQLite | default ÷ sled | default ÷ segments (fjall) |",
         NAMES.join(" | ")
     );
     let _ = writeln!(s, "|---|{}", "---:|".repeat(NAMES.len() + 4));
@@ -303,7 +303,7 @@ fn render(args: &Args, cells: &[Vec<Vec<f64>>], reps: usize) -> String {
             paired(d, &best_raw),
             paired(d, &|i| c[2].get(i).copied()),
             paired(d, &|i| c[3].get(i).copied()),
-            paired(d, &|i| c[4].get(i).copied()),
+            paired(d, &|i| c[5].get(i).copied()),
         ] {
             let _ = write!(line, " {ratio} |");
         }

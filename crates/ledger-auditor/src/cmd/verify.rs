@@ -29,7 +29,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "URL", conflicts_with = "export")]
     store: Option<String>,
     /// Export written by `export-log` to verify instead, from its lines alone.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "ledger")]
     export: Option<PathBuf>,
     /// A checkpoint note kept from an earlier verification: check that the
     /// log extends it (a ledger: and verify only what was appended since;
