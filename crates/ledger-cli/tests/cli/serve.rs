@@ -142,24 +142,7 @@ fn serve_with_every_role() -> Served {
             created["token"].as_str().unwrap().to_owned(),
         ));
     }
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("ledger"))
-        .arg("--dir")
-        .arg(&dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "--sweep-every", "0"])
-        .env_remove("LEDGER_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .to_owned();
+    let (child, addr) = spawn_serve(&dir);
     Served {
         child,
         addr,
